@@ -1,0 +1,30 @@
+// swift-tools-version:6.1
+// FactorConv: factorized N-D convolutions (CP, Tucker, tensor-train) with a C ABI.
+//
+// Layout (numerics below, layer above, a thin ABI shim, bindings outside):
+//   CBLAS                  OpenBLAS cblas.h + LAPACKE (system library, Debian packages)
+//   FactorConvNumerics     Tensor, BLAS/LAPACK wrappers, convolution kernels, decompositions
+//   FactorConv             the layer: ranks, factorized tensors, FactorizedConv (native Swift API)
+//   FactorConvErrorState   a tiny C target: the thread-local last-error buffer of the C ABI
+//   FactorConvC            `@c @implementation` exports of include/factorconv.h -> libfactorconv.so
+import PackageDescription
+
+let package = Package(
+    name: "FactorConv",
+    products: [
+        .library(name: "FactorConv", targets: ["FactorConv"]),
+        .library(name: "factorconv", type: .dynamic, targets: ["FactorConvC"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CFactorConvABI", path: "include"),
+        .target(name: "FactorConvNumerics", dependencies: ["CBLAS"]),
+        .target(name: "FactorConv", dependencies: ["FactorConvNumerics"]),
+        .target(name: "FactorConvErrorState"),
+        .target(
+            name: "FactorConvC",
+            dependencies: ["FactorConv", "CFactorConvABI", "FactorConvErrorState"]),
+        .testTarget(name: "FactorConvNumericsTests", dependencies: ["FactorConvNumerics"]),
+        .testTarget(name: "FactorConvTests", dependencies: ["FactorConv"]),
+    ]
+)

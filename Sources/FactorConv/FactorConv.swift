@@ -1,0 +1,2 @@
+// The FactorConv layer module (see Package.swift).
+@_exported import FactorConvNumerics

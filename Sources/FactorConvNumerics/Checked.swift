@@ -1,0 +1,27 @@
+/// Overflow-checked size arithmetic, so no shape reachable from the C ABI can trap.
+public enum Checked {
+    /// The product of `values`, or an `.invalidArgument` error naming `what` on overflow.
+    public static func product<S: Sequence>(_ values: S, _ what: String) throws -> Int where S.Element == Int {
+        var total = 1
+        for v in values {
+            let (p, overflow) = total.multipliedReportingOverflow(by: v)
+            if overflow { throw FactorConvError.invalid("\(what): the element count overflows a 64-bit integer") }
+            total = p
+        }
+        return total
+    }
+
+    /// `a * b` or an error naming `what` on overflow.
+    public static func multiply(_ a: Int, _ b: Int, _ what: String) throws -> Int {
+        let (p, overflow) = a.multipliedReportingOverflow(by: b)
+        if overflow { throw FactorConvError.invalid("\(what): the size overflows a 64-bit integer") }
+        return p
+    }
+
+    /// `a + b` or an error naming `what` on overflow.
+    public static func add(_ a: Int, _ b: Int, _ what: String) throws -> Int {
+        let (s, overflow) = a.addingReportingOverflow(b)
+        if overflow { throw FactorConvError.invalid("\(what): the size overflows a 64-bit integer") }
+        return s
+    }
+}

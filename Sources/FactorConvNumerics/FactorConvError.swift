@@ -1,0 +1,35 @@
+/// An error thrown by FactorConv. `kind` maps one-to-one to the C ABI's status codes.
+public struct FactorConvError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The category of a failure; raw values are the pinned `FCONV_ERR_*` codes of the C ABI.
+    public enum Kind: Int32, Sendable, CaseIterable {
+        case invalidArgument = 1
+        case shapeMismatch = 2
+        case indexOutOfRange = 3
+        case unsupported = 4
+        case outOfMemory = 5
+        case format = 6
+        case io = 7
+        case cancelled = 8
+        case bufferTooSmall = 9
+        case numerical = 10
+        case `internal` = 11
+    }
+
+    /// The category of the failure.
+    public let kind: Kind
+    /// What was wrong and what was expected, naming the argument.
+    public let message: String
+
+    /// Creates an error of the given kind with a message naming the argument at fault.
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    /// Shorthand for an `.invalidArgument` error.
+    public static func invalid(_ message: String) -> FactorConvError { .init(.invalidArgument, message) }
+    /// Shorthand for a `.shapeMismatch` error.
+    public static func shape(_ message: String) -> FactorConvError { .init(.shapeMismatch, message) }
+}

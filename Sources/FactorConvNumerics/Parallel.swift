@@ -1,0 +1,52 @@
+import Dispatch
+import Foundation
+import CBLAS
+import Synchronization
+
+/// The library's one level of parallelism: work is split across `Parallel.threadCount` workers
+/// by FactorConv itself, while OpenBLAS runs single-threaded inside each worker (OpenBLAS
+/// threads are process-wide, and nesting both levels oversubscribes the cores).
+public enum Parallel {
+    private static let configured = Atomic<Int>(0)
+    private static let blasSetup: Void = { openblas_set_num_threads(1) }()
+
+    /// The default worker count: `FACTORCONV_NUM_THREADS` if set and valid, else the core count.
+    public static var defaultThreadCount: Int {
+        if let s = ProcessInfo.processInfo.environment["FACTORCONV_NUM_THREADS"], let n = Int(s), n >= 1, n <= 1024 {
+            return n
+        }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// How many workers one call may use (always ≥ 1). Set 0 to restore the default.
+    public static var threadCount: Int {
+        get {
+            let n = configured.load(ordering: .relaxed)
+            return n > 0 ? n : defaultThreadCount
+        }
+        set { configured.store(max(0, newValue), ordering: .relaxed) }
+    }
+
+    /// Makes sure OpenBLAS runs single-threaded; call before the first BLAS use.
+    public static func ensureBLASConfigured() { _ = blasSetup }
+
+    /// Runs `body(i)` for every `i` in `0..<count`, spread over up to `threadCount` workers in
+    /// contiguous chunks. `body` must be safe to run concurrently for distinct `i`.
+    public static func forEach(_ count: Int, maxWorkers: Int? = nil, _ body: (Int) -> Void) {
+        ensureBLASConfigured()
+        let workers = min(count, maxWorkers ?? threadCount)
+        if workers <= 1 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        // The caller guarantees `body` is safe for concurrent distinct indices; the closure does
+        // not outlive this call, so the unchecked capture is sound.
+        withoutActuallyEscaping(body) { escapable in
+            nonisolated(unsafe) let work = escapable
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let lo = count * w / workers, hi = count * (w + 1) / workers
+                for i in lo..<hi { work(i) }
+            }
+        }
+    }
+}

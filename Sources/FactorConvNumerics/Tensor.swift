@@ -1,0 +1,87 @@
+/// A dense N-D array of `Float` or `Double`, row-major (C order: the last index varies fastest).
+///
+/// A value type with copy-on-write storage (a Swift `Array`). Shapes are validated on creation;
+/// operations that combine tensors throw `FactorConvError` on disagreement instead of trapping.
+public struct Tensor<Scalar: TensorScalar>: Equatable, Sendable {
+    /// The size of each dimension.
+    public private(set) var shape: [Int]
+    /// The elements in row-major order; `scalars.count == shape.product`.
+    public var scalars: [Scalar]
+
+    /// Creates a tensor from `scalars` laid out in row-major order.
+    /// - Throws: `.invalidArgument` for a negative size or an element count that does not match.
+    public init(shape: [Int], scalars: [Scalar]) throws {
+        guard shape.allSatisfy({ $0 >= 0 }) else { throw FactorConvError.invalid("tensor shape \(shape) has a negative size") }
+        let count = try Checked.product(shape, "tensor shape \(shape)")
+        guard count == scalars.count else {
+            throw FactorConvError.shape("tensor shape \(shape) holds \(count) elements but \(scalars.count) were given")
+        }
+        self.shape = shape
+        self.scalars = scalars
+    }
+
+    /// Creates a tensor filled with `value` (zeros by default). Sizes must be non-negative.
+    public init(repeating value: Scalar = 0, shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative size in \(shape)")
+        self.shape = shape
+        self.scalars = [Scalar](repeating: value, count: shape.reduce(1, *))
+    }
+
+    /// Internal unchecked initializer for results whose shape is already known to be valid.
+    @usableFromInline init(uncheckedShape shape: [Int], scalars: [Scalar]) {
+        self.shape = shape
+        self.scalars = scalars
+    }
+
+    /// The number of dimensions.
+    public var rank: Int { shape.count }
+    /// The number of elements.
+    public var count: Int { scalars.count }
+
+    /// Row-major strides in elements.
+    public var strides: [Int] { Tensor.rowMajorStrides(shape) }
+
+    /// Row-major strides (in elements) of `shape`.
+    public static func rowMajorStrides(_ shape: [Int]) -> [Int] {
+        var strides = [Int](repeating: 1, count: shape.count)
+        var acc = 1
+        for axis in stride(from: shape.count - 1, through: 0, by: -1) {
+            strides[axis] = acc
+            acc *= shape[axis]
+        }
+        return strides
+    }
+
+    /// The element at a multi-index (bounds are checked with preconditions: for tests and tools).
+    public subscript(_ index: Int...) -> Scalar {
+        get { scalars[flatIndex(index)] }
+        set { scalars[flatIndex(index)] = newValue }
+    }
+
+    private func flatIndex(_ index: [Int]) -> Int {
+        precondition(index.count == shape.count, "index \(index) does not match shape \(shape)")
+        var flat = 0
+        for (i, (v, n)) in zip(index, shape).enumerated() {
+            precondition(v >= 0 && v < n, "index \(index) out of range for shape \(shape) at axis \(i)")
+            flat = flat * n + v
+        }
+        return flat
+    }
+
+    /// The same elements viewed with another shape of equal element count.
+    public func reshaped(_ newShape: [Int]) throws -> Tensor {
+        try Tensor(shape: newShape, scalars: scalars)
+    }
+
+    /// This tensor converted to another scalar type.
+    public func converted<T: TensorScalar>(to _: T.Type = T.self) -> Tensor<T> {
+        Tensor<T>(uncheckedShape: shape, scalars: scalars.map { T($0) })
+    }
+
+    /// Frobenius norm, accumulated in Double.
+    public var norm: Double {
+        var s = 0.0
+        for v in scalars { let d = Double(v); s += d * d }
+        return s.squareRoot()
+    }
+}

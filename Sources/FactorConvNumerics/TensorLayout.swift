@@ -1,0 +1,69 @@
+/// Axis permutations, unfoldings and foldings (TensorLy's conventions, C order).
+extension Tensor {
+    /// Axes reordered: result axis `i` is this tensor's axis `axes[i]` (numpy `transpose`).
+    public func permuted(_ axes: [Int]) throws -> Tensor {
+        guard axes.count == rank, Set(axes) == Set(0..<rank) else {
+            throw FactorConvError.invalid("permutation \(axes) is not a permutation of 0..<\(rank)")
+        }
+        if axes == Array(0..<rank) { return self }
+        let newShape = axes.map { shape[$0] }
+        let oldStrides = strides
+        let srcStrides = axes.map { oldStrides[$0] }
+        var out = [Scalar](repeating: 0, count: count)
+        if count == 0 { return Tensor(uncheckedShape: newShape, scalars: out) }
+        // Walk the output in order with an odometer over the source offset.
+        var index = [Int](repeating: 0, count: rank)
+        var src = 0
+        scalars.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { o in
+                let last = rank - 1
+                let innerN = newShape[last], innerStride = srcStrides[last]
+                var dst = 0
+                while dst < o.count {
+                    var p = src
+                    for _ in 0..<innerN { o[dst] = s[p]; dst += 1; p += innerStride }
+                    // advance all but the innermost axis
+                    var axis = last - 1
+                    while axis >= 0 {
+                        index[axis] += 1
+                        src += srcStrides[axis]
+                        if index[axis] < newShape[axis] { break }
+                        src -= srcStrides[axis] * newShape[axis]
+                        index[axis] = 0
+                        axis -= 1
+                    }
+                    if axis < 0 { break }
+                }
+            }
+        }
+        return Tensor(uncheckedShape: newShape, scalars: out)
+    }
+
+    /// Moves axis `source` to position `destination`, other axes keeping their order (numpy `moveaxis`).
+    public func movingAxis(_ source: Int, to destination: Int) throws -> Tensor {
+        guard (0..<rank).contains(source), (0..<rank).contains(destination) else {
+            throw FactorConvError.invalid("moveaxis(\(source), \(destination)) out of range for a tensor of rank \(rank)")
+        }
+        var order = Array(0..<rank)
+        order.remove(at: source)
+        order.insert(source, at: destination)
+        return try permuted(order)
+    }
+
+    /// Mode-n unfolding `reshape(moveaxis(T, n, 0), (I_n, -1))`, shape `(I_n, count / I_n)`.
+    public func unfolded(_ mode: Int) throws -> Tensor {
+        let moved = try movingAxis(mode, to: 0)
+        let rows = shape[mode]
+        return Tensor(uncheckedShape: [rows, rows == 0 ? 0 : count / rows], scalars: moved.scalars)
+    }
+
+    /// The inverse of `unfolded(mode)`: a `(shape[mode], -1)` matrix folded back into `shape`.
+    public static func folded(_ matrix: Tensor, mode: Int, shape: [Int]) throws -> Tensor {
+        guard (0..<shape.count).contains(mode) else { throw FactorConvError.invalid("fold mode \(mode) out of range for shape \(shape)") }
+        var movedShape = shape
+        movedShape.remove(at: mode)
+        movedShape.insert(shape[mode], at: 0)
+        let moved = try Tensor(shape: movedShape, scalars: matrix.scalars)
+        return try moved.movingAxis(0, to: mode)
+    }
+}

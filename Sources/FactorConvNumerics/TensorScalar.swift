@@ -1,0 +1,93 @@
+import CBLAS
+
+/// A floating-point element type with BLAS/LAPACK routines: `Float` (float32) or `Double` (float64).
+public protocol TensorScalar: BinaryFloatingPoint, Sendable
+where Self.RawSignificand: FixedWidthInteger {
+    /// `C = alpha * op(A) * op(B) + beta * C`, row-major (cblas_?gemm).
+    static func gemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Self,
+        a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+
+    /// Symmetric eigen-decomposition of the row-major n×n matrix `a` (LAPACKE_?syevd):
+    /// eigenvalues ascending into `w`, eigenvectors overwrite `a` as columns. Returns LAPACK's info.
+    static func syevd(n: Int, a: UnsafeMutablePointer<Self>, w: UnsafeMutablePointer<Self>) -> Int32
+
+    /// Thin SVD of the row-major m×n matrix `a` (LAPACKE_?gesdd, jobz 'S'): `u` m×k, `s` k,
+    /// `vt` k×n with k = min(m, n); `a` is destroyed. Returns LAPACK's info.
+    static func gesdd(
+        m: Int, n: Int, a: UnsafeMutablePointer<Self>, s: UnsafeMutablePointer<Self>,
+        u: UnsafeMutablePointer<Self>, vt: UnsafeMutablePointer<Self>) -> Int32
+
+    /// Solves `A X = B` for symmetric positive-definite n×n `A` (row-major, overwritten by its
+    /// Cholesky factor) and n×nrhs `B` (overwritten by X) (LAPACKE_?posv). Returns LAPACK's info.
+    static func posv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, b: UnsafeMutablePointer<Self>) -> Int32
+
+    /// Solves `A X = B` for a general n×n `A` by LU with partial pivoting (LAPACKE_?gesv).
+    static func gesv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, b: UnsafeMutablePointer<Self>) -> Int32
+
+    /// A short dtype name: "float32" or "float64".
+    static var dtypeName: String { get }
+}
+
+@inline(__always) private func trans(_ t: Bool) -> CBLAS_TRANSPOSE { t ? CblasTrans : CblasNoTrans }
+
+extension Float: TensorScalar {
+    public static func gemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(CblasRowMajor, trans(transA), trans(transB), blasint(m), blasint(n), blasint(k),
+                    alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+    public static func syevd(n: Int, a: UnsafeMutablePointer<Float>, w: UnsafeMutablePointer<Float>) -> Int32 {
+        LAPACKE_ssyevd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "U")), Int32(n), a, Int32(n), w)
+    }
+    public static func gesdd(
+        m: Int, n: Int, a: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>,
+        u: UnsafeMutablePointer<Float>, vt: UnsafeMutablePointer<Float>
+    ) -> Int32 {
+        let k = min(m, n)
+        return LAPACKE_sgesdd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a, Int32(n),
+                              s, u, Int32(k), vt, Int32(n))
+    }
+    public static func posv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>) -> Int32 {
+        LAPACKE_sposv(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), Int32(nrhs), a, Int32(n), b, Int32(nrhs))
+    }
+    public static func gesv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>) -> Int32 {
+        var pivots = [Int32](repeating: 0, count: n)
+        return LAPACKE_sgesv(LAPACK_ROW_MAJOR, Int32(n), Int32(nrhs), a, Int32(n), &pivots, b, Int32(nrhs))
+    }
+    public static var dtypeName: String { "float32" }
+}
+
+extension Double: TensorScalar {
+    public static func gemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Double,
+        a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+        beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        cblas_dgemm(CblasRowMajor, trans(transA), trans(transB), blasint(m), blasint(n), blasint(k),
+                    alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+    public static func syevd(n: Int, a: UnsafeMutablePointer<Double>, w: UnsafeMutablePointer<Double>) -> Int32 {
+        LAPACKE_dsyevd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "U")), Int32(n), a, Int32(n), w)
+    }
+    public static func gesdd(
+        m: Int, n: Int, a: UnsafeMutablePointer<Double>, s: UnsafeMutablePointer<Double>,
+        u: UnsafeMutablePointer<Double>, vt: UnsafeMutablePointer<Double>
+    ) -> Int32 {
+        let k = min(m, n)
+        return LAPACKE_dgesdd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a, Int32(n),
+                              s, u, Int32(k), vt, Int32(n))
+    }
+    public static func posv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Double>, b: UnsafeMutablePointer<Double>) -> Int32 {
+        LAPACKE_dposv(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), Int32(nrhs), a, Int32(n), b, Int32(nrhs))
+    }
+    public static func gesv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Double>, b: UnsafeMutablePointer<Double>) -> Int32 {
+        var pivots = [Int32](repeating: 0, count: n)
+        return LAPACKE_dgesv(LAPACK_ROW_MAJOR, Int32(n), Int32(nrhs), a, Int32(n), &pivots, b, Int32(nrhs))
+    }
+    public static var dtypeName: String { "float64" }
+}
