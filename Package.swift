@@ -7,6 +7,7 @@
 //   FactorConv             the layer: ranks, factorized tensors, FactorizedConv (native Swift API)
 //   FactorConvErrorState   a tiny C target: the thread-local last-error buffer of the C ABI
 //   FactorConvC            `@c @implementation` exports of include/factorconv.h -> libfactorconv.so
+//   FactorConvTestSupport  (tests only) golden-vector loader and plain-loop references
 import PackageDescription
 
 let package = Package(
@@ -23,8 +24,12 @@ let package = Package(
         .target(name: "FactorConvErrorState"),
         .target(
             name: "FactorConvC",
-            dependencies: ["FactorConv", "CFactorConvABI", "FactorConvErrorState"]),
-        .testTarget(name: "FactorConvNumericsTests", dependencies: ["FactorConvNumerics"]),
-        .testTarget(name: "FactorConvTests", dependencies: ["FactorConv"]),
+            dependencies: ["FactorConv", "CFactorConvABI", "FactorConvErrorState"],
+            exclude: ["exports.map"]),
+        // Test-only helpers: the golden-vector loader and plain-loop references.
+        .target(name: "FactorConvTestSupport", dependencies: ["FactorConvNumerics"], path: "Tests/Support"),
+        .testTarget(
+            name: "FactorConvNumericsTests", dependencies: ["FactorConvNumerics", "FactorConvTestSupport"]),
+        .testTarget(name: "FactorConvTests", dependencies: ["FactorConv", "FactorConvTestSupport"]),
     ]
 )

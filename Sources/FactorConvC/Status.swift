@@ -9,7 +9,7 @@ let abiVersion: Int32 = 1
 
 /// Records `message` as this thread's last error and returns `status`.
 func fail(_ status: Int32, _ message: String) -> fconv_status {
-    message.withCString { fconv_internal_set_last_error($0) }
+    message.withCString { factorconv_internal_set_last_error($0) }
     return status
 }
 
@@ -56,7 +56,7 @@ public func fconv_status_string(_ status: fconv_status) -> UnsafePointer<CChar>!
 }
 
 @c @implementation
-public func fconv_last_error_message() -> UnsafePointer<CChar>! { fconv_internal_last_error() }
+public func fconv_last_error_message() -> UnsafePointer<CChar>! { factorconv_internal_last_error() }
 
 @c @implementation
 public func fconv_set_num_threads(_ n: Int32) -> fconv_status {

@@ -4,7 +4,7 @@
 // One buffer per thread, so concurrent callers never see each other's messages.
 static _Thread_local char last_error[1024];
 
-void fconv_internal_set_last_error(const char *message) {
+void factorconv_internal_set_last_error(const char *message) {
     if (message == NULL) {
         last_error[0] = '\0';
         return;
@@ -15,4 +15,4 @@ void fconv_internal_set_last_error(const char *message) {
     last_error[n] = '\0';
 }
 
-const char *fconv_internal_last_error(void) { return last_error; }
+const char *factorconv_internal_last_error(void) { return last_error; }

@@ -4,9 +4,9 @@
 #define FACTORCONV_ERROR_STATE_H
 
 /// Stores a copy of `message` (truncated to fit) as this thread's last error message.
-void fconv_internal_set_last_error(const char *message);
+void factorconv_internal_set_last_error(const char *message);
 
 /// This thread's last error message; "" when none was set. Valid until the next call on this thread.
-const char *fconv_internal_last_error(void);
+const char *factorconv_internal_last_error(void);
 
 #endif

@@ -1,0 +1,81 @@
+# FactorConv — build, test, demo and benchmark entry points.
+#   make demo    the main job on built-in data
+#   make test    every test suite: Swift, C, Python (fails if any fails)
+#   make bench   side-by-side benchmarks against PyTorch / tltorch (builds a reference venv)
+#   make lib     the release libfactorconv.so (self-contained, exports only fconv_*)
+# System packages and Python packages that are missing are installed when running as root
+# (apt-get / pip); otherwise the exact command to run is printed.
+
+SHELL := /bin/bash
+SWIFT ?= swift
+PYTHON ?= python3
+CC ?= cc
+
+RELEASE_DIR := .build/release
+LIB := $(RELEASE_DIR)/libfactorconv.so
+APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config python3-dev libffi-dev valgrind
+PIP_PACKAGES := numpy pytest
+
+C_FLAGS := -std=c99 -pedantic -Wall -Wextra -Werror -O2 -Iinclude
+C_LINK := -L$(RELEASE_DIR) -lfactorconv -Wl,-rpath,$(abspath $(RELEASE_DIR)) -lm
+C_BUILD := .build/c
+
+.PHONY: all deps lib test test-swift test-c test-python demo bench check-exports clean
+
+all: lib
+
+## deps: install missing system and Python packages (as root), or print the command.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) || exit 1; \
+	  else echo "missing system packages; run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; fi; \
+	fi
+	@$(PYTHON) -c "import numpy, pytest" 2>/dev/null || \
+	  { if [ "$$(id -u)" = 0 ]; then $(PYTHON) -m pip install -q $(PIP_PACKAGES); \
+	    else echo "missing Python packages; run: $(PYTHON) -m pip install $(PIP_PACKAGES)"; exit 1; fi; }
+
+## lib: the release shared library, statically linked Swift runtime, exports limited to fconv_*.
+lib: deps
+	$(SWIFT) build -c release --product factorconv -Xswiftc -static-stdlib \
+	  -Xlinker --version-script=$(abspath Sources/FactorConvC/exports.map)
+
+## check-exports: the release .so exports exactly the functions the header declares.
+check-exports: lib
+	@diff <(grep -oE '\bfconv_[a-z0-9_]+\(' include/factorconv.h | tr -d '(' | sort -u) \
+	      <(nm -D --defined-only $(LIB) | awk '$$2 == "T" {print $$3}' | sort -u) \
+	  && echo "exports match the header ($$(nm -D --defined-only $(LIB) | awk '$$2 == "T"' | wc -l) functions)"
+
+test: deps test-swift test-c test-python
+	@echo "all test suites passed"
+
+test-swift: deps
+	$(SWIFT) test
+
+test-c: lib check-exports
+	@mkdir -p $(C_BUILD)
+	$(CC) $(C_FLAGS) -x c -fsyntax-only include/factorconv.h
+	g++ -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -x c++ -fsyntax-only include/factorconv.h
+	@set -e; for src in bindings/c/*.c; do \
+	  exe=$(C_BUILD)/$$(basename $$src .c); \
+	  $(CC) $(C_FLAGS) $$src -o $$exe $(C_LINK); \
+	  echo "== $$exe"; $$exe; \
+	done
+
+test-python: lib
+	FACTORCONV_LIB=$(abspath $(LIB)) $(PYTHON) -m pytest -q bindings/python/tests
+
+demo: lib
+	FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python $(PYTHON) bindings/python/examples/demo.py
+	@mkdir -p $(C_BUILD)
+	$(CC) $(C_FLAGS) bindings/c/dense_conv_example.c -o $(C_BUILD)/dense_conv_example $(C_LINK)
+	$(C_BUILD)/dense_conv_example
+
+bench: lib
+	FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python \
+	  $$(bash Benchmarks/refenv.sh) Benchmarks/bench_dense.py
+
+clean:
+	rm -rf .build $(C_BUILD)

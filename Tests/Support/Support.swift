@@ -1,0 +1,1 @@
+// Test support: golden-vector loader and plain-loop references.
