@@ -1,0 +1,74 @@
+/// The validated sizes of one dense N-D convolution: input (B, C_in, S...), kernel
+/// (C_out, C_in, K...), geometry, and the derived output (B, C_out, S'...).
+public struct ConvProblem: Equatable, Sendable {
+    /// Batch size.
+    public let batch: Int
+    /// Input channels.
+    public let inChannels: Int
+    /// Output channels.
+    public let outChannels: Int
+    /// Input spatial sizes S_1..S_N.
+    public let inputSpatial: [Int]
+    /// Kernel spatial sizes K_1..K_N.
+    public let kernel: [Int]
+    /// Output spatial sizes S'_1..S'_N.
+    public let outputSpatial: [Int]
+    /// Stride, padding and dilation.
+    public let geometry: ConvGeometry
+
+    /// The number of spatial dimensions N.
+    public var order: Int { kernel.count }
+    /// Full input shape (B, C_in, S...).
+    public var inputShape: [Int] { [batch, inChannels] + inputSpatial }
+    /// Full kernel shape (C_out, C_in, K...).
+    public var weightShape: [Int] { [outChannels, inChannels] + kernel }
+    /// Full output shape (B, C_out, S'...).
+    public var outputShape: [Int] { [batch, outChannels] + outputSpatial }
+    /// Elements per input image, kernel taps per output channel, output positions per image.
+    public var inputImageCount: Int { inChannels * inputSpatial.reduce(1, *) }
+    public var kernelVolume: Int { kernel.reduce(1, *) }
+    public var outputPositions: Int { outputSpatial.reduce(1, *) }
+    /// Element counts of the whole input, kernel and output.
+    public var inputCount: Int { batch * inputImageCount }
+    public var weightCount: Int { outChannels * inChannels * kernelVolume }
+    public var outputCount: Int { batch * outChannels * outputPositions }
+    /// Multiply-adds × 2.
+    public var flops: Double { 2 * Double(outputCount) * Double(inChannels * kernelVolume) }
+
+    /// Validates an input shape and a kernel shape against each other and the geometry.
+    /// - Throws: `.invalidArgument` for non-positive sizes or overflowing element counts,
+    ///   `.shapeMismatch` for rank or channel disagreement or a kernel larger than the padded input.
+    public init(inputShape: [Int], weightShape: [Int], geometry: ConvGeometry) throws {
+        let n = geometry.order
+        guard inputShape.count == n + 2 else {
+            throw FactorConvError.shape("input shape \(inputShape) must have \(n + 2) dimensions (batch, channels, \(n) spatial)")
+        }
+        guard weightShape.count == n + 2 else {
+            throw FactorConvError.shape("weight shape \(weightShape) must have \(n + 2) dimensions (out_channels, in_channels, \(n) kernel sizes)")
+        }
+        for (name, shape) in [("input", inputShape), ("weight", weightShape)] {
+            for (axis, size) in shape.enumerated() where size < 1 || size > (1 << 62) {
+                throw FactorConvError.invalid("\(name) shape \(shape): size \(size) at axis \(axis) must be positive and at most 2^62")
+            }
+            _ = try Checked.product(shape, "\(name) shape \(shape)")
+        }
+        guard inputShape[1] == weightShape[1] else {
+            throw FactorConvError.shape("input has \(inputShape[1]) channels (shape \(inputShape)) but the weight expects \(weightShape[1]) (shape \(weightShape))")
+        }
+        let outSpatial = try geometry.outputSpatial(input: Array(inputShape[2...]), kernel: Array(weightShape[2...]))
+        _ = try Checked.product([inputShape[0], weightShape[0]] + outSpatial, "output shape")
+        _ = try Checked.product([weightShape[1]] + weightShape[2...] + outSpatial, "im2col size")
+        batch = inputShape[0]
+        inChannels = inputShape[1]
+        outChannels = weightShape[0]
+        inputSpatial = Array(inputShape[2...])
+        kernel = Array(weightShape[2...])
+        outputSpatial = outSpatial
+        self.geometry = geometry
+    }
+
+    /// True when the convolution is a plain channel mix: 1×…×1 kernel, stride 1, no padding.
+    public var isPointwise: Bool {
+        kernel.allSatisfy { $0 == 1 } && geometry.stride.allSatisfy { $0 == 1 } && geometry.padding.allSatisfy { $0 == 0 }
+    }
+}

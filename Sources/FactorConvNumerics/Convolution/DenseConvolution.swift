@@ -1,0 +1,106 @@
+/// Dense N-D convolution with PyTorch semantics (cross-correlation, zero padding), float32.
+///
+/// Pointwise convolutions are one GEMM per image. Others build im2col column blocks of a bounded
+/// size (so the block stays in cache and is reused from the workspace pool) and multiply each by
+/// the kernel viewed as a (C_out × C_in·ΠK) matrix.
+public enum DenseConvolution {
+    /// Target size of one im2col column block, in floats (about 1 MB).
+    static let columnBlockFloats = 1 << 18
+
+    /// Convolves tensors: `x` (B, C_in, S...), `weight` (C_out, C_in, K...), optional `bias` (C_out).
+    /// - Throws: `FactorConvError` on any shape or geometry problem.
+    public static func forward(_ x: Tensor<Float>, weight: Tensor<Float>, bias: Tensor<Float>? = nil,
+                               geometry: ConvGeometry) throws -> Tensor<Float> {
+        let problem = try ConvProblem(inputShape: x.shape, weightShape: weight.shape, geometry: geometry)
+        if let bias, bias.shape != [problem.outChannels] {
+            throw FactorConvError.shape("bias has shape \(bias.shape) but expected [\(problem.outChannels)]")
+        }
+        var out = [Float](repeating: 0, count: problem.outputCount)
+        x.scalars.withUnsafeBufferPointer { xp in
+            weight.scalars.withUnsafeBufferPointer { wp in
+                out.withUnsafeMutableBufferPointer { op in
+                    if let bias {
+                        bias.scalars.withUnsafeBufferPointer { bp in
+                            forward(problem, input: xp.baseAddress!, weight: wp.baseAddress!, bias: bp.baseAddress!, output: op.baseAddress!)
+                        }
+                    } else {
+                        forward(problem, input: xp.baseAddress!, weight: wp.baseAddress!, bias: nil, output: op.baseAddress!)
+                    }
+                }
+            }
+        }
+        return Tensor(uncheckedShape: problem.outputShape, scalars: out)
+    }
+
+    /// Convolves raw buffers whose sizes `problem` describes (validated by the caller):
+    /// `input` has `problem.inputCount` floats, `weight` `problem.weightCount`, `bias` C_out or nil,
+    /// `output` `problem.outputCount`. Uses up to `Parallel.threadCount` workers.
+    public static func forward(_ problem: ConvProblem, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                               bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) {
+        Parallel.ensureBLASConfigured()
+        let positions = problem.outputPositions
+        let depth = problem.inChannels * problem.kernelVolume
+        let blockColumns = max(16, min(positions, columnBlockFloats / max(depth, 1)))
+        let blocksPerImage = (positions + blockColumns - 1) / blockColumns
+        let items = problem.batch * blocksPerImage
+        let workers = Parallel.threadCount
+
+        /// Computes output columns [p0, p0 + n) of image b for output channels `channels`,
+        /// from a filled column block (or straight from the input for pointwise convolutions).
+        func multiply(b: Int, p0: Int, n: Int, columns: UnsafePointer<Float>, ldColumns: Int, channels: Range<Int>) {
+            let y = output + (b * problem.outChannels + channels.lowerBound) * positions + p0
+            Float.gemm(transA: false, transB: false, m: channels.count, n: n, k: depth, alpha: 1,
+                       a: weight + channels.lowerBound * depth, lda: depth, b: columns, ldb: ldColumns,
+                       beta: 0, c: y, ldc: positions)
+            if let bias {
+                for c in channels {
+                    let row = output + (b * problem.outChannels + c) * positions + p0
+                    let v = bias[c]
+                    for j in 0..<n { row[j] += v }
+                }
+            }
+        }
+
+        if problem.isPointwise {
+            // The input image already is the (C_in × positions) column matrix.
+            Parallel.forEach(items) { item in
+                let b = item / blocksPerImage, p0 = (item % blocksPerImage) * blockColumns
+                let n = min(blockColumns, positions - p0)
+                multiply(b: b, p0: p0, n: n, columns: input + b * problem.inputImageCount + p0,
+                         ldColumns: positions, channels: 0..<problem.outChannels)
+            }
+            return
+        }
+
+        if items >= workers {
+            // Enough independent blocks: each worker fills and multiplies whole blocks.
+            Parallel.forEach(items) { item in
+                let b = item / blocksPerImage, p0 = (item % blocksPerImage) * blockColumns
+                let n = min(blockColumns, positions - p0)
+                Workspace.shared.withBuffer(of: Float.self, count: depth * n) { col in
+                    Im2Col(problem: problem, start: p0, count: n)
+                        .fill(image: input + b * problem.inputImageCount, col: col, rows: 0..<depth)
+                    multiply(b: b, p0: p0, n: n, columns: col, ldColumns: n, channels: 0..<problem.outChannels)
+                }
+            }
+            return
+        }
+
+        // Few blocks (small batch and image): split each block's rows, then its output channels.
+        for item in 0..<items {
+            let b = item / blocksPerImage, p0 = (item % blocksPerImage) * blockColumns
+            let n = min(blockColumns, positions - p0)
+            Workspace.shared.withBuffer(of: Float.self, count: depth * n) { col in
+                let filler = Im2Col(problem: problem, start: p0, count: n)
+                let image = input + b * problem.inputImageCount
+                Parallel.forEach(workers) { w in
+                    filler.fill(image: image, col: col, rows: (depth * w / workers)..<(depth * (w + 1) / workers))
+                }
+                Parallel.forEach(workers) { w in
+                    let lo = problem.outChannels * w / workers, hi = problem.outChannels * (w + 1) / workers
+                    if hi > lo { multiply(b: b, p0: p0, n: n, columns: col, ldColumns: n, channels: lo..<hi) }
+                }
+            }
+        }
+    }
+}
