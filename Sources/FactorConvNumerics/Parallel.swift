@@ -1,5 +1,7 @@
 import Dispatch
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import CBLAS
 import Synchronization
 
@@ -12,10 +14,10 @@ public enum Parallel {
 
     /// The default worker count: `FACTORCONV_NUM_THREADS` if set and valid, else the core count.
     public static var defaultThreadCount: Int {
-        if let s = ProcessInfo.processInfo.environment["FACTORCONV_NUM_THREADS"], let n = Int(s), n >= 1, n <= 1024 {
+        if let raw = getenv("FACTORCONV_NUM_THREADS"), let n = Int(String(cString: raw)), n >= 1, n <= 1024 {
             return n
         }
-        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
 
     /// How many workers one call may use (always ≥ 1). Set 0 to restore the default.
