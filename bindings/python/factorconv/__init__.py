@@ -1,0 +1,64 @@
+"""FactorConv: factorized N-D convolutions (CP, Tucker, tensor-train) — numpy in, numpy out.
+
+A ctypes binding of the C library ``libfactorconv.so`` (see include/factorconv.h). The library
+is found through ``$FACTORCONV_LIB``, a copy bundled in this package, or a source checkout's
+``.build/release``; importing fails with ImportError if none loads or its ABI version differs.
+
+Public API:
+    conv(x, weight, bias=None, stride=1, padding=0, dilation=1)   dense N-D convolution
+    set_num_threads(n), get_num_threads()                         worker threads per call
+    library_version(), abi_version(), __version__                 versions
+    FactorConvError and its subclasses                            errors
+"""
+
+import operator
+
+from . import _lib
+from ._errors import (
+    FactorConvError, InvalidArgumentError, ShapeMismatchError, LayerIndexError,
+    UnsupportedError, OutOfMemoryError, FormatError, FactorConvIOError, IOError,
+    CancelledError, BufferTooSmallError, NumericalError, InternalError,
+)
+from .functional import conv
+
+#: The package version; releases keep it equal to the library's version string.
+__version__ = "0.1.0"
+
+#: The C ABI version these bindings require (FCONV_ABI_VERSION of their header).
+ABI_VERSION = _lib.EXPECTED_ABI_VERSION
+
+__all__ = [
+    "conv", "set_num_threads", "get_num_threads", "library_version", "abi_version",
+    "ABI_VERSION", "__version__",
+    "FactorConvError", "InvalidArgumentError", "ShapeMismatchError", "LayerIndexError",
+    "UnsupportedError", "OutOfMemoryError", "FormatError", "FactorConvIOError", "IOError",
+    "CancelledError", "BufferTooSmallError", "NumericalError", "InternalError",
+]
+
+
+def library_version():
+    """The version string of the loaded libfactorconv.so, e.g. ``"0.1.0"``."""
+    return _lib.lib.fconv_version_string().decode("ascii")
+
+
+def abi_version():
+    """The ABI version reported by the loaded library (equal to ``ABI_VERSION`` once imported)."""
+    return int(_lib.lib.fconv_abi_version())
+
+
+def set_num_threads(n):
+    """Sets how many worker threads one FactorConv call may use (process-wide).
+
+    ``n`` is 0 to 1024; 0 restores the default ($FACTORCONV_NUM_THREADS, else the core count).
+    Call it while no other FactorConv call is running. Raises InvalidArgumentError otherwise.
+    """
+    n = operator.index(n)
+    if not -2**31 <= n < 2**31:
+        # Outside int32 ctypes would wrap silently; report it as the library would.
+        raise InvalidArgumentError("n_threads must be 0 (default) to 1024, got %d" % n)
+    _lib.check(_lib.lib.fconv_set_num_threads(n))
+
+
+def get_num_threads():
+    """The number of worker threads one FactorConv call may use (always >= 1)."""
+    return int(_lib.lib.fconv_get_num_threads())

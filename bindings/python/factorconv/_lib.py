@@ -1,0 +1,117 @@
+"""Locates and loads libfactorconv.so and declares the C signatures of include/factorconv.h.
+
+Search order (the first hit wins):
+  1. the file named by the environment variable ``FACTORCONV_LIB`` (if set, it must load:
+     an explicit choice never falls back silently to another copy);
+  2. a copy bundled next to this module (``factorconv/libfactorconv.so``, put there by a wheel);
+  3. ``.build/release/libfactorconv.so`` in the nearest ancestor directory of the package that
+     has one (running from a source checkout).
+The library must report the ABI version this package was written for, or the import fails.
+"""
+
+import ctypes
+import os
+
+from ._errors import make_error, OK
+
+#: The FCONV_ABI_VERSION of the header these bindings were written against.
+EXPECTED_ABI_VERSION = 1
+
+LIB_NAME = "libfactorconv.so"
+ENV_VAR = "FACTORCONV_LIB"
+
+_c_int64_p = ctypes.POINTER(ctypes.c_int64)
+_c_float_p = ctypes.POINTER(ctypes.c_float)
+_status = ctypes.c_int32
+
+# name -> (restype, argtypes); one entry per function of include/factorconv.h.
+SIGNATURES = {
+    "fconv_version_string": (ctypes.c_char_p, []),
+    "fconv_abi_version": (ctypes.c_int32, []),
+    "fconv_status_string": (ctypes.c_char_p, [_status]),
+    "fconv_last_error_message": (ctypes.c_char_p, []),
+    "fconv_set_num_threads": (_status, [ctypes.c_int32]),
+    "fconv_get_num_threads": (ctypes.c_int32, []),
+    "fconv_dense_conv_output_shape": (_status, [
+        _c_int64_p, ctypes.c_size_t,            # input_shape, input_ndim
+        _c_int64_p, ctypes.c_size_t,            # weight_shape, weight_ndim
+        _c_int64_p, _c_int64_p, _c_int64_p,     # stride, padding, dilation
+        ctypes.c_size_t,                        # n_spatial
+        _c_int64_p, ctypes.c_size_t,            # out_shape, out_shape_capacity
+    ]),
+    "fconv_dense_conv_forward": (_status, [
+        _c_float_p, _c_int64_p, ctypes.c_size_t,  # input, input_shape, input_ndim
+        _c_float_p, _c_int64_p, ctypes.c_size_t,  # weight, weight_shape, weight_ndim
+        _c_float_p,                               # bias
+        _c_int64_p, _c_int64_p, _c_int64_p,       # stride, padding, dilation
+        ctypes.c_size_t,                          # n_spatial
+        _c_float_p, ctypes.c_size_t,              # output, output_capacity
+    ]),
+}
+
+
+def candidate_paths(package_dir=None, environ=None):
+    """The library paths tried, in order, as ``(description, path)`` pairs."""
+    environ = os.environ if environ is None else environ
+    package_dir = os.path.dirname(os.path.abspath(__file__)) if package_dir is None else package_dir
+    if environ.get(ENV_VAR):
+        # An explicit choice is the only candidate: loading another copy would hide the mistake.
+        return [("$%s" % ENV_VAR, environ[ENV_VAR])]
+    found = [("bundled copy", os.path.join(package_dir, LIB_NAME))]
+    directory = os.path.dirname(package_dir)
+    while True:
+        found.append(("source build", os.path.join(directory, ".build", "release", LIB_NAME)))
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return found
+        directory = parent
+
+
+def _declare(lib):
+    """Sets restype/argtypes for every header function; a missing symbol is an ImportError."""
+    for name, (restype, argtypes) in SIGNATURES.items():
+        try:
+            function = getattr(lib, name)
+        except AttributeError:
+            raise ImportError("%s does not export %s: the library is older than these "
+                              "bindings; rebuild it (make lib)" % (lib._name, name)) from None
+        function.restype = restype
+        function.argtypes = argtypes
+
+
+def check_abi(lib, expected=EXPECTED_ABI_VERSION):
+    """Raises ImportError unless the loaded library reports the ``expected`` ABI version."""
+    found = lib.fconv_abi_version()
+    if found != expected:
+        raise ImportError("%s has ABI version %d but the factorconv package expects %d; "
+                          "install matching versions of the package and the library"
+                          % (lib._name, found, expected))
+
+
+def load(package_dir=None, environ=None):
+    """Loads, declares and ABI-checks the library; ImportError lists every place tried."""
+    tried = []
+    for description, path in candidate_paths(package_dir, environ):
+        if not os.path.isfile(path):
+            tried.append("%s %s: not found" % (description, path))
+            continue
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError as error:
+            tried.append("%s %s: %s" % (description, path, error))
+            continue
+        _declare(lib)
+        check_abi(lib)
+        return lib
+    raise ImportError("cannot load %s; looked in:\n  %s\nBuild it with `make lib` or set %s "
+                      "to its path." % (LIB_NAME, "\n  ".join(tried), ENV_VAR))
+
+
+lib = load()
+
+
+def check(status):
+    """Raises the FactorConvError subclass for a non-OK ``status`` with the library's message."""
+    if status != OK:
+        message = lib.fconv_last_error_message() or b""
+        raise make_error(status, message.decode("utf-8", "replace"))
