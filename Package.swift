@@ -2,7 +2,7 @@
 // FactorConv: factorized N-D convolutions (CP, Tucker, tensor-train) with a C ABI.
 //
 // Layout (numerics below, layer above, a thin ABI shim, bindings outside):
-//   CBLAS                  OpenBLAS cblas.h + LAPACKE (system library, Debian packages)
+//   FactorConvBLAS         OpenBLAS + LAPACKE loaded at run time (picks fast kernels first)
 //   FactorConvNumerics     Tensor, BLAS/LAPACK wrappers, convolution kernels, decompositions
 //   FactorConv             the layer: ranks, factorized tensors, FactorizedConv (native Swift API)
 //   FactorConvErrorState   a tiny C target: the thread-local last-error buffer of the C ABI
@@ -17,15 +17,17 @@ let package = Package(
         .library(name: "factorconv", type: .dynamic, targets: ["FactorConvC"]),
     ],
     targets: [
-        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .target(name: "FactorConvBLAS", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("m")]),
         .systemLibrary(name: "CFactorConvABI", path: "include"),
-        .target(name: "FactorConvNumerics", dependencies: ["CBLAS"]),
+        .target(name: "FactorConvNumerics", dependencies: ["FactorConvBLAS"]),
         .target(name: "FactorConv", dependencies: ["FactorConvNumerics"]),
         .target(name: "FactorConvErrorState"),
         .target(
             name: "FactorConvC",
             dependencies: ["FactorConv", "CFactorConvABI", "FactorConvErrorState"],
             exclude: ["exports.map"]),
+        // Benchmark of the Swift dense convolution (Benchmarks/bench_dense.py compares with torch).
+        .executableTarget(name: "ConvBench", dependencies: ["FactorConvNumerics"], path: "Benchmarks/ConvBench"),
         // Test-only helpers: the golden-vector loader and plain-loop references.
         .target(name: "FactorConvTestSupport", dependencies: ["FactorConvNumerics"], path: "Tests/Support"),
         .testTarget(

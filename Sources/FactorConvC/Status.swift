@@ -17,6 +17,7 @@ func fail(_ status: Int32, _ message: String) -> fconv_status {
 /// message. Every exported function goes through here so no Swift error escapes to C.
 func guarded(_ function: String, _ body: () throws -> Void) -> fconv_status {
     do {
+        try BLAS.require()
         try body()
         return FCONV_OK
     } catch let error as FactorConvError {

@@ -2,6 +2,7 @@
 extension Tensor {
     /// `op(self) · op(other)` for 2-D tensors (op = transpose when the flag is set).
     public func matmul(_ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false) throws -> Tensor {
+        try BLAS.require()
         guard rank == 2, other.rank == 2 else {
             throw FactorConvError.shape("matmul needs two matrices, got shapes \(shape) and \(other.shape)")
         }
@@ -27,6 +28,7 @@ extension Tensor {
 
     /// The mode-n product `T ×_n M` with `M` of shape `(J, I_n)`: mode n becomes size J.
     public func modeProduct(_ matrix: Tensor, mode: Int) throws -> Tensor {
+        try BLAS.require()
         guard (0..<rank).contains(mode) else { throw FactorConvError.invalid("mode \(mode) out of range for rank \(rank)") }
         guard matrix.rank == 2, matrix.shape[1] == shape[mode] else {
             throw FactorConvError.shape("mode-\(mode) product needs a (J, \(shape[mode])) matrix, got \(matrix.shape)")

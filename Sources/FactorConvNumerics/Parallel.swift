@@ -2,16 +2,13 @@ import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
-import CBLAS
 import Synchronization
 
 /// The library's one level of parallelism: work is split across `Parallel.threadCount` workers
-/// by FactorConv itself, while OpenBLAS runs single-threaded inside each worker (OpenBLAS
-/// threads are process-wide, and nesting both levels oversubscribes the cores).
+/// by FactorConv itself, while OpenBLAS runs single-threaded inside each worker (the BLAS loader
+/// sets that: OpenBLAS threads are process-wide, and nesting both levels oversubscribes the cores).
 public enum Parallel {
     private static let configured = Atomic<Int>(0)
-    private static let blasSetup: Void = { openblas_set_num_threads(1) }()
-
     /// The default worker count: `FACTORCONV_NUM_THREADS` if set and valid, else the core count.
     public static var defaultThreadCount: Int {
         if let raw = getenv("FACTORCONV_NUM_THREADS"), let n = Int(String(cString: raw)), n >= 1, n <= 1024 {
@@ -29,13 +26,9 @@ public enum Parallel {
         set { configured.store(max(0, newValue), ordering: .relaxed) }
     }
 
-    /// Makes sure OpenBLAS runs single-threaded; call before the first BLAS use.
-    public static func ensureBLASConfigured() { _ = blasSetup }
-
     /// Runs `body(i)` for every `i` in `0..<count`, spread over up to `threadCount` workers in
     /// contiguous chunks. `body` must be safe to run concurrently for distinct `i`.
     public static func forEach(_ count: Int, maxWorkers: Int? = nil, _ body: (Int) -> Void) {
-        ensureBLASConfigured()
         let workers = min(count, maxWorkers ?? threadCount)
         if workers <= 1 {
             for i in 0..<count { body(i) }

@@ -1,4 +1,4 @@
-import CBLAS
+import FactorConvBLAS
 
 /// A floating-point element type with BLAS/LAPACK routines: `Float` (float32) or `Double` (float64).
 public protocol TensorScalar: BinaryFloatingPoint, Sendable
@@ -30,7 +30,6 @@ where Self.RawSignificand: FixedWidthInteger {
     static var dtypeName: String { get }
 }
 
-@inline(__always) private func trans(_ t: Bool) -> CBLAS_TRANSPOSE { t ? CblasTrans : CblasNoTrans }
 
 extension Float: TensorScalar {
     public static func gemm(
@@ -38,26 +37,23 @@ extension Float: TensorScalar {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        cblas_sgemm(CblasRowMajor, trans(transA), trans(transB), blasint(m), blasint(n), blasint(k),
-                    alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+        factorconv_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
     public static func syevd(n: Int, a: UnsafeMutablePointer<Float>, w: UnsafeMutablePointer<Float>) -> Int32 {
-        LAPACKE_ssyevd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "U")), Int32(n), a, Int32(n), w)
+        factorconv_ssyevd(Int32(n), a, w)
     }
     public static func gesdd(
         m: Int, n: Int, a: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>,
         u: UnsafeMutablePointer<Float>, vt: UnsafeMutablePointer<Float>
     ) -> Int32 {
-        let k = min(m, n)
-        return LAPACKE_sgesdd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a, Int32(n),
-                              s, u, Int32(k), vt, Int32(n))
+        factorconv_sgesdd(Int32(m), Int32(n), a, s, u, vt)
     }
     public static func posv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>) -> Int32 {
-        LAPACKE_sposv(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), Int32(nrhs), a, Int32(n), b, Int32(nrhs))
+        factorconv_sposv(Int32(n), Int32(nrhs), a, b)
     }
     public static func gesv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>) -> Int32 {
         var pivots = [Int32](repeating: 0, count: n)
-        return LAPACKE_sgesv(LAPACK_ROW_MAJOR, Int32(n), Int32(nrhs), a, Int32(n), &pivots, b, Int32(nrhs))
+        return factorconv_sgesv(Int32(n), Int32(nrhs), a, b, &pivots)
     }
     public static var dtypeName: String { "float32" }
 }
@@ -68,26 +64,23 @@ extension Double: TensorScalar {
         a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
         beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
     ) {
-        cblas_dgemm(CblasRowMajor, trans(transA), trans(transB), blasint(m), blasint(n), blasint(k),
-                    alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+        factorconv_dgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
     public static func syevd(n: Int, a: UnsafeMutablePointer<Double>, w: UnsafeMutablePointer<Double>) -> Int32 {
-        LAPACKE_dsyevd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "U")), Int32(n), a, Int32(n), w)
+        factorconv_dsyevd(Int32(n), a, w)
     }
     public static func gesdd(
         m: Int, n: Int, a: UnsafeMutablePointer<Double>, s: UnsafeMutablePointer<Double>,
         u: UnsafeMutablePointer<Double>, vt: UnsafeMutablePointer<Double>
     ) -> Int32 {
-        let k = min(m, n)
-        return LAPACKE_dgesdd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a, Int32(n),
-                              s, u, Int32(k), vt, Int32(n))
+        factorconv_dgesdd(Int32(m), Int32(n), a, s, u, vt)
     }
     public static func posv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Double>, b: UnsafeMutablePointer<Double>) -> Int32 {
-        LAPACKE_dposv(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), Int32(nrhs), a, Int32(n), b, Int32(nrhs))
+        factorconv_dposv(Int32(n), Int32(nrhs), a, b)
     }
     public static func gesv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Double>, b: UnsafeMutablePointer<Double>) -> Int32 {
         var pivots = [Int32](repeating: 0, count: n)
-        return LAPACKE_dgesv(LAPACK_ROW_MAJOR, Int32(n), Int32(nrhs), a, Int32(n), &pivots, b, Int32(nrhs))
+        return factorconv_dgesv(Int32(n), Int32(nrhs), a, b, &pivots)
     }
     public static var dtypeName: String { "float64" }
 }

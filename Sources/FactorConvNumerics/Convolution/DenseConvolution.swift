@@ -11,6 +11,7 @@ public enum DenseConvolution {
     /// - Throws: `FactorConvError` on any shape or geometry problem.
     public static func forward(_ x: Tensor<Float>, weight: Tensor<Float>, bias: Tensor<Float>? = nil,
                                geometry: ConvGeometry) throws -> Tensor<Float> {
+        try BLAS.require()
         let problem = try ConvProblem(inputShape: x.shape, weightShape: weight.shape, geometry: geometry)
         if let bias, bias.shape != [problem.outChannels] {
             throw FactorConvError.shape("bias has shape \(bias.shape) but expected [\(problem.outChannels)]")
@@ -35,9 +36,9 @@ public enum DenseConvolution {
     /// Convolves raw buffers whose sizes `problem` describes (validated by the caller):
     /// `input` has `problem.inputCount` floats, `weight` `problem.weightCount`, `bias` C_out or nil,
     /// `output` `problem.outputCount`. Uses up to `Parallel.threadCount` workers.
+    /// Requires `BLAS.require()` to have succeeded.
     public static func forward(_ problem: ConvProblem, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) {
-        Parallel.ensureBLASConfigured()
         let positions = problem.outputPositions
         let depth = problem.inChannels * problem.kernelVolume
         let blockColumns = max(16, min(positions, columnBlockFloats / max(depth, 1)))

@@ -1,0 +1,70 @@
+"""Shared pieces of the side-by-side benchmarks: timing, thread control, machine roofline.
+
+Run with the reference venv's python (Benchmarks/refenv.sh), which has torch and tltorch;
+factorconv is imported from bindings/python and the library from $FACTORCONV_LIB.
+"""
+
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+
+
+def timeit(fn, min_time=0.4, min_runs=5, warmup=2):
+    """Median wall time of fn() in seconds, after warm-up calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_runs or time.perf_counter() - start < min_time:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) >= 200:
+            break
+    return statistics.median(times)
+
+
+def set_threads(n, torch=None, fc=None):
+    """Use n threads in torch and factorconv alike."""
+    if torch is not None:
+        torch.set_num_threads(n)
+    if fc is not None:
+        fc.set_num_threads(n)
+
+
+def machine_peaks(torch, threads):
+    """Measured peak float32 GEMM rate (FLOP/s) and memory copy bandwidth (bytes/s)."""
+    torch.set_num_threads(threads)
+    n = 2048
+    a = torch.randn(n, n)
+    b = torch.randn(n, n)
+    t = timeit(lambda: torch.mm(a, b), min_time=0.5)
+    gemm = 2 * n ** 3 / t
+    src = np.ones(64 * 1024 * 1024 // 4, dtype=np.float32)
+    dst = np.empty_like(src)
+    tb = timeit(lambda: np.copyto(dst, src), min_time=0.5)
+    bandwidth = 2 * src.nbytes / tb
+    return gemm, bandwidth
+
+
+def roofline(flops, nbytes, peaks):
+    """The lower bound on time: max(FLOPs / peak GEMM rate, bytes / bandwidth)."""
+    gemm, bandwidth = peaks
+    return max(flops / gemm, nbytes / bandwidth)
+
+
+def machine_line():
+    """A one-line description of this machine for benchmark tables."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return "%s, %d cores, %s" % (cpu, os.cpu_count(), time.strftime("%Y-%m-%d"))

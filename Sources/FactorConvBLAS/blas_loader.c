@@ -1,0 +1,182 @@
+#define _GNU_SOURCE
+#include "factorconv_blas.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// CBLAS / LAPACKE constants (their values are fixed by the CBLAS and LAPACKE standards).
+enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
+
+typedef void (*gemm_s_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int, float,
+                          float *, int);
+typedef void (*gemm_d_fn)(int, int, int, int, int, int, double, const double *, int, const double *, int,
+                          double, double *, int);
+typedef int (*syevd_s_fn)(int, char, char, int, float *, int, float *);
+typedef int (*syevd_d_fn)(int, char, char, int, double *, int, double *);
+typedef int (*gesdd_s_fn)(int, char, int, int, float *, int, float *, float *, int, float *, int);
+typedef int (*gesdd_d_fn)(int, char, int, int, double *, int, double *, double *, int, double *, int);
+typedef int (*posv_s_fn)(int, char, int, int, float *, int, float *, int);
+typedef int (*posv_d_fn)(int, char, int, int, double *, int, double *, int);
+typedef int (*gesv_s_fn)(int, int, int, float *, int, int *, float *, int);
+typedef int (*gesv_d_fn)(int, int, int, double *, int, int *, double *, int);
+typedef void (*trsm_d_fn)(int, int, int, int, int, int, int, double, const double *, int, double *, int);
+typedef int (*potrf_d_fn)(int, char, int, double *, int);
+typedef void (*set_threads_fn)(int);
+typedef char *(*corename_fn)(void);
+
+static struct {
+    gemm_s_fn sgemm;
+    gemm_d_fn dgemm;
+    syevd_s_fn ssyevd;
+    syevd_d_fn dsyevd;
+    gesdd_s_fn sgesdd;
+    gesdd_d_fn dgesdd;
+    posv_s_fn sposv;
+    posv_d_fn dposv;
+    gesv_s_fn sgesv;
+    gesv_d_fn dgesv;
+    trsm_d_fn dtrsm;
+    potrf_d_fn dpotrf;
+    corename_fn corename;
+} api;
+
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static int load_status = -1;
+static char load_error[512];
+
+// The OpenBLAS kernel family for this CPU's features, used only when OPENBLAS_CORETYPE is unset.
+static const char *kernel_for_cpu(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#endif
+    return NULL;
+}
+
+static void *open_first(const char *const *names) {
+    for (; *names; names++) {
+        void *h = dlopen(*names, RTLD_NOW | RTLD_GLOBAL);
+        if (h) return h;
+    }
+    return NULL;
+}
+
+static void *symbol(void *handle, const char *name) {
+    void *p = dlsym(handle, name);
+    if (!p && load_error[0] == '\0')
+        snprintf(load_error, sizeof load_error, "BLAS/LAPACK symbol %s not found", name);
+    return p;
+}
+
+static void load(void) {
+    const char *kernel = kernel_for_cpu();
+    if (kernel && getenv("OPENBLAS_CORETYPE") == NULL) setenv("OPENBLAS_CORETYPE", kernel, 0);
+
+    static const char *const blas_names[] = {"libopenblas.so.0", "libopenblas.so", NULL};
+    static const char *const lapacke_names[] = {"liblapacke.so.3", "liblapacke.so", NULL};
+    void *blas = open_first(blas_names);
+    if (!blas) {
+        snprintf(load_error, sizeof load_error,
+                 "cannot load OpenBLAS (libopenblas.so.0): %s; install it with apt-get install libopenblas0 liblapacke",
+                 dlerror());
+        return;
+    }
+    void *lapacke = open_first(lapacke_names);
+    if (!lapacke) {
+        snprintf(load_error, sizeof load_error,
+                 "cannot load LAPACKE (liblapacke.so.3): %s; install it with apt-get install liblapacke", dlerror());
+        return;
+    }
+    set_threads_fn set_threads = (set_threads_fn)symbol(blas, "openblas_set_num_threads");
+    api.corename = (corename_fn)symbol(blas, "openblas_get_corename");
+    api.sgemm = (gemm_s_fn)symbol(blas, "cblas_sgemm");
+    api.dgemm = (gemm_d_fn)symbol(blas, "cblas_dgemm");
+    api.dtrsm = (trsm_d_fn)symbol(blas, "cblas_dtrsm");
+    api.dpotrf = (potrf_d_fn)symbol(lapacke, "LAPACKE_dpotrf");
+    api.ssyevd = (syevd_s_fn)symbol(lapacke, "LAPACKE_ssyevd");
+    api.dsyevd = (syevd_d_fn)symbol(lapacke, "LAPACKE_dsyevd");
+    api.sgesdd = (gesdd_s_fn)symbol(lapacke, "LAPACKE_sgesdd");
+    api.dgesdd = (gesdd_d_fn)symbol(lapacke, "LAPACKE_dgesdd");
+    api.sposv = (posv_s_fn)symbol(lapacke, "LAPACKE_sposv");
+    api.dposv = (posv_d_fn)symbol(lapacke, "LAPACKE_dposv");
+    api.sgesv = (gesv_s_fn)symbol(lapacke, "LAPACKE_sgesv");
+    api.dgesv = (gesv_d_fn)symbol(lapacke, "LAPACKE_dgesv");
+    if (load_error[0] != '\0') return;
+    // FactorConv parallelizes itself; OpenBLAS runs single-threaded inside each worker.
+    set_threads(1);
+    load_status = 0;
+}
+
+int factorconv_blas_load(char *error, size_t error_size) {
+    pthread_once(&load_once, load);
+    if (load_status != 0 && error && error_size > 0) snprintf(error, error_size, "%s", load_error);
+    return load_status;
+}
+
+const char *factorconv_blas_corename(void) {
+    return (load_status == 0 && api.corename) ? api.corename() : "";
+}
+
+static int transpose(int t) { return t ? TRANS : NO_TRANS; }
+
+// Every wrapper loads on first use, so a caller that skipped factorconv_blas_load() gets a
+// no-op (GEMM) or an error code (LAPACK, -1000) instead of a call through a NULL pointer.
+static int ready(void) {
+    pthread_once(&load_once, load);
+    return load_status == 0;
+}
+enum { NOT_LOADED = -1000 };
+
+void factorconv_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                      int ldb, float beta, float *c, int ldc) {
+    if (ready()) api.sgemm(ROW_MAJOR, transpose(ta), transpose(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void factorconv_dgemm(int ta, int tb, int m, int n, int k, double alpha, const double *a, int lda, const double *b,
+                      int ldb, double beta, double *c, int ldc) {
+    if (ready()) api.dgemm(ROW_MAJOR, transpose(ta), transpose(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+int factorconv_ssyevd(int n, float *a, float *w) { return ready() ? api.ssyevd(ROW_MAJOR, 'V', 'U', n, a, n, w) : NOT_LOADED; }
+int factorconv_dsyevd(int n, double *a, double *w) { return ready() ? api.dsyevd(ROW_MAJOR, 'V', 'U', n, a, n, w) : NOT_LOADED; }
+
+static int min_int(int a, int b) { return a < b ? a : b; }
+
+int factorconv_sgesdd(int m, int n, float *a, float *s, float *u, float *vt) {
+    return ready() ? api.sgesdd(ROW_MAJOR, 'S', m, n, a, n, s, u, min_int(m, n), vt, n) : NOT_LOADED;
+}
+int factorconv_dgesdd(int m, int n, double *a, double *s, double *u, double *vt) {
+    return ready() ? api.dgesdd(ROW_MAJOR, 'S', m, n, a, n, s, u, min_int(m, n), vt, n) : NOT_LOADED;
+}
+int factorconv_sposv(int n, int nrhs, float *a, float *b) { return ready() ? api.sposv(ROW_MAJOR, 'U', n, nrhs, a, n, b, nrhs) : NOT_LOADED; }
+int factorconv_dposv(int n, int nrhs, double *a, double *b) { return ready() ? api.dposv(ROW_MAJOR, 'U', n, nrhs, a, n, b, nrhs) : NOT_LOADED; }
+int factorconv_sgesv(int n, int nrhs, float *a, float *b, int *pivots) {
+    return ready() ? api.sgesv(ROW_MAJOR, n, nrhs, a, n, pivots, b, nrhs) : NOT_LOADED;
+}
+int factorconv_dgesv(int n, int nrhs, double *a, double *b, int *pivots) {
+    return ready() ? api.dgesv(ROW_MAJOR, n, nrhs, a, n, pivots, b, nrhs) : NOT_LOADED;
+}
+
+void fcb_cblas_dtrsm(int order, int side, int uplo, int trans_a, int diag, int m, int n, double alpha,
+                     const double *a, int lda, double *b, int ldb) {
+    if (ready()) api.dtrsm(order, side, uplo, trans_a, diag, m, n, alpha, a, lda, b, ldb);
+}
+int fcb_LAPACKE_dpotrf(int layout, char uplo, int n, double *a, int lda) {
+    return ready() ? api.dpotrf(layout, uplo, n, a, lda) : NOT_LOADED;
+}
+int fcb_LAPACKE_dsyevd(int layout, char jobz, char uplo, int n, double *a, int lda, double *w) {
+    return ready() ? api.dsyevd(layout, jobz, uplo, n, a, lda, w) : NOT_LOADED;
+}
+int fcb_LAPACKE_dgesdd(int layout, char jobz, int m, int n, double *a, int lda, double *s, double *u, int ldu,
+                       double *vt, int ldvt) {
+    return ready() ? api.dgesdd(layout, jobz, m, n, a, lda, s, u, ldu, vt, ldvt) : NOT_LOADED;
+}
+int fcb_LAPACKE_dgesv(int layout, int n, int nrhs, double *a, int lda, int *ipiv, double *b, int ldb) {
+    return ready() ? api.dgesv(layout, n, nrhs, a, lda, ipiv, b, ldb) : NOT_LOADED;
+}
