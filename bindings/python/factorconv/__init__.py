@@ -27,11 +27,13 @@ __version__ = "0.1.0"
 #: The C ABI version these bindings require (FCONV_ABI_VERSION of their header).
 ABI_VERSION = _lib.EXPECTED_ABI_VERSION
 
+# fc.IOError (API.md's name) is deliberately not in __all__: a star-import would shadow the
+# builtin IOError (= OSError) in the importing module.
 __all__ = [
     "conv", "set_num_threads", "get_num_threads", "library_version", "abi_version",
     "ABI_VERSION", "__version__",
     "FactorConvError", "InvalidArgumentError", "ShapeMismatchError", "LayerIndexError",
-    "UnsupportedError", "OutOfMemoryError", "FormatError", "FactorConvIOError", "IOError",
+    "UnsupportedError", "OutOfMemoryError", "FormatError", "FactorConvIOError",
     "CancelledError", "BufferTooSmallError", "NumericalError", "InternalError",
 ]
 

@@ -109,3 +109,9 @@ def test_unknown_code_is_a_plain_factorconv_error():
     assert type(error) is fc.FactorConvError
     assert error.code == 99 and error.code_name == "FCONV_UNKNOWN_STATUS"
     assert _lib.lib.fconv_status_string(99).decode() == "FCONV_UNKNOWN_STATUS"
+
+
+def test_star_import_keeps_builtin_ioerror():
+    namespace = {}
+    exec("from factorconv import *", namespace)
+    assert "IOError" not in namespace and "FactorConvIOError" in namespace
