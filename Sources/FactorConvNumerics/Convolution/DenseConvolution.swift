@@ -36,16 +36,16 @@ public enum DenseConvolution {
 
     /// Convolves raw buffers whose sizes `problem` describes (validated by the caller):
     /// `input` has `problem.inputCount` floats, `weight` `problem.weightCount`, `bias` C_out or nil,
-    /// `output` `problem.outputCount`. Uses up to `Parallel.threadCount` workers.
-    /// Requires `BLAS.require()` to have succeeded.
+    /// `output` `problem.outputCount`. Uses up to `workers` threads (1 inside a caller's own
+    /// parallel loop). Requires `BLAS.require()` to have succeeded.
     public static func forward(_ problem: ConvProblem, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                               bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) {
+                               bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+                               workers: Int = Parallel.threadCount) {
         let positions = problem.outputPositions
         let depth = problem.inChannels * problem.kernelVolume
         let blockColumns = max(16, min(positions, columnBlockFloats / max(depth, 1)))
         let blocksPerImage = (positions + blockColumns - 1) / blockColumns
         let items = problem.batch * blocksPerImage
-        let workers = Parallel.threadCount
 
         /// Computes output columns [p0, p0 + n) of image b for output channels `channels`,
         /// from a filled column block (or straight from the input for pointwise convolutions).
@@ -65,7 +65,7 @@ public enum DenseConvolution {
 
         if problem.isPointwise {
             // The input image already is the (C_in × positions) column matrix.
-            Parallel.forEach(items) { item in
+            Parallel.forEach(items, maxWorkers: workers) { item in
                 let b = item / blocksPerImage, p0 = (item % blocksPerImage) * blockColumns
                 let n = min(blockColumns, positions - p0)
                 multiply(b: b, p0: p0, n: n, columns: input + b * problem.inputImageCount + p0,
@@ -76,7 +76,7 @@ public enum DenseConvolution {
 
         if items >= workers {
             // Enough independent blocks: each worker fills and multiplies whole blocks.
-            Parallel.forEach(items) { item in
+            Parallel.forEach(items, maxWorkers: workers) { item in
                 let b = item / blocksPerImage, p0 = (item % blocksPerImage) * blockColumns
                 let n = min(blockColumns, positions - p0)
                 Workspace.shared.withBuffer(of: Float.self, count: depth * n) { col in
@@ -95,10 +95,10 @@ public enum DenseConvolution {
             Workspace.shared.withBuffer(of: Float.self, count: depth * n) { col in
                 let filler = Im2Col(problem: problem, start: p0, count: n)
                 let image = input + b * problem.inputImageCount
-                Parallel.forEach(workers) { w in
+                Parallel.forEach(workers, maxWorkers: workers) { w in
                     filler.fill(image: image, col: col, rows: (depth * w / workers)..<(depth * (w + 1) / workers))
                 }
-                Parallel.forEach(workers) { w in
+                Parallel.forEach(workers, maxWorkers: workers) { w in
                     let lo = problem.outChannels * w / workers, hi = problem.outChannels * (w + 1) / workers
                     if hi > lo { multiply(b: b, p0: p0, n: n, columns: col, ldColumns: n, channels: lo..<hi) }
                 }

@@ -1,0 +1,189 @@
+/// One step of a factorized convolution, applied to one image (C, S_1..S_N).
+public enum ConvStage: Sendable {
+    /// Channel mixing `y = W · x (+ bias)`: `weight` is (C_out, C_in); spatial size unchanged.
+    case pointwise(weight: Tensor<Float>, bias: [Float]?)
+    /// Depthwise conv: channel c convolved with `taps[c]`; `taps` is (C, K_1..K_N).
+    case depthwise(taps: Tensor<Float>, geometry: ConvGeometry)
+    /// Dense conv: `weight` is (C_out, C_in, K_1..K_N).
+    case dense(weight: Tensor<Float>, geometry: ConvGeometry, bias: [Float]?)
+
+    /// Channels this stage expects.
+    var inChannels: Int {
+        switch self {
+        case .pointwise(let w, _): return w.shape[1]
+        case .depthwise(let t, _): return t.shape[0]
+        case .dense(let w, _, _): return w.shape[1]
+        }
+    }
+
+    /// The (C', S'...) this stage produces from (C, S...), validating the input.
+    func outputShape(_ image: [Int]) throws -> [Int] {
+        guard image.first == inChannels else {
+            throw FactorConvError.shape("stage expects \(inChannels) channels but the input has shape \(image)")
+        }
+        let spatial = Array(image.dropFirst())
+        switch self {
+        case .pointwise(let w, _):
+            return [w.shape[0]] + spatial
+        case .depthwise(let t, let g):
+            return [t.shape[0]] + (try g.outputSpatial(input: spatial, kernel: Array(t.shape.dropFirst())))
+        case .dense(let w, let g, _):
+            return [w.shape[0]] + (try g.outputSpatial(input: spatial, kernel: Array(w.shape.dropFirst(2))))
+        }
+    }
+
+    /// Multiply-adds × 2 for one image of shape `image` producing `output`.
+    func flops(_ image: [Int], _ output: [Int]) -> Double {
+        let positions = Double(output.dropFirst().reduce(1, *))
+        switch self {
+        case .pointwise(let w, _): return 2 * positions * Double(w.count)
+        case .depthwise(let t, _): return 2 * positions * Double(t.count)
+        case .dense(let w, _, _): return 2 * positions * Double(w.count)
+        }
+    }
+}
+
+/// A chain of `ConvStage`s run image by image, with intermediates in reused workspace buffers:
+/// the execution engine of every factorized forward path (CP, Tucker, TT, mobilenet) and of the
+/// reconstructed path (a single dense stage).
+public struct ConvPipeline: Sendable {
+    /// The stages, applied in order.
+    public let stages: [ConvStage]
+
+    /// Creates a pipeline; stage shapes are checked against each other on first use.
+    public init(stages: [ConvStage]) { self.stages = stages }
+
+    /// The per-image shapes (C, S...) before the first stage and after each stage.
+    public func imageShapes(input image: [Int]) throws -> [[Int]] {
+        var shapes = [image]
+        for stage in stages { shapes.append(try stage.outputShape(shapes.last!)) }
+        return shapes
+    }
+
+    /// Output shape (B, C_out, S'...) for an input shape (B, C_in, S...).
+    public func outputShape(input: [Int]) throws -> [Int] {
+        guard input.count >= 3 else { throw FactorConvError.shape("input shape \(input) needs (batch, channels, spatial...)") }
+        return [input[0]] + (try imageShapes(input: Array(input.dropFirst())).last!)
+    }
+
+    /// Multiply-adds × 2 of a forward pass over `input` (B, C, S...): a cost model for 'auto'.
+    public func flops(input: [Int]) throws -> Double {
+        let shapes = try imageShapes(input: Array(input.dropFirst()))
+        var total = 0.0
+        for (i, stage) in stages.enumerated() { total += stage.flops(shapes[i], shapes[i + 1]) }
+        return total * Double(input[0])
+    }
+
+    /// Runs the pipeline on a tensor.
+    public func forward(_ x: Tensor<Float>) throws -> Tensor<Float> {
+        try BLAS.require()
+        let outShape = try outputShape(input: x.shape)
+        var y = [Float](repeating: 0, count: try Checked.product(outShape, "output shape"))
+        x.scalars.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in
+                // Shapes were validated by outputShape above.
+                try! forward(input: xp.baseAddress!, inputShape: x.shape, output: yp.baseAddress!)
+            }
+        }
+        return Tensor(uncheckedShape: outShape, scalars: y)
+    }
+
+    /// Runs the pipeline on raw buffers: `input` of shape `inputShape` (B, C, S...), `output` with
+    /// room for `outputShape(input:)`. Parallel over images when there are enough of them, else
+    /// inside each stage. Safe to call concurrently (all state is per call).
+    public func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutablePointer<Float>) throws {
+        let shapes = try imageShapes(input: Array(inputShape.dropFirst()))
+        let batch = inputShape[0]
+        let counts = shapes.map { $0.reduce(1, *) }
+        let scratch = counts.dropFirst().dropLast().max() ?? 0
+        let workers = Parallel.threadCount
+
+        // A lone dense stage (the reconstructed path) is one batched dense convolution, which
+        // has its own, better, blocking and parallel strategy.
+        if stages.count == 1, case .dense(let w, let geometry, let bias) = stages[0] {
+            let problem = try ConvProblem(inputShape: inputShape, weightShape: w.shape, geometry: geometry)
+            w.scalars.withUnsafeBufferPointer { wp in
+                if let bias {
+                    bias.withUnsafeBufferPointer { bp in
+                        DenseConvolution.forward(problem, input: input, weight: wp.baseAddress!, bias: bp.baseAddress!, output: output)
+                    }
+                } else {
+                    DenseConvolution.forward(problem, input: input, weight: wp.baseAddress!, bias: nil, output: output)
+                }
+            }
+            return
+        }
+
+        func runImage(_ b: Int, innerWorkers: Int, buffers: UnsafeMutablePointer<Float>) {
+            var src = input + b * counts[0]
+            for (i, stage) in stages.enumerated() {
+                let last = i == stages.count - 1
+                let dst = last ? output + b * counts.last! : buffers + (i % 2) * scratch
+                apply(stage, input: src, shape: shapes[i], output: dst, outputShape: shapes[i + 1], workers: innerWorkers)
+                src = UnsafePointer(dst)
+            }
+            if stages.isEmpty { output.advanced(by: b * counts[0]).update(from: src, count: counts[0]) }
+        }
+
+        if batch >= workers {
+            Parallel.forEach(batch, maxWorkers: workers) { b in
+                Workspace.shared.withBuffer(of: Float.self, count: 2 * scratch) { runImage(b, innerWorkers: 1, buffers: $0) }
+            }
+        } else {
+            Workspace.shared.withBuffer(of: Float.self, count: 2 * scratch) { buffers in
+                for b in 0..<batch { runImage(b, innerWorkers: workers, buffers: buffers) }
+            }
+        }
+    }
+
+    /// Applies one stage to one image, splitting the work over `workers` threads.
+    private func apply(_ stage: ConvStage, input: UnsafePointer<Float>, shape: [Int],
+                       output: UnsafeMutablePointer<Float>, outputShape: [Int], workers: Int) {
+        let positions = shape.dropFirst().reduce(1, *)
+        switch stage {
+        case .pointwise(let w, let bias):
+            let cout = w.shape[0], cin = w.shape[1]
+            w.scalars.withUnsafeBufferPointer { wp in
+                // Split the columns: each worker multiplies the whole (small) weight by its slice.
+                Parallel.forEach(workers, maxWorkers: workers) { part in
+                    let lo = positions * part / workers, hi = positions * (part + 1) / workers
+                    guard hi > lo else { return }
+                    Float.gemm(transA: false, transB: false, m: cout, n: hi - lo, k: cin, alpha: 1,
+                               a: wp.baseAddress!, lda: cin, b: input + lo, ldb: positions,
+                               beta: 0, c: output + lo, ldc: positions)
+                    if let bias {
+                        for c in 0..<cout {
+                            let row = output + c * positions, v = bias[c]
+                            for j in lo..<hi { row[j] += v }
+                        }
+                    }
+                }
+            }
+        case .depthwise(let taps, let geometry):
+            let channels = shape[0]
+            taps.scalars.withUnsafeBufferPointer { tp in
+                Parallel.forEach(workers, maxWorkers: workers) { part in
+                    DepthwiseConvolution.forward(
+                        input: input, spatial: Array(shape.dropFirst()), taps: tp.baseAddress!,
+                        kernel: Array(taps.shape.dropFirst()), geometry: geometry,
+                        outputSpatial: Array(outputShape.dropFirst()), output: output,
+                        channels: (channels * part / workers)..<(channels * (part + 1) / workers))
+                }
+            }
+        case .dense(let w, let geometry, let bias):
+            // Validated by imageShapes; a failure here would be a bug in the stage shapes.
+            let problem = try! ConvProblem(inputShape: [1] + shape, weightShape: w.shape, geometry: geometry)
+            w.scalars.withUnsafeBufferPointer { wp in
+                if let bias {
+                    bias.withUnsafeBufferPointer { bp in
+                        DenseConvolution.forward(problem, input: input, weight: wp.baseAddress!, bias: bp.baseAddress!,
+                                                 output: output, workers: workers)
+                    }
+                } else {
+                    DenseConvolution.forward(problem, input: input, weight: wp.baseAddress!, bias: nil,
+                                             output: output, workers: workers)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+/// Depthwise N-D convolution of one image: channel c is convolved with its own kernel
+/// `taps[c, k_1..k_N]` (PyTorch `groups = channels`, one filter per group).
+///
+/// Computed tap by tap as shifted, scaled accumulations over the valid output range, so each
+/// inner loop is a unit-stride (or strided) axpy along the innermost dimension. A kernel that is
+/// 1 along all but one dimension is the per-mode 1-D depthwise conv of the CP separable path.
+enum DepthwiseConvolution {
+    /// Convolves channels `channels` of `input` (C × ΠS) into `output` (C × ΠS').
+    /// `taps` is (C × ΠK) row-major. Sizes are validated by the caller.
+    static func forward(input: UnsafePointer<Float>, spatial: [Int], taps: UnsafePointer<Float>, kernel: [Int],
+                        geometry: ConvGeometry, outputSpatial: [Int], output: UnsafeMutablePointer<Float>,
+                        channels: Range<Int>) {
+        let n = spatial.count
+        let inCount = spatial.reduce(1, *), outCount = outputSpatial.reduce(1, *)
+        let tapCount = kernel.reduce(1, *)
+        let inStrides = Tensor<Float>.rowMajorStrides(spatial), outStrides = Tensor<Float>.rowMajorStrides(outputSpatial)
+        let s = geometry.stride, p = geometry.padding, d = geometry.dilation
+        var tap = [Int](repeating: 0, count: n)
+        var lo = [Int](repeating: 0, count: n), hi = [Int](repeating: 0, count: n)
+        var index = [Int](repeating: 0, count: n)
+        let lastStride = s[n - 1]
+
+        for c in channels {
+            let src = input + c * inCount, dst = output + c * outCount
+            dst.update(repeating: 0, count: outCount)
+            for t in 0..<tapCount {
+                let w = taps[c * tapCount + t]
+                if w == 0 { continue }
+                var rest = t
+                for k in stride(from: n - 1, through: 0, by: -1) { tap[k] = rest % kernel[k]; rest /= kernel[k] }
+                // Valid outputs: 0 <= o*s - p + tap*d < S  per dimension.
+                var empty = false
+                for k in 0..<n {
+                    let shift = tap[k] * d[k] - p[k]           // input index = o*s + shift
+                    lo[k] = shift >= 0 ? 0 : (-shift + s[k] - 1) / s[k]
+                    hi[k] = min(outputSpatial[k], spatial[k] - shift <= 0 ? 0 : (spatial[k] - 1 - shift) / s[k] + 1)
+                    if lo[k] >= hi[k] { empty = true; break }
+                }
+                if empty { continue }
+                // Odometer over the outer dimensions; the innermost one is the axpy.
+                for k in 0..<n { index[k] = lo[k] }
+                let innerLength = hi[n - 1] - lo[n - 1]
+                let innerShift = tap[n - 1] * d[n - 1] - p[n - 1]
+                while true {
+                    var srcOffset = 0, dstOffset = 0
+                    for k in 0..<(n - 1) {
+                        srcOffset += (index[k] * s[k] + tap[k] * d[k] - p[k]) * inStrides[k]
+                        dstOffset += index[k] * outStrides[k]
+                    }
+                    let o0 = lo[n - 1]
+                    let out = dst + dstOffset + o0
+                    let inp = src + srcOffset + o0 * lastStride + innerShift
+                    if lastStride == 1 {
+                        for j in 0..<innerLength { out[j] += w * inp[j] }
+                    } else {
+                        for j in 0..<innerLength { out[j] += w * inp[j * lastStride] }
+                    }
+                    var k = n - 2
+                    while k >= 0 {
+                        index[k] += 1
+                        if index[k] < hi[k] { break }
+                        index[k] = lo[k]
+                        k -= 1
+                    }
+                    if k < 0 { break }
+                }
+            }
+        }
+    }
+}
