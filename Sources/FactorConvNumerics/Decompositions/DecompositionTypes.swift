@@ -1,0 +1,157 @@
+/// Public options and results of the float64 decompositions (CP-ALS, Tucker-HOOI, TT-SVD).
+
+/// A progress callback of a decomposition, called on the calling thread after every iteration
+/// (CP/Tucker: ALS/HOOI sweep; TT: core) with the 1-based iteration and the current relative
+/// reconstruction error. Return `false` to cancel: the decomposition then throws
+/// `FactorConvError(.cancelled, …)` and, being a pure function, changes nothing.
+public typealias DecompositionProgress = (_ iteration: Int, _ relativeError: Double) -> Bool
+
+/// How CP-ALS initializes its factors (spec §10.2).
+public enum CPInitialization: Sendable, Equatable {
+    /// Leading left singular vectors of each unfolding, factor 0 scaled by the singular values;
+    /// columns beyond a mode's size are uniform [0, 1) from the seeded generator.
+    case svd
+    /// Every factor uniform [0, 1) from the seeded generator.
+    case random
+}
+
+/// The Tikhonov term that keeps CP-ALS's R×R normal equations positive definite.
+public enum CPRegularization: Sendable, Equatable {
+    /// tltorch/TensorLy: `F = M (P + λI)⁻¹` — pulls factors towards zero, so even an exactly
+    /// low-rank tensor converges to a biased fit (about 1e-4 relative error with λ = 1e-5).
+    case ridge
+    /// Ours (default): `F = (M + λ F_prev)(P + λI)⁻¹` — a proximal step towards the previous
+    /// iterate. Same conditioning as `.ridge`, but any fixed point is an exact ALS fixed point,
+    /// so exact low-rank tensors are recovered to rounding level.
+    case proximal
+}
+
+/// Options of `parafac` (CP-ALS). The defaults are tltorch's `from_conv` settings except
+/// `regularization` (`.proximal`); `CPOptions.tltorch` reproduces tltorch exactly.
+public struct CPOptions: Sendable, Equatable {
+    /// Maximum number of ALS sweeps (TensorLy `n_iter_max`).
+    public var nIterMax: Int
+    /// Stop when two consecutive relative errors differ by less than this (TensorLy `tol`).
+    public var tol: Double
+    /// The regularization weight λ (tltorch passes `l2_reg=1e-5`). Must be ≥ 0.
+    public var l2Reg: Double
+    /// Factor initialization.
+    public var initialization: CPInitialization
+    /// Ridge (tltorch) or proximal (ours) regularization.
+    public var regularization: CPRegularization
+    /// Seed of the generator that fills random columns; equal seeds give equal results.
+    public var seed: UInt64
+
+    /// Creates CP-ALS options; every argument defaults to tltorch's value except `regularization`.
+    public init(nIterMax: Int = 100, tol: Double = 1e-8, l2Reg: Double = 1e-5,
+                initialization: CPInitialization = .svd, regularization: CPRegularization = .proximal,
+                seed: UInt64 = 0) {
+        self.nIterMax = nIterMax
+        self.tol = tol
+        self.l2Reg = l2Reg
+        self.initialization = initialization
+        self.regularization = regularization
+        self.seed = seed
+    }
+
+    /// Exactly tltorch's `from_conv` settings (ridge regularization).
+    public static var tltorch: CPOptions { CPOptions(regularization: .ridge) }
+}
+
+/// A CP decomposition `T ≈ Σ_r w_r U_0[:, r] ∘ … ∘ U_{N-1}[:, r]`.
+public struct CPDecomposition: Sendable, Equatable {
+    /// The weights `w`, shape `(R,)`; all ones (tltorch never normalizes).
+    public var weights: Tensor<Double>
+    /// One factor per mode, shape `(I_n, R)`.
+    public var factors: [Tensor<Double>]
+    /// The relative error after each sweep (TensorLy's formula, spec §10.2).
+    public var errors: [Double]
+    /// The number of ALS sweeps run.
+    public var iterations: Int
+
+    /// Creates a CP decomposition from its parts (no validation; see `reconstructed()`).
+    public init(weights: Tensor<Double>, factors: [Tensor<Double>], errors: [Double], iterations: Int) {
+        self.weights = weights
+        self.factors = factors
+        self.errors = errors
+        self.iterations = iterations
+    }
+
+    /// The CP rank R.
+    public var rank: Int { weights.count }
+    /// The shape of the decomposed tensor.
+    public var shape: [Int] { factors.map { $0.shape[0] } }
+}
+
+/// How Tucker-HOOI initializes its factors (spec §10.3).
+public enum TuckerInitialization: Sendable, Equatable {
+    /// Leading left singular vectors of each unfolding.
+    case svd
+    /// Uniform [0, 1) factors from the seeded generator (then refined by HOOI).
+    case random
+}
+
+/// Options of `tucker` (HOOI). Defaults are TensorLy's (`n_iter_max=100`, `tol=1e-4`, SVD init).
+public struct TuckerOptions: Sendable, Equatable {
+    /// Maximum number of HOOI sweeps.
+    public var nIterMax: Int
+    /// Stop (after at least 3 sweeps) when consecutive relative errors differ by less than this.
+    public var tol: Double
+    /// Factor initialization.
+    public var initialization: TuckerInitialization
+    /// Seed for `.random` initialization.
+    public var seed: UInt64
+    /// Modes whose rank is forced to the mode's size (a square orthogonal factor). tltorch's
+    /// `fixed_rank_modes` are applied by rank resolution already; this is a convenience.
+    public var fixedModes: [Int]
+
+    /// Creates HOOI options with TensorLy's defaults.
+    public init(nIterMax: Int = 100, tol: Double = 1e-4, initialization: TuckerInitialization = .svd,
+                seed: UInt64 = 0, fixedModes: [Int] = []) {
+        self.nIterMax = nIterMax
+        self.tol = tol
+        self.initialization = initialization
+        self.seed = seed
+        self.fixedModes = fixedModes
+    }
+}
+
+/// A Tucker decomposition `T ≈ core ×_0 U_0 ×_1 U_1 … ×_{N-1} U_{N-1}`.
+public struct TuckerDecomposition: Sendable, Equatable {
+    /// The core, shape `ranks`.
+    public var core: Tensor<Double>
+    /// One factor per mode, shape `(I_n, R_n)`, orthonormal columns (SVD init).
+    public var factors: [Tensor<Double>]
+    /// The ranks actually used (requested ranks clamped to the mode sizes).
+    public var ranks: [Int]
+    /// The relative error after each sweep (TensorLy's formula `sqrt(|‖T‖² − ‖core‖²|)/‖T‖`).
+    public var errors: [Double]
+    /// The number of HOOI sweeps run.
+    public var iterations: Int
+
+    /// Creates a Tucker decomposition from its parts.
+    public init(core: Tensor<Double>, factors: [Tensor<Double>], ranks: [Int], errors: [Double], iterations: Int) {
+        self.core = core
+        self.factors = factors
+        self.ranks = ranks
+        self.errors = errors
+        self.iterations = iterations
+    }
+}
+
+/// A tensor-train decomposition: core `k` has shape `(r_k, I_k, r_{k+1})`, `r_0 = r_N = 1`.
+public struct TTDecomposition: Sendable, Equatable {
+    /// The TT cores.
+    public var cores: [Tensor<Double>]
+    /// The ranks actually used, length N+1 (requested ranks truncated to what the unfoldings allow).
+    public var ranks: [Int]
+    /// The relative error `‖T − TT‖/‖T‖` computed from the discarded singular values.
+    public var relativeError: Double
+
+    /// Creates a TT decomposition from its parts.
+    public init(cores: [Tensor<Double>], ranks: [Int], relativeError: Double) {
+        self.cores = cores
+        self.ranks = ranks
+        self.relativeError = relativeError
+    }
+}

@@ -1,0 +1,46 @@
+/// Tensor-train decomposition by TT-SVD (TensorLy's `tensor_train`, spec §10.4).
+///
+/// `Z = T`; for k = 0…N−2: `Z = reshape(Z, (r_k I_k, −1))`, `r_{k+1} = min(rows, cols, rank[k+1])`,
+/// core k = the `r_{k+1}` leading (sign-flipped) left singular vectors, `Z = diag(S) Vᵀ`; the last
+/// core is the remaining `Z`. Wide unfoldings use the Gram path, where `diag(S) Vᵀ = Uᵀ Z` is one
+/// GEMM and V is never formed; tall ones use the thin SVD.
+/// - Parameters:
+///   - ranks: N+1 ranks with `ranks[0] == ranks[N] == 1`, each ≥ 1; larger ranks than an unfolding
+///     allows are truncated (e.g. (1,7,5,6,1) on (6,3,3,5) gives (1,6,5,5,1)).
+///   - progress: called after each core with the error so far (from the discarded singular values).
+/// - Returns: cores `(r_k, I_k, r_{k+1})`, the ranks used and the relative error.
+/// - Throws: `.invalidArgument`, `.numerical`, `.cancelled`.
+public func tensorTrain(_ tensor: Tensor<Double>, ranks: [Int], progress: DecompositionProgress? = nil) throws -> TTDecomposition {
+    try DecompositionKit.validateInput(tensor, "tensorTrain")
+    let shape = tensor.shape, order = shape.count
+    guard ranks.count == order + 1 else {
+        throw FactorConvError.invalid("tensorTrain: \(ranks.count) ranks given; a tensor of order \(order) needs \(order + 1)")
+    }
+    guard ranks.first == 1, ranks.last == 1 else { throw FactorConvError.invalid("tensorTrain: the boundary ranks must be 1, got \(ranks)") }
+    guard ranks.allSatisfy({ $0 >= 1 }) else { throw FactorConvError.invalid("tensorTrain: every rank must be ≥ 1, got \(ranks)") }
+    try BLAS.require()
+    let normT2 = tensor.scalars.reduce(0) { $0 + $1 * $1 }
+    let normT = normT2.squareRoot()
+    var z = DecompositionKit.Matrix(rows: 1, cols: tensor.count, copying: tensor.scalars)
+    var zNorm2 = normT2
+    var used = [1]
+    var cores: [Tensor<Double>] = []
+    var discarded = 0.0
+    for k in 0..<(order - 1) {
+        let rows = used[k] * shape[k], cols = z.count / rows
+        let r = min(rows, cols, ranks[k + 1])
+        let svd = try DecompositionKit.leftSingular(z.data, m: rows, n: cols, k: r, project: true)
+        cores.append(svd.u.tensor(shape: [used[k], shape[k], r]))
+        z = svd.projection!
+        let kept = z.squaredNorm
+        discarded += max(0, zNorm2 - kept)   // the TT error is the sum of what each step drops
+        zNorm2 = kept
+        used.append(r)
+        let error = normT > 0 ? discarded.squareRoot() / normT : discarded.squareRoot()
+        try DecompositionKit.report(progress, k + 1, error, "tensorTrain")
+    }
+    cores.append(z.tensor(shape: [used[order - 1], shape[order - 1], 1]))
+    used.append(1)
+    let error = normT > 0 ? discarded.squareRoot() / normT : discarded.squareRoot()
+    return TTDecomposition(cores: cores, ranks: used, relativeError: error)
+}

@@ -1,0 +1,162 @@
+import FactorConvBLAS
+
+/// How `truncatedSVD` computes the leading singular vectors.
+public enum SVDMethod: Sendable, Equatable {
+    /// The Gram path for wide (and square) matrices, the thin path for tall ones.
+    case automatic
+    /// Eigen-decomposition (syevd) of the small m×m Gram matrix `A Aᵀ`; V is never formed.
+    /// Loses accuracy on singular values below about 1e-8 of the largest (they are squared).
+    case gram
+    /// LAPACK's thin SVD (gesdd, `min(m, n)` singular triplets); never the full V.
+    case thin
+}
+
+/// The leading left singular vectors of a matrix (TensorLy's u-based sign convention).
+public struct TruncatedSVD: Sendable, Equatable {
+    /// `m × k` left singular vectors; each column's largest-magnitude entry is positive. Columns
+    /// beyond `min(m, n)` (when requested) complete the basis orthonormally.
+    public var u: Tensor<Double>
+    /// The `min(k, m, n)` leading singular values, descending.
+    public var singularValues: [Double]
+    /// `Uᵀ A` (`k × n`, equal to `diag(S) Vᵀ`) when requested; only for `k ≤ min(m, n)`.
+    public var projection: Tensor<Double>?
+}
+
+/// The `rank` leading left singular vectors and singular values of the `m × n` matrix `matrix`,
+/// sign-flipped like TensorLy's `svd_flip(u_based_decision=True)`. Never forms the full `V`.
+/// - Parameters:
+///   - rank: how many columns of U, `1 ≤ rank ≤ m`; columns beyond `min(m, n)` are an orthonormal completion.
+///   - projection: also return `Uᵀ A` (needs `rank ≤ min(m, n)`), as TT-SVD does.
+/// - Throws: `.invalidArgument` for a non-matrix or a bad rank, `.numerical` for non-finite input or a LAPACK failure.
+public func truncatedSVD(_ matrix: Tensor<Double>, rank: Int, projection: Bool = false,
+                         method: SVDMethod = .automatic) throws -> TruncatedSVD {
+    guard matrix.rank == 2 else { throw FactorConvError.invalid("truncatedSVD needs a matrix, got shape \(matrix.shape)") }
+    try DecompositionKit.validateInput(matrix, "truncatedSVD")
+    let m = matrix.shape[0], n = matrix.shape[1]
+    guard rank >= 1, rank <= m else { throw FactorConvError.invalid("truncatedSVD: rank \(rank) must be in 1...\(m) (the row count)") }
+    if projection && rank > min(m, n) {
+        throw FactorConvError.invalid("truncatedSVD: a projection needs rank ≤ min(m, n) = \(min(m, n)), got \(rank)")
+    }
+    let r = try matrix.scalars.withUnsafeBufferPointer {
+        try DecompositionKit.leftSingular($0.baseAddress!, m: m, n: n, k: rank, project: projection, method: method)
+    }
+    return TruncatedSVD(u: r.u.tensor(shape: [m, rank]), singularValues: r.s,
+                        projection: r.projection.map { $0.tensor(shape: [rank, n]) })
+}
+
+extension DecompositionKit {
+    /// Result of `leftSingular`: U (m × k), the leading singular values, optionally Uᵀ A (k × n).
+    struct LeftSingular {
+        var u: Matrix
+        var s: [Double]
+        var projection: Matrix?
+    }
+
+    /// See `truncatedSVD`; `a` is a row-major m × n matrix and is not modified.
+    static func leftSingular(_ a: UnsafePointer<Double>, m: Int, n: Int, k: Int, project: Bool,
+                             method: SVDMethod = .automatic) throws -> LeftSingular {
+        let useGram = method == .gram || (method == .automatic && m <= n)
+        var result = useGram ? try gramPath(a, m: m, n: n, k: k) : try thinPath(a, m: m, n: n, k: k, project: project)
+        flipSigns(&result)
+        if project && useGram {
+            // Uᵀ A = diag(S) Vᵀ for the kept directions, computed from the sign-flipped U.
+            let p = Matrix(rows: k, cols: n)
+            let u = result.u.data
+            let blocks = max(1, min(Parallel.threadCount, n / 256))
+            Parallel.forEach(blocks) { b in
+                let lo = n * b / blocks, hi = n * (b + 1) / blocks
+                Double.gemm(transA: true, transB: false, m: k, n: hi - lo, k: m, alpha: 1, a: u, lda: k,
+                            b: a + lo, ldb: n, beta: 0, c: p.data + lo, ldc: n)
+            }
+            result.projection = p
+        }
+        return result
+    }
+
+    /// U from the eigenvectors of the m×m Gram matrix `A Aᵀ` (descending eigenvalues).
+    private static func gramPath(_ a: UnsafePointer<Double>, m: Int, n: Int, k: Int) throws -> LeftSingular {
+        let g = Matrix(rows: m, cols: m)
+        gramLower(a, n: m, k: n, lda: n, columns: false, into: g.data, ldc: m)
+        var w = [Double](repeating: 0, count: m)
+        // Row-major lower = column-major upper. Column-major eigenvectors: row j of the buffer is eigenvector j.
+        let info = fcb_LAPACKE_dsyevd(FCB_COL_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "U")),
+                                  Int32(m), g.data, Int32(m), &w)
+        guard info == 0 else { throw FactorConvError(.numerical, "eigen-decomposition (dsyevd) of a \(m)×\(m) Gram matrix failed (info \(info))") }
+        let u = Matrix(rows: m, cols: k)
+        for c in 0..<k {
+            let src = g.data + (m - 1 - c) * m
+            for i in 0..<m { u.data[i * k + c] = src[i] }
+        }
+        let kept = min(k, n)
+        let s = (0..<kept).map { max(w[m - 1 - $0], 0).squareRoot() }
+        return LeftSingular(u: u, s: s, projection: nil)
+    }
+
+    /// U from LAPACK's thin SVD (gesdd). Computed as the SVD of Aᵀ in column-major order, which
+    /// is A's own row-major memory: no transposed copies.
+    private static func thinPath(_ a: UnsafePointer<Double>, m: Int, n: Int, k: Int, project: Bool) throws -> LeftSingular {
+        let p = min(m, n)
+        let work = Matrix(rows: m, cols: n)
+        work.data.initialize(from: a, count: m * n)
+        var s = [Double](repeating: 0, count: p)
+        let vt = Matrix(rows: p, cols: n)   // column-major "U" of Aᵀ (n × p) = row-major Vᵀ
+        let uFull = Matrix(rows: m, cols: p) // column-major "Vᵀ" of Aᵀ (p × m) = row-major U
+        let info = fcb_LAPACKE_dgesdd(FCB_COL_MAJOR, CChar(UInt8(ascii: "S")), Int32(n), Int32(m), work.data, Int32(n),
+                                  &s, vt.data, Int32(n), uFull.data, Int32(p))
+        guard info == 0 else { throw FactorConvError(.numerical, "thin SVD (dgesdd) of a \(m)×\(n) matrix failed (info \(info))") }
+        let u = Matrix(rows: m, cols: k, repeating: 0)
+        let kept = min(k, p)
+        for i in 0..<m { for c in 0..<kept { u.data[i * k + c] = uFull.data[i * p + c] } }
+        if k > kept { completeOrthonormal(u, from: kept) }
+        var projection: Matrix?
+        if project {
+            let pr = Matrix(rows: kept, cols: n)
+            for c in 0..<kept { for j in 0..<n { pr.data[c * n + j] = s[c] * vt.data[c * n + j] } }
+            projection = pr
+        }
+        return LeftSingular(u: u, s: Array(s[0..<kept]), projection: projection)
+    }
+
+    /// Fills columns `from..<k` of `u` (m × k, first columns orthonormal) with an orthonormal
+    /// completion: unit vectors e_0, e_1, … orthogonalized twice (deterministic).
+    static func completeOrthonormal(_ u: Matrix, from: Int) {
+        let m = u.rows, k = u.cols
+        var filled = from
+        var v = [Double](repeating: 0, count: m)
+        var candidate = 0
+        while filled < k && candidate < m {
+            for i in 0..<m { v[i] = i == candidate ? 1 : 0 }
+            for _ in 0..<2 {
+                for c in 0..<filled {
+                    var dot = 0.0
+                    for i in 0..<m { dot += u.data[i * k + c] * v[i] }
+                    for i in 0..<m { v[i] -= dot * u.data[i * k + c] }
+                }
+            }
+            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            if norm > 0.5 {
+                for i in 0..<m { u.data[i * k + filled] = v[i] / norm }
+                filled += 1
+            }
+            candidate += 1
+        }
+    }
+
+    /// TensorLy's u-based `svd_flip`: the first largest-magnitude entry of each U column becomes
+    /// positive; the matching projection row flips with it.
+    private static func flipSigns(_ r: inout LeftSingular) {
+        let m = r.u.rows, k = r.u.cols
+        for c in 0..<k {
+            var best = 0.0, sign = 1.0
+            for i in 0..<m {
+                let v = r.u.data[i * k + c]
+                if abs(v) > best { best = abs(v); sign = v < 0 ? -1 : 1 }
+            }
+            guard sign < 0 else { continue }
+            for i in 0..<m { r.u.data[i * k + c] = -r.u.data[i * k + c] }
+            if let p = r.projection, c < p.rows {
+                for j in 0..<p.cols { p.data[c * p.cols + j] = -p.data[c * p.cols + j] }
+            }
+        }
+    }
+}
