@@ -5,7 +5,7 @@ import FactorConvBLAS
 public enum BLAS {
     private static let loadResult: String? = {
         var message = [CChar](repeating: 0, count: 512)
-        return factorconv_blas_load(&message, message.count) == 0 ? nil : String(cString: message)
+        return factorconv_blas_load(&message, message.count) == 0 ? nil : String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }()
 
     /// Loads OpenBLAS and LAPACKE if needed. Every operation that reaches BLAS calls this first.
