@@ -1,0 +1,109 @@
+/// The forward pass (spec §5) and the choice made by `implementation='auto'`.
+extension FactorizedConv {
+    /// Applies layer `layer` of the grid to `x` (B, C_in, S_1..S_N); `[]` for a single conv.
+    /// - Throws: `.shapeMismatch` for a wrong input rank or channel count or a too small input,
+    ///   `.indexOutOfRange` for a bad layer index, `.numerical` for NaN/Inf in `x`.
+    public func forward(_ x: Tensor<Float>, layer: [Int] = []) throws -> Tensor<Float> {
+        let (pipeline, outShape) = try plan(inputShape: x.shape, layer: layer)
+        try Self.checkFinite(x.scalars, "input")
+        var y = [Float](repeating: 0, count: try Checked.product(outShape, "output shape"))
+        try x.scalars.withUnsafeBufferPointer { xp in
+            try y.withUnsafeMutableBufferPointer { yp in
+                try pipeline.forward(input: xp.baseAddress!, inputShape: x.shape, output: yp.baseAddress!)
+            }
+        }
+        return try Tensor(shape: outShape, scalars: y)
+    }
+
+    /// `forward` on raw buffers (the C ABI's path): `input` holds `Π inputShape` floats and
+    /// `output` room for `outputShape(inputShape:layer:)`.
+    public func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutablePointer<Float>,
+                        layer: [Int] = []) throws {
+        let (pipeline, _) = try plan(inputShape: inputShape, layer: layer)
+        try Self.checkFinite(UnsafeBufferPointer(start: input, count: inputShape.reduce(1, *)), "input")
+        try pipeline.forward(input: input, inputShape: inputShape, output: output)
+    }
+
+    /// The output shape (B, C_out, S'...) of layer `layer` for an input of shape `inputShape`.
+    public func outputShape(inputShape: [Int], layer: [Int] = []) throws -> [Int] {
+        let s = snapshot
+        try validateInput(inputShape, state: s)
+        let g = s.geometry[try layers.flatIndex(layer)]
+        return [inputShape[0], outChannels] + (try g.outputSpatial(input: Array(inputShape.dropFirst(2)), kernel: s.kernelSize))
+    }
+
+    /// The implementation a forward of layer `layer` on `inputShape` uses: the layer's own, or
+    /// for `.auto` the cheapest candidate under `CostModel`.
+    public func chosenImplementation(inputShape: [Int], layer: [Int] = []) throws -> Implementation {
+        let s = snapshot
+        try validateInput(inputShape, state: s)
+        return try choose(s, flat: try layers.flatIndex(layer), inputShape: inputShape)
+    }
+
+    // MARK: - Internals
+
+    /// The pipeline and output shape for one forward call (validating everything first).
+    func plan(inputShape: [Int], layer: [Int]) throws -> (ConvPipeline, [Int]) {
+        try BLAS.require()
+        let s = snapshot
+        try validateInput(inputShape, state: s)
+        let flat = try layers.flatIndex(layer)
+        let implementation = try choose(s, flat: flat, inputShape: inputShape)
+        let pipeline = try cachedPipeline(s, flat: flat, implementation: implementation)
+        return (pipeline, try pipeline.outputShape(input: inputShape))
+    }
+
+    /// The cached (or newly built) pipeline of layer `flat` for a concrete implementation.
+    func cachedPipeline(_ s: State, flat: Int, implementation: Implementation) throws -> ConvPipeline {
+        try cache.pipeline(layer: flat, implementation: implementation, version: s.version) {
+            let tensor = layers.isSingle ? s.weight : try s.weight.selectingLayer(layers.indices(ofFlat: flat))
+            return try ForwardPlans.pipeline(for: tensor, implementation: implementation,
+                                             geometry: s.geometry[flat], bias: biasRow(s, flat: flat))
+        }
+    }
+
+    /// The bias applied by layer `flat`, if any.
+    func biasRow(_ s: State, flat: Int) -> [Float]? {
+        guard let bias = s.bias, s.hasBias[flat] else { return nil }
+        return Array(bias.scalars[(flat * outChannels)..<((flat + 1) * outChannels)])
+    }
+
+    /// Resolves `.auto` to the cheapest valid implementation under the cost model.
+    func choose(_ s: State, flat: Int, inputShape: [Int]) throws -> Implementation {
+        guard s.implementation == .auto else { return s.implementation }
+        let candidates: [Implementation] = switch factorization {
+        case .cp: [.factorized, .mobilenet, .reconstructed]
+        case .tucker, .tt: [.factorized, .reconstructed]
+        case .dense: [.reconstructed]
+        }
+        var best = Implementation.reconstructed, bestCost = Double.infinity
+        for candidate in candidates {
+            let cost = try CostModel.seconds(cachedPipeline(s, flat: flat, implementation: candidate), input: inputShape)
+            if cost < bestCost { best = candidate; bestCost = cost }
+        }
+        return best
+    }
+
+    /// Input rank, channels and sizes.
+    func validateInput(_ shape: [Int], state s: State) throws {
+        let order = s.kernelSize.count
+        guard shape.count == order + 2 else {
+            throw FactorConvError.shape("input shape \(shape) must have \(order + 2) dimensions (batch, \(inChannels) channels, \(order) spatial)")
+        }
+        for (axis, v) in shape.enumerated() where v < 1 || v > (1 << 62) {
+            throw FactorConvError.invalid("input shape \(shape): size \(v) at axis \(axis) must be positive and at most 2^62")
+        }
+        _ = try Checked.product(shape, "input shape \(shape)")
+        guard shape[1] == inChannels else {
+            throw FactorConvError.shape("input has \(shape[1]) channels (shape \(shape)) but the layer expects \(inChannels)")
+        }
+    }
+
+    /// Rejects NaN and infinities (a multiply by zero keeps finite values at 0 and turns any
+    /// non-finite value into NaN, so one vectorizable pass decides).
+    static func checkFinite<C: Collection>(_ values: C, _ name: String) throws where C.Element == Float {
+        var probe: Float = 0
+        for v in values { probe += v * 0 }
+        if !probe.isFinite { throw FactorConvError(.numerical, "\(name) contains NaN or infinite values") }
+    }
+}

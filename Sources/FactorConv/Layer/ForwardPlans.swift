@@ -1,0 +1,122 @@
+/// Builds the `ConvPipeline` of one convolution (one layer of the grid) for each implementation
+/// (spec §5.3–5.7). The derived weights computed here (reconstructed kernel, Tucker core kernel,
+/// CP λ folded into the output factor, mobilenet kernel) are what the layer caches.
+enum ForwardPlans {
+    /// The pipeline computing `conv(x, kernel(tensor)) + bias` for a single-layer `tensor`.
+    /// `implementation` must be concrete (not `.auto`) and valid for the factorization.
+    static func pipeline(for tensor: FactorizedTensor, implementation: Implementation,
+                         geometry: ConvGeometry, bias: [Float]?) throws -> ConvPipeline {
+        switch (implementation, tensor) {
+        case (.reconstructed, _):
+            return ConvPipeline(stages: [.dense(weight: try tensor.kernel(), geometry: geometry, bias: bias)])
+        case (.factorized, .cp(let cp)):
+            return try cpSeparable(cp, geometry: geometry, bias: bias)
+        case (.mobilenet, .cp(let cp)):
+            return try cpMobilenet(cp, geometry: geometry, bias: bias)
+        case (.factorized, .tucker(let tucker)):
+            return try tuckerBottleneck(tucker, geometry: geometry, bias: bias)
+        case (.factorized, .tt(let tt)):
+            return try ttChain(tt, geometry: geometry, bias: bias)
+        default:
+            try implementation.validate(for: tensor.factorization)
+            throw FactorConvError(.internal, "no forward plan for \(implementation) on \(tensor.factorization)")
+        }
+    }
+
+    /// The geometry of a 1-D convolution along spatial mode `mode` only.
+    static func alongMode(_ mode: Int, of geometry: ConvGeometry) throws -> ConvGeometry {
+        let n = geometry.order
+        return try ConvGeometry(order: n,
+                                stride: (0..<n).map { $0 == mode ? geometry.stride[mode] : 1 },
+                                padding: (0..<n).map { $0 == mode ? geometry.padding[mode] : 0 },
+                                dilation: (0..<n).map { $0 == mode ? geometry.dilation[mode] : 1 })
+    }
+
+    /// A kernel shape that is `size` along `mode` and 1 elsewhere, prefixed by `leading`.
+    static func lineKernelShape(_ leading: [Int], size: Int, mode: Int, order: Int) -> [Int] {
+        leading + (0..<order).map { $0 == mode ? size : 1 }
+    }
+
+    /// CP: 1×1 (C_in → R) → depthwise 1-D per spatial mode → 1×1 (R → C_out, λ folded in) + bias.
+    /// A mode with a single tap and trivial geometry is a per-rank scale: it is folded into λ.
+    static func cpSeparable(_ cp: CPTensor, geometry: ConvGeometry, bias: [Float]?) throws -> ConvPipeline {
+        let order = geometry.order, rank = cp.rank
+        var scale = cp.weights.scalars
+        var stages: [ConvStage] = [.pointwise(weight: try cp.factors[1].permuted([1, 0]), bias: nil)]
+        for mode in 0..<order {
+            let factor = cp.factors[2 + mode]            // (K_m, R)
+            let line = try alongMode(mode, of: geometry)
+            if factor.shape[0] == 1 && line.isIdentity {
+                for r in 0..<rank { scale[r] *= factor.scalars[r] }
+                continue
+            }
+            let taps = try factor.permuted([1, 0]).reshaped(lineKernelShape([rank], size: factor.shape[0], mode: mode, order: order))
+            stages.append(.depthwise(taps: taps, geometry: line))
+        }
+        stages.append(.pointwise(weight: scaledColumns(cp.factors[0], scale), bias: bias))
+        return ConvPipeline(stages: stages)
+    }
+
+    /// CP mobilenet: 1×1 → one depthwise N-D conv with kernel D[r] = ⊗_m K_m[:, r] → 1×1 + bias.
+    static func cpMobilenet(_ cp: CPTensor, geometry: ConvGeometry, bias: [Float]?) throws -> ConvPipeline {
+        let order = geometry.order, rank = cp.rank
+        let spatialFactors = Array(cp.factors[2...])
+        let kernel = spatialFactors.map { $0.shape[0] }
+        let volume = try Checked.product(kernel, "mobilenet kernel")
+        var taps = Tensor<Float>(shape: [rank] + kernel)
+        for r in 0..<rank {
+            for t in 0..<volume {
+                var rest = t, v: Float = 1
+                for m in stride(from: order - 1, through: 0, by: -1) {
+                    v *= spatialFactors[m].scalars[(rest % kernel[m]) * rank + r]
+                    rest /= kernel[m]
+                }
+                taps.scalars[r * volume + t] = v
+            }
+        }
+        return ConvPipeline(stages: [
+            .pointwise(weight: try cp.factors[1].permuted([1, 0]), bias: nil),
+            .depthwise(taps: taps, geometry: geometry),
+            .pointwise(weight: scaledColumns(cp.factors[0], cp.weights.scalars), bias: bias),
+        ])
+    }
+
+    /// Tucker: 1×1 (C_in → R_1) → dense conv with the core kernel (R_0, R_1, K...) → 1×1 (R_0 → C_out) + bias.
+    static func tuckerBottleneck(_ tucker: TuckerTensor, geometry: ConvGeometry, bias: [Float]?) throws -> ConvPipeline {
+        var coreKernel = tucker.core
+        for mode in 0..<geometry.order {
+            coreKernel = try coreKernel.modeProduct(tucker.factors[2 + mode], mode: 2 + mode)
+        }
+        return ConvPipeline(stages: [
+            .pointwise(weight: try tucker.factors[1].permuted([1, 0]), bias: nil),
+            .dense(weight: coreKernel, geometry: geometry, bias: nil),
+            .pointwise(weight: tucker.factors[0], bias: bias),
+        ])
+    }
+
+    /// TT: 1×1 (C_in → R_1) → per spatial mode a full 1-D conv R_m → R_{m+1} → 1×1 (R_N → C_out) + bias.
+    static func ttChain(_ tt: TTTensor, geometry: ConvGeometry, bias: [Float]?) throws -> ConvPipeline {
+        let order = geometry.order
+        let first = tt.cores[0]                           // (1, C_in, R_1)
+        var stages: [ConvStage] = [
+            .pointwise(weight: try first.reshaped([first.shape[1], first.shape[2]]).permuted([1, 0]), bias: nil)
+        ]
+        for mode in 0..<order {
+            let core = tt.cores[1 + mode]                 // (R_m, K_m, R_{m+1})
+            let weight = try core.permuted([2, 0, 1])
+                .reshaped(lineKernelShape([core.shape[2], core.shape[0]], size: core.shape[1], mode: mode, order: order))
+            stages.append(.dense(weight: weight, geometry: try alongMode(mode, of: geometry), bias: nil))
+        }
+        let last = tt.cores[order + 1]                    // (R_N, C_out, 1)
+        stages.append(.pointwise(weight: try last.reshaped([last.shape[0], last.shape[1]]).permuted([1, 0]), bias: bias))
+        return ConvPipeline(stages: stages)
+    }
+
+    /// `matrix` (rows × R) with column r multiplied by `scale[r]`.
+    static func scaledColumns(_ matrix: Tensor<Float>, _ scale: [Float]) -> Tensor<Float> {
+        var out = matrix
+        let cols = matrix.shape[1]
+        for i in 0..<out.count { out.scalars[i] *= scale[i % cols] }
+        return out
+    }
+}

@@ -1,0 +1,40 @@
+/// A simple roofline-style time estimate of a pipeline, used by `implementation='auto'` to pick
+/// the fastest path deterministically. Rates are per core and were measured on the benchmark
+/// machine (Benchmarks/ConvBench); only their ratios matter for the choice.
+public enum CostModel {
+    /// Sustained GEMM rate of the BLAS kernels (FLOP/s).
+    static let gemmRate = 110e9
+    /// Rate of the depthwise shifted-axpy kernel (FLOP/s).
+    static let depthwiseRate = 6e9
+    /// Streaming memory bandwidth (bytes/s) for stage inputs/outputs and im2col blocks.
+    static let bandwidth = 12e9
+
+    /// Estimated seconds for one forward pass of `pipeline` over an input of shape `input`.
+    public static func seconds(_ pipeline: ConvPipeline, input: [Int]) throws -> Double {
+        let shapes = try pipeline.imageShapes(input: Array(input.dropFirst()))
+        let batch = Double(input[0])
+        var total = 0.0
+        for (i, stage) in pipeline.stages.enumerated() {
+            let inCount = Double(shapes[i].reduce(1, *)), outCount = Double(shapes[i + 1].reduce(1, *))
+            let flops = stage.flops(shapes[i], shapes[i + 1])
+            var seconds = 4 * (inCount + outCount) / bandwidth
+            switch stage {
+            case .pointwise:
+                seconds += flops / gemmRate
+            case .depthwise:
+                seconds += flops / depthwiseRate
+            case .dense(let w, let g, _):
+                seconds += flops / gemmRate
+                let isPointwise = w.shape.dropFirst(2).allSatisfy { $0 == 1 } && g.stride.allSatisfy { $0 == 1 }
+                    && g.padding.allSatisfy { $0 == 0 }
+                if !isPointwise {
+                    // im2col writes (C_in·ΠK) × positions floats once.
+                    let positions = Double(shapes[i + 1].dropFirst().reduce(1, *))
+                    seconds += 4 * Double(w.count / w.shape[0]) * positions / bandwidth
+                }
+            }
+            total += seconds
+        }
+        return total * batch
+    }
+}
