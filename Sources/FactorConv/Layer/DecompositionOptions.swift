@@ -1,0 +1,44 @@
+/// Options of the decomposition run by `FactorizedConv.fromConv` (tltorch's
+/// `decomposition_kwargs`). `nil` means the algorithm's default (CP: 100 sweeps, tol 1e-8;
+/// Tucker: 100 sweeps, tol 1e-4). TT-SVD has no options.
+public struct DecompositionOptions: Sendable, Equatable {
+    /// Maximum ALS (CP) or HOOI (Tucker) sweeps.
+    public var nIterMax: Int?
+    /// Convergence tolerance on the change of the relative error.
+    public var tol: Double?
+    /// CP regularization weight (tltorch: 1e-5).
+    public var l2Reg: Double
+    /// 'svd' (default) or 'random' initialization.
+    public var randomInit: Bool
+    /// CP: tltorch's ridge term instead of FactorConv's proximal term (see `CPRegularization`).
+    public var tltorchRidge: Bool
+    /// Seed for random initial columns; equal seeds give equal results.
+    public var seed: UInt64
+
+    /// Creates options; the defaults reproduce tltorch except the proximal CP regularization.
+    public init(nIterMax: Int? = nil, tol: Double? = nil, l2Reg: Double = 1e-5, randomInit: Bool = false,
+                tltorchRidge: Bool = false, seed: UInt64 = 0) {
+        self.nIterMax = nIterMax
+        self.tol = tol
+        self.l2Reg = l2Reg
+        self.randomInit = randomInit
+        self.tltorchRidge = tltorchRidge
+        self.seed = seed
+    }
+
+    var cp: CPOptions {
+        var o = CPOptions(l2Reg: l2Reg, initialization: randomInit ? .random : .svd,
+                          regularization: tltorchRidge ? .ridge : .proximal, seed: seed)
+        if let nIterMax { o.nIterMax = nIterMax }
+        if let tol { o.tol = tol }
+        return o
+    }
+
+    /// Fixed rank modes are already part of the resolved ranks, so none are passed here.
+    var tucker: TuckerOptions {
+        var o = TuckerOptions(initialization: randomInit ? .random : .svd, seed: seed)
+        if let nIterMax { o.nIterMax = nIterMax }
+        if let tol { o.tol = tol }
+        return o
+    }
+}
