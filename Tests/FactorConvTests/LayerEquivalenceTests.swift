@@ -1,0 +1,164 @@
+import Testing
+import FactorConv
+import FactorConvTestSupport
+
+// factorized == reconstructed == mobilenet (CP) == auto on random seeded layers (issue 4 "Must
+// show"): orders 1–4, random anisotropic stride/padding/dilation per layer, with and without
+// bias, n_layers [], [3] and [2, 2]. Every forward of every layer index is compared with a plain
+// float64 loop convolution (`referenceConv`) of that layer's `reconstructKernel(layer:)`.
+
+private let equivalenceTolerance = 1e-5
+
+/// The implementations that exist for a factorization.
+private func implementations(for f: Factorization) -> [Implementation] {
+    switch f {
+    case .cp: [.factorized, .reconstructed, .mobilenet, .auto]
+    case .tucker, .tt: [.factorized, .reconstructed, .auto]
+    case .dense: [.reconstructed, .auto]
+    }
+}
+
+/// Every multi-index of a grid, row-major; `[[]]` for a single convolution.
+private func layerIndices(_ grid: [Int]) -> [[Int]] {
+    var out: [[Int]] = [[]]
+    for n in grid { out = out.flatMap { prefix in (0..<n).map { prefix + [$0] } } }
+    return out
+}
+
+/// A random geometry for `order` dims; small ranges for high orders so the plain-loop reference stays fast.
+private func randomGeometry(_ rng: inout TestRandom, order: Int) throws -> ConvGeometry {
+    let maxStride = order <= 2 ? 3 : 2
+    let maxPadding = order <= 3 ? 2 : 1
+    return try ConvGeometry(order: order,
+                            stride: (0..<order).map { _ in rng.int(1...maxStride) },
+                            padding: (0..<order).map { _ in rng.int(0...maxPadding) },
+                            dilation: (0..<order).map { _ in rng.int(1...2) })
+}
+
+/// Spatial input sizes valid for every geometry (the dilated kernel fits the padded input).
+private func randomInputSizes(_ rng: inout TestRandom, kernel: [Int], geometries: [ConvGeometry]) -> [Int] {
+    let order = kernel.count
+    let base: ClosedRange<Int> = switch order { case 1: 6...12; case 2: 4...8; case 3: 3...6; default: 3...4 }
+    return (0..<order).map { d in
+        let needed = geometries.map { g in g.dilation[d] * (kernel[d] - 1) + 1 - 2 * g.padding[d] }.max() ?? 1
+        return max(rng.int(base), needed)
+    }
+}
+
+/// Builds a random seeded layer, randomizes what initialization leaves trivial (CP weights are
+/// all 1, the bias is 0), gives every layer of the grid its own geometry, and checks every
+/// implementation on every layer index against the float64 reference.
+private func checkRandomLayer(factorization f: Factorization, order: Int, grid: [Int], withBias: Bool, seed: UInt64) throws {
+    var rng = TestRandom(seed: seed)
+    let cin = rng.int(2...4), cout = rng.int(2...4)
+    let kernel = (0..<order).map { _ in rng.int(1...3) }
+    let ranks: [RankSpec] = [.same, .fraction(0.5), .int(3)]
+    let rank = f == .dense ? RankSpec.same : ranks[rng.int(0...2)]
+    let layerCount = grid.reduce(1, *)
+    var flags: [Bool]? = nil
+    if withBias && layerCount > 1 {
+        var picked = (0..<layerCount).map { _ in rng.int(0...1) == 1 }
+        picked[rng.int(0...(layerCount - 1))] = true
+        flags = picked
+    }
+    let constructorGeometry = try randomGeometry(&rng, order: order)
+    let what = "\(f) order \(order) n_layers \(grid) bias \(withBias) seed \(seed) kernel \(kernel) rank \(rank)"
+    let conv = try FactorizedConv(
+        inChannels: cin, outChannels: cout, kernelSize: kernel,
+        stride: constructorGeometry.stride, padding: constructorGeometry.padding, dilation: constructorGeometry.dilation,
+        bias: withBias, hasBias: flags, nLayers: grid, factorization: f, rank: rank,
+        implementation: f == .dense ? .reconstructed : .factorized, seed: seed)
+    #expect(conv.geometry.count == layerCount, "\(what)")
+    #expect(conv.geometry.allSatisfy { $0 == constructorGeometry }, "\(what): constructor geometry applies to every layer")
+
+    var updates: [String: Tensor<Float>] = [:]
+    if withBias { updates["bias"] = rng.tensor(grid + [cout]) }
+    if case .cp(let cp) = conv.weight {
+        var weights = rng.tensor(cp.weights.shape)
+        for i in weights.scalars.indices { weights.scalars[i] += weights.scalars[i] < 0 ? -0.5 : 0.5 }
+        updates["weight.weights"] = weights
+    }
+    if !updates.isEmpty { try conv.loadStateDict(updates, strict: false) }
+
+    // Per-layer geometry (a single conv keeps its anisotropic constructor geometry).
+    var geometries = [constructorGeometry]
+    if layerCount > 1 {
+        geometries = []
+        for index in layerIndices(grid) {
+            let g = try randomGeometry(&rng, order: order)
+            try conv.set(layer: index, stride: g.stride, padding: g.padding, dilation: g.dilation)
+            geometries.append(g)
+        }
+    }
+    #expect(conv.geometry == geometries, "\(what)")
+    let x = rng.tensor([2, cin] + randomInputSizes(&rng, kernel: kernel, geometries: geometries))
+    let bias = conv.bias
+    let hasBias = conv.hasBias
+    #expect(hasBias == (flags ?? Array(repeating: withBias, count: layerCount)), "\(what)")
+
+    var references: [Tensor<Double>] = []
+    for (flat, index) in layerIndices(grid).enumerated() {
+        let weight = try conv.reconstructKernel(layer: index)
+        #expect(weight.shape == [cout, cin] + kernel, "\(what)")
+        let row = hasBias[flat] ? bias.map { Array($0.scalars[(flat * cout)..<((flat + 1) * cout)]) } : nil
+        let g = geometries[flat]
+        references.append(referenceConv(x, weight: weight, bias: row, stride: g.stride, padding: g.padding, dilation: g.dilation))
+    }
+    for implementation in implementations(for: f) {
+        try conv.setImplementation(implementation)
+        for (flat, index) in layerIndices(grid).enumerated() {
+            let y = try conv.forward(x, layer: index)
+            let reference = references[flat]
+            guard y.shape == reference.shape else {
+                Issue.record("\(what) \(implementation) layer \(index): shape \(y.shape), expected \(reference.shape)")
+                continue
+            }
+            #expect(try conv.outputShape(inputShape: x.shape, layer: index) == y.shape)
+            let error = relativeMaxError(y, reference)
+            #expect(error <= equivalenceTolerance, "\(what) \(implementation) layer \(index): relative error \(error)")
+        }
+    }
+}
+
+@Suite("Layer forward equivalence")
+struct LayerEquivalenceTests {
+    @Test("all implementations equal the reference conv of the reconstructed kernel (n_layers [], [3], [2, 2]; with/without bias)",
+          arguments: [Factorization.cp, .tucker, .tt, .dense], 1...4)
+    func randomLayers(_ factorization: Factorization, _ order: Int) throws {
+        let grids: [[Int]] = [[], [3], [2, 2]]
+        for (g, grid) in grids.enumerated() {
+            for withBias in [false, true] {
+                let seed = UInt64(1000 * order + 100 * (Factorization.allCases.firstIndex(of: factorization) ?? 0) + 10 * g + (withBias ? 1 : 0))
+                try checkRandomLayer(factorization: factorization, order: order, grid: grid, withBias: withBias, seed: seed)
+            }
+        }
+    }
+
+    @Test("more random CP/Tucker/TT 2-D and 3-D layers with several seeds", arguments: [Factorization.cp, .tucker, .tt], [2, 3])
+    func moreSeeds(_ factorization: Factorization, _ order: Int) throws {
+        for seed in UInt64(1)...4 {
+            try checkRandomLayer(factorization: factorization, order: order, grid: seed % 2 == 0 ? [2] : [],
+                                 withBias: seed % 2 == 1, seed: 50_000 + 100 * seed + UInt64(order))
+        }
+    }
+
+    @Test("a single-tap kernel with padding and stride (CP may fold 1-tap modes) still matches the reference")
+    func singleTapModes() throws {
+        for f in [Factorization.cp, .tucker, .tt] {
+            var rng = TestRandom(seed: 77)
+            let conv = try FactorizedConv(inChannels: 3, outChannels: 4, kernelSize: [1, 3, 1],
+                                          stride: [1, 1, 2], padding: [1, 0, 0], dilation: [1, 2, 3],
+                                          bias: true, factorization: f, rank: .fraction(0.5), seed: 9)
+            try conv.loadStateDict(["bias": rng.tensor([4])], strict: false)
+            let x = rng.tensor([2, 3, 4, 7, 5])
+            let reference = referenceConv(x, weight: try conv.reconstructKernel(), bias: conv.bias?.scalars,
+                                          stride: [1, 1, 2], padding: [1, 0, 0], dilation: [1, 2, 3])
+            for implementation in implementations(for: f) {
+                try conv.setImplementation(implementation)
+                let y = try conv.forward(x)
+                try #require(y.shape == reference.shape, "\(f) \(implementation)")
+                #expect(relativeMaxError(y, reference) <= equivalenceTolerance, "\(f) \(implementation)")
+            }
+        }
+    }
+}
