@@ -99,6 +99,27 @@ struct FactorizedTensorTests {
         #expect(referenceTT(tt).norm > 0)
     }
 
+    @Test("Tucker core times spatial factors equals successive mode products")
+    func tuckerPartial() throws {
+        let t = try TuckerTensor.random(shape: [6, 5, 3, 4], rank: [4, 3, 2, 3], std: 1, seed: 4)
+        let spatial = try t.coreTimesFactors(modes: [2, 3])
+        let expected = try t.core.modeProduct(t.factors[2], mode: 2).modeProduct(t.factors[3], mode: 3)
+        #expect(spatial.shape == [4, 3, 3, 4])
+        #expect(TensorCompare.relativeError(spatial, expected) < 1e-6)
+        #expect(try t.coreTimesFactors(modes: []) == t.core)
+        #expect(TensorCompare.relativeError(try t.coreTimesFactors(modes: [0, 1, 2, 3]), referenceTucker(t)) < 1e-6)
+        #expect(throws: FactorConvError.self) { try t.coreTimesFactors(modes: [4]) }
+    }
+
+    @Test("TT reconstruction is right for every split point")
+    func ttSplits() throws {
+        // Ranks chosen so that different shapes pick different split points.
+        for (shape, rank) in [([5, 3, 3, 6], [1, 5, 2, 6, 1]), ([2, 7, 2], [1, 2, 2, 1]), ([3, 4, 2, 2, 3], [1, 3, 8, 1, 3, 1]), ([6, 2, 2], [1, 1, 4, 1])] {
+            let tt = try TTTensor.random(shape: shape, rank: rank, std: 1, seed: 8)
+            #expect(TensorCompare.relativeError(try tt.reconstruct(), referenceTT(tt)) < 1e-6, "\(shape)")
+        }
+    }
+
     @Test("selecting layers equals slicing the reconstruction, n_layers = (2, 2)")
     func tupleLayers() throws {
         let kernel = [3, 4, 3, 2]

@@ -36,7 +36,7 @@ public enum KernelLayout {
         guard kernel.rank - layerModes >= 2 else {
             throw FactorConvError.invalid("kernel of shape \(kernel.shape) with \(layerModes) layer modes has no (out, in) modes")
         }
-        return try kernel.movingAxis(layerModes, to: kernel.rank - 1)
+        return try BatchedTranspose.movingAxisLast(kernel, from: layerModes)
     }
 
     /// Moves a tensor in factorization layout back to kernel layout (TT: last axis to just after the layer modes).
@@ -45,6 +45,6 @@ public enum KernelLayout {
         guard tensor.rank - layerModes >= 2 else {
             throw FactorConvError.invalid("tensor of shape \(tensor.shape) with \(layerModes) layer modes has no (out, in) modes")
         }
-        return try tensor.movingAxis(tensor.rank - 1, to: layerModes)
+        return try BatchedTranspose.movingLastAxis(tensor, to: layerModes)
     }
 }

@@ -42,6 +42,17 @@ public struct TuckerTensor: Equatable, Sendable {
         try Reconstruction.tucker(core: core.converted(), factors: factors.map { $0.converted() })
     }
 
+    /// The core with the factors of `modes` multiplied in (`core ×_n U_n` for n in `modes`),
+    /// other modes keeping their rank size. E.g. the Tucker conv's spatial kernel
+    /// `(R_out, R_in, K...)` is `coreTimesFactors(modes: Set(2..<shape.count))`.
+    /// - Throws: `.invalidArgument` for a mode out of range.
+    public func coreTimesFactors(modes: Set<Int>) throws -> Tensor<Float> {
+        for m in modes where !factors.indices.contains(m) {
+            throw FactorConvError.invalid("mode \(m) is out of range for a Tucker tensor with \(factors.count) modes")
+        }
+        return try Reconstruction.tuckerModes(core: core, factors: factors.indices.map { modes.contains($0) ? factors[$0] : nil })
+    }
+
     /// The tensor with its leading modes fixed at `indices` (spec §5.2): each indexed mode's factor
     /// row is contracted into the core (`core ×_0 U_j[idx_j, :]`), the remaining factors unchanged.
     /// - Throws: `.indexOutOfRange` for an index outside its mode; `.invalidArgument` when every
