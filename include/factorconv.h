@@ -107,6 +107,24 @@ fconv_status fconv_set_num_threads(int32_t n_threads);
 int32_t fconv_get_num_threads(void);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Enumerations (values pinned)                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+/** How a layer's kernel is factorized. */
+typedef int32_t fconv_factorization;
+#define FCONV_FACTORIZATION_CP     0  /**< CP: weights (R) and factors (dim_i, R) */
+#define FCONV_FACTORIZATION_TUCKER 1  /**< Tucker: core (R_0..R_M) and factors (dim_i, R_i) */
+#define FCONV_FACTORIZATION_TT     2  /**< tensor train over (C_in, K..., C_out): cores (R_i, dim_i, R_i+1) */
+#define FCONV_FACTORIZATION_DENSE  3  /**< no factorization: the kernel itself */
+
+/** How a layer computes its forward pass. */
+typedef int32_t fconv_implementation;
+#define FCONV_IMPL_FACTORIZED    0  /**< separable stages straight from the factors */
+#define FCONV_IMPL_RECONSTRUCTED 1  /**< one dense conv with the (cached) reconstructed kernel */
+#define FCONV_IMPL_MOBILENET     2  /**< CP only: 1x1, one depthwise N-D conv, 1x1 */
+#define FCONV_IMPL_AUTO          3  /**< the cheapest of the above for the layer and input shape */
+
+/* ------------------------------------------------------------------------------------------ */
 /* Functional dense convolution                                                                */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -150,6 +168,297 @@ fconv_status fconv_dense_conv_forward(const float *input, const int64_t *input_s
                                       const float *bias, const int64_t *stride,
                                       const int64_t *padding, const int64_t *dilation,
                                       size_t n_spatial, float *output, size_t output_capacity);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Options                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * An options handle: named settings for fconv_conv_create, fconv_conv_from_conv and
+ * fconv_conv_from_conv_list, so the set of options can grow without changing any signature.
+ * Keys (case-sensitive) and the setter each takes; unknown keys and wrong types are errors:
+ *
+ *   "factorization"     string  "cp" (default) | "tucker" | "tt" | "dense" (case-insensitive)
+ *   "implementation"    string  "factorized" (create's default) | "reconstructed" (from_conv's
+ *                               default) | "mobilenet" | "auto"
+ *   "rank"              string "same" (default) | float (fraction of the dense parameter count)
+ *                       | int (one rank) | ints (per-mode: Tucker (R_0..R_M), TT (1, R_1, ..., 1))
+ *   "fixed_rank_modes"  ints (absolute modes) | string "spatial"      (Tucker only)
+ *   "stride", "padding", "dilation"
+ *                       int (every dimension) | ints (one per spatial dimension)
+ *   "bias"              int 0/1: create a bias parameter (create only; default 0)
+ *   "has_bias"          int 0/1 | ints (one per layer): which layers apply their bias
+ *                       (create only; default: same as "bias")
+ *   "n_layers"          int | ints (a grid of layers sharing one factorization; default 1)
+ *   "seed"              int >= 0: initialization / decomposition seed (default 0)
+ *   "decompose"         int 0/1: from_conv decomposes the kernel (default 1) or initializes
+ *   "n_iter_max"        int >= 0: CP-ALS / Tucker-HOOI sweeps (default 100)
+ *   "tol"               float >= 0: convergence tolerance (default CP 1e-8, Tucker 1e-4)
+ *   "l2_reg"            float >= 0: CP regularization weight (default 1e-5)
+ *   "init"              string "svd" (default) | "random"
+ *   "cp_regularization" string "proximal" (default) | "ridge" (tltorch's exact iteration)
+ *
+ * Ownership: the caller owns the handle and frees it with fconv_options_free; functions that
+ * take options copy what they need. Threads: a handle may be read by several calls at once but
+ * must not be modified while in use.
+ */
+typedef struct fconv_options fconv_options;
+
+/** Creates an empty options handle (every option at its default); *out is NULL on failure. */
+fconv_status fconv_options_create(fconv_options **out);
+
+/** Frees an options handle; NULL is a no-op. */
+void fconv_options_free(fconv_options *options);
+
+/** Sets an integer option. @return FCONV_OK, FCONV_ERR_INVALID_ARGUMENT (NULL, unknown key). */
+fconv_status fconv_options_set_int(fconv_options *options, const char *key, int64_t value);
+
+/** Sets an integer-list option (count >= 1). @return as fconv_options_set_int. */
+fconv_status fconv_options_set_ints(fconv_options *options, const char *key, const int64_t *values,
+                                    size_t count);
+
+/** Sets a floating-point option. @return as fconv_options_set_int. */
+fconv_status fconv_options_set_float(fconv_options *options, const char *key, double value);
+
+/** Sets a string option (copied). @return as fconv_options_set_int. */
+fconv_status fconv_options_set_string(fconv_options *options, const char *key, const char *value);
+
+/**
+ * A progress callback for long decompositions: called after every iteration with the 1-based
+ * iteration number and the current relative reconstruction error. Return nonzero to continue,
+ * 0 to cancel (the call then fails with FCONV_ERR_CANCELLED and creates nothing). Called on the
+ * calling thread.
+ */
+typedef int32_t (*fconv_progress_fn)(int64_t iteration, double relative_error, void *user_data);
+
+/** Sets (or with fn NULL clears) the progress callback used by from_conv / from_conv_list. */
+fconv_status fconv_options_set_progress(fconv_options *options, fconv_progress_fn fn, void *user_data);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Factorized convolution layers                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * A factorized N-D convolution layer (tltorch.FactorizedConv), or a sub-convolution of one
+ * (fconv_conv_get_conv). Opaque; freed with fconv_conv_free.
+ *
+ * Layer indices: a layer of a grid is named by `layer` / `layer_ndim` (one entry per grid
+ * dimension). A single convolution takes layer_ndim 0 (or the index {0}); a sub-convolution
+ * takes layer_ndim 0 and always means its own layer.
+ *
+ * Threads: fconv_conv_forward, fconv_conv_output_shape and every getter may run concurrently on
+ * one handle and give identical results. fconv_conv_set, fconv_conv_transduct,
+ * fconv_conv_set_parameters, fconv_conv_reset_parameters, fconv_conv_set_implementation and
+ * fconv_conv_free need exclusive access to the handle (and to its sub-convolutions' parent).
+ */
+typedef struct fconv_conv fconv_conv;
+
+/**
+ * Creates a layer, initialized reproducibly (reconstruction ~ N(0, 0.02^2) from "seed", bias 0).
+ *
+ * @param in_channels, out_channels [in] >= 1.
+ * @param kernel_size [in] `order` sizes >= 1 (any order >= 1).
+ * @param options     [in] NULL for defaults, or keys: factorization, implementation, rank,
+ *                    fixed_rank_modes, stride, padding, dilation, bias, has_bias, n_layers, seed.
+ * @param out         [out] the new layer; NULL on failure.
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT (a rank that resolves to 0, bad sizes, bad
+ *   option values); FCONV_ERR_UNSUPPORTED (an implementation the factorization lacks);
+ *   FCONV_ERR_OUT_OF_MEMORY.
+ */
+fconv_status fconv_conv_create(int64_t in_channels, int64_t out_channels, const int64_t *kernel_size,
+                               size_t order, const fconv_options *options, fconv_conv **out);
+
+/**
+ * Compresses a dense convolution (tltorch FactorizedConv.from_conv): decomposes its kernel in
+ * float64 (CP-ALS, Tucker-HOOI or TT-SVD) at the requested rank and keeps its bias and geometry.
+ *
+ * @param weight       [in] float32 kernel (out_channels, in_channels, K_1..K_N), N >= 1.
+ * @param weight_shape [in] its shape; weight_ndim = N + 2.
+ * @param bias         [in] out_channels values, or NULL.
+ * @param options      [in] NULL or keys: factorization, implementation (default
+ *                     "reconstructed"), rank, fixed_rank_modes, stride, padding, dilation, seed,
+ *                     decompose, n_iter_max, tol, l2_reg, init, cp_regularization, and the
+ *                     progress callback.
+ * @param out          [out] the new layer; NULL on failure.
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT; FCONV_ERR_SHAPE_MISMATCH; FCONV_ERR_NUMERICAL
+ *   (NaN/Inf in the kernel, a failed factorization); FCONV_ERR_CANCELLED; FCONV_ERR_OUT_OF_MEMORY.
+ */
+fconv_status fconv_conv_from_conv(const float *weight, const int64_t *weight_shape, size_t weight_ndim,
+                                  const float *bias, const fconv_options *options, fconv_conv **out);
+
+/**
+ * Compresses n_convs dense convolutions of one kernel shape into a grid of n_convs layers
+ * sharing one factorization (tltorch from_conv_list). Each layer keeps its own geometry and bias.
+ *
+ * @param weights   [in] n_convs pointers to float32 kernels of shape weight_shape.
+ * @param biases    [in] NULL (no bias anywhere) or n_convs pointers, each NULL or out_channels values.
+ * @param strides, paddings, dilations [in] NULL (defaults) or n_convs * N values (row per conv).
+ * @param options   [in] as for fconv_conv_from_conv (its stride/padding/dilation are ignored).
+ * @return as fconv_conv_from_conv.
+ */
+fconv_status fconv_conv_from_conv_list(size_t n_convs, const float *const *weights,
+                                       const int64_t *weight_shape, size_t weight_ndim,
+                                       const float *const *biases, const int64_t *strides,
+                                       const int64_t *paddings, const int64_t *dilations,
+                                       const fconv_options *options, fconv_conv **out);
+
+/**
+ * Releases a handle; NULL is a no-op. A parent stays alive until its last sub-convolution is
+ * freed, so handles may be freed in any order.
+ */
+void fconv_conv_free(fconv_conv *conv);
+
+/**
+ * Sets layer `layer`'s stride, padding and dilation (NULL arrays mean 1 / 0 / 1, like tltorch,
+ * which resets unspecified values) and, if `bias` is not NULL, its bias (which turns it on).
+ *
+ * @param n_spatial [in] entries in each non-NULL geometry array: the layer's order.
+ * @param bias, bias_count [in] NULL/0, or out_channels values.
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT; FCONV_ERR_INDEX_OUT_OF_RANGE;
+ *   FCONV_ERR_SHAPE_MISMATCH (bias_count, n_spatial). Nothing changes on failure.
+ */
+fconv_status fconv_conv_set(fconv_conv *conv, const int64_t *layer, size_t layer_ndim,
+                            const int64_t *stride, const int64_t *padding, const int64_t *dilation,
+                            size_t n_spatial, const float *bias, size_t bias_count);
+
+/**
+ * A handle on one layer of a grid (tltorch get_conv / conv[indices]), sharing the parent's
+ * parameters: changes through either are seen by both. It keeps the parent alive.
+ *
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT (a single convolution, or conv is itself a
+ *   sub-convolution); FCONV_ERR_INDEX_OUT_OF_RANGE. *out is NULL on failure.
+ */
+fconv_status fconv_conv_get_conv(fconv_conv *conv, const int64_t *layer, size_t layer_ndim,
+                                 fconv_conv **out);
+
+/**
+ * Adds a spatial dimension of kernel size `kernel_size` before spatial dimension `mode`
+ * (0..order) — tltorch transduct: CP and Tucker put the old kernel at the centre tap (frame-wise
+ * conv), TT replicates it along the new dimension. The new dimension's padding, stride and
+ * dilation are inserted at the same position of every layer's geometry.
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT (mode, sizes; sub-convolution handles).
+ */
+fconv_status fconv_conv_transduct(fconv_conv *conv, int64_t kernel_size, int64_t mode, int64_t padding,
+                                  int64_t stride, int64_t dilation);
+
+/**
+ * The output shape (batch, out_channels, S'_1..S'_N) of layer `layer` for an input shape.
+ * @param out_shape_capacity [in] at least input_ndim.
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT; FCONV_ERR_SHAPE_MISMATCH;
+ *   FCONV_ERR_INDEX_OUT_OF_RANGE; FCONV_ERR_BUFFER_TOO_SMALL.
+ */
+fconv_status fconv_conv_output_shape(const fconv_conv *conv, const int64_t *input_shape, size_t input_ndim,
+                                     const int64_t *layer, size_t layer_ndim, int64_t *out_shape,
+                                     size_t out_shape_capacity);
+
+/**
+ * Runs layer `layer` on a float32 input (batch, in_channels, S_1..S_N) into a caller-allocated
+ * output of fconv_conv_output_shape's shape.
+ * @return FCONV_OK; the codes of fconv_conv_output_shape; FCONV_ERR_BUFFER_TOO_SMALL;
+ *   FCONV_ERR_NUMERICAL (NaN or Inf in the input).
+ * Threads: concurrent calls on one handle are safe and give identical results.
+ */
+fconv_status fconv_conv_forward(const fconv_conv *conv, const float *input, const int64_t *input_shape,
+                                size_t input_ndim, const int64_t *layer, size_t layer_ndim, float *output,
+                                size_t output_capacity);
+
+/** Changes the forward implementation. @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT; FCONV_ERR_UNSUPPORTED. */
+fconv_status fconv_conv_set_implementation(fconv_conv *conv, fconv_implementation implementation);
+
+/**
+ * The implementation a forward of `layer` on `input_shape` would use (for FCONV_IMPL_AUTO: the
+ * one it picks). @param implementation [out] an FCONV_IMPL_* value.
+ */
+fconv_status fconv_conv_chosen_implementation(const fconv_conv *conv, const int64_t *input_shape,
+                                              size_t input_ndim, const int64_t *layer, size_t layer_ndim,
+                                              fconv_implementation *implementation);
+
+/* Parameters (tltorch state_dict names: "bias", "weight.weights", "weight.core",
+ * "weight.factors.factor_<i>", "weight.tensor") -------------------------------------------- */
+
+/** The number of named parameters. A sub-convolution reports its parent's. */
+fconv_status fconv_conv_parameter_count(const fconv_conv *conv, size_t *count);
+
+/**
+ * The name of parameter `index` (0..count-1), NUL-terminated into `buffer`.
+ * @param length [out] optional: the name's length without the NUL.
+ * @return FCONV_OK; FCONV_ERR_INDEX_OUT_OF_RANGE; FCONV_ERR_BUFFER_TOO_SMALL (length is still set).
+ */
+fconv_status fconv_conv_parameter_name(const fconv_conv *conv, size_t index, char *buffer, size_t capacity,
+                                       size_t *length);
+
+/**
+ * The shape of parameter `name`. @param ndim [out] its number of dimensions (set even when the
+ * capacity is too small). @return FCONV_OK; FCONV_ERR_FORMAT (unknown name); FCONV_ERR_BUFFER_TOO_SMALL.
+ */
+fconv_status fconv_conv_parameter_shape(const fconv_conv *conv, const char *name, int64_t *shape,
+                                        size_t capacity, size_t *ndim);
+
+/** Copies parameter `name` (C order) into `values`. @return as fconv_conv_parameter_shape. */
+fconv_status fconv_conv_get_parameter(const fconv_conv *conv, const char *name, float *values,
+                                      size_t capacity);
+
+/**
+ * Replaces parameters at once (tltorch load_state_dict). Every name must be known and every
+ * shape must fit; with `strict` nonzero every parameter must be given. A complete set of
+ * factors may change the rank. Nothing changes on failure.
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT (NULLs); FCONV_ERR_FORMAT (unknown / missing
+ *   names); FCONV_ERR_SHAPE_MISMATCH; FCONV_ERR_NUMERICAL (NaN/Inf values).
+ */
+fconv_status fconv_conv_set_parameters(fconv_conv *conv, size_t count, const char *const *names,
+                                       const float *const *values, const int64_t *const *shapes,
+                                       const size_t *ndims, int32_t strict);
+
+/**
+ * The dense kernel in PyTorch layout: for layer `layer` (C_out, C_in, K...), or with
+ * layer_ndim 0 on a grid every layer stacked (layers..., C_out, C_in, K...).
+ * Query the shape with fconv_conv_kernel_shape.
+ */
+fconv_status fconv_conv_reconstruct_kernel(const fconv_conv *conv, const int64_t *layer, size_t layer_ndim,
+                                           float *kernel, size_t capacity);
+
+/** The shape fconv_conv_reconstruct_kernel produces; `ndim` [out] is set even if capacity is short. */
+fconv_status fconv_conv_kernel_shape(const fconv_conv *conv, const int64_t *layer, size_t layer_ndim,
+                                     int64_t *shape, size_t capacity, size_t *ndim);
+
+/** Re-initializes: reconstruction ~ N(0, std^2) from `seed`, bias zero. std finite and >= 0. */
+fconv_status fconv_conv_reset_parameters(fconv_conv *conv, double std, uint64_t seed);
+
+/* Getters -------------------------------------------------------------------------------- */
+
+/** What fconv_conv_get_ints reports. Values pinned. */
+typedef int32_t fconv_info;
+#define FCONV_INFO_IN_CHANNELS     0  /**< 1 value */
+#define FCONV_INFO_OUT_CHANNELS    1  /**< 1 value */
+#define FCONV_INFO_ORDER           2  /**< 1 value: spatial dimensions */
+#define FCONV_INFO_KERNEL_SIZE     3  /**< order values */
+#define FCONV_INFO_RANK            4  /**< CP: 1 value; Tucker/TT: one per mode; Dense: 0 values */
+#define FCONV_INFO_N_LAYERS        5  /**< the grid's shape (0 values for a single convolution) */
+#define FCONV_INFO_FACTORIZATION   6  /**< 1 value: FCONV_FACTORIZATION_* */
+#define FCONV_INFO_IMPLEMENTATION  7  /**< 1 value: FCONV_IMPL_* */
+#define FCONV_INFO_PARAMETER_COUNT 8  /**< 1 value: scalars stored (factors + bias) */
+#define FCONV_INFO_HAS_BIAS        9  /**< one 0/1 per layer (sub-convolution: its layer) */
+#define FCONV_INFO_STRIDE         10  /**< order values per layer, row per layer */
+#define FCONV_INFO_PADDING        11  /**< as FCONV_INFO_STRIDE */
+#define FCONV_INFO_DILATION       12  /**< as FCONV_INFO_STRIDE */
+#define FCONV_INFO_BIAS_PARAMETER 13  /**< 1 value: 1 if a bias parameter exists */
+#define FCONV_INFO_SHAPE          14  /**< the factorized tensor's shape (layer modes first) */
+#define FCONV_INFO_LAYER          15  /**< a sub-convolution's layer index (0 values otherwise) */
+
+/**
+ * Reads integer information about a layer into `values`.
+ * @param count [out] the number of values (set even when capacity is too small).
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT (unknown key, NULLs); FCONV_ERR_BUFFER_TOO_SMALL.
+ */
+fconv_status fconv_conv_get_ints(const fconv_conv *conv, fconv_info key, int64_t *values, size_t capacity,
+                                 size_t *count);
+
+/**
+ * The layer's description in tltorch's extra_repr layout (spec section 9), NUL-terminated.
+ * @param length [out] optional: the text's length without the NUL (set even if capacity is short).
+ * @return FCONV_OK; FCONV_ERR_BUFFER_TOO_SMALL.
+ */
+fconv_status fconv_conv_repr(const fconv_conv *conv, char *buffer, size_t capacity, size_t *length);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -4,7 +4,8 @@ extension FactorizedConv {
     /// like tltorch, unspecified values reset to 1 / 0 / 1) and, if given, its bias row (which
     /// also turns the layer's bias on). Nothing changes if any argument is invalid.
     /// - Throws: `.indexOutOfRange`, `.invalidArgument`, or `.shapeMismatch` for a bias that is
-    ///   not `outChannels` long; `.invalidArgument` when the layer was built without bias.
+    ///   not `outChannels` long; `.invalidArgument` when the layer was built without bias;
+    ///   `.numerical` for a NaN/Inf bias.
     public func set(layer: [Int] = [], stride: [Int] = [1], padding: [Int] = [0], dilation: [Int] = [1],
                     bias: [Float]? = nil) throws {
         let flat = try layers.flatIndex(layer)
@@ -20,6 +21,7 @@ extension FactorizedConv {
                 guard bias.count == outChannels else {
                     throw FactorConvError.shape("bias has \(bias.count) values but out_channels is \(outChannels)")
                 }
+                try Self.checkFinite(bias, "bias")
                 row.scalars.replaceSubrange((flat * outChannels)..<((flat + 1) * outChannels), with: bias)
                 s.bias = row
                 s.hasBias[flat] = true

@@ -1,0 +1,105 @@
+import CFactorConvABI
+import FactorConv
+
+/// Geometry from the options' stride/padding/dilation for `order` spatial dimensions.
+private func geometry(_ o: OptionsHandle, order: Int) throws -> ConvGeometry {
+    func values(_ key: String, _ fallback: Int) throws -> [Int] {
+        let v = o.ints(key, default: [fallback])
+        if v.count == 1 { return Array(repeating: v[0], count: order) }
+        guard v.count == order else { throw FactorConvError.invalid("option '\(key)' has \(v.count) entries; expected 1 or \(order)") }
+        return v
+    }
+    return try ConvGeometry(order: order, stride: values("stride", 1), padding: values("padding", 0), dilation: values("dilation", 1))
+}
+
+/// Reads a kernel: shape (out, in, K...) and its data, validated.
+private func denseKernel(_ data: UnsafePointer<Float>?, _ shape: UnsafePointer<Int64>?, _ ndim: Int, _ name: String) throws -> Tensor<Float> {
+    let dims = try Arguments.shape(shape, ndim, "\(name)_shape")
+    guard dims.count >= 3 else {
+        throw FactorConvError.shape("\(name)_ndim is \(dims.count) but a kernel has at least 3 dimensions (out_channels, in_channels, kernel...)")
+    }
+    for (axis, v) in dims.enumerated() where v < 1 || v > (1 << 40) {
+        throw FactorConvError.invalid("\(name)_shape \(dims): size \(v) at axis \(axis) must be in 1...2^40")
+    }
+    let count = try Checked.product(dims, "\(name)_shape \(dims)")
+    let data = try Arguments.required(data, name)
+    return try Tensor(shape: dims, scalars: Array(UnsafeBufferPointer(start: data, count: count)))
+}
+
+@c @implementation
+public func fconv_conv_create(_ inChannels: Int64, _ outChannels: Int64, _ kernelSize: UnsafePointer<Int64>?, _ order: Int,
+                              _ optionsPointer: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> fconv_status {
+    out?.pointee = nil
+    return guarded("fconv_conv_create") {
+        let out = try Arguments.required(out, "out")
+        let o = try options(optionsPointer)
+        let kernel = try Arguments.shape(kernelSize, order, "kernel_size")
+        let g = try geometry(o, order: kernel.count)
+        let bias = try o.flag("bias", default: false)
+        let hasBias: [Bool]? = try o.values["has_bias"].map { _ in
+            try o.ints("has_bias", default: []).map { v in
+                guard v == 0 || v == 1 else { throw FactorConvError.invalid("option 'has_bias' entries must be 0 or 1, got \(v)") }
+                return v == 1
+            }
+        }
+        let conv = try FactorizedConv(
+            inChannels: Int(inChannels), outChannels: Int(outChannels), kernelSize: kernel,
+            stride: g.stride, padding: g.padding, dilation: g.dilation, bias: bias, hasBias: hasBias,
+            nLayers: o.ints("n_layers", default: []), factorization: o.factorization, rank: o.rank,
+            implementation: o.implementation(default: .factorized), fixedRankModes: o.fixedRankModes, seed: o.seed)
+        out.pointee = Handles.register(ConvHandle(conv: conv))
+    }
+}
+
+@c @implementation
+public func fconv_conv_from_conv(_ weight: UnsafePointer<Float>?, _ weightShape: UnsafePointer<Int64>?, _ weightNDim: Int,
+                                 _ bias: UnsafePointer<Float>?, _ optionsPointer: OpaquePointer?,
+                                 _ out: UnsafeMutablePointer<OpaquePointer?>?) -> fconv_status {
+    out?.pointee = nil
+    return guarded("fconv_conv_from_conv") {
+        let out = try Arguments.required(out, "out")
+        let o = try options(optionsPointer)
+        let kernel = try denseKernel(weight, weightShape, weightNDim, "weight")
+        let biasValues = bias.map { Array(UnsafeBufferPointer(start: $0, count: kernel.shape[0])) }
+        let dense = try FactorizedConv.DenseConv(weight: kernel, bias: biasValues, geometry: geometry(o, order: kernel.rank - 2))
+        let conv = try FactorizedConv.fromConv(
+            dense, rank: o.rank, factorization: o.factorization, implementation: o.implementation(default: .reconstructed),
+            decompose: o.flag("decompose", default: true), options: o.decomposition, fixedRankModes: o.fixedRankModes,
+            seed: o.seed, progress: o.progressHook)
+        out.pointee = Handles.register(ConvHandle(conv: conv))
+    }
+}
+
+@c @implementation
+public func fconv_conv_from_conv_list(
+    _ nConvs: Int, _ weights: UnsafePointer<UnsafePointer<Float>?>?, _ weightShape: UnsafePointer<Int64>?, _ weightNDim: Int,
+    _ biases: UnsafePointer<UnsafePointer<Float>?>?, _ strides: UnsafePointer<Int64>?, _ paddings: UnsafePointer<Int64>?,
+    _ dilations: UnsafePointer<Int64>?, _ optionsPointer: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> fconv_status {
+    out?.pointee = nil
+    return guarded("fconv_conv_from_conv_list") {
+        let out = try Arguments.required(out, "out")
+        let o = try options(optionsPointer)
+        guard nConvs >= 1 && nConvs <= 1 << 20 else { throw FactorConvError.invalid("n_convs \(UInt(bitPattern: nConvs)) must be in 1...2^20") }
+        let weights = try Arguments.required(weights, "weights")
+        var convs = [FactorizedConv.DenseConv]()
+        for i in 0..<nConvs {
+            let kernel = try denseKernel(weights[i], weightShape, weightNDim, "weights[\(i)]")
+            let order = kernel.rank - 2
+            func row(_ p: UnsafePointer<Int64>?) -> [Int]? { p.map { p in (0..<order).map { Int(p[i * order + $0]) } } }
+            let g = try ConvGeometry(order: order, stride: row(strides), padding: row(paddings), dilation: row(dilations))
+            let bias = biases?[i].map { Array(UnsafeBufferPointer(start: $0, count: kernel.shape[0])) }
+            convs.append(try FactorizedConv.DenseConv(weight: kernel, bias: bias, geometry: g))
+        }
+        let conv = try FactorizedConv.fromConvList(
+            convs, rank: o.rank, factorization: o.factorization, implementation: o.implementation(default: .reconstructed),
+            decompose: o.flag("decompose", default: true), options: o.decomposition, fixedRankModes: o.fixedRankModes,
+            seed: o.seed, progress: o.progressHook)
+        out.pointee = Handles.register(ConvHandle(conv: conv))
+    }
+}
+
+@c @implementation
+public func fconv_conv_free(_ conv: OpaquePointer?) {
+    if let conv, (try? Handles.resolve(conv, as: ConvHandle.self, "conv")) != nil { Handles.release(conv) }
+}
