@@ -5,6 +5,9 @@ is found through ``$FACTORCONV_LIB``, a copy bundled in this package, or a sourc
 ``.build/release``; importing fails with ImportError if none loads or its ABI version differs.
 
 Public API:
+    FactorizedConv(in_channels, out_channels, kernel_size, ...)  a factorized conv layer
+        (tltorch.FactorizedConv: CP / Tucker / TT / dense kernels, layer grids, from_conv,
+        state_dict interop); SubFactorizedConv is what conv.get_conv(indices) returns
     conv(x, weight, bias=None, stride=1, padding=0, dilation=1)   dense N-D convolution
     set_num_threads(n), get_num_threads()                         worker threads per call
     library_version(), abi_version(), __version__                 versions
@@ -20,6 +23,7 @@ from ._errors import (
     CancelledError, BufferTooSmallError, NumericalError, InternalError,
 )
 from .functional import conv
+from .layer import FactorizedConv, SubFactorizedConv
 
 #: The package version; releases keep it equal to the library's version string.
 __version__ = "0.1.0"
@@ -30,7 +34,7 @@ ABI_VERSION = _lib.EXPECTED_ABI_VERSION
 # fc.IOError (API.md's name) is deliberately not in __all__: a star-import would shadow the
 # builtin IOError (= OSError) in the importing module.
 __all__ = [
-    "conv", "set_num_threads", "get_num_threads", "library_version", "abi_version",
+    "FactorizedConv", "SubFactorizedConv", "conv", "set_num_threads", "get_num_threads", "library_version", "abi_version",
     "ABI_VERSION", "__version__",
     "FactorConvError", "InvalidArgumentError", "ShapeMismatchError", "LayerIndexError",
     "UnsupportedError", "OutOfMemoryError", "FormatError", "FactorConvIOError",

@@ -24,6 +24,21 @@ _c_int64_p = ctypes.POINTER(ctypes.c_int64)
 _c_float_p = ctypes.POINTER(ctypes.c_float)
 _status = ctypes.c_int32
 
+
+class fconv_options(ctypes.Structure):
+    """Opaque ``fconv_options`` (only pointers to it are used)."""
+
+
+class fconv_conv(ctypes.Structure):
+    """Opaque ``fconv_conv`` (only pointers to it are used)."""
+
+
+_options_p = POINTER_OPTIONS = ctypes.POINTER(fconv_options)
+_conv_p = POINTER_CONV = ctypes.POINTER(fconv_conv)
+
+#: ``fconv_progress_fn``: int32 (*)(int64 iteration, double relative_error, void *user_data).
+PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int64, ctypes.c_double, ctypes.c_void_p)
+
 # name -> (restype, argtypes); one entry per function of include/factorconv.h.
 SIGNATURES = {
     "fconv_version_string": (ctypes.c_char_p, []),
@@ -47,6 +62,78 @@ SIGNATURES = {
         ctypes.c_size_t,                          # n_spatial
         _c_float_p, ctypes.c_size_t,              # output, output_capacity
     ]),
+    # Options handle ------------------------------------------------------------------------
+    "fconv_options_create": (_status, [ctypes.POINTER(_options_p)]),
+    "fconv_options_free": (None, [_options_p]),
+    "fconv_options_set_int": (_status, [_options_p, ctypes.c_char_p, ctypes.c_int64]),
+    "fconv_options_set_ints": (_status, [_options_p, ctypes.c_char_p, _c_int64_p, ctypes.c_size_t]),
+    "fconv_options_set_float": (_status, [_options_p, ctypes.c_char_p, ctypes.c_double]),
+    "fconv_options_set_string": (_status, [_options_p, ctypes.c_char_p, ctypes.c_char_p]),
+    "fconv_options_set_progress": (_status, [_options_p, PROGRESS_FN, ctypes.c_void_p]),
+    # Layers --------------------------------------------------------------------------------
+    "fconv_conv_create": (_status, [
+        ctypes.c_int64, ctypes.c_int64, _c_int64_p, ctypes.c_size_t,  # in, out, kernel_size, order
+        _options_p, ctypes.POINTER(_conv_p),
+    ]),
+    "fconv_conv_from_conv": (_status, [
+        _c_float_p, _c_int64_p, ctypes.c_size_t,  # weight, weight_shape, weight_ndim
+        _c_float_p, _options_p, ctypes.POINTER(_conv_p),  # bias, options, out
+    ]),
+    "fconv_conv_from_conv_list": (_status, [
+        ctypes.c_size_t, ctypes.POINTER(_c_float_p),  # n_convs, weights
+        _c_int64_p, ctypes.c_size_t,                  # weight_shape, weight_ndim
+        ctypes.POINTER(_c_float_p),                   # biases
+        _c_int64_p, _c_int64_p, _c_int64_p,           # strides, paddings, dilations
+        _options_p, ctypes.POINTER(_conv_p),
+    ]),
+    "fconv_conv_free": (None, [_conv_p]),
+    "fconv_conv_set": (_status, [
+        _conv_p, _c_int64_p, ctypes.c_size_t,      # conv, layer, layer_ndim
+        _c_int64_p, _c_int64_p, _c_int64_p,        # stride, padding, dilation
+        ctypes.c_size_t, _c_float_p, ctypes.c_size_t,  # n_spatial, bias, bias_count
+    ]),
+    "fconv_conv_get_conv": (_status, [_conv_p, _c_int64_p, ctypes.c_size_t, ctypes.POINTER(_conv_p)]),
+    "fconv_conv_transduct": (_status, [_conv_p] + [ctypes.c_int64] * 5),
+    "fconv_conv_output_shape": (_status, [
+        _conv_p, _c_int64_p, ctypes.c_size_t,      # conv, input_shape, input_ndim
+        _c_int64_p, ctypes.c_size_t,               # layer, layer_ndim
+        _c_int64_p, ctypes.c_size_t,               # out_shape, out_shape_capacity
+    ]),
+    "fconv_conv_forward": (_status, [
+        _conv_p, _c_float_p, _c_int64_p, ctypes.c_size_t,  # conv, input, input_shape, input_ndim
+        _c_int64_p, ctypes.c_size_t,                       # layer, layer_ndim
+        _c_float_p, ctypes.c_size_t,                       # output, output_capacity
+    ]),
+    "fconv_conv_set_implementation": (_status, [_conv_p, ctypes.c_int32]),
+    "fconv_conv_chosen_implementation": (_status, [
+        _conv_p, _c_int64_p, ctypes.c_size_t, _c_int64_p, ctypes.c_size_t,
+        ctypes.POINTER(ctypes.c_int32),
+    ]),
+    "fconv_conv_parameter_count": (_status, [_conv_p, ctypes.POINTER(ctypes.c_size_t)]),
+    "fconv_conv_parameter_name": (_status, [
+        _conv_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t),
+    ]),
+    "fconv_conv_parameter_shape": (_status, [
+        _conv_p, ctypes.c_char_p, _c_int64_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t),
+    ]),
+    "fconv_conv_get_parameter": (_status, [_conv_p, ctypes.c_char_p, _c_float_p, ctypes.c_size_t]),
+    "fconv_conv_set_parameters": (_status, [
+        _conv_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_char_p),  # conv, count, names
+        ctypes.POINTER(_c_float_p), ctypes.POINTER(_c_int64_p),     # values, shapes
+        ctypes.POINTER(ctypes.c_size_t), ctypes.c_int32,            # ndims, strict
+    ]),
+    "fconv_conv_reconstruct_kernel": (_status, [
+        _conv_p, _c_int64_p, ctypes.c_size_t, _c_float_p, ctypes.c_size_t,
+    ]),
+    "fconv_conv_kernel_shape": (_status, [
+        _conv_p, _c_int64_p, ctypes.c_size_t, _c_int64_p, ctypes.c_size_t,
+        ctypes.POINTER(ctypes.c_size_t),
+    ]),
+    "fconv_conv_reset_parameters": (_status, [_conv_p, ctypes.c_double, ctypes.c_uint64]),
+    "fconv_conv_get_ints": (_status, [
+        _conv_p, ctypes.c_int32, _c_int64_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t),
+    ]),
+    "fconv_conv_repr": (_status, [_conv_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
 }
 
 

@@ -49,6 +49,19 @@ C_TYPES = {
     "fconv_status": ctypes.c_int32, "size_t": ctypes.c_size_t,
     "const int64_t *": ctypes.POINTER(ctypes.c_int64), "int64_t *": ctypes.POINTER(ctypes.c_int64),
     "const float *": ctypes.POINTER(ctypes.c_float), "float *": ctypes.POINTER(ctypes.c_float),
+    "int64_t": ctypes.c_int64, "uint64_t": ctypes.c_uint64, "double": ctypes.c_double,
+    "char *": ctypes.c_char_p, "void *": ctypes.c_void_p,
+    "fconv_implementation": ctypes.c_int32, "fconv_info": ctypes.c_int32,
+    "fconv_implementation *": ctypes.POINTER(ctypes.c_int32), "size_t *": ctypes.POINTER(ctypes.c_size_t),
+    "fconv_options *": _lib.POINTER_OPTIONS, "const fconv_options *": _lib.POINTER_OPTIONS,
+    "fconv_options * *": ctypes.POINTER(_lib.POINTER_OPTIONS),
+    "fconv_conv *": _lib.POINTER_CONV, "const fconv_conv *": _lib.POINTER_CONV,
+    "fconv_conv * *": ctypes.POINTER(_lib.POINTER_CONV),
+    "fconv_progress_fn": _lib.PROGRESS_FN,
+    "const float *const *": ctypes.POINTER(ctypes.POINTER(ctypes.c_float)),
+    "const int64_t *const *": ctypes.POINTER(ctypes.POINTER(ctypes.c_int64)),
+    "const char *const *": ctypes.POINTER(ctypes.c_char_p),
+    "const size_t *": ctypes.POINTER(ctypes.c_size_t),
 }
 
 
