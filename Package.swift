@@ -27,7 +27,7 @@ let package = Package(
             dependencies: ["FactorConv", "CFactorConvABI", "FactorConvErrorState"],
             exclude: ["exports.map"]),
         // Benchmark of the Swift dense convolution (Benchmarks/bench_dense.py compares with torch).
-        .executableTarget(name: "ConvBench", dependencies: ["FactorConvNumerics"], path: "Benchmarks/ConvBench"),
+        .executableTarget(name: "ConvBench", dependencies: ["FactorConv"], path: "Benchmarks/ConvBench"),
         .executableTarget(name: "DecompositionBench", dependencies: ["FactorConvNumerics"], path: "Benchmarks/DecompositionBench"),
         // Test-only helpers: the golden-vector loader and plain-loop references.
         .target(name: "FactorConvTestSupport", dependencies: ["FactorConvNumerics"], path: "Tests/Support"),

@@ -1,6 +1,6 @@
 // Times the Swift dense convolution on the benchmark layers (no Python in the loop).
-// Usage: swift run -c release ConvBench [threads]
-import FactorConvNumerics
+// Usage: swift run -c release ConvBench [threads] [layers]
+import FactorConv
 
 #if canImport(Glibc)
 import Glibc
@@ -53,4 +53,8 @@ for (name, xShape, cout, k, p) in layers {
     }
     let ms = (t * 1e5).rounded() / 100, gflops = (problem.flops / t / 1e9).rounded()
     print("\(name): \(ms) ms, \(gflops) GFLOP/s")
+}
+
+if CommandLine.arguments.count > 2 && CommandLine.arguments[2] == "layers" {
+    try benchLayers(layers)
 }
