@@ -636,4 +636,53 @@ struct LayerMiscAPITests {
             #expect(mixed == 0, "\(f): forwards that matched neither parameter set")
         }
     }
+
+    @Test("ranks through the constructor for n_layers = 3 (spec §3.4 table rows)")
+    func gridRanks() throws {
+        func rank(_ f: Factorization, _ kernel: (out: Int, in: Int), _ spec: RankSpec, fixed: FixedRankModes? = nil) throws -> [Int] {
+            try FactorizedConv(inChannels: kernel.in, outChannels: kernel.out, kernelSize: [3, 3], nLayers: [3],
+                               factorization: f, rank: spec, fixedRankModes: fixed).rank.values
+        }
+        #expect(try rank(.cp, (5, 6), .same) == [40])
+        #expect(try rank(.tucker, (5, 6), .same) == [3, 5, 6, 3, 3])
+        #expect(try rank(.tt, (5, 6), .same) == [1, 9, 9, 6, 8, 1])
+        #expect(try rank(.tucker, (32, 16), .fraction(0.5), fixed: .spatial) == [2, 24, 12, 3, 3])
+        let tt = try FactorizedConv(inChannels: 6, outChannels: 5, kernelSize: [3, 3], nLayers: [3], factorization: .tt)
+        #expect(tt.shape == [3, 6, 3, 3, 5])
+    }
+
+    @Test("a dense layer prints rank=None")
+    func denseDescription() throws {
+        let conv = try FactorizedConv(inChannels: 2, outChannels: 3, kernelSize: [1, 1], bias: true, factorization: .dense,
+                                      implementation: .reconstructed)
+        #expect(conv.description == "in_channels=2, out_channels=3, kernel_size=(1, 1), rank=None, order=2")
+    }
+
+    @Test("the raw-buffer forward equals the tensor forward and validates the same way")
+    func rawBufferForward() throws {
+        let conv = try smallLayer(.tt, nLayers: [2])
+        try conv.set(layer: [1], stride: [2, 1], padding: [1])
+        var rng = TestRandom(seed: 81)
+        let x = rng.tensor([2, 4, 7, 6])
+        let expected = try conv.forward(x, layer: [1])
+        let outShape = try conv.outputShape(inputShape: x.shape, layer: [1])
+        #expect(outShape == expected.shape)
+        var out = [Float](repeating: .nan, count: outShape.reduce(1, *))
+        try x.scalars.withUnsafeBufferPointer { xp in
+            try out.withUnsafeMutableBufferPointer { op in
+                try conv.forward(input: xp.baseAddress!, inputShape: x.shape, output: op.baseAddress!, layer: [1])
+            }
+        }
+        #expect(out == expected.scalars)
+        x.scalars.withUnsafeBufferPointer { xp in
+            out.withUnsafeMutableBufferPointer { op in
+                expectError(.indexOutOfRange, "raw forward layer [2]") {
+                    try conv.forward(input: xp.baseAddress!, inputShape: x.shape, output: op.baseAddress!, layer: [2])
+                }
+                expectError(.shapeMismatch, "raw forward with 5 channels") {
+                    try conv.forward(input: xp.baseAddress!, inputShape: [2, 5, 7, 6], output: op.baseAddress!, layer: [0])
+                }
+            }
+        }
+    }
 }
