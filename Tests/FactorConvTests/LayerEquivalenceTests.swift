@@ -161,4 +161,43 @@ struct LayerEquivalenceTests {
             }
         }
     }
+
+    @Test("pointwise (all-1) kernels, with and without stride/padding", arguments: Factorization.allCases)
+    func pointwiseKernels(_ f: Factorization) throws {
+        for (stride, padding) in [([1, 1], [0, 0]), ([2, 1], [0, 1]), ([1, 3], [2, 0])] {
+            let conv = try FactorizedConv(inChannels: 5, outChannels: 3, kernelSize: [1, 1], stride: stride, padding: padding,
+                                          bias: true, factorization: f, rank: f == .dense ? .same : .int(2),
+                                          implementation: f == .dense ? .reconstructed : .factorized, seed: 12)
+            var rng = TestRandom(seed: 13)
+            try conv.loadStateDict(["bias": rng.tensor([3])], strict: false)
+            let x = rng.tensor([2, 5, 6, 7])
+            let reference = referenceConv(x, weight: try conv.reconstructKernel(), bias: conv.bias?.scalars,
+                                          stride: stride, padding: padding, dilation: [1, 1])
+            for implementation in implementations(for: f) {
+                try conv.setImplementation(implementation)
+                let y = try conv.forward(x)
+                try #require(y.shape == reference.shape, "\(f) \(implementation) stride \(stride) padding \(padding)")
+                #expect(relativeMaxError(y, reference) <= equivalenceTolerance, "\(f) \(implementation) stride \(stride) padding \(padding)")
+            }
+        }
+    }
+
+    @Test("a moderately sized 2-D layer at rank 'same' (blocked GEMM paths)", arguments: Factorization.allCases)
+    func moderateSize(_ f: Factorization) throws {
+        let conv = try FactorizedConv(inChannels: 16, outChannels: 24, kernelSize: [3, 3], stride: [1, 2], padding: [1, 1],
+                                      bias: true, factorization: f,
+                                      implementation: f == .dense ? .reconstructed : .factorized, seed: 14)
+        var rng = TestRandom(seed: 15)
+        try conv.loadStateDict(["bias": rng.tensor([24])], strict: false)
+        let x = rng.tensor([2, 16, 13, 14])
+        let reference = referenceConv(x, weight: try conv.reconstructKernel(), bias: conv.bias?.scalars,
+                                      stride: [1, 2], padding: [1, 1], dilation: [1, 1])
+        for implementation in implementations(for: f) {
+            try conv.setImplementation(implementation)
+            let y = try conv.forward(x)
+            try #require(y.shape == reference.shape, "\(f) \(implementation)")
+            let error = relativeMaxError(y, reference)
+            #expect(error <= equivalenceTolerance, "\(f) \(implementation): \(error)")
+        }
+    }
 }
