@@ -349,6 +349,25 @@ struct LayerStateDictTests {
         #expect(dictionary(conv) == fresh)
     }
 
+    @Test("partial loads (bias only, one factor) invalidate the cached derived weights", arguments: Factorization.allCases)
+    func partialLoadsInvalidateCache(_ f: Factorization) throws {
+        for implementation in [Implementation.reconstructed, .auto] + (f == .dense ? [] : [.factorized]) {
+            let conv = try smallLayer(f, nLayers: [2], implementation: implementation)
+            if f == .dense { try conv.setImplementation(implementation) }
+            var rng = TestRandom(seed: 34)
+            let x = rng.tensor([2, 4, 6, 6])
+            let y0 = try conv.forward(x, layer: [1])   // builds and caches the pipeline
+            try conv.loadStateDict(["bias": rng.tensor([2, 6])], strict: false)
+            let y1 = try conv.forward(x, layer: [1])
+            #expect(y1 != y0, "\(f) \(implementation): bias-only load not seen")
+            try expectForwardMatchesReference(conv, x, layer: [1], "\(f) \(implementation) after bias load")
+            let (name, value) = try #require(conv.stateDict().last)
+            try conv.loadStateDict([name: rng.tensor(value.shape)], strict: false)
+            #expect(try conv.forward(x, layer: [1]) != y1, "\(f) \(implementation): \(name)-only load not seen")
+            try expectForwardMatchesReference(conv, x, layer: [1], "\(f) \(implementation) after \(name) load")
+        }
+    }
+
     @Test("bias given to a layer built without bias is a format error")
     func biasForBiasFreeLayer() throws {
         let conv = try smallLayer(bias: false)
