@@ -107,6 +107,21 @@ fconv_status fconv_set_num_threads(int32_t n_threads);
 int32_t fconv_get_num_threads(void);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Memory bound                                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * Sets the process-wide bound on what one call may allocate, in bytes; 0 restores the default
+ * (FACTORCONV_MAX_BYTES if set, else 3/4 of physical memory). Requests beyond it — a layer,
+ * rank, input, decomposition or file too large — fail with FCONV_ERR_OUT_OF_MEMORY before any
+ * allocation. Threads: call it while no other FactorConv call is running.
+ */
+fconv_status fconv_set_memory_limit(uint64_t bytes);
+
+/** The current memory bound in bytes (always > 0). */
+uint64_t fconv_get_memory_limit(void);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Enumerations (values pinned)                                                                */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -459,6 +474,29 @@ fconv_status fconv_conv_get_ints(const fconv_conv *conv, fconv_info key, int64_t
  * @return FCONV_OK; FCONV_ERR_BUFFER_TOO_SMALL.
  */
 fconv_status fconv_conv_repr(const fconv_conv *conv, char *buffer, size_t capacity, size_t *length);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Files                                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * Saves a layer as one .safetensors file: every parameter under its state_dict name (float32,
+ * little-endian) and the configuration (factorization, ranks, kernel size, per-layer geometry,
+ * has_bias, implementation, library version) as JSON in the "__metadata__" entry. The file is
+ * written to a temporary name and renamed, so a failure never leaves a partial file at `path`.
+ * A sub-convolution saves its whole parent.
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT (NULLs); FCONV_ERR_IO.
+ */
+fconv_status fconv_conv_save(const fconv_conv *conv, const char *path);
+
+/**
+ * Loads a layer saved by fconv_conv_save (or written by another safetensors writer with the same
+ * names and metadata). Every offset, length, dtype and shape is checked before use.
+ * @param out [out] the new layer; NULL on failure.
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT; FCONV_ERR_IO (cannot read); FCONV_ERR_FORMAT
+ *   (malformed or inconsistent file); FCONV_ERR_OUT_OF_MEMORY (sizes beyond the memory bound).
+ */
+fconv_status fconv_conv_load(const char *path, fconv_conv **out);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -70,3 +70,15 @@ public func fconv_set_num_threads(_ n: Int32) -> fconv_status {
 
 @c @implementation
 public func fconv_get_num_threads() -> Int32 { Int32(Parallel.threadCount) }
+
+@c @implementation
+public func fconv_set_memory_limit(_ bytes: UInt64) -> fconv_status {
+    guard bytes <= UInt64(Int.max) else {
+        return fail(FCONV_ERR_INVALID_ARGUMENT, "fconv_set_memory_limit: bytes must be at most 2^63 - 1, got \(bytes)")
+    }
+    MemoryLimit.bytes = Int(bytes)
+    return FCONV_OK
+}
+
+@c @implementation
+public func fconv_get_memory_limit() -> UInt64 { UInt64(MemoryLimit.bytes) }

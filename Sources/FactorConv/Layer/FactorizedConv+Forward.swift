@@ -50,12 +50,23 @@ extension FactorizedConv {
         let flat = try layers.flatIndex(layer)
         let implementation = try choose(s, flat: flat, inputShape: inputShape)
         let pipeline = try cachedPipeline(s, flat: flat, implementation: implementation)
-        return (pipeline, try pipeline.outputShape(input: inputShape))
+        let outShape = try pipeline.outputShape(input: inputShape)
+        // The output plus two intermediates per worker: refuse before allocating.
+        let images = try pipeline.imageShapes(input: Array(inputShape.dropFirst()))
+        let scratch = images.map { $0.reduce(1, *) }.max() ?? 0
+        try MemoryLimit.check(elements: try Checked.add(try Checked.product(outShape, "output shape"),
+                                                        try Checked.multiply(2 * Parallel.threadCount, scratch, "workspace"), "workspace"),
+                              "forward of input \(inputShape)")
+        return (pipeline, outShape)
     }
 
     /// The cached (or newly built) pipeline of layer `flat` for a concrete implementation.
     func cachedPipeline(_ s: State, flat: Int, implementation: Implementation) throws -> ConvPipeline {
         try cache.pipeline(layer: flat, implementation: implementation, version: s.version) {
+            if implementation == .reconstructed {
+                try MemoryLimit.check(elements: try Checked.product([outChannels, inChannels] + s.kernelSize, "kernel"),
+                                      "the reconstructed kernel")
+            }
             let tensor = layers.isSingle ? s.weight : try s.weight.selectingLayer(layers.indices(ofFlat: flat))
             return try ForwardPlans.pipeline(for: tensor, implementation: implementation,
                                              geometry: s.geometry[flat], bias: biasRow(s, flat: flat))

@@ -127,6 +127,12 @@ extension FactorizedConv {
     /// Runs the decomposition of `tensor` (factorization layout) and stores it in float32.
     static func decomposition(of tensor: Tensor<Double>, factorization: Factorization, rank: TensorRank,
                               options: DecompositionOptions, progress: DecompositionProgress?) throws -> FactorizedTensor {
+        // float64 working set: a few copies of the tensor, the factors and (CP) a few R×R matrices.
+        let what = "the decomposition of a tensor of shape \(tensor.shape) at rank \(rank)"
+        var working = try Checked.multiply(3, tensor.count, what)
+        working = try Checked.add(working, try parameterElements(shape: tensor.shape, rank: rank), what)
+        if case .cp(let r) = rank { working = try Checked.add(working, try Checked.product([4, r, r], what), what) }
+        try MemoryLimit.check(elements: working, bytesPerElement: 8, what)
         switch rank {
         case .cp(let r):
             let d = try parafac(tensor, rank: r, options: options.cp, progress: progress)

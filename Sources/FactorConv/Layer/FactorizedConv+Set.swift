@@ -50,6 +50,8 @@ extension FactorizedConv {
             return try s.weight.selectingLayer(layer).kernel()
         }
         if let layer { _ = try layers.flatIndex(layer) }
+        try MemoryLimit.check(elements: try Checked.product(layers.shape + [outChannels, inChannels] + s.kernelSize, "kernel"),
+                              "the reconstructed kernel")
         return try s.weight.kernel(layerModes: layers.modes)
     }
 

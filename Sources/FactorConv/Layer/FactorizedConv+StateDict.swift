@@ -1,7 +1,8 @@
 /// Parameters under tltorch's state_dict names (`weight.weights`, `weight.core`,
 /// `weight.factors.factor_i`, `bias`).
 extension FactorizedConv {
-    /// Every parameter under its tltorch name, in tltorch's order (weight first, then bias).
+    /// Every parameter under its tltorch name, in PyTorch's order (the layer's own `bias` first,
+    /// then the weight's parameters).
     public func stateDict() -> [(name: String, value: Tensor<Float>)] {
         let s = snapshot
         var out = s.weight.namedParameters(prefix: "weight").map { (name: $0.0, value: $0.1) }
@@ -16,7 +17,13 @@ extension FactorizedConv {
     /// - Throws: `.format` for unknown or missing names, `.shapeMismatch` for wrong shapes,
     ///   `.numerical` for NaN/Inf values; the layer is unchanged on any error.
     public func loadStateDict(_ values: [String: Tensor<Float>], strict: Bool = true) throws {
-        let s = snapshot
+        // Validate and replace under the lock, so a concurrent change cannot slip in between.
+        try mutate { state in try Self.load(values, strict: strict, into: &state, factorization: factorization) }
+    }
+
+    /// The body of `loadStateDict`: checks `values` against `s` and replaces its parameters.
+    private static func load(_ values: [String: Tensor<Float>], strict: Bool, into s: inout State,
+                             factorization: Factorization) throws {
         var weightValues = values
         let biasValue = weightValues.removeValue(forKey: "bias")
         let known = Set(s.weight.parameterNames(prefix: "weight"))
@@ -52,12 +59,7 @@ extension FactorizedConv {
         guard newWeight.shape == s.weight.shape else {
             throw FactorConvError.shape("the loaded factors describe a tensor of shape \(newWeight.shape) but the layer's is \(s.weight.shape)")
         }
-        try mutate { state in
-            guard state.version == s.version else {
-                throw FactorConvError.invalid("the layer changed while loading its state dict; retry")
-            }
-            state.weight = newWeight
-            state.bias = newBias
-        }
+        s.weight = newWeight
+        s.bias = newBias
     }
 }

@@ -72,10 +72,12 @@ public final class FactorizedConv: @unchecked Sendable {
         let fixed = fixedRankModes?.resolved(layerModes: grid.modes, order: order) ?? []
         let weight = try FactorizedTensor.make(factorization, shape: shape, rank: rank, fixedRankModes: fixed,
                                                initialization: .normal(std: 0.02, seed: seed))
-        let flags = try Self.biasFlags(hasBias, default: bias, count: grid.count)
+        var flags = try Self.biasFlags(hasBias, default: bias, count: grid.count)
         if flags.contains(true) && !bias {
             throw FactorConvError.invalid("has_bias requests a bias for some layer but bias=False created no bias parameter")
         }
+        // tltorch: a single convolution applies its bias whenever it exists (has_bias is ignored).
+        if grid.isSingle { flags = [bias] }
         self.init(inChannels: inChannels, outChannels: outChannels, layers: grid, state: State(
             weight: weight, bias: bias ? Tensor(shape: grid.shape + [outChannels]) : nil, hasBias: flags,
             geometry: Array(repeating: geometry, count: grid.count), kernelSize: kernel,

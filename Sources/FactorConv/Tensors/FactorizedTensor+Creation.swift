@@ -19,6 +19,7 @@ extension FactorizedTensor {
         guard rank.factorization == factorization else {
             throw FactorConvError.invalid("rank \(rank) is a \(rank.factorization) rank but the factorization is \(factorization)")
         }
+        try MemoryLimit.check(elements: parameterElements(shape: shape, rank: rank), "a \(factorization) tensor of shape \(shape) and rank \(rank)")
         switch (rank, initialization) {
         case (.cp(let r), .zeros): return .cp(try .zeros(shape: shape, rank: r))
         case (.cp(let r), .normal(let std, let seed)): return .cp(try .random(shape: shape, rank: r, std: std, seed: seed))
@@ -39,5 +40,29 @@ extension FactorizedTensor {
     ) throws -> FactorizedTensor {
         let resolved = try RankResolver.resolve(rank, factorization: factorization, shape: shape, fixedModes: fixedRankModes)
         return try make(factorization, shape: shape, rank: resolved, initialization: initialization)
+    }
+}
+
+/// The number of scalars a tensor of `shape` and `rank` stores (overflow-checked), computed
+/// before allocating so oversized requests fail cleanly.
+func parameterElements(shape: [Int], rank: TensorRank) throws -> Int {
+    let what = "parameters of shape \(shape), rank \(rank)"
+    switch rank {
+    case .cp(let r):
+        var sum = 1  // the weights
+        for size in shape { sum = try Checked.add(sum, size, what) }
+        return try Checked.multiply(r, sum, what)
+    case .tucker(let r):
+        var total = try Checked.product(r, what)
+        for (size, ri) in zip(shape, r) { total = try Checked.add(total, try Checked.multiply(size, ri, what), what) }
+        return total
+    case .tt(let r):
+        var total = 0
+        for (i, size) in shape.enumerated() where i + 1 < r.count {
+            total = try Checked.add(total, try Checked.product([r[i], size, r[i + 1]], what), what)
+        }
+        return total
+    case .dense:
+        return try Checked.product(shape, what)
     }
 }
