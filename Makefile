@@ -20,7 +20,7 @@ C_FLAGS := -std=c99 -pedantic -Wall -Wextra -Werror -O2 -Iinclude
 C_LINK := -L$(RELEASE_DIR) -lfactorconv -Wl,-rpath,$(abspath $(RELEASE_DIR)) -lm
 C_BUILD := .build/c
 
-.PHONY: all deps lib test test-swift test-c test-python demo bench check-exports clean
+.PHONY: all deps lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions check-exports clean
 
 all: lib
 
@@ -73,9 +73,19 @@ demo: lib
 	$(CC) $(C_FLAGS) bindings/c/dense_conv_example.c -o $(C_BUILD)/dense_conv_example $(C_LINK)
 	$(C_BUILD)/dense_conv_example
 
-bench: lib
-	FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python \
-	  $$(bash Benchmarks/refenv.sh) Benchmarks/bench_dense.py
+BENCH_ENV = FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python:Benchmarks
+
+## bench: every side-by-side benchmark (dense conv, layers, decompositions) vs torch/tltorch.
+bench: bench-dense bench-layers bench-decompositions
+
+bench-dense: lib
+	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_dense.py
+
+bench-layers: lib
+	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_layers.py
+
+bench-decompositions: lib
+	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_decompositions.py
 
 clean:
 	rm -rf .build $(C_BUILD)

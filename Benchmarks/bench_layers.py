@@ -1,0 +1,127 @@
+"""Factorized layers: factorconv vs tltorch vs torch's dense conv, side by side, 1 and 2 threads.
+
+For each benchmark shape, factorization (CP, Tucker, TT) and rank (0.1, 'same'), one tltorch
+layer is built and initialized; factorconv loads the same parameters through its state_dict, so
+both run the same layer. Printed per row: torch's dense conv of the reconstructed kernel,
+tltorch's best implementation, ours (best implementation and 'auto'), and the ratios
+ours_best / tltorch_best (goal <= 0.5) and auto / torch_dense (goal <= 1.1).
+
+Run: make bench-layers   (or: FACTORCONV_LIB=... PYTHONPATH=bindings/python $(bash Benchmarks/refenv.sh) Benchmarks/bench_layers.py)
+"""
+
+import sys
+
+import numpy as np
+import torch
+import tltorch
+
+import factorconv as fc
+from harness import machine_line, set_threads, timeit
+
+SHAPES = [
+    ("2-D 8x64x56x56 k3 p1", (8, 64, 56, 56), 64, 3, 1),
+    ("2-D 1x256x14x14 k3 p1", (1, 256, 14, 14), 256, 3, 1),
+    ("1-D 16x128x1024 k5 p2", (16, 128, 1024), 128, 5, 2),
+    ("3-D 2x32x16x32x32 k3 p1", (2, 32, 16, 32, 32), 32, 3, 1),
+]
+FACTORIZATIONS = ["cp", "tucker", "tt"]
+RANKS = [0.1, "same"]
+MIN_TIME = 0.25
+
+
+def tltorch_impls(factorization):
+    return ["factorized", "reconstructed"] + (["mobilenet"] if factorization == "cp" else [])
+
+
+def ours_impls(factorization):
+    return ["factorized", "reconstructed"] + (["mobilenet"] if factorization == "cp" else [])
+
+
+def bench_one(xshape, cout, k, p, factorization, rank):
+    order = len(xshape) - 2
+    torch.manual_seed(0)
+    ref = tltorch.FactorizedConv(xshape[1], cout, k, order=order, padding=p, factorization=factorization,
+                                 rank=rank, implementation="factorized")
+    ref.reset_parameters()
+    x = torch.randn(*xshape)
+    xn = x.numpy()
+    state = {name: value.detach().numpy().copy() for name, value in ref.state_dict().items()}
+    ours = fc.FactorizedConv(xshape[1], cout, k, order=order, padding=p, factorization=factorization,
+                             rank=tuple(ref.weight.rank) if factorization != "cp" else ref.weight.rank,
+                             implementation="factorized")
+    ours.load_state_dict(state)
+    kernel = ours.reconstruct_kernel()
+    dense = [None, torch.nn.functional.conv1d, torch.nn.functional.conv2d, torch.nn.functional.conv3d][order]
+    wt = torch.from_numpy(kernel)
+
+    results = {}
+    with torch.no_grad():
+        y_dense = dense(x, wt, padding=p)
+        results["torch_dense"] = timeit(lambda: dense(x, wt, padding=p), min_time=MIN_TIME)
+        best = None
+        for impl in tltorch_impls(factorization):
+            layer = tltorch.FactorizedConv(xshape[1], cout, k, order=order, padding=p, factorization=factorization,
+                                           rank=rank, implementation=impl)
+            layer.load_state_dict(ref.state_dict())
+            t = timeit(lambda: layer(x), min_time=MIN_TIME)
+            if best is None or t < best[1]:
+                best = (impl, t)
+        results["tltorch_best"] = best
+    best = None
+    max_err = 0.0
+    for impl in ours_impls(factorization) + ["auto"]:
+        ours.implementation = impl
+        y = ours(xn)
+        max_err = max(max_err, float(np.abs(y - y_dense.numpy()).max() / np.abs(y_dense.numpy()).max()))
+        t = timeit(lambda: ours(xn), min_time=MIN_TIME)
+        if impl == "auto":
+            results["auto"] = (ours.chosen_implementation(xshape), t)
+        elif best is None or t < best[1]:
+            best = (impl, t)
+    results["ours_best"] = best
+    results["rank"] = ours.rank
+    results["err"] = max_err
+    ours.close()
+    return results
+
+
+def main():
+    print("machine:", machine_line())
+    print("torch", torch.__version__, "tltorch", tltorch.__version__, "factorconv", fc.__version__)
+    rows = []
+    for threads in (1, 2):
+        set_threads(threads, torch, fc)
+        for name, xshape, cout, k, p in SHAPES:
+            for factorization in FACTORIZATIONS:
+                for rank in RANKS:
+                    r = bench_one(xshape, cout, k, p, factorization, rank)
+                    row = (name, threads, factorization, rank, r)
+                    rows.append(row)
+                    print(format_row(row))
+                    sys.stdout.flush()
+    print("\n| layer | thr | fact. | rank | torch dense ms | tltorch best ms | ours best ms | auto ms (choice) | ours/tltorch | auto/dense |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(format_markdown(row))
+
+
+def format_row(row):
+    name, threads, factorization, rank, r = row
+    return ("%-24s t%d %-6s %-5s dense %7.2f  tltorch %-13s %7.2f  ours %-13s %7.2f  auto %-13s %7.2f  "
+            "ours/tltorch %.2f  auto/dense %.2f  (err %.1e)" % (
+                name, threads, factorization, rank, r["torch_dense"] * 1e3, r["tltorch_best"][0],
+                r["tltorch_best"][1] * 1e3, r["ours_best"][0], r["ours_best"][1] * 1e3, r["auto"][0],
+                r["auto"][1] * 1e3, r["ours_best"][1] / r["tltorch_best"][1], r["auto"][1] / r["torch_dense"],
+                r["err"]))
+
+
+def format_markdown(row):
+    name, threads, factorization, rank, r = row
+    return "| %s | %d | %s | %s | %.2f | %.2f (%s) | %.2f (%s) | %.2f (%s) | %.2f | %.2f |" % (
+        name, threads, factorization, rank, r["torch_dense"] * 1e3, r["tltorch_best"][1] * 1e3,
+        r["tltorch_best"][0], r["ours_best"][1] * 1e3, r["ours_best"][0], r["auto"][1] * 1e3, r["auto"][0],
+        r["ours_best"][1] / r["tltorch_best"][1], r["auto"][1] / r["torch_dense"])
+
+
+if __name__ == "__main__":
+    main()
