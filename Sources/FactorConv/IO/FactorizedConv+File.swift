@@ -1,0 +1,67 @@
+/// Saving and loading a layer as one `.safetensors` file: the parameters under tltorch's
+/// state_dict names, the configuration as JSON under the "factorconv" metadata key.
+extension FactorizedConv {
+    /// Saves the layer (parameters and configuration) to `path`, atomically: the file is
+    /// written under a temporary name in the same directory and renamed, so a failure never
+    /// leaves a partial file at `path`.
+    /// - Throws: `.io` when the file cannot be written.
+    public func save(to path: String) throws {
+        let s = snapshot
+        let configuration = LayerFileConfiguration(self)
+        var tensors = s.weight.namedParameters(prefix: "weight").map { (name: $0.0, value: $0.1) }
+        if let bias = s.bias { tensors.append((name: "bias", value: bias)) }
+        let file = SafeTensors(tensors: tensors, metadata: [LayerFileConfiguration.metadataKey: configuration.json])
+        try file.write(to: path)
+    }
+
+    /// Loads a layer saved by `save(to:)`, or written by another safetensors writer (e.g. the
+    /// `safetensors` Python package) with the same tensor names and "factorconv" metadata.
+    /// Every value is validated: the configuration's fields, the tensors' names and shapes
+    /// against the configuration, and finiteness.
+    /// - Throws: `.io` (cannot read), `.format` (malformed or inconsistent file, naming what),
+    ///   `.outOfMemory` (data beyond `FileLimits.maxBytes`).
+    public static func load(from path: String) throws -> FactorizedConv {
+        let file = try SafeTensors.read(from: path)
+        do {
+            return try make(from: file)
+        } catch let e as FactorConvError where e.kind != .outOfMemory && e.kind != .io {
+            throw FactorConvError(.format, "'\(path)': \(e.message)")
+        }
+    }
+
+    /// Builds a layer from a parsed file (errors are mapped to `.format` by the caller).
+    static func make(from file: SafeTensors) throws -> FactorizedConv {
+        guard let text = file.metadata[LayerFileConfiguration.metadataKey] else {
+            throw FactorConvError(.format, "no \"\(LayerFileConfiguration.metadataKey)\" entry in __metadata__: not a FactorConv layer file")
+        }
+        let config = try LayerFileConfiguration(json: text)
+        try config.implementation.validate(for: config.factorization)
+        var values: [String: Tensor<Float>] = [:]
+        for (name, value) in file.tensors { values[name] = value }
+        let bias = values.removeValue(forKey: "bias")
+        for (name, value) in values where !value.allFinite {
+            throw FactorConvError(.format, "parameter \(name) contains NaN or infinite values")
+        }
+        if let bias, !bias.allFinite { throw FactorConvError(.format, "parameter bias contains NaN or infinite values") }
+        let tensor = try FactorizedTensor.fromNamedParameters(config.factorization, values, prefix: "weight")
+        let grid = try LayerGrid(config.nLayers)
+        let expectedShape = try KernelLayout.factorizationShape(
+            kernelShape: [config.outChannels, config.inChannels] + config.kernelSize,
+            factorization: config.factorization, layers: grid.shape)
+        guard tensor.shape == expectedShape else {
+            throw FactorConvError(.format, "the factors describe a tensor of shape \(tensor.shape) but the configuration (channels, kernel_size, n_layers) needs \(expectedShape)")
+        }
+        guard tensor.rank.values == config.rank else {
+            throw FactorConvError(.format, "the factors have rank \(tensor.rank) but the configuration says \(config.rank)")
+        }
+        if bias == nil && config.hasBias.contains(true) {
+            throw FactorConvError(.format, "has_bias is set for some layer but the file has no 'bias' tensor")
+        }
+        let conv = try fromFactorization(tensor, implementation: config.implementation, bias: bias, nLayers: config.nLayers)
+        conv.mutate { s in
+            s.geometry = config.geometry
+            s.hasBias = config.hasBias
+        }
+        return conv
+    }
+}
