@@ -20,7 +20,9 @@ extension FactorizedConv {
     public func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutablePointer<Float>,
                         layer: [Int] = []) throws {
         let (pipeline, _) = try plan(inputShape: inputShape, layer: layer)
-        try Self.checkFinite(UnsafeBufferPointer(start: input, count: inputShape.reduce(1, *)), "input")
+        if !FiniteCheck.allFinite(UnsafeBufferPointer(start: input, count: inputShape.reduce(1, *))) {
+            throw FactorConvError(.numerical, "input contains NaN or infinite values")
+        }
         try pipeline.forward(input: input, inputShape: inputShape, output: output)
     }
 
@@ -110,11 +112,8 @@ extension FactorizedConv {
         }
     }
 
-    /// Rejects NaN and infinities (a multiply by zero keeps finite values at 0 and turns any
-    /// non-finite value into NaN, so one vectorizable pass decides).
-    static func checkFinite<C: Collection>(_ values: C, _ name: String) throws where C.Element == Float {
-        var probe: Float = 0
-        for v in values { probe += v * 0 }
-        if !probe.isFinite { throw FactorConvError(.numerical, "\(name) contains NaN or infinite values") }
+    /// Rejects NaN and infinities in `values`, naming them `name`.
+    static func checkFinite(_ values: [Float], _ name: String) throws {
+        if !FiniteCheck.allFinite(values) { throw FactorConvError(.numerical, "\(name) contains NaN or infinite values") }
     }
 }

@@ -1,0 +1,18 @@
+/// A fast test for NaN and infinities in float32 data.
+public enum FiniteCheck {
+    /// True when every value is finite. Works on the bit patterns with an OR-reduction (which,
+    /// unlike a floating-point sum, the compiler vectorizes): an all-ones exponent plus one
+    /// carries into the sign bit, and only NaN/Inf have an all-ones exponent.
+    public static func allFinite(_ values: UnsafeBufferPointer<Float>) -> Bool {
+        guard let base = values.baseAddress else { return true }
+        let bits = UnsafeRawPointer(base).assumingMemoryBound(to: UInt32.self)
+        var flag: UInt32 = 0
+        for i in 0..<values.count { flag |= (bits[i] & 0x7F80_0000) &+ 0x0080_0000 }
+        return flag & 0x8000_0000 == 0
+    }
+
+    /// `allFinite` over an array.
+    public static func allFinite(_ values: [Float]) -> Bool {
+        values.withUnsafeBufferPointer { allFinite($0) }
+    }
+}
