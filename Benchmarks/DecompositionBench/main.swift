@@ -33,6 +33,11 @@ func loadKernel(_ path: String, _ shape: [Int]) -> Tensor<Float> {
     return try! Tensor(shape: shape, scalars: values)
 }
 
+/// float32 → float64 with a concrete loop (the generic `Tensor.converted` is much slower).
+func widened(_ t: Tensor<Float>) -> Tensor<Double> {
+    try! Tensor(shape: t.shape, scalars: t.scalars.map { Double($0) })
+}
+
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
 
 /// Runs `body` `repeats` times; returns the best time and the last result.
@@ -67,8 +72,8 @@ do {
         if args.count > 6 { options.nIterMax = Int(args[6])! }
         if args.count > 7 { options.regularization = args[7] == "ridge" ? .ridge : .proximal }
         if args.count > 8 { options.seed = UInt64(args[8])! }
-        let (seconds, cp) = try timed(repeats) { try parafac(kernel.converted(to: Double.self), rank: rank, options: options) }
-        let err = try cp.reconstructed().relativeError(to: kernel.converted())
+        let (seconds, cp) = try timed(repeats) { try parafac(widened(kernel), rank: rank, options: options) }
+        let err = try cp.reconstructed().relativeError(to: widened(kernel))
         report(["op": "cp", "rank": rank, "seconds": seconds, "rel_err": err, "sweeps": cp.iterations, "threads": threads,
                 "blas": BLAS.kernelName])
     case "tucker":
@@ -76,8 +81,8 @@ do {
         let kernel = loadKernel(args[2], ints(args[3]))
         let ranks = ints(args[4])
         let repeats = args.count > 5 ? Int(args[5])! : 3
-        let (seconds, tk) = try timed(repeats) { try tucker(kernel.converted(to: Double.self), ranks: ranks) }
-        let err = try tk.reconstructed().relativeError(to: kernel.converted())
+        let (seconds, tk) = try timed(repeats) { try tucker(widened(kernel), ranks: ranks) }
+        let err = try tk.reconstructed().relativeError(to: widened(kernel))
         report(["op": "tucker", "ranks": tk.ranks, "seconds": seconds, "rel_err": err, "sweeps": tk.iterations,
                 "threads": threads, "blas": BLAS.kernelName])
     case "tt":
@@ -87,9 +92,9 @@ do {
         let repeats = args.count > 5 ? Int(args[5])! : 3
         let last = kernel.rank - 1
         let (seconds, tt) = try timed(repeats) {
-            try tensorTrain(kernel.converted(to: Double.self).movingAxis(0, to: last), ranks: ranks)
+            try tensorTrain(widened(kernel).movingAxis(0, to: last), ranks: ranks)
         }
-        let err = try tt.reconstructed().movingAxis(last, to: 0).relativeError(to: kernel.converted())
+        let err = try tt.reconstructed().movingAxis(last, to: 0).relativeError(to: widened(kernel))
         report(["op": "tt", "ranks": tt.ranks, "seconds": seconds, "rel_err": err, "threads": threads, "blas": BLAS.kernelName])
     case "memory":
         let rank = args.count > 2 ? Int(args[2])! : 9162
@@ -106,7 +111,7 @@ do {
         let kernel = try Tensor(shape: shape, scalars: values)
         let t0 = now()
         var sweepTimes: [Double] = []
-        let cp = try parafac(kernel.converted(to: Double.self), rank: rank, options: CPOptions(nIterMax: iterations),
+        let cp = try parafac(widened(kernel), rank: rank, options: CPOptions(nIterMax: iterations),
                              progress: { _, _ in sweepTimes.append(now() - t0); return true })
         let seconds = now() - t0
         report(["op": "cp-memory", "shape": shape, "rank": rank, "seconds": seconds, "sweep_end_times": sweepTimes,

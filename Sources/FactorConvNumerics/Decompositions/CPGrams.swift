@@ -11,10 +11,11 @@ extension DecompositionKit {
         private(set) var grams: [Matrix?]
         private let cacheable: [Bool]
 
-        init(sizes: [Int], rank: Int) {
+        /// `cache: false` recomputes every Gram per tile (no R×R storage at all).
+        init(sizes: [Int], rank: Int, cache: Bool = true) {
             self.rank = rank
             grams = Array(repeating: nil, count: sizes.count)
-            cacheable = sizes.map { $0 > Self.smallMode }
+            cacheable = sizes.map { cache && $0 > Self.smallMode }
         }
 
         /// Recomputes the cached Gram of `mode` from its (new) factor.

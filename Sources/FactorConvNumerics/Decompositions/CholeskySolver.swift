@@ -9,7 +9,7 @@ import FactorConvBLAS
 extension DecompositionKit {
     final class CholeskySolver {
         /// Block size: large enough for efficient GEMM tiles, small enough for the scalar diagonal work.
-        static let block = 192
+        static let block = 256
 
         let n: Int
         /// The factor L in the lower triangle of the caller's matrix (factored in place).

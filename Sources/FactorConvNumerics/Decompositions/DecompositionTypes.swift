@@ -27,7 +27,7 @@ public enum CPRegularization: Sendable, Equatable {
 }
 
 /// Options of `parafac` (CP-ALS). The defaults are tltorch's `from_conv` settings except
-/// `regularization` (`.proximal`); `CPOptions.tltorch` reproduces tltorch exactly.
+/// `regularization` (`.proximal`) and `lineSearch` (on); `CPOptions.tltorch` reproduces tltorch.
 public struct CPOptions: Sendable, Equatable {
     /// Maximum number of ALS sweeps (TensorLy `n_iter_max`).
     public var nIterMax: Int
@@ -41,21 +41,28 @@ public struct CPOptions: Sendable, Equatable {
     public var regularization: CPRegularization
     /// Seed of the generator that fills random columns; equal seeds give equal results.
     public var seed: UInt64
+    /// Extrapolate the factors along the last sweep's step from the third sweep on, and keep the
+    /// jump when it lowers the error (TensorLy's `linesearch=True`, off in tltorch). Over-
+    /// parameterized CP (rank 'same') converges slowly through ALS "swamps"; the jump typically
+    /// saves hundreds of sweeps for one extra MTTKRP per sweep.
+    public var lineSearch: Bool
 
-    /// Creates CP-ALS options; every argument defaults to tltorch's value except `regularization`.
+    /// Creates CP-ALS options; every argument defaults to tltorch's value except
+    /// `regularization` and `lineSearch`.
     public init(nIterMax: Int = 100, tol: Double = 1e-8, l2Reg: Double = 1e-5,
                 initialization: CPInitialization = .svd, regularization: CPRegularization = .proximal,
-                seed: UInt64 = 0) {
+                seed: UInt64 = 0, lineSearch: Bool = true) {
         self.nIterMax = nIterMax
         self.tol = tol
         self.l2Reg = l2Reg
         self.initialization = initialization
         self.regularization = regularization
         self.seed = seed
+        self.lineSearch = lineSearch
     }
 
-    /// Exactly tltorch's `from_conv` settings (ridge regularization).
-    public static var tltorch: CPOptions { CPOptions(regularization: .ridge) }
+    /// Exactly tltorch's `from_conv` settings (ridge regularization, no line search).
+    public static var tltorch: CPOptions { CPOptions(regularization: .ridge, lineSearch: false) }
 }
 
 /// A CP decomposition `T ≈ Σ_r w_r U_0[:, r] ∘ … ∘ U_{N-1}[:, r]`.

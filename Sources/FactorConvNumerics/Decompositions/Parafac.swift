@@ -1,3 +1,5 @@
+import Foundation
+
 /// CP decomposition by alternating least squares (TensorLy's `parafac` as called by tltorch, spec §10.2).
 ///
 /// Per sweep and mode n: `P = Π_{k≠n} F_kᵀF_k + λI`, `M = unfold(T, n) · KR(F_k, k≠n)`,
@@ -59,7 +61,9 @@ extension DecompositionKit {
             let useTree = order >= 2 && r * j0 <= Self.treeBudget / 8
             var errors: [Double] = []
             var sweeps = 0
+            var jumpRoot = 2.0, jumpFailures = 0   // jump = sweep^(1/jumpRoot); the root grows after repeated rejections
             for it in 0..<options.nIterMax {
+                let start = factors
                 var left: Matrix?          // F_0ᵀ T_(0) contracted with F_1…F_{n-1} (tree path)
                 var lastM: Matrix?         // MTTKRP of the last mode, for ⟨T, CP⟩
                 for n in 0..<order {
@@ -93,7 +97,26 @@ extension DecompositionKit {
                 if let lastM { for x in 0..<lastM.count { inner += lastM.data[x] * fLast.data[x] } }
                 let cpNorm2 = grams.cpSquaredNorm(factors: factors)
                 let residual = abs(normT2 + cpNorm2 - 2 * inner).squareRoot()
-                let error = normT > 0 ? residual / normT : residual
+                var error = normT > 0 ? residual / normT : residual
+                if options.lineSearch && it >= 2 {
+                    // Extrapolate along this sweep's step; keep it only if the error drops.
+                    let jump = pow(Double(it + 1), 1 / jumpRoot)
+                    let trial = zip(start, factors).map { old, new -> Matrix in
+                        let x = Matrix(rows: new.rows, cols: new.cols)
+                        for i in 0..<x.count { x.data[i] = old.data[i] + jump * (new.data[i] - old.data[i]) }
+                        return x
+                    }
+                    let trialError = try cpError(trial, normT2: normT2)
+                    if trialError < error {
+                        factors = trial
+                        error = trialError
+                        for k in 0..<order { grams.refresh(k, factors[k]) }
+                        jumpFailures = 0
+                    } else {
+                        jumpFailures += 1
+                        if jumpFailures >= 2 { jumpRoot += 1; jumpFailures = 0 }
+                    }
+                }
                 errors.append(error)
                 sweeps = it + 1
                 try report(progress, sweeps, error, "parafac")
@@ -102,6 +125,18 @@ extension DecompositionKit {
             return CPDecomposition(weights: Tensor(uncheckedShape: [r], scalars: [Double](repeating: 1, count: r)),
                                    factors: factors.enumerated().map { $0.element.tensor(shape: [shape[$0.offset], r]) },
                                    errors: errors, iterations: sweeps)
+        }
+
+        /// The relative error of arbitrary factors: `⟨T, CP⟩` from a mode-0 MTTKRP, `‖CP‖²` from
+        /// Gram tiles recomputed on the fly (no R×R storage).
+        private func cpError(_ factors: [Matrix], normT2: Double) throws -> Double {
+            let m = try mttkrp(mode: 0, factors: factors, left: nil, useTree: false)
+            var inner = 0.0
+            for x in 0..<m.count { inner += m.data[x] * factors[0].data[x] }
+            let cpNorm2 = CPGrams(sizes: shape, rank: rank, cache: false).cpSquaredNorm(factors: factors)
+            let residual = abs(normT2 + cpNorm2 - 2 * inner).squareRoot()
+            let normT = normT2.squareRoot()
+            return normT > 0 ? residual / normT : residual
         }
 
         /// `unfold(T, n) · KR(F_k, k ≠ n)` by the dimension tree (modes ≥ 1) or directly.

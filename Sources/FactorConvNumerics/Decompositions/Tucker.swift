@@ -54,7 +54,9 @@ extension DecompositionKit {
             let normT = normT2.squareRoot()
             var factors = [Tensor<Double>?](repeating: nil, count: order)
             var rng = Random(seed: options.seed)
-            for n in active {
+            // The first active mode's initial factor is never read: the first sweep recomputes it
+            // from the others before anything uses it. Skipping it saves one SVD, same iterates.
+            for n in active.dropFirst() {
                 switch options.initialization {
                 case .svd: factors[n] = try leadingVectors(tensor, mode: n, count: ranks[n])
                 case .random:
@@ -83,15 +85,21 @@ extension DecompositionKit {
                     if it > 1 && abs(errors[errors.count - 2] - error) < options.tol { break }
                 }
             }
-            // Square orthogonal factors, from the final factors of the other modes.
-            for n in 0..<order where ranks[n] == shape[n] {
-                let y = try project(tensor, factors: factors, modes: active)
-                factors[n] = try leadingVectors(y, mode: n, count: shape[n])
+            if nIterMaxIsZero(active) {
+                // No sweep ran: the first active mode still needs its SVD factor.
+                factors[active[0]] = try leadingVectors(tensor, mode: active[0], count: ranks[active[0]])
             }
+            // Square orthogonal factors, from the final factors of the other modes (one shared projection).
+            let projected = try project(tensor, factors: factors, modes: active)
+            let square = (0..<order).filter { ranks[$0] == shape[$0] }
+            for n in square { factors[n] = try leadingVectors(projected, mode: n, count: shape[n]) }
             let all = factors.map { $0! }
-            let core = try project(tensor, factors: all, modes: Array(0..<order))
+            let core = try project(projected, factors: all, modes: square)
             return TuckerDecomposition(core: core, factors: all, ranks: ranks, errors: errors, iterations: sweeps)
         }
+
+        /// Whether active modes exist but no sweep will run (their first factor was not initialized).
+        private func nIterMaxIsZero(_ active: [Int]) -> Bool { !active.isEmpty && options.nIterMax == 0 }
 
         /// `T ×_k U_kᵀ` over `modes`, contracting the most-reducing modes first (cheapest order).
         private func project(_ t: Tensor<Double>, factors: [Tensor<Double>?], modes: [Int]) throws -> Tensor<Double> {
