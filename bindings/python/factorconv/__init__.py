@@ -10,6 +10,7 @@ Public API:
         state_dict interop); SubFactorizedConv is what conv.get_conv(indices) returns
     conv(x, weight, bias=None, stride=1, padding=0, dilation=1)   dense N-D convolution
     set_num_threads(n), get_num_threads()                         worker threads per call
+    set_memory_limit(bytes), get_memory_limit()                   allocation bound per call
     library_version(), abi_version(), __version__                 versions
     FactorConvError and its subclasses                            errors
 """
@@ -34,7 +35,8 @@ ABI_VERSION = _lib.EXPECTED_ABI_VERSION
 # fc.IOError (API.md's name) is deliberately not in __all__: a star-import would shadow the
 # builtin IOError (= OSError) in the importing module.
 __all__ = [
-    "FactorizedConv", "SubFactorizedConv", "conv", "set_num_threads", "get_num_threads", "library_version", "abi_version",
+    "FactorizedConv", "SubFactorizedConv", "conv", "set_num_threads", "get_num_threads",
+    "set_memory_limit", "get_memory_limit", "library_version", "abi_version",
     "ABI_VERSION", "__version__",
     "FactorConvError", "InvalidArgumentError", "ShapeMismatchError", "LayerIndexError",
     "UnsupportedError", "OutOfMemoryError", "FormatError", "FactorConvIOError",
@@ -68,3 +70,22 @@ def set_num_threads(n):
 def get_num_threads():
     """The number of worker threads one FactorConv call may use (always >= 1)."""
     return int(_lib.lib.fconv_get_num_threads())
+
+
+def set_memory_limit(n_bytes):
+    """Sets the process-wide bound on what one FactorConv call may allocate, in bytes.
+
+    0 restores the default ($FACTORCONV_MAX_BYTES, else 3/4 of physical memory). Requests
+    beyond it fail with OutOfMemoryError before allocating. Call it while no other FactorConv
+    call is running.
+    """
+    n_bytes = operator.index(n_bytes)
+    if not 0 <= n_bytes < 2**64:
+        raise InvalidArgumentError("bytes must be 0 (default) or a positive byte count below "
+                                   "2^64, got %d" % n_bytes)
+    _lib.check(_lib.lib.fconv_set_memory_limit(n_bytes))
+
+
+def get_memory_limit():
+    """The current per-call allocation bound in bytes (always > 0)."""
+    return int(_lib.lib.fconv_get_memory_limit())

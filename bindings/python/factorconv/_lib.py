@@ -47,6 +47,8 @@ SIGNATURES = {
     "fconv_last_error_message": (ctypes.c_char_p, []),
     "fconv_set_num_threads": (_status, [ctypes.c_int32]),
     "fconv_get_num_threads": (ctypes.c_int32, []),
+    "fconv_set_memory_limit": (_status, [ctypes.c_uint64]),
+    "fconv_get_memory_limit": (ctypes.c_uint64, []),
     "fconv_dense_conv_output_shape": (_status, [
         _c_int64_p, ctypes.c_size_t,            # input_shape, input_ndim
         _c_int64_p, ctypes.c_size_t,            # weight_shape, weight_ndim
@@ -134,6 +136,9 @@ SIGNATURES = {
         _conv_p, ctypes.c_int32, _c_int64_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t),
     ]),
     "fconv_conv_repr": (_status, [_conv_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+    # Files ---------------------------------------------------------------------------------
+    "fconv_conv_save": (_status, [_conv_p, ctypes.c_char_p]),
+    "fconv_conv_load": (_status, [ctypes.c_char_p, ctypes.POINTER(_conv_p)]),
 }
 
 

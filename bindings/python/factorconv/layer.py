@@ -15,6 +15,7 @@ with its main layer.
 import ctypes
 import numbers
 import operator
+import os
 import sys
 import threading
 
@@ -119,6 +120,18 @@ def _geometry_list(value, name, order):
                                      % (name, len(values), order))
         return values
     return [_int(value, name)] * order
+
+
+def _path_bytes(path):
+    """A file system path (str, bytes or os.PathLike) as bytes for C."""
+    try:
+        path = os.fsencode(path)
+    except TypeError:
+        raise InvalidArgumentError("path must be a str, bytes or os.PathLike, got %r"
+                                   % (path,)) from None
+    if b"\0" in path:
+        raise InvalidArgumentError("path must not contain NUL bytes")
+    return path
 
 
 class _Options:
@@ -587,6 +600,24 @@ class FactorizedConv:
                 callback.reraise()
             _lib.check(status)
         return cls._from_handle(handle, seed_used)
+
+    # -- files -------------------------------------------------------------------------------
+
+    def save(self, path):
+        """Saves the layer as one ``.safetensors`` file: the parameters under their state_dict
+        names and the configuration in ``__metadata__`` (a sub-convolution saves its main
+        layer). The file is replaced atomically. Raises fc.IOError when it cannot be written."""
+        with _Reading(self._lock):
+            _lib.check(_lib_.fconv_conv_save(self._live(), _path_bytes(path)))
+
+    @classmethod
+    def load(cls, path):
+        """A layer from a ``.safetensors`` file written by ``save`` (or by the safetensors
+        package with the same names and metadata). Raises fc.IOError (unreadable) or
+        fc.FormatError (malformed or inconsistent file)."""
+        handle = _lib.POINTER_CONV()
+        _lib.check(_lib_.fconv_conv_load(_path_bytes(path), ctypes.byref(handle)))
+        return cls._from_handle(handle, None)
 
     # -- lifetime ----------------------------------------------------------------------------
 

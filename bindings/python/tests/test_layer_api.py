@@ -449,3 +449,64 @@ def test_garbage_collection_frees_in_any_order():
 def test_sub_conv_cannot_be_constructed_directly():
     with pytest.raises(TypeError):
         fc.SubFactorizedConv(4, 6, (3, 3))
+
+
+# -- files -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("factorization", ["cp", "tucker", "tt"])
+def test_save_load_round_trip(tmp_path, factorization):
+    conv = fc.FactorizedConv(4, 6, (3, 3), n_layers=2, bias=True, has_bias=[False, True],
+                             factorization=factorization, rank=0.6, seed=3)
+    conv.set(1, stride=2, padding=(1, 0), bias=np.arange(6))
+    path = tmp_path / "layer.safetensors"
+    conv.save(path)
+    with fc.FactorizedConv.load(str(path)) as loaded:
+        assert repr(loaded) == repr(conv)
+        assert loaded.has_bias == conv.has_bias and loaded.stride == conv.stride
+        for i in range(2):
+            np.testing.assert_array_equal(loaded(X, i), conv(X, i))
+    conv[1].save(tmp_path / "sub.safetensors")      # a sub-convolution saves its main layer
+    assert fc.FactorizedConv.load(tmp_path / "sub.safetensors").n_layers == 2
+
+
+def test_save_load_errors(tmp_path):
+    conv = fc.FactorizedConv(4, 6, (3, 3))
+    with pytest.raises(fc.IOError):
+        conv.save(tmp_path / "missing-dir" / "x.safetensors")
+    with pytest.raises(fc.IOError):
+        fc.FactorizedConv.load(tmp_path / "nothing.safetensors")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    with pytest.raises(fc.FormatError):
+        fc.FactorizedConv.load(bad)
+    with pytest.raises(fc.InvalidArgumentError, match="path"):
+        fc.FactorizedConv.load(3.5)
+
+
+def test_saved_file_reads_with_the_safetensors_package(tmp_path):
+    safetensors_numpy = pytest.importorskip(
+        "safetensors.numpy", reason="safetensors is not importable here (the reference venv "
+                                    "has it)")
+    conv = fc.FactorizedConv(4, 6, (3, 3), bias=True, factorization="tucker", seed=1)
+    conv.save(tmp_path / "a.safetensors")
+    tensors = safetensors_numpy.load_file(str(tmp_path / "a.safetensors"))
+    state = conv.state_dict()
+    assert set(tensors) == set(state)
+    for name in state:
+        np.testing.assert_array_equal(tensors[name], state[name])
+
+
+def test_memory_limit_refuses_large_requests():
+    old = fc.get_memory_limit()
+    assert old > 0
+    try:
+        fc.set_memory_limit(1 << 20)
+        assert fc.get_memory_limit() == 1 << 20
+        with pytest.raises(fc.OutOfMemoryError):
+            fc.FactorizedConv(1024, 1024, (5, 5), factorization="dense",
+                              implementation="reconstructed")
+    finally:
+        fc.set_memory_limit(0)
+    assert fc.get_memory_limit() == old
+    with pytest.raises(fc.InvalidArgumentError):
+        fc.set_memory_limit(-1)
