@@ -14,13 +14,13 @@ CC ?= cc
 RELEASE_DIR := .build/release
 LIB := $(RELEASE_DIR)/libfactorconv.so
 APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config python3-dev libffi-dev valgrind
-PIP_PACKAGES := numpy pytest
+PIP_PACKAGES := numpy pytest safetensors
 
 C_FLAGS := -std=c99 -pedantic -Wall -Wextra -Werror -O2 -Iinclude
 C_LINK := -L$(RELEASE_DIR) -lfactorconv -Wl,-rpath,$(abspath $(RELEASE_DIR)) -lm
 C_BUILD := .build/c
 
-.PHONY: all deps lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions check-exports clean
+.PHONY: all deps lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions check-exports cli fuzz-load clean
 
 all: lib
 
@@ -33,7 +33,7 @@ deps:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) || exit 1; \
 	  else echo "missing system packages; run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; fi; \
 	fi
-	@$(PYTHON) -c "import numpy, pytest" 2>/dev/null || \
+	@$(PYTHON) -c "import numpy, pytest, safetensors" 2>/dev/null || \
 	  { if [ "$$(id -u)" = 0 ]; then $(PYTHON) -m pip install -q $(PIP_PACKAGES); \
 	    else echo "missing Python packages; run: $(PYTHON) -m pip install $(PIP_PACKAGES)"; exit 1; fi; }
 
@@ -41,6 +41,22 @@ deps:
 lib: deps
 	$(SWIFT) build -c release --product factorconv -Xswiftc -static-stdlib \
 	  -Xlinker --version-script=$(abspath Sources/FactorConvC/exports.map)
+
+## cli: the `factorconv` command-line tool (release build of product factorconv-cli; SwiftPM
+## cannot name it `factorconv` beside the library product, so it is copied to .build/release/factorconv).
+CLI := $(RELEASE_DIR)/factorconv
+cli: deps
+	$(SWIFT) build -c release --product factorconv-cli
+	cp $(RELEASE_DIR)/factorconv-cli $(CLI)
+
+## fuzz-load: random-mutation fuzzing of fconv_conv_load for FUZZ_SECONDS (default 60) seconds;
+## fails if any input crashes the loader (kept under the printed directory's crashes/).
+FUZZ_SECONDS ?= 60
+fuzz-load: lib
+	@mkdir -p $(C_BUILD)
+	$(CC) $(C_FLAGS) Tests/Fuzz/fuzz_load.c -o $(C_BUILD)/fuzz_load $(C_LINK)
+	@dir=$$(mktemp -d /tmp/factorconv-fuzz.XXXXXX); echo "fuzzing in $$dir"; \
+	  $(C_BUILD)/fuzz_load $(FUZZ_SECONDS) $${FUZZ_SEED:-$$(date +%s)} $$dir
 
 ## check-exports: the release .so exports exactly the functions the header declares.
 check-exports: lib
@@ -64,8 +80,8 @@ test-c: lib check-exports
 	  echo "== $$exe"; $$exe; \
 	done
 
-test-python: lib
-	FACTORCONV_LIB=$(abspath $(LIB)) $(PYTHON) -m pytest -q bindings/python/tests
+test-python: lib cli
+	FACTORCONV_LIB=$(abspath $(LIB)) FACTORCONV_CLI=$(abspath $(CLI)) $(PYTHON) -m pytest -q bindings/python/tests
 
 demo: lib
 	FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python $(PYTHON) bindings/python/examples/demo.py

@@ -1,0 +1,64 @@
+import ArgumentParser
+import FactorConv
+
+/// `factorconv bench`: time a layer file's implementations on an input shape.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time a layer file's forward implementations on a random input of a given shape.",
+        discussion: "Prints the median and minimum time per forward of each implementation the factorization has, and auto's choice.")
+
+    @Argument(help: "A layer file (.safetensors).")
+    var layerFile: String
+
+    @Option(name: .customLong("input-shape"), help: "The input shape, e.g. 8,64,56,56 (batch, in_channels, spatial...).")
+    var inputShape: IntList
+
+    @Option(help: "The layer of a grid, e.g. 1 or 0,2.")
+    var layer: IntList?
+
+    @Option(help: "Timed repetitions per implementation.")
+    var repeats: Int = 10
+
+    mutating func validate() throws {
+        guard repeats >= 1 && repeats <= 100_000 else { throw ValidationError("--repeats must be in 1...100000") }
+    }
+
+    func run() throws {
+        let conv = try FactorizedConv.load(from: layerFile)
+        let index = layer?.values ?? []
+        let shape = inputShape.values
+        guard shape.allSatisfy({ $0 >= 1 }), let count = Optional(shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }),
+              count < 1 << 31 else {
+            throw ToolError(message: "--input-shape \(shape) must have sizes >= 1 and fewer than 2^31 elements")
+        }
+        var state: UInt64 = 0x9E3779B97F4A7C15
+        let x = try Tensor(shape: shape, scalars: (0..<count).map { _ -> Float in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(state >> 40) / Float(1 << 24) - 0.5
+        })
+        let outShape = try conv.outputShape(inputShape: shape, layer: index)
+        print("\(conv.description)")
+        print("input \(shape) -> output \(outShape), \(repeats) repeats")
+        let clock = ContinuousClock()
+        for implementation in Implementation.allCases {
+            guard (try? conv.setImplementation(implementation)) != nil else { continue }
+            _ = try conv.forward(x, layer: index)  // warm-up: caches derived weights and workspaces
+            var times: [Double] = []
+            for _ in 0..<repeats {
+                let start = clock.now
+                _ = try conv.forward(x, layer: index)
+                times.append(seconds(clock.now - start))
+            }
+            times.sort()
+            var line = "  \(implementation.rawValue.padding(14))  median \(fixed(times[times.count / 2] * 1e3, 3)) ms  min \(fixed(times[0] * 1e3, 3)) ms"
+            if implementation == .auto {
+                line += "  (chose \(try conv.chosenImplementation(inputShape: shape, layer: index)))"
+            }
+            print(line)
+        }
+    }
+}
+
+private extension String {
+    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}

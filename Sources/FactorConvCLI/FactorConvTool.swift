@@ -1,0 +1,63 @@
+import ArgumentParser
+import FactorConv
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `factorconv` command: compress a dense convolution kernel into a factorized layer file,
+/// describe it, run it and time it.
+///
+/// Exit codes (stable, for scripts): 0 success; 1 a FactorConv error (bad file, shape mismatch,
+/// I/O, ...), reported on stderr as `factorconv: error: <message>`; 2 a usage error (unknown
+/// option, missing or invalid argument), reported with the usage text.
+@main
+struct FactorConvTool: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "factorconv",
+        abstract: "Compress, inspect, run and time factorized convolution layers (.safetensors layer files).",
+        discussion: """
+            A layer file is a .safetensors file holding the layer's parameters under tltorch's \
+            state_dict names and its configuration as JSON in __metadata__["factorconv"]. Files \
+            load in Swift (FactorizedConv.load), C (fconv_conv_load) and Python \
+            (factorconv.FactorizedConv.load).
+
+            Exit status: 0 on success, 1 on a FactorConv error (message on stderr as \
+            "factorconv: error: <message>"), 2 on a usage error.
+            """,
+        version: "0.1.0",
+        subcommands: [Compress.self, Info.self, Run.self, Bench.self])
+
+    /// Parses the arguments, runs the subcommand and maps every failure to the documented exit code.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as FactorConvError {
+            printError(error.message)
+            Glibc.exit(1)
+        } catch let error as ToolError {
+            printError(error.message)
+            Glibc.exit(1)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Glibc.exit(0)
+            }
+            let text = fullMessage(for: error)
+            if !text.isEmpty { writeStderr(text + "\n") }
+            Glibc.exit(2)
+        }
+    }
+
+    /// Writes `factorconv: error: <message>` to stderr.
+    static func printError(_ message: String) {
+        writeStderr("factorconv: error: \(message)\n")
+    }
+}
+
+/// A failure of the tool itself (not of the library), reported with exit code 1.
+struct ToolError: Error {
+    /// What went wrong.
+    let message: String
+}
