@@ -19,6 +19,10 @@ PIP_PACKAGES := numpy pytest safetensors
 C_FLAGS := -std=c99 -pedantic -Wall -Wextra -Werror -O2 -Iinclude
 C_LINK := -L$(RELEASE_DIR) -lfactorconv -Wl,-rpath,$(abspath $(RELEASE_DIR)) -lm
 C_BUILD := .build/c
+# Leak check of the C examples: definite/indirect leaks and memory errors fail; the Swift
+# runtime's still-reachable / possibly-lost blocks (metadata, worker thread stacks) do not.
+VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
+REFENV_PY := $(or $(REFENV),$(or $(TMPDIR),/tmp)/factorconv-refenv)/bin/python
 
 .PHONY: all deps lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions check-exports cli fuzz-load clean
 
@@ -74,20 +78,36 @@ test-c: lib check-exports
 	@mkdir -p $(C_BUILD)
 	$(CC) $(C_FLAGS) -x c -fsyntax-only include/factorconv.h
 	g++ -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -x c++ -fsyntax-only include/factorconv.h
+	@mkdir -p $(C_BUILD)/valgrind-lib
+	@# valgrind 3.19 cannot read the DWARF 5 debug info of the Swift-built .so: give it a copy
+	@# without debug info (LD_LIBRARY_PATH wins over the examples' RUNPATH).
+	@objcopy --strip-debug $(LIB) $(C_BUILD)/valgrind-lib/libfactorconv.so
 	@set -e; for src in bindings/c/*.c; do \
 	  exe=$(C_BUILD)/$$(basename $$src .c); \
 	  $(CC) $(C_FLAGS) $$src -o $$exe $(C_LINK); \
-	  echo "== $$exe"; $$exe; \
+	  echo "== $$exe"; \
+	  if command -v valgrind >/dev/null; then \
+	    LD_LIBRARY_PATH=$(abspath $(C_BUILD)/valgrind-lib) $(VALGRIND) --log-file=$$exe.valgrind $$exe \
+	      || { cat $$exe.valgrind; exit 1; }; \
+	    grep -E "ERROR SUMMARY|definitely lost|indirectly lost" $$exe.valgrind | sed 's/^==[0-9]*== */   valgrind: /'; \
+	  else echo "   (valgrind not installed: running without the leak check)"; $$exe; fi; \
 	done
 
 test-python: lib cli
 	FACTORCONV_LIB=$(abspath $(LIB)) FACTORCONV_CLI=$(abspath $(CLI)) $(PYTHON) -m pytest -q bindings/python/tests
+	@# The torch / tltorch interop tests need the reference venv; run them when it exists
+	@# (build it with `bash Benchmarks/refenv.sh`); otherwise they were skipped above.
+	@if [ -x $(REFENV_PY) ] && $(REFENV_PY) -c "import tltorch, pytest" 2>/dev/null; then \
+	  echo "== torch / tltorch interop with $(REFENV_PY)"; \
+	  FACTORCONV_LIB=$(abspath $(LIB)) $(REFENV_PY) -m pytest -q bindings/python/tests/test_layer_tltorch.py \
+	    bindings/python/tests/test_torch.py; \
+	else echo "(no reference venv at $(REFENV_PY): torch/tltorch interop tests skipped)"; fi
 
 demo: lib
 	FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python $(PYTHON) bindings/python/examples/demo.py
 	@mkdir -p $(C_BUILD)
-	$(CC) $(C_FLAGS) bindings/c/dense_conv_example.c -o $(C_BUILD)/dense_conv_example $(C_LINK)
-	$(C_BUILD)/dense_conv_example
+	$(CC) $(C_FLAGS) bindings/c/compress_example.c -o $(C_BUILD)/compress_example $(C_LINK)
+	$(C_BUILD)/compress_example
 
 BENCH_ENV = FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python:Benchmarks
 
