@@ -54,7 +54,7 @@ public func fconv_conv_repr(_ conv: OpaquePointer?, _ buffer: UnsafeMutablePoint
                             _ length: UnsafeMutablePointer<Int>?) -> fconv_status {
     guarded("fconv_conv_repr") {
         let handle = try convHandle(conv)
-        let text = handle.fixedLayer.map { try! handle.conv.subConv(at: $0).description } ?? handle.conv.description
+        let text = try handle.fixedLayer.map { try handle.conv.subConv(at: $0).description } ?? handle.conv.description
         try Arguments.copy(text, into: buffer, capacity: capacity, length: length, "buffer (capacity)")
     }
 }
