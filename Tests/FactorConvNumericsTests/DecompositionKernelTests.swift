@@ -99,5 +99,18 @@ struct DecompositionKernelTests {
         indefinite[0] = -1
         let w2 = K.Matrix(rows: n, cols: n, copying: indefinite)
         #expect(K.CholeskySolver(factoring: w2.data, n: n) == nil)
+        // The LU fallback solves the indefinite symmetric system (first row/column changed alike).
+        var sym = a
+        sym[0] = -1
+        let lu = K.Matrix(rows: n, cols: n, copying: sym)
+        let y = Self.matrix(b)
+        #expect(K.luSolveRows(lu.data, n: n, y.data, m: m))
+        var worstLU = 0.0
+        for i in 0..<m { for j in 0..<n {
+            var s = 0.0
+            for k in 0..<n { s += y.data[i * n + k] * sym[k * n + j] }
+            worstLU = max(worstLU, abs(s - b.scalars[i * n + j]))
+        } }
+        #expect(worstLU <= 1e-8 * scale)
     }
 }
