@@ -14,26 +14,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "factorconv.h"
-
-/* Runs a FactorConv call; on failure prints the status name and the library's message. */
-#define CHECK(call)                                                                        \
-    do {                                                                                   \
-        fconv_status check_status_ = (call);                                               \
-        if (check_status_ != FCONV_OK) {                                                   \
-            fprintf(stderr, "%s:%d: %s failed: %s: %s\n", __FILE__, __LINE__, #call,       \
-                    fconv_status_string(check_status_), fconv_last_error_message());       \
-            exit(1);                                                                       \
-        }                                                                                  \
-    } while (0)
+#include "example_util.h"
 
 enum { NDIM = 4, NSPATIAL = 2 };
-
-/* Deterministic values in [-1, 1) (a tiny LCG, so the example needs no seeding). */
-static float next_value(uint32_t *state) {
-    *state = *state * 1664525u + 1013904223u;
-    return (float)(*state >> 8) / 8388608.0f - 1.0f;
-}
 
 static int64_t product(const int64_t *shape, size_t ndim) {
     int64_t n = 1;
@@ -84,9 +67,9 @@ int main(void) {
     uint32_t state = 42u;
 
     if (!x || !w) { fprintf(stderr, "out of memory\n"); return 1; }
-    for (k = 0; k < x_count; ++k) x[k] = next_value(&state);
-    for (k = 0; k < w_count; ++k) w[k] = next_value(&state);
-    for (k = 0; k < 4; ++k) bias[k] = next_value(&state);
+    for (k = 0; k < x_count; ++k) x[k] = ex_uniform(&state);
+    for (k = 0; k < w_count; ++k) w[k] = ex_uniform(&state);
+    for (k = 0; k < 4; ++k) bias[k] = ex_uniform(&state);
 
     printf("libfactorconv %s (ABI %d, header ABI %d), %d threads\n", fconv_version_string(),
            (int)fconv_abi_version(), FCONV_ABI_VERSION, (int)fconv_get_num_threads());
