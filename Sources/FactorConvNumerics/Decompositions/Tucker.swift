@@ -33,12 +33,23 @@ public func tucker(_ tensor: Tensor<Double>, ranks: [Int], options: TuckerOption
 }
 
 extension DecompositionKit {
+    /// A partially projected tensor whose axes are a permutation of the original modes: only the
+    /// Gram matrix of a mode's unfolding (and norms) are needed, and those ignore column order.
+    struct Projected {
+        var tensor: Tensor<Double>
+        /// `modes[axis]` is the original mode held by `axis`.
+        var modes: [Int]
+        func axis(of mode: Int) -> Int { modes.firstIndex(of: mode)! }
+    }
+
     /// The state of one HOOI run.
-    struct HOOI {
+    final class HOOI {
         let tensor: Tensor<Double>
         let shape: [Int]
         let ranks: [Int]
         let options: TuckerOptions
+        /// Cached unfoldings of the input, one per mode that starts a projection (constant across sweeps).
+        private var unfoldings: [Int: Tensor<Double>] = [:]
 
         init(tensor: Tensor<Double>, ranks: [Int], options: TuckerOptions) {
             self.tensor = tensor
@@ -52,13 +63,14 @@ extension DecompositionKit {
             let active = (0..<order).filter { ranks[$0] < shape[$0] }
             let normT2 = tensor.scalars.reduce(0) { $0 + $1 * $1 }
             let normT = normT2.squareRoot()
+            let identity = Projected(tensor: tensor, modes: Array(0..<order))
             var factors = [Tensor<Double>?](repeating: nil, count: order)
             var rng = Random(seed: options.seed)
             // The first active mode's initial factor is never read: the first sweep recomputes it
             // from the others before anything uses it. Skipping it saves one SVD, same iterates.
             for n in active.dropFirst() {
                 switch options.initialization {
-                case .svd: factors[n] = try leadingVectors(tensor, mode: n, count: ranks[n])
+                case .svd: factors[n] = try leadingVectors(identity, mode: n, count: ranks[n])
                 case .random:
                     factors[n] = Tensor(uncheckedShape: [shape[n], ranks[n]],
                                         scalars: (0..<(shape[n] * ranks[n])).map { _ in rng.uniform() })
@@ -68,14 +80,14 @@ extension DecompositionKit {
             var sweeps = 0
             if let last = active.last {
                 for it in 0..<options.nIterMax {
-                    var lastY = tensor
+                    var lastY = identity
                     for n in active {
-                        let y = try project(tensor, factors: factors, modes: active.filter { $0 != n })
+                        let y = try project(factors: factors, modes: active.filter { $0 != n })
                         factors[n] = try leadingVectors(y, mode: n, count: ranks[n])
                         if n == last { lastY = y }
                     }
                     // ‖core‖ = ‖U_lastᵀ unfold(Y_last, last)‖ (square modes do not change the norm).
-                    let core = try lastY.modeProduct(transpose(factors[last]!), mode: last)
+                    let core = try lastY.tensor.modeProduct(transpose(factors[last]!), mode: lastY.axis(of: last))
                     let norm2 = core.scalars.reduce(0) { $0 + $1 * $1 }
                     let residual = abs(normT2 - norm2).squareRoot()
                     let error = normT > 0 ? residual / normT : residual
@@ -84,35 +96,54 @@ extension DecompositionKit {
                     try report(progress, sweeps, error, "tucker")
                     if it > 1 && abs(errors[errors.count - 2] - error) < options.tol { break }
                 }
-            }
-            if nIterMaxIsZero(active) {
-                // No sweep ran: the first active mode still needs its SVD factor.
-                factors[active[0]] = try leadingVectors(tensor, mode: active[0], count: ranks[active[0]])
+                if options.nIterMax == 0 {
+                    // No sweep ran: the first active mode still needs its SVD factor.
+                    factors[active[0]] = try leadingVectors(identity, mode: active[0], count: ranks[active[0]])
+                }
             }
             // Square orthogonal factors, from the final factors of the other modes (one shared projection).
-            let projected = try project(tensor, factors: factors, modes: active)
+            var projected = try project(factors: factors, modes: active)
             let square = (0..<order).filter { ranks[$0] == shape[$0] }
             for n in square { factors[n] = try leadingVectors(projected, mode: n, count: shape[n]) }
             let all = factors.map { $0! }
-            let core = try project(projected, factors: all, modes: square)
+            for n in square {
+                projected.tensor = try projected.tensor.modeProduct(transpose(all[n]), mode: projected.axis(of: n))
+            }
+            // Back to the original mode order.
+            let core = try projected.tensor.permuted((0..<order).map { projected.axis(of: $0) })
             return TuckerDecomposition(core: core, factors: all, ranks: ranks, errors: errors, iterations: sweeps)
         }
 
-        /// Whether active modes exist but no sweep will run (their first factor was not initialized).
-        private func nIterMaxIsZero(_ active: [Int]) -> Bool { !active.isEmpty && options.nIterMax == 0 }
-
-        /// `T ×_k U_kᵀ` over `modes`, contracting the most-reducing modes first (cheapest order).
-        private func project(_ t: Tensor<Double>, factors: [Tensor<Double>?], modes: [Int]) throws -> Tensor<Double> {
-            var y = t
+        /// `T ×_k U_kᵀ` over `modes`: the most-reducing mode first as one GEMM on the cached
+        /// unfolding (a single large GEMM instead of many small ones), the rest as mode products.
+        private func project(factors: [Tensor<Double>?], modes: [Int]) throws -> Projected {
             let ordered = modes.sorted { Double(ranks[$0]) / Double(shape[$0]) < Double(ranks[$1]) / Double(shape[$1]) }
-            for k in ordered { y = try y.modeProduct(transpose(factors[k]!), mode: k) }
+            guard let first = ordered.first else { return Projected(tensor: tensor, modes: Array(0..<shape.count)) }
+            if unfoldings[first] == nil { unfoldings[first] = try tensor.unfolded(first) }
+            let product = try transpose(factors[first]!).matmul(unfoldings[first]!)
+            var rest = shape
+            rest.remove(at: first)
+            var axes = Array(0..<shape.count)
+            axes.remove(at: first)
+            var y = Projected(tensor: try product.reshaped([ranks[first]] + rest), modes: [first] + axes)
+            for k in ordered.dropFirst() {
+                y.tensor = try y.tensor.modeProduct(transpose(factors[k]!), mode: y.axis(of: k))
+            }
             return y
         }
 
-        /// The `count` leading left singular vectors of `unfold(t, mode)`, sign-flipped.
-        private func leadingVectors(_ t: Tensor<Double>, mode: Int, count: Int) throws -> Tensor<Double> {
-            let unfolded = try t.unfolded(mode)
-            let rows = t.shape[mode], cols = t.count / rows
+        /// The `count` leading left singular vectors of the unfolding of original mode `mode`, sign-flipped.
+        private func leadingVectors(_ t: Projected, mode: Int, count: Int) throws -> Tensor<Double> {
+            let axis = t.axis(of: mode)
+            let unfolded: Tensor<Double>
+            if t.modes == Array(0..<shape.count) && t.tensor.shape == shape {
+                // The input itself: share the cached unfolding with later projections.
+                if unfoldings[mode] == nil { unfoldings[mode] = try tensor.unfolded(mode) }
+                unfolded = unfoldings[mode]!
+            } else {
+                unfolded = try t.tensor.unfolded(axis)
+            }
+            let rows = t.tensor.shape[axis], cols = t.tensor.count / rows
             let svd = try unfolded.scalars.withUnsafeBufferPointer {
                 try leftSingular($0.baseAddress!, m: rows, n: cols, k: count, project: false)
             }
