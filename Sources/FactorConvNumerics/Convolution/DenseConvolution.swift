@@ -1,8 +1,9 @@
 /// Dense N-D convolution with PyTorch semantics (cross-correlation, zero padding), float32.
 ///
-/// Pointwise convolutions are one GEMM per image. Others build im2col column blocks of a bounded
-/// size (so the block stays in cache and is reused from the workspace pool) and multiply each by
-/// the kernel viewed as a (C_out × C_in·ΠK) matrix.
+/// Pointwise convolutions are one GEMM per image. Convolutions of order ≥ 2 with stride 1 in the
+/// outer dimensions use `LineConvolution` (im2col over the innermost kernel dimension only). The
+/// rest build im2col column blocks of a bounded size (so the block stays in cache and is reused
+/// from the workspace pool) and multiply each by the kernel viewed as a (C_out × C_in·ΠK) matrix.
 public enum DenseConvolution {
     /// Target size of one im2col column block, in floats (2 MB: measured best among 0.125-16 MB
     /// on the benchmark layers; large enough for efficient GEMM panels, small enough for L2/L3).
@@ -71,6 +72,11 @@ public enum DenseConvolution {
                 multiply(b: b, p0: p0, n: n, columns: input + b * problem.inputImageCount + p0,
                          ldColumns: positions, channels: 0..<problem.outChannels)
             }
+            return
+        }
+
+        if let lines = LineConvolution(problem) {
+            lines.run(input: input, weight: weight, bias: bias, output: output, workers: workers)
             return
         }
 

@@ -1,0 +1,42 @@
+@testable import FactorConvNumerics
+import FactorConvTestSupport
+import Testing
+
+/// The line path (outer strides 1) against the plain-loop reference, with tiny slabs so that
+/// every image is cut into several slabs, and both parallel strategies.
+@Suite struct LineConvolutionTests {
+    @Test(arguments: [2, 3, 4], [1, 2])
+    func matchesReferenceAcrossSlabs(order: Int, threads: Int) throws {
+        var rng = TestRandom(seed: UInt64(300 + order * 10 + threads))
+        for _ in 0..<4 {
+            let batch = rng.int(1...2), cin = rng.int(1...4), cout = rng.int(1...5)
+            let kernel = (0..<order).map { _ in rng.int(1...3) }
+            var stride = Array(repeating: 1, count: order)
+            stride[order - 1] = rng.int(1...3)
+            let padding = (0..<order).map { _ in rng.int(0...2) }
+            let dilation = (0..<order).map { _ in rng.int(1...2) }
+            let sizes = (0..<order).map { d in dilation[d] * (kernel[d] - 1) + 1 + rng.int(0...(order == 4 ? 3 : 6)) }
+            let x = rng.tensor([batch, cin] + sizes), w = rng.tensor([cout, cin] + kernel)
+            let bias = rng.tensor([cout]).scalars
+            let g = try ConvGeometry(order: order, stride: stride, padding: padding, dilation: dilation)
+            let problem = try ConvProblem(inputShape: x.shape, weightShape: w.shape, geometry: g)
+            guard let plan = LineConvolution(problem, slabFloats: 64) else {
+                #expect(problem.isPointwise, "line path must apply to \(problem)")
+                continue
+            }
+            var y = [Float](repeating: .nan, count: problem.outputCount)
+            x.scalars.withUnsafeBufferPointer { xp in
+                w.scalars.withUnsafeBufferPointer { wp in
+                    bias.withUnsafeBufferPointer { bp in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            plan.run(input: xp.baseAddress!, weight: wp.baseAddress!, bias: bp.baseAddress!,
+                                     output: yp.baseAddress!, workers: threads)
+                        }
+                    }
+                }
+            }
+            let ref = referenceConv(x, weight: w, bias: bias, stride: stride, padding: padding, dilation: dilation)
+            #expect(relativeMaxError(try Tensor(shape: problem.outputShape, scalars: y), ref) <= 1e-5, "\(problem)")
+        }
+    }
+}
