@@ -13,7 +13,9 @@ private func geometry(_ o: OptionsHandle, order: Int) throws -> ConvGeometry {
 }
 
 /// Reads a kernel: shape (out, in, K...) and its data, validated.
-private func denseKernel(_ data: UnsafePointer<Float>?, _ shape: UnsafePointer<Int64>?, _ ndim: Int, _ name: String) throws -> Tensor<Float> {
+/// `alreadyCopied` kernel elements were copied before (from_conv_list): the bound covers them all.
+private func denseKernel(_ data: UnsafePointer<Float>?, _ shape: UnsafePointer<Int64>?, _ ndim: Int, _ name: String,
+                         alreadyCopied: Int = 0) throws -> Tensor<Float> {
     let dims = try Arguments.shape(shape, ndim, "\(name)_shape")
     guard dims.count >= 3 else {
         throw FactorConvError.shape("\(name)_ndim is \(dims.count) but a kernel has at least 3 dimensions (out_channels, in_channels, kernel...)")
@@ -22,6 +24,9 @@ private func denseKernel(_ data: UnsafePointer<Float>?, _ shape: UnsafePointer<I
         throw FactorConvError.invalid("\(name)_shape \(dims): size \(v) at axis \(axis) must be in 1...2^40")
     }
     let count = try Checked.product(dims, "\(name)_shape \(dims)")
+    // The copy below is an allocation of the kernel's size: bound it before reading the caller's data.
+    try MemoryLimit.check(elements: try Checked.add(alreadyCopied, count, "kernel sizes"),
+                          alreadyCopied == 0 ? "\(name) of shape \(dims)" : "\(name) of shape \(dims) after \(alreadyCopied) kernel values")
     let data = try Arguments.required(data, name)
     return try Tensor(shape: dims, scalars: Array(UnsafeBufferPointer(start: data, count: count)))
 }
@@ -83,8 +88,10 @@ public func fconv_conv_from_conv_list(
         guard nConvs >= 1 && nConvs <= 1 << 20 else { throw FactorConvError.invalid("n_convs \(UInt(bitPattern: nConvs)) must be in 1...2^20") }
         let weights = try Arguments.required(weights, "weights")
         var convs = [FactorizedConv.DenseConv]()
+        var copied = 0
         for i in 0..<nConvs {
-            let kernel = try denseKernel(weights[i], weightShape, weightNDim, "weights[\(i)]")
+            let kernel = try denseKernel(weights[i], weightShape, weightNDim, "weights[\(i)]", alreadyCopied: copied)
+            copied += kernel.count
             let order = kernel.rank - 2
             func row(_ p: UnsafePointer<Int64>?) -> [Int]? { p.map { p in (0..<order).map { Int(p[i * order + $0]) } } }
             let g = try ConvGeometry(order: order, stride: row(strides), padding: row(paddings), dilation: row(dilations))

@@ -48,6 +48,13 @@ public func fconv_dense_conv_forward(
         let w = try Arguments.required(weight, "weight")
         let y = try Arguments.required(output, "output")
         try Arguments.capacity(outputCapacity, needed: problem.outputCount, "output (output_capacity)")
+        // The memory bound, counted as the layer forward counts it: the output plus the workspace
+        // (one im2col column block per worker, at most max(2^19 floats, 16 columns), as in
+        // DenseConvolution.forward). Without it this call never refused anything.
+        let depth = problem.inChannels * problem.kernelVolume   // im2col size checked by ConvProblem
+        let block = min(try Checked.multiply(problem.outputPositions, depth, "im2col size"), max(1 << 19, 16 * depth))
+        try MemoryLimit.check(elements: try Checked.add(problem.outputCount, try Checked.multiply(Parallel.threadCount, block, "workspace"), "workspace"),
+                              "dense convolution of input \(problem.inputShape)")
         DenseConvolution.forward(problem, input: x, weight: w, bias: bias, output: y)
     }
 }

@@ -68,6 +68,7 @@ public func fconv_conv_set_parameters(_ conv: OpaquePointer?, _ count: Int, _ na
             let values = try Arguments.required(values, "values")
             let shapes = try Arguments.required(shapes, "shapes")
             let ndims = try Arguments.required(ndims, "ndims")
+            var copied = 0   // elements copied so far: the copies are bounded by the memory limit
             for i in 0..<count {
                 let name = try Arguments.string(names[i], "names[\(i)]")
                 let dims = try Arguments.shape(shapes[i], ndims[i], "shapes[\(i)] (\(name))")
@@ -75,6 +76,8 @@ public func fconv_conv_set_parameters(_ conv: OpaquePointer?, _ count: Int, _ na
                     throw FactorConvError.shape("parameter \(name): size \(v) at axis \(axis) must be in 1...2^40")
                 }
                 let n = try Checked.product(dims, "parameter \(name) shape \(dims)")
+                copied = try Checked.add(copied, n, "parameters")
+                try MemoryLimit.check(elements: copied, "parameter \(name) of shape \(dims)")
                 let data = try Arguments.required(values[i], "values[\(i)] (\(name))")
                 guard dict[name] == nil else { throw FactorConvError(.format, "parameter \(name) is given twice") }
                 dict[name] = try Tensor(shape: dims, scalars: Array(UnsafeBufferPointer(start: data, count: n)))

@@ -1,0 +1,227 @@
+/*
+ * test_limits.c — the memory bound (fconv_set_memory_limit / FACTORCONV_MAX_BYTES) from C.
+ *
+ * With a 1 MiB bound, every request bigger than that — a layer, a layer grid, a rank, a dense
+ * kernel given to from_conv / from_conv_list, parameters given to set_parameters, a
+ * reconstructed kernel, a forward's input/output/workspace, a file to load — must fail with
+ * FCONV_ERR_OUT_OF_MEMORY and a message, before allocating: the resident set (VmRSS) may not
+ * grow by more than a few MiB across the refused call.
+ *
+ * The oversized kernels and parameters are 4 GiB PROT_NONE mappings: the library must refuse
+ * them from their shape alone — reading a single byte of one is a segfault (that was a bug:
+ * from_conv and set_parameters copied the caller's data before checking the bound).
+ * Exits 1 if any check fails.
+ */
+#define _DEFAULT_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "factorconv.h"
+
+static int failures = 0, checks = 0;
+
+static long rss_kib(const char *field) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    size_t n = strlen(field);
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, field, n) == 0) v = atol(line + n + 1);
+    fclose(f);
+    return v;
+}
+
+/* Checks that `call` returns FCONV_ERR_OUT_OF_MEMORY with a message and grows RSS < 8 MiB. */
+#define EXPECT_OOM(call)                                                                     \
+    do {                                                                                     \
+        long before_ = rss_kib("VmRSS:");                                                    \
+        fconv_status s_ = (call);                                                            \
+        long grown_ = rss_kib("VmRSS:") - before_;                                           \
+        const char *m_ = fconv_last_error_message();                                         \
+        checks++;                                                                            \
+        if (s_ != FCONV_ERR_OUT_OF_MEMORY || m_[0] == '\0' || grown_ > 8 * 1024) {           \
+            fprintf(stderr, "FAIL %s:%d: %s\n  returned %s (\"%s\"), RSS grew %ld KiB\n",    \
+                    __FILE__, __LINE__, #call, fconv_status_string(s_), m_, grown_);         \
+            failures++;                                                                      \
+        } else {                                                                             \
+            printf("  ok  %-60.60s -> OOM, RSS +%ld KiB\n", #call, grown_);                  \
+        }                                                                                    \
+    } while (0)
+
+#define EXPECT_OK(call)                                                                      \
+    do {                                                                                     \
+        fconv_status s_ = (call);                                                            \
+        checks++;                                                                            \
+        if (s_ != FCONV_OK) {                                                                \
+            fprintf(stderr, "FAIL %s:%d: %s returned %s (\"%s\")\n", __FILE__, __LINE__,    \
+                    #call, fconv_status_string(s_), fconv_last_error_message());             \
+            failures++;                                                                      \
+        }                                                                                    \
+    } while (0)
+
+#define EXPECT_TRUE(cond)                                                                    \
+    do {                                                                                     \
+        checks++;                                                                            \
+        if (!(cond)) {                                                                       \
+            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                  \
+            failures++;                                                                      \
+        }                                                                                    \
+    } while (0)
+
+enum { MIB = 1 << 20 };
+
+/* A 4 GiB region that faults on any access (reserved, never committed). */
+static void *untouchable(size_t bytes) {
+    void *p = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int main(void) {
+    const size_t huge = (size_t)4 << 30;
+    float *never = (float *)untouchable(huge);
+    fconv_options *o = NULL;
+    fconv_conv *c = NULL, *small = NULL;
+    const int64_t k3[2] = {3, 3}, k1[2] = {1, 1};
+    char path[256];
+    EXPECT_TRUE(never != NULL);
+    if (!never) return 1;
+
+    /* Warm the library up (thread pool, BLAS) so RSS deltas measure the calls themselves. */
+    EXPECT_OK(fconv_conv_create(4, 4, k3, 2, NULL, &small));
+    {
+        int64_t xs[4] = {1, 4, 8, 8};
+        float x[256] = {0}, y[256];
+        EXPECT_OK(fconv_conv_forward(small, x, xs, 4, NULL, 0, y, 256));
+    }
+
+    EXPECT_OK(fconv_set_memory_limit(MIB));
+    EXPECT_TRUE(fconv_get_memory_limit() == MIB);
+    printf("memory bound %d bytes:\n", MIB);
+
+    /* Layers: a dense 512x512x3x3 kernel (9 MiB), a rank beyond the bound, a huge grid. */
+    EXPECT_OK(fconv_options_create(&o));
+    EXPECT_OK(fconv_options_set_string(o, "factorization", "dense"));
+    EXPECT_OK(fconv_options_set_string(o, "implementation", "reconstructed"));
+    EXPECT_OOM(fconv_conv_create(512, 512, k3, 2, o, &c));
+    EXPECT_TRUE(c == NULL);
+    fconv_options_free(o);
+    EXPECT_OK(fconv_options_create(&o));
+    EXPECT_OK(fconv_options_set_int(o, "rank", 100000));
+    EXPECT_OOM(fconv_conv_create(8, 8, k3, 2, o, &c));
+    fconv_options_free(o);
+    EXPECT_OK(fconv_options_create(&o));
+    EXPECT_OK(fconv_options_set_int(o, "n_layers", 1 << 20));
+    EXPECT_OOM(fconv_conv_create(8, 8, k3, 2, o, &c));
+    fconv_options_free(o);
+
+    /* Kernels given by the caller: refused from the shape, the data is never read. */
+    {
+        const int64_t ws[4] = {1024, 1024, 32, 32}; /* 2^30 floats = 4 GiB */
+        const float *list[2] = {never, never};
+        EXPECT_OOM(fconv_conv_from_conv(never, ws, 4, NULL, NULL, &c));
+        EXPECT_TRUE(c == NULL);
+        EXPECT_OOM(fconv_conv_from_conv_list(2, list, ws, 4, NULL, NULL, NULL, NULL, NULL, &c));
+        EXPECT_TRUE(c == NULL);
+    }
+    {
+        /* Two 600 KiB kernels: each fits, the two copies together do not. */
+        const int64_t ws[4] = {150, 128, 2, 4};
+        size_t n = 150 * 128 * 2 * 4, i;
+        float *w = (float *)malloc(n * sizeof(float));
+        const float *list[2];
+        for (i = 0; i < n; ++i) w[i] = (float)(i % 13) / 13.0f;
+        list[0] = w;
+        list[1] = w;
+        EXPECT_OOM(fconv_conv_from_conv_list(2, list, ws, 4, NULL, NULL, NULL, NULL, NULL, &c));
+        free(w);
+    }
+    /* Parameters given by the caller: a bias of 2^30 values (the layer must stay unchanged). */
+    {
+        const char *names[1] = {"weight.weights"};
+        const float *values[1] = {never};
+        const int64_t shape[1] = {(int64_t)1 << 30};
+        const int64_t *shapes[1] = {shape};
+        const size_t ndims[1] = {1};
+        EXPECT_OOM(fconv_conv_set_parameters(small, 1, names, values, shapes, ndims, 0));
+    }
+
+    /* Derived data: a CP layer with few parameters whose dense kernel (2.3 MiB) is too big. */
+    EXPECT_OK(fconv_set_memory_limit(0));
+    EXPECT_OK(fconv_options_create(&o));
+    EXPECT_OK(fconv_options_set_int(o, "rank", 4));
+    EXPECT_OK(fconv_conv_create(256, 256, k3, 2, o, &c));
+    fconv_options_free(o);
+    EXPECT_OK(fconv_set_memory_limit(MIB));
+    {
+        float *k = (float *)malloc((size_t)256 * 256 * 9 * sizeof(float));
+        int64_t xs[4] = {1, 256, 4, 4};
+        float *x = (float *)calloc(256 * 16, sizeof(float)), *y = (float *)malloc(256 * 16 * sizeof(float));
+        EXPECT_OOM(fconv_conv_reconstruct_kernel(c, NULL, 0, k, (size_t)256 * 256 * 9));
+        EXPECT_OK(fconv_conv_forward(c, x, xs, 4, NULL, 0, y, 256 * 16)); /* factorized: fits */
+        EXPECT_OK(fconv_conv_set_implementation(c, FCONV_IMPL_RECONSTRUCTED));
+        EXPECT_OOM(fconv_conv_forward(c, x, xs, 4, NULL, 0, y, 256 * 16));
+        free(k);
+        free(x);
+        free(y);
+    }
+
+    /* Forward inputs / outputs beyond the bound (a 1x1 conv on a 2048x2048 image: 16 MiB each). */
+    {
+        int64_t xs[4] = {1, 1, 2048, 2048}, ws[4] = {1, 1, 1, 1};
+        size_t n = (size_t)2048 * 2048;
+        float *x = (float *)calloc(n, sizeof(float)), *y = (float *)malloc(n * sizeof(float)), w = 1.0f;
+        fconv_conv *one = NULL;
+        memset(y, 0, n * sizeof(float)); /* resident before measuring */
+        EXPECT_OK(fconv_set_memory_limit(0));
+        EXPECT_OK(fconv_options_create(&o));
+        EXPECT_OK(fconv_options_set_int(o, "rank", 1));
+        EXPECT_OK(fconv_conv_create(1, 1, k1, 2, o, &one));
+        fconv_options_free(o);
+        EXPECT_OK(fconv_set_memory_limit(MIB));
+        EXPECT_OOM(fconv_conv_forward(one, x, xs, 4, NULL, 0, y, n));
+        EXPECT_OOM(fconv_dense_conv_forward(x, xs, 4, &w, ws, 4, NULL, NULL, NULL, NULL, 2, y, n));
+        fconv_conv_free(one);
+        free(x);
+        free(y);
+    }
+
+    /* Files: a 2.3 MiB layer saved under the default bound does not load under 1 MiB. */
+    snprintf(path, sizeof path, "%s/fconv-limits-%ld.safetensors", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
+    fconv_conv_free(c);
+    c = NULL;
+    EXPECT_OK(fconv_set_memory_limit(0));
+    EXPECT_OK(fconv_options_create(&o));
+    EXPECT_OK(fconv_options_set_string(o, "factorization", "dense"));
+    EXPECT_OK(fconv_options_set_string(o, "implementation", "reconstructed"));
+    EXPECT_OK(fconv_conv_create(256, 256, k3, 2, o, &c));
+    fconv_options_free(o);
+    EXPECT_OK(fconv_conv_save(c, path));
+    fconv_conv_free(c);
+    c = NULL;
+    EXPECT_OK(fconv_set_memory_limit(MIB));
+    EXPECT_OOM(fconv_conv_load(path, &c));
+    EXPECT_TRUE(c == NULL);
+    remove(path);
+
+    /* FACTORCONV_MAX_BYTES is the default bound when none is set. */
+    EXPECT_OK(fconv_set_memory_limit(0));
+    setenv("FACTORCONV_MAX_BYTES", "1048576", 1);
+    EXPECT_TRUE(fconv_get_memory_limit() == MIB);
+    EXPECT_OK(fconv_options_create(&o));
+    EXPECT_OK(fconv_options_set_string(o, "factorization", "dense"));
+    EXPECT_OK(fconv_options_set_string(o, "implementation", "reconstructed"));
+    EXPECT_OOM(fconv_conv_create(512, 512, k3, 2, o, &c));
+    fconv_options_free(o);
+    unsetenv("FACTORCONV_MAX_BYTES");
+    EXPECT_TRUE(fconv_get_memory_limit() > MIB);
+
+    fconv_conv_free(small);
+    munmap(never, huge);
+    printf("test_limits: %d checks, %d failures; peak RSS %ld KiB\n", checks, failures, rss_kib("VmHWM:"));
+    return failures ? 1 : 0;
+}
