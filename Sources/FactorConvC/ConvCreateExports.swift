@@ -12,6 +12,15 @@ private func geometry(_ o: OptionsHandle, order: Int) throws -> ConvGeometry {
     return try ConvGeometry(order: order, stride: values("stride", 1), padding: values("padding", 0), dilation: values("dilation", 1))
 }
 
+/// Reads a dense conv's bias (out_channels values); NaN/Inf is refused like in the kernel, since a
+/// layer holding it could be saved but never loaded back (the file reader rejects non-finite data).
+private func denseBias(_ data: UnsafePointer<Float>?, count: Int, _ name: String) throws -> [Float]? {
+    guard let data else { return nil }
+    let values = Array(UnsafeBufferPointer(start: data, count: count))
+    guard values.allSatisfy(\.isFinite) else { throw FactorConvError(.numerical, "\(name) contains NaN or infinite values") }
+    return values
+}
+
 /// Reads a kernel: shape (out, in, K...) and its data, validated.
 /// `alreadyCopied` kernel elements were copied before (from_conv_list): the bound covers them all.
 private func denseKernel(_ data: UnsafePointer<Float>?, _ shape: UnsafePointer<Int64>?, _ ndim: Int, _ name: String,
@@ -65,7 +74,7 @@ public func fconv_conv_from_conv(_ weight: UnsafePointer<Float>?, _ weightShape:
         let out = try Arguments.required(out, "out")
         let o = try options(optionsPointer)
         let kernel = try denseKernel(weight, weightShape, weightNDim, "weight")
-        let biasValues = bias.map { Array(UnsafeBufferPointer(start: $0, count: kernel.shape[0])) }
+        let biasValues = try denseBias(bias, count: kernel.shape[0], "bias")
         let dense = try FactorizedConv.DenseConv(weight: kernel, bias: biasValues, geometry: geometry(o, order: kernel.rank - 2))
         let conv = try FactorizedConv.fromConv(
             dense, rank: o.rank, factorization: o.factorization, implementation: o.implementation(default: .reconstructed),
@@ -95,7 +104,7 @@ public func fconv_conv_from_conv_list(
             let order = kernel.rank - 2
             func row(_ p: UnsafePointer<Int64>?) -> [Int]? { p.map { p in (0..<order).map { Int(p[i * order + $0]) } } }
             let g = try ConvGeometry(order: order, stride: row(strides), padding: row(paddings), dilation: row(dilations))
-            let bias = biases?[i].map { Array(UnsafeBufferPointer(start: $0, count: kernel.shape[0])) }
+            let bias = try denseBias(biases?[i], count: kernel.shape[0], "biases[\(i)]")
             convs.append(try FactorizedConv.DenseConv(weight: kernel, bias: bias, geometry: g))
         }
         let conv = try FactorizedConv.fromConvList(
