@@ -1,4 +1,4 @@
-/// Parallel kernels on symmetric R×R matrices: Gram matrices and Gram-matrix powers. Only the
+/// Parallel kernels on symmetric matrices: lower-triangle Gram matrices and mirroring. Only the
 /// lower triangle (row-major) is computed and read; work is split over row blocks with
 /// `Parallel.forEach` while BLAS runs single-threaded inside each worker. The split never changes
 /// the arithmetic of an element, so results do not depend on the thread count.
