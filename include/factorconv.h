@@ -211,7 +211,10 @@ fconv_status fconv_dense_conv_forward(const float *input, const int64_t *input_s
  *   "tol"               float >= 0: convergence tolerance (default CP 1e-8, Tucker 1e-4)
  *   "l2_reg"            float >= 0: CP regularization weight (default 1e-5)
  *   "init"              string "svd" (default) | "random"
- *   "cp_regularization" string "proximal" (default) | "ridge" (tltorch's exact iteration)
+ *   "cp_regularization" string "proximal" (default, with line search) | "ridge" (tltorch's exact
+ *                       iteration: ridge term, no line search)
+ *   "n_restarts"        int 1..100: CP-ALS runs from consecutive seeds, keeping the best
+ *                       (default: 3 when tensor elements x rank <= 2^21, else 1)
  *
  * Ownership: the caller owns the handle and frees it with fconv_options_free; functions that
  * take options copy what they need. Threads: a handle may be read by several calls at once but

@@ -16,7 +16,7 @@ final class OptionsHandle {
         "fixed_rank_modes": ["ints", "string"], "stride": ["int", "ints"], "padding": ["int", "ints"],
         "dilation": ["int", "ints"], "bias": ["int"], "has_bias": ["int", "ints"], "n_layers": ["int", "ints"],
         "seed": ["int"], "decompose": ["int"], "n_iter_max": ["int"], "tol": ["float"], "l2_reg": ["float"],
-        "init": ["string"], "cp_regularization": ["string"],
+        "init": ["string"], "cp_regularization": ["string"], "n_restarts": ["int"],
     ]
 
     var values: [String: Value] = [:]
@@ -113,6 +113,10 @@ final class OptionsHandle {
         get throws {
             var o = DecompositionOptions(seed: try seed)
             if case .int(let n) = values["n_iter_max"] { o.nIterMax = n }
+            if case .int(let n) = values["n_restarts"] {
+                guard n >= 1 && n <= 100 else { throw FactorConvError.invalid("option 'n_restarts' must be in 1...100, got \(n)") }
+                o.restarts = n
+            }
             o.tol = float("tol")
             if let l2 = float("l2_reg") { o.l2Reg = l2 }
             switch string("init") {

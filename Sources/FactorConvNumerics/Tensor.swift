@@ -75,7 +75,22 @@ public struct Tensor<Scalar: TensorScalar>: Equatable, Sendable {
 
     /// This tensor converted to another scalar type.
     public func converted<T: TensorScalar>(to _: T.Type = T.self) -> Tensor<T> {
-        Tensor<T>(uncheckedShape: shape, scalars: scalars.map { T($0) })
+        // Concrete loops for the Float <-> Double cases: the generic BinaryFloatingPoint
+        // conversion is an order of magnitude slower.
+        if T.self == Scalar.self { return unsafeBitCast(self, to: Tensor<T>.self) }
+        if Scalar.self == Float.self && T.self == Double.self {
+            let wide: [Double] = scalars.withUnsafeBufferPointer { src in
+                src.withMemoryRebound(to: Float.self) { f in f.map { Double($0) } }
+            }
+            return Tensor<T>(uncheckedShape: shape, scalars: unsafeBitCast(wide, to: [T].self))
+        }
+        if Scalar.self == Double.self && T.self == Float.self {
+            let narrow: [Float] = scalars.withUnsafeBufferPointer { src in
+                src.withMemoryRebound(to: Double.self) { d in d.map { Float($0) } }
+            }
+            return Tensor<T>(uncheckedShape: shape, scalars: unsafeBitCast(narrow, to: [T].self))
+        }
+        return Tensor<T>(uncheckedShape: shape, scalars: scalars.map { T($0) })
     }
 
     /// Frobenius norm, accumulated in Double.

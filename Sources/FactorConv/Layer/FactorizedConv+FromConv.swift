@@ -135,7 +135,14 @@ extension FactorizedConv {
         try MemoryLimit.check(elements: working, bytesPerElement: 8, what)
         switch rank {
         case .cp(let r):
-            let d = try parafac(tensor, rank: r, options: options.cp, progress: progress)
+            var best: CPDecomposition? = nil
+            for run in 0..<options.cpRuns(count: tensor.count, rank: r) {
+                var cp = options.cp
+                cp.seed = options.seed &+ UInt64(run)
+                let d = try parafac(tensor, rank: r, options: cp, progress: progress)
+                if best == nil || (d.errors.last ?? .infinity) < (best!.errors.last ?? .infinity) { best = d }
+            }
+            let d = best!
             return .cp(try CPTensor(weights: d.weights.converted(), factors: d.factors.map { $0.converted() }))
         case .tucker(let ranks):
             let d = try tucker(tensor, ranks: ranks, options: options.tucker, progress: progress)
