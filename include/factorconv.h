@@ -243,11 +243,13 @@ fconv_status fconv_options_set_string(fconv_options *options, const char *key, c
 
 /**
  * A progress callback for long decompositions: called after every iteration with the 1-based
- * iteration number and the current relative reconstruction error. Return nonzero to continue,
- * 0 to cancel (the call then fails with FCONV_ERR_CANCELLED and creates nothing). Called on the
- * calling thread.
+ * iteration number (counting on across CP restarts and TT cores), an upper bound on the number
+ * of iterations (the run may converge and stop earlier), and the current relative
+ * reconstruction error. Return nonzero to continue, 0 to cancel (the call then fails with
+ * FCONV_ERR_CANCELLED and creates nothing). Called on the calling thread.
  */
-typedef int32_t (*fconv_progress_fn)(int64_t iteration, double relative_error, void *user_data);
+typedef int32_t (*fconv_progress_fn)(int64_t iteration, int64_t max_iterations, double relative_error,
+                                     void *user_data);
 
 /** Sets (or with fn NULL clears) the progress callback used by from_conv / from_conv_list. */
 fconv_status fconv_options_set_progress(fconv_options *options, fconv_progress_fn fn, void *user_data);

@@ -134,11 +134,11 @@ final class OptionsHandle {
     }
 
     /// The progress callback as a Swift closure (nil when none is set).
-    var progressHook: DecompositionProgress? {
+    var progressHook: FromConvProgress? {
         guard let progress else { return nil }
         let fn = progress.fn
         nonisolated(unsafe) let userData = progress.userData
-        return { iteration, error in fn(Int64(iteration), error, userData) != 0 }
+        return { iteration, total, error in fn(Int64(iteration), Int64(total), error, userData) != 0 }
     }
 }
 

@@ -79,7 +79,7 @@ struct Compress: ParsableCommand {
                                         padding: perDimension(padding, "padding"), dilation: perDimension(dilation, "dilation"))
         let bias = try biasNPY.map { try NPY.read(from: $0).scalars }
         let dense = try FactorizedConv.DenseConv(weight: weight, bias: bias, geometry: geometry)
-        let bar = ProgressBar(total: nIterMax ?? 100, quiet: quiet)
+        let bar = ProgressBar(quiet: quiet)
         let clock = ContinuousClock()
         let start = clock.now
         let conv: FactorizedConv
@@ -87,7 +87,7 @@ struct Compress: ParsableCommand {
             conv = try FactorizedConv.fromConv(
                 dense, rank: rank.spec, factorization: factorization, implementation: implementation,
                 options: DecompositionOptions(nIterMax: nIterMax, tol: tol, seed: seed), seed: seed,
-                progress: { bar.update(iteration: $0, error: $1) })
+                progress: { bar.update(iteration: $0, total: $1, error: $2) })
         } catch {
             bar.finish()
             throw error

@@ -4,19 +4,19 @@ import Glibc
 
 /// A one-line progress bar on stderr for decompositions, drawn only when stderr is a terminal.
 final class ProgressBar {
-    private let total: Int
     private let enabled: Bool
     private var drawn = false
 
-    /// A bar for up to `total` iterations; disabled when stderr is not a terminal or `quiet`.
-    init(total: Int, quiet: Bool) {
-        self.total = max(total, 1)
+    /// A bar, disabled when stderr is not a terminal or `quiet`.
+    init(quiet: Bool) {
         self.enabled = !quiet && isatty(2) == 1
     }
 
-    /// Redraws the bar for `iteration` with the current relative error; always continues.
-    func update(iteration: Int, error: Double) -> Bool {
+    /// Redraws the bar for `iteration` of at most `total` with the current relative error;
+    /// always continues.
+    func update(iteration: Int, total: Int, error: Double) -> Bool {
         guard enabled else { return true }
+        let total = max(total, 1)
         let width = 30
         let filled = min(width, iteration * width / total)
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)

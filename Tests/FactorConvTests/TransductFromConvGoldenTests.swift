@@ -157,7 +157,7 @@ import Testing
         var rng = TestRandom(seed: 4)
         let dense = try FactorizedConv.DenseConv(weight: rng.tensor([4, 3, 3, 3]))
         let cancelled = #expect(throws: FactorConvError.self) {
-            _ = try FactorizedConv.fromConv(dense, rank: .int(5)) { _, _ in false }
+            _ = try FactorizedConv.fromConv(dense, rank: .int(5)) { _, _, _ in false }
         }
         #expect(cancelled?.kind == .cancelled)
         var nan = rng.tensor([4, 3, 3, 3])

@@ -20,13 +20,15 @@ enum { C_IN = 16, C_OUT = 24, K = 3, TERMS = 12 };
 
 typedef struct {
     int64_t iterations;
+    int64_t max_iterations;
     double last_error;
 } progress_state;
 
 /* Called by the decomposition after every iteration; returning nonzero continues. */
-static int32_t on_progress(int64_t iteration, double relative_error, void *user_data) {
+static int32_t on_progress(int64_t iteration, int64_t max_iterations, double relative_error, void *user_data) {
     progress_state *state = (progress_state *)user_data;
     state->iterations = iteration;
+    state->max_iterations = max_iterations;
     state->last_error = relative_error;
     return 1;
 }
@@ -92,7 +94,7 @@ int main(void) {
     for (f = 0; f < 3; ++f) {
         fconv_options *options = NULL;
         fconv_conv *conv = NULL;
-        progress_state progress = {0, 0.0};
+        progress_state progress = {0, 0, 0.0};
         char rank_text[128];
         int64_t n_params = 0;
         size_t count = 0;

@@ -42,7 +42,8 @@ static int failures = 0, rows = 0;
 
 enum { C_IN = 4, C_OUT = 6, HW = 8, N_LAYERS = 3 };
 
-static int32_t cancel_at_two(int64_t iteration, double relative_error, void *user_data) {
+static int32_t cancel_at_two(int64_t iteration, int64_t max_iterations, double relative_error, void *user_data) {
+    (void)max_iterations;
     (void)relative_error;
     (void)user_data;
     return iteration < 2;

@@ -1,3 +1,7 @@
+/// Progress of `fromConv`: the iteration so far (counting across CP restarts and TT cores), an
+/// upper bound on the number of iterations, and the current relative error. Return false to cancel.
+public typealias FromConvProgress = (_ iteration: Int, _ maxIterations: Int, _ relativeError: Double) -> Bool
+
 /// Building layers from dense convolutions (`from_conv`, `from_conv_list`, spec §6) and from an
 /// existing factorized tensor (`from_factorization`).
 extension FactorizedConv {
@@ -34,7 +38,7 @@ extension FactorizedConv {
                                 implementation: Implementation = .reconstructed, decompose: Bool = true,
                                 options: DecompositionOptions = DecompositionOptions(),
                                 fixedRankModes: FixedRankModes? = nil, seed: UInt64 = 0,
-                                progress: DecompositionProgress? = nil) throws -> FactorizedConv {
+                                progress: FromConvProgress? = nil) throws -> FactorizedConv {
         try make([conv], grid: [], rank: rank, factorization: factorization, implementation: implementation,
                  decompose: decompose, options: options, fixedRankModes: fixedRankModes, seed: seed, progress: progress)
     }
@@ -46,7 +50,7 @@ extension FactorizedConv {
                                     implementation: Implementation = .reconstructed, decompose: Bool = true,
                                     options: DecompositionOptions = DecompositionOptions(),
                                     fixedRankModes: FixedRankModes? = nil, seed: UInt64 = 0,
-                                    progress: DecompositionProgress? = nil) throws -> FactorizedConv {
+                                    progress: FromConvProgress? = nil) throws -> FactorizedConv {
         guard !convs.isEmpty else { throw FactorConvError.invalid("from_conv_list needs at least one convolution") }
         return try make(convs, grid: [convs.count], rank: rank, factorization: factorization,
                         implementation: implementation, decompose: decompose, options: options,
@@ -85,7 +89,7 @@ extension FactorizedConv {
     private static func make(_ convs: [DenseConv], grid nLayers: [Int], rank: RankSpec, factorization: Factorization,
                              implementation: Implementation, decompose: Bool, options: DecompositionOptions,
                              fixedRankModes: FixedRankModes?, seed: UInt64,
-                             progress: DecompositionProgress?) throws -> FactorizedConv {
+                             progress: FromConvProgress?) throws -> FactorizedConv {
         let grid = try LayerGrid(nLayers)
         let kernelShape = convs[0].weight.shape
         for (i, c) in convs.enumerated() where c.weight.shape != kernelShape {
@@ -126,7 +130,7 @@ extension FactorizedConv {
 
     /// Runs the decomposition of `tensor` (factorization layout) and stores it in float32.
     static func decomposition(of tensor: Tensor<Double>, factorization: Factorization, rank: TensorRank,
-                              options: DecompositionOptions, progress: DecompositionProgress?) throws -> FactorizedTensor {
+                              options: DecompositionOptions, progress: FromConvProgress?) throws -> FactorizedTensor {
         // float64 working set: a few copies of the tensor, the factors and (CP) a few R×R matrices.
         let what = "the decomposition of a tensor of shape \(tensor.shape) at rank \(rank)"
         var working = try Checked.multiply(3, tensor.count, what)
@@ -136,19 +140,29 @@ extension FactorizedConv {
         switch rank {
         case .cp(let r):
             var best: CPDecomposition? = nil
-            for run in 0..<options.cpRuns(count: tensor.count, rank: r) {
+            let runs = options.cpRuns(count: tensor.count, rank: r)
+            let total = runs * options.cp.nIterMax
+            var done = 0
+            for run in 0..<runs {
                 var cp = options.cp
                 cp.seed = options.seed &+ UInt64(run)
-                let d = try parafac(tensor, rank: r, options: cp, progress: progress)
+                let offset = done
+                let d = try parafac(tensor, rank: r, options: cp, progress: progress.map { report in
+                    { iteration, error in report(offset + iteration, total, error) }
+                })
+                done += d.iterations
                 if best == nil || (d.errors.last ?? .infinity) < (best!.errors.last ?? .infinity) { best = d }
             }
             let d = best!
             return .cp(try CPTensor(weights: d.weights.converted(), factors: d.factors.map { $0.converted() }))
         case .tucker(let ranks):
-            let d = try tucker(tensor, ranks: ranks, options: options.tucker, progress: progress)
+            let total = options.tucker.nIterMax
+            let d = try tucker(tensor, ranks: ranks, options: options.tucker,
+                               progress: progress.map { report in { report($0, total, $1) } })
             return .tucker(try TuckerTensor(core: d.core.converted(), factors: d.factors.map { $0.converted() }))
         case .tt(let ranks):
-            let d = try tensorTrain(tensor, ranks: ranks, progress: progress)
+            let total = max(tensor.rank - 1, 1)   // one SVD per core but the last
+            let d = try tensorTrain(tensor, ranks: ranks, progress: progress.map { report in { report($0, total, $1) } })
             return .tt(try TTTensor(cores: d.cores.map { $0.converted() }))
         case .dense:
             return .dense(try DenseTensor(tensor: tensor.converted()))

@@ -36,8 +36,10 @@ class fconv_conv(ctypes.Structure):
 _options_p = POINTER_OPTIONS = ctypes.POINTER(fconv_options)
 _conv_p = POINTER_CONV = ctypes.POINTER(fconv_conv)
 
-#: ``fconv_progress_fn``: int32 (*)(int64 iteration, double relative_error, void *user_data).
-PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int64, ctypes.c_double, ctypes.c_void_p)
+#: ``fconv_progress_fn``: int32 (*)(int64 iteration, int64 max_iterations, double relative_error,
+#: void *user_data).
+PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int64, ctypes.c_int64, ctypes.c_double,
+                               ctypes.c_void_p)
 
 # name -> (restype, argtypes); one entry per function of include/factorconv.h.
 SIGNATURES = {

@@ -41,7 +41,8 @@ _INFO = {
 }
 
 # Keys of decomposition_kwargs and the option each becomes (random_state becomes the seed).
-_DECOMPOSITION_KEYS = ("n_iter_max", "tol", "l2_reg", "init", "random_state", "cp_regularization")
+_DECOMPOSITION_KEYS = ("n_iter_max", "tol", "l2_reg", "init", "random_state", "cp_regularization",
+                       "n_restarts")
 
 _lib_ = _lib.lib
 _c_int64_p = ctypes.POINTER(ctypes.c_int64)
@@ -270,15 +271,18 @@ class _Writing(_Reading):
 # ------------------------------------------------------------------------------------------
 
 class _TextProgressBar:
-    """A one-line progress bar on stderr: iteration / n_iter_max and the relative error."""
+    """A one-line progress bar on stderr: iteration / the library's iteration bound, and the
+    relative error."""
 
-    def __init__(self, total, stream=None, width=30):
-        self.total = max(int(total), 1)
+    def __init__(self, stream=None, width=30):
+        self.total = 1
         self.stream = stream if stream is not None else sys.stderr
         self.width = width
         self.drawn = False
 
-    def __call__(self, iteration, error):
+    def __call__(self, iteration, error, total=None):
+        if total is not None:
+            self.total = max(int(total), 1)
         filled = min(self.width, int(self.width * iteration / self.total))
         self.stream.write("\rdecomposing [%s%s] %d/%d  rel. error %.3e"
                           % ("#" * filled, "-" * (self.width - filled), iteration, self.total,
@@ -303,9 +307,12 @@ class _Progress:
         self.error = None
         self.c_function = _lib.PROGRESS_FN(self._call)   # referenced by self while C uses it
 
-    def _call(self, iteration, error, _user_data):
+    def _call(self, iteration, total, error, _user_data):
         try:
-            keep_going = self.function(int(iteration), float(error))
+            if isinstance(self.function, _TextProgressBar):
+                keep_going = self.function(int(iteration), float(error), int(total))
+            else:
+                keep_going = self.function(int(iteration), float(error))
             return 0 if (keep_going is not None and not keep_going) else 1
         except BaseException as exc:   # noqa: B902 - must not propagate through C
             if self.error is None:
@@ -318,12 +325,12 @@ class _Progress:
             raise error
 
 
-def _make_progress(progress, n_iter_max):
+def _make_progress(progress):
     """(_Progress or None, text bar or None) for ``progress`` = None | bool | callable."""
     if progress is None or progress is False:
         return None, None
     if progress is True:
-        bar = _TextProgressBar(n_iter_max)
+        bar = _TextProgressBar()
         return _Progress(bar), bar
     if callable(progress):
         return _Progress(progress), None
@@ -375,7 +382,7 @@ def _bias_array(bias, out_channels, name):
 
 
 def _set_decomposition(options, decomposition_kwargs, seed, decompose_weights):
-    """Sets decompose, n_iter_max, tol, ... and seed; returns n_iter_max (for a progress bar)."""
+    """Sets decompose, n_iter_max, tol, ... and seed on the options handle."""
     options.set_flag("decompose", bool(decompose_weights))
     kwargs = dict(decomposition_kwargs or {})
     unknown = sorted(str(k) for k in kwargs if k not in _DECOMPOSITION_KEYS)
@@ -388,9 +395,8 @@ def _set_decomposition(options, decomposition_kwargs, seed, decompose_weights):
             raise InvalidArgumentError("seed=%r and decomposition_kwargs['random_state']=%r "
                                        "disagree; give one" % (seed, random_state))
         seed = random_state
-    n_iter_max = kwargs.get("n_iter_max", 100)
     for key, value in kwargs.items():
-        if key == "n_iter_max":
+        if key in ("n_iter_max", "n_restarts"):
             options.set_int(key, value)
         elif key in ("tol", "l2_reg"):
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
@@ -400,7 +406,6 @@ def _set_decomposition(options, decomposition_kwargs, seed, decompose_weights):
         else:   # init, cp_regularization
             options.set_name(key, value)
     options.set_int("seed", 0 if seed is None else seed)
-    return n_iter_max
 
 
 # ------------------------------------------------------------------------------------------
@@ -508,9 +513,9 @@ class FactorizedConv:
             options.set_common(factorization, implementation, rank, fixed_rank_modes, seed)
             for key, value in (("stride", stride), ("padding", padding), ("dilation", dilation)):
                 options.set_int_or_ints(key, value)
-            n_iter_max = _set_decomposition(options, decomposition_kwargs, seed, decompose_weights)
+            _set_decomposition(options, decomposition_kwargs, seed, decompose_weights)
             seed_used = seed if seed is not None else (decomposition_kwargs or {}).get("random_state")
-            callback, bar = _make_progress(progress, n_iter_max)
+            callback, bar = _make_progress(progress)
             if callback is not None:
                 _lib.check(_lib_.fconv_options_set_progress(options.ptr, callback.c_function, None))
             handle = _lib.POINTER_CONV()
@@ -583,9 +588,9 @@ class FactorizedConv:
         geometry = [_int64_array(rows[k]) for k in ("stride", "padding", "dilation")]
         with _Options() as options:
             options.set_common(factorization, implementation, rank, fixed_rank_modes, seed)
-            n_iter_max = _set_decomposition(options, decomposition_kwargs, seed, decompose_weights)
+            _set_decomposition(options, decomposition_kwargs, seed, decompose_weights)
             seed_used = seed if seed is not None else (decomposition_kwargs or {}).get("random_state")
-            callback, bar = _make_progress(progress, n_iter_max)
+            callback, bar = _make_progress(progress)
             if callback is not None:
                 _lib.check(_lib_.fconv_options_set_progress(options.ptr, callback.c_function, None))
             handle = _lib.POINTER_CONV()

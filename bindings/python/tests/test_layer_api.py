@@ -286,9 +286,14 @@ def test_from_conv_decomposition_kwargs_and_seed():
     for name, value in a.state_dict().items():
         np.testing.assert_array_equal(value, b.state_dict()[name])
     iterations = []
-    fc.FactorizedConv.from_conv(kernel, rank=5, decomposition_kwargs=dict(n_iter_max=7, tol=0.0),
+    fc.FactorizedConv.from_conv(kernel, rank=5, decomposition_kwargs=dict(n_iter_max=7, tol=0.0, n_restarts=1),
                                 progress=lambda i, e: iterations.append((i, e)))
     assert [i for i, _ in iterations] == list(range(1, 8))
+    # With restarts the iteration count goes on across the runs.
+    iterations.clear()
+    fc.FactorizedConv.from_conv(kernel, rank=5, decomposition_kwargs=dict(n_iter_max=7, tol=0.0, n_restarts=2),
+                                progress=lambda i, e: iterations.append((i, e)))
+    assert [i for i, _ in iterations] == list(range(1, 15))
     assert all(np.isfinite(e) and e >= 0 for _, e in iterations)
 
 
@@ -296,10 +301,10 @@ def test_progress_bar_on_stderr(monkeypatch):
     stream = io.StringIO()
     monkeypatch.setattr(sys, "stderr", stream)
     conv = fc.FactorizedConv.from_conv(smooth_kernel(), rank=5, progress=True,
-                                       decomposition_kwargs=dict(n_iter_max=12, tol=0.0))
+                                       decomposition_kwargs=dict(n_iter_max=12, tol=0.0, n_restarts=2))
     text = stream.getvalue()
     assert conv.rank == 5
-    assert "12/12" in text and "rel. error" in text and text.endswith("\n")
+    assert "24/24" in text and "rel. error" in text and text.endswith("\n")
     assert "\r" in text   # redrawn in place
 
 
