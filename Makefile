@@ -24,7 +24,8 @@ C_BUILD := .build/c
 VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
 REFENV_PY := $(or $(REFENV),$(or $(TMPDIR),/tmp)/factorconv-refenv)/bin/python
 
-.PHONY: all deps lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions check-exports cli fuzz-load clean
+.PHONY: all deps lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions check-exports cli fuzz-load clean \
+	fuzz fuzz-lib stress test-reliability test-valgrind-reliability test-sanitizers
 
 all: lib
 
@@ -68,7 +69,7 @@ check-exports: lib
 	      <(nm -D --defined-only $(LIB) | awk '$$2 == "T" {print $$3}' | sort -u) \
 	  && echo "exports match the header ($$(nm -D --defined-only $(LIB) | awk '$$2 == "T"' | wc -l) functions)"
 
-test: deps test-swift test-c test-python
+test: deps test-swift test-c test-python test-reliability
 	@echo "all test suites passed"
 
 test-swift: deps
@@ -103,6 +104,82 @@ test-python: lib cli
 	    bindings/python/tests/test_torch.py; \
 	else echo "(no reference venv at $(REFENV_PY): torch/tltorch interop tests skipped)"; fi
 
+# ---------------------------------------------------------------------------------------------
+# Reliability (Tests/Fuzz, Tests/Stress; README "Reliability"): C ABI fuzzing, sanitizer builds,
+# valgrind replays, resource limits and a thread stress test.
+# The sanitizer/fuzzer library is a second release build in its own scratch path ($(SAN_BUILD)),
+# built by the Swift toolchain's clang/swiftc: AddressSanitizer + libFuzzer coverage
+# (inline 8-bit counters, cmp tracing) inside the Swift code, so the fuzzer is guided by the
+# library's branches and ASan sees the library's own heap accesses, not only the harness's.
+SAN_CLANG ?= $(firstword $(wildcard /opt/swift/usr/bin/clang) clang)
+SAN_BUILD := .build-sanitize
+SAN_LIB_DIR := $(SAN_BUILD)/release
+SAN_CFLAGS := -std=c99 -g -O1 -Iinclude -fuse-ld=lld
+SAN_LINK := -L$(SAN_LIB_DIR) -lfactorconv -Wl,-rpath,$(abspath $(SAN_LIB_DIR)) -lm -lpthread
+FUZZ_WORK := .build/fuzz
+STRESS_SECONDS ?= 20
+TEST_STRESS_SECONDS ?= 5
+RELIABILITY_C := Tests/Stress/test_limits.c Tests/Fuzz/test_regressions.c
+# valgrind replays a fixed quarter of the corpus (names starting 0-3) plus the named regression
+# inputs (about 20 s); the sanitizer build replays all of it.
+FUZZ_VALGRIND_INPUTS = $(wildcard Tests/Fuzz/corpus/[0-3]*) $(wildcard Tests/Fuzz/corpus/regression-*) $(wildcard Tests/Fuzz/corpus/known-*)
+
+## fuzz-lib: libfactorconv.so with AddressSanitizer and libFuzzer instrumentation ($(SAN_LIB_DIR)).
+fuzz-lib: deps
+	$(SWIFT) build -c release --product factorconv --scratch-path $(SAN_BUILD) --sanitize=address \
+	  -Xswiftc -sanitize=fuzzer -Xswiftc -static-stdlib -Xlinker --version-script=$(abspath Sources/FactorConvC/exports.map)
+
+## fuzz: coverage-guided fuzzing of the whole C ABI (Tests/Fuzz/fuzz_abi.c) for FUZZ_SECONDS
+## (default 60), starting from Tests/Fuzz/corpus; new inputs go to $(FUZZ_WORK)/corpus, crashes
+## (sanitizer reports, invariant violations, timeouts > 10 s) to $(FUZZ_WORK)/artifacts/.
+fuzz: fuzz-lib
+	@mkdir -p $(FUZZ_WORK)/corpus $(FUZZ_WORK)/artifacts $(FUZZ_WORK)/tmp
+	$(SAN_CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer,address Tests/Fuzz/fuzz_abi.c -o $(FUZZ_WORK)/fuzz_abi $(SAN_LINK)
+	cd $(FUZZ_WORK) && TMPDIR=$(abspath $(FUZZ_WORK))/tmp ./fuzz_abi -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	  -malloc_limit_mb=1024 -max_len=2048 -print_final_stats=1 -artifact_prefix=artifacts/ \
+	  corpus $(abspath Tests/Fuzz/corpus)
+
+## stress: Tests/Stress/stress.c for STRESS_SECONDS (default 20): 8 threads forward on shared
+## layers (bit-for-bit vs serial), 2 threads create/free their own; RSS trend checked.
+stress: lib
+	@mkdir -p $(C_BUILD)
+	$(CC) $(C_FLAGS) Tests/Stress/stress.c -o $(C_BUILD)/stress $(C_LINK) -lpthread
+	$(C_BUILD)/stress $(STRESS_SECONDS) 8 2
+
+## test-reliability (part of `make test`): valgrind (limits, regressions, fuzz corpus replay),
+## the sanitizer build (ASan/LSan/UBSan), and a TEST_STRESS_SECONDS stress run.
+test-reliability: test-valgrind-reliability test-sanitizers
+	@$(MAKE) --no-print-directory stress STRESS_SECONDS=$(TEST_STRESS_SECONDS)
+
+test-valgrind-reliability: lib
+	@mkdir -p $(C_BUILD)/valgrind-lib
+	@objcopy --strip-debug $(LIB) $(C_BUILD)/valgrind-lib/libfactorconv.so
+	$(CC) $(C_FLAGS) -DFUZZ_REPLAY_MAIN Tests/Fuzz/fuzz_abi.c -o $(C_BUILD)/fuzz_replay $(C_LINK)
+	@set -e; for src in $(RELIABILITY_C); do \
+	  exe=$(C_BUILD)/$$(basename $$src .c); $(CC) $(C_FLAGS) $$src -o $$exe $(C_LINK); done
+	@set -eo pipefail; for run in "test_limits" "test_regressions" "fuzz_replay $(FUZZ_VALGRIND_INPUTS)"; do \
+	  exe=$(C_BUILD)/$${run%% *}; args=$$(echo "$$run" | cut -s -d' ' -f2-); echo "== $$exe (valgrind)"; \
+	  if command -v valgrind >/dev/null; then \
+	    LD_LIBRARY_PATH=$(abspath $(C_BUILD)/valgrind-lib) $(VALGRIND) --log-file=$$exe.valgrind $$exe $$args \
+	      | tail -1 || { cat $$exe.valgrind; exit 1; }; \
+	    grep -E "ERROR SUMMARY|definitely lost|indirectly lost" $$exe.valgrind | sed 's/^==[0-9]*== */   valgrind: /'; \
+	  else echo "   (valgrind not installed: running without it)"; $$exe $$args | tail -1; fi; \
+	done
+
+test-sanitizers:
+	@if ! echo 'int main(void){return 0;}' | $(SAN_CLANG) -x c - -fsanitize=address -fuse-ld=lld -o /dev/null 2>/dev/null; then \
+	  echo "(no clang with AddressSanitizer and lld at $(SAN_CLANG): sanitizer build skipped)"; exit 0; fi; \
+	$(MAKE) --no-print-directory fuzz-lib && mkdir -p $(C_BUILD)/asan && set -eo pipefail; \
+	for src in bindings/c/test_layer_errors.c bindings/c/test_dense_conv_errors.c bindings/c/layers_example.c \
+	           bindings/c/transduct_example.c bindings/c/file_example.c $(RELIABILITY_C); do \
+	  exe=$(C_BUILD)/asan/$$(basename $$src .c); \
+	  $(SAN_CLANG) $(SAN_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all $$src -o $$exe $(SAN_LINK); \
+	  echo "== $$exe (ASan + LeakSanitizer + UBSan)"; $$exe | tail -1; \
+	done; \
+	$(SAN_CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer,address Tests/Fuzz/fuzz_abi.c -o $(C_BUILD)/asan/fuzz_abi $(SAN_LINK); \
+	echo "== $(C_BUILD)/asan/fuzz_abi: corpus replay (ASan + LeakSanitizer)"; \
+	$(C_BUILD)/asan/fuzz_abi -runs=0 $(abspath Tests/Fuzz/corpus) 2>&1 | grep -E "INITED|Done|ERROR|SUMMARY|VIOLATION"
+
 demo: lib
 	FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python $(PYTHON) bindings/python/examples/demo.py
 	@mkdir -p $(C_BUILD)
@@ -124,4 +201,4 @@ bench-decompositions: lib
 	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_decompositions.py
 
 clean:
-	rm -rf .build $(C_BUILD)
+	rm -rf .build $(C_BUILD) $(SAN_BUILD)
