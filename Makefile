@@ -180,8 +180,21 @@ test-sanitizers:
 	echo "== $(C_BUILD)/asan/fuzz_abi: corpus replay (ASan + LeakSanitizer)"; \
 	$(C_BUILD)/asan/fuzz_abi -runs=0 $(abspath Tests/Fuzz/corpus) 2>&1 | grep -E "INITED|Done|ERROR|SUMMARY|VIOLATION"
 
-demo: lib
-	FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python $(PYTHON) bindings/python/examples/demo.py
+DEMO_DIR := .build/demo
+
+## demo: the main job on built-in data: compress a conv with CP/Tucker/TT from Python, then the
+## same with the command-line tool (compress -> info -> run -> bench), then from C.
+demo: lib cli
+	FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python $(PYTHON) bindings/python/examples/demo.py $(DEMO_DIR)
+	@echo; echo "== command-line tool on the same kernel"
+	$(CLI) compress $(DEMO_DIR)/kernel.npy --bias-npy $(DEMO_DIR)/bias.npy --padding 1 \
+	  --factorization tucker --rank 0.5 --implementation auto -o $(DEMO_DIR)/tucker.safetensors
+	$(CLI) info $(DEMO_DIR)/tucker.safetensors
+	$(CLI) run $(DEMO_DIR)/tucker.safetensors $(DEMO_DIR)/x.npy -o $(DEMO_DIR)/y_tucker.npy
+	@$(PYTHON) -c "import numpy as np; y = np.load('$(DEMO_DIR)/y_tucker.npy'); d = np.load('$(DEMO_DIR)/y_dense.npy'); \
+	  print('output', y.shape, 'relative error vs the dense conv %.3e' % (np.linalg.norm(y - d) / np.linalg.norm(d)))"
+	$(CLI) bench $(DEMO_DIR)/tucker.safetensors --input-shape 8,64,32,32
+	@echo; echo "== C"
 	@mkdir -p $(C_BUILD)
 	$(CC) $(C_FLAGS) bindings/c/compress_example.c -o $(C_BUILD)/compress_example $(C_LINK)
 	$(C_BUILD)/compress_example

@@ -8,6 +8,8 @@ against the dense conv on an input, and the forward time next to fc.conv (dense)
 Run: make demo (or FACTORCONV_LIB=... PYTHONPATH=bindings/python python3 this file).
 """
 
+import os
+import sys
 import time
 
 import numpy as np
@@ -91,6 +93,13 @@ def main():
     print()
     print("compr. = dense parameters / layer parameters; errors are relative Frobenius norms;")
     print("'vs dense' > 1 means the compressed layer ran faster than fc.conv with the dense kernel.")
+    if len(sys.argv) > 1:
+        # Leave the built-in data for the command-line part of the demo (make demo).
+        os.makedirs(sys.argv[1], exist_ok=True)
+        np.save(os.path.join(sys.argv[1], "kernel.npy"), kernel)
+        np.save(os.path.join(sys.argv[1], "bias.npy"), bias)
+        np.save(os.path.join(sys.argv[1], "x.npy"), x)
+        np.save(os.path.join(sys.argv[1], "y_dense.npy"), y_dense)
 
 
 if __name__ == "__main__":
