@@ -724,8 +724,8 @@ static void op_set_parameters(reader *r) {
         for (j = 0; j < 8; ++j) shapes[i][j] = 1;
         if (live && i < real && !chance(r, 24)) {
             fconv_conv_parameter_name(c, i, names[i], sizeof names[i], NULL);
-            fconv_conv_parameter_shape(c, names[i], shapes[i], 8, &nd);
-            ndims[i] = nd;
+            if (fconv_conv_parameter_shape(c, names[i], shapes[i], 8, &nd) == FCONV_OK) ndims[i] = nd;
+            else for (j = 0; j < 8; ++j) shapes[i][j] = 1; /* > 8 dims: keep ndims 1 (never past the row) */
         } else {
             static const char *const nm[] = {"bias", "weight.weights", "weight.core", "weight.factors.factor_0",
                                              "weight.factors.factor_1", "weight.factors.factor_2", "weight.tensor", "x"};
