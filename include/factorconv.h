@@ -22,6 +22,9 @@
  *   cross-correlation with symmetric zero padding; output size per dimension is
  *   floor((S + 2p - d(K - 1) - 1) / s) + 1.
  *
+ * Memory.  Any function that allocates may also return FCONV_ERR_OUT_OF_MEMORY: requests beyond
+ *   the memory bound (fconv_set_memory_limit) are refused before anything is allocated.
+ *
  * Threads.  Distinct calls on distinct objects are independent. The numbers of worker threads
  *   the library uses inside one call is process-wide (fconv_set_num_threads).
  *
@@ -282,8 +285,8 @@ typedef struct fconv_conv fconv_conv;
  *                    fixed_rank_modes, stride, padding, dilation, bias, has_bias, n_layers, seed.
  * @param out         [out] the new layer; NULL on failure.
  * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT (a rank that resolves to 0, bad sizes, bad
- *   option values); FCONV_ERR_UNSUPPORTED (an implementation the factorization lacks);
- *   FCONV_ERR_OUT_OF_MEMORY.
+ *   option values, an order of 17 to 32); FCONV_ERR_SHAPE_MISMATCH (order 0 or above 32);
+ *   FCONV_ERR_UNSUPPORTED (an implementation the factorization lacks); FCONV_ERR_OUT_OF_MEMORY.
  */
 fconv_status fconv_conv_create(int64_t in_channels, int64_t out_channels, const int64_t *kernel_size,
                                size_t order, const fconv_options *options, fconv_conv **out);
@@ -301,7 +304,8 @@ fconv_status fconv_conv_create(int64_t in_channels, int64_t out_channels, const 
  *                     progress callback.
  * @param out          [out] the new layer; NULL on failure.
  * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT; FCONV_ERR_SHAPE_MISMATCH; FCONV_ERR_NUMERICAL
- *   (NaN/Inf in the kernel, a failed factorization); FCONV_ERR_CANCELLED; FCONV_ERR_OUT_OF_MEMORY.
+ *   (NaN/Inf in the kernel or bias, a failed factorization); FCONV_ERR_UNSUPPORTED (an
+ *   implementation the factorization lacks); FCONV_ERR_CANCELLED; FCONV_ERR_OUT_OF_MEMORY.
  */
 fconv_status fconv_conv_from_conv(const float *weight, const int64_t *weight_shape, size_t weight_ndim,
                                   const float *bias, const fconv_options *options, fconv_conv **out);
@@ -356,7 +360,8 @@ fconv_status fconv_conv_get_conv(fconv_conv *conv, const int64_t *layer, size_t 
  * (0..order) — tltorch transduct: CP and Tucker put the old kernel at the centre tap (frame-wise
  * conv), TT replicates it along the new dimension. The new dimension's padding, stride and
  * dilation are inserted at the same position of every layer's geometry.
- * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT (mode, sizes; sub-convolution handles).
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT (mode, sizes, an order above 16; sub-convolution
+ *   handles).
  */
 fconv_status fconv_conv_transduct(fconv_conv *conv, int64_t kernel_size, int64_t mode, int64_t padding,
                                   int64_t stride, int64_t dilation);

@@ -33,14 +33,17 @@ public enum MemoryLimit {
         let (total, overflow) = elements.multipliedReportingOverflow(by: bytesPerElement)
         let limit = bytes
         if overflow || elements < 0 || total > limit {
-            let needed = overflow ? "more than 2^63 bytes" : "\(gib(total)) GiB"
+            let needed = overflow ? "more than 2^63 bytes" : readable(total)
             throw FactorConvError(.outOfMemory,
-                "\(what) needs \(needed) but the memory limit is \(gib(limit)) GiB (raise it with fconv_set_memory_limit or FACTORCONV_MAX_BYTES)")
+                "\(what) needs \(needed) but the memory limit is \(readable(limit)) (raise it with fconv_set_memory_limit or FACTORCONV_MAX_BYTES)")
         }
     }
 
-    private static func gib(_ bytes: Int) -> String {
-        let g = Double(bytes) / Double(1 << 30)
-        return "\((g * 100).rounded() / 100)"
+    /// `bytes` in the largest binary unit that keeps the number ≥ 1, e.g. "1.5 GiB", "200 KiB".
+    static func readable(_ bytes: Int) -> String {
+        let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+        var value = Double(bytes), unit = 0
+        while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
+        return unit == 0 ? "\(bytes) bytes" : "\((value * 100).rounded() / 100) \(units[unit])"
     }
 }

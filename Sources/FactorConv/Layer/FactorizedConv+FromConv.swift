@@ -28,6 +28,7 @@ extension FactorizedConv {
             if let bias, bias.count != weight.shape[0] {
                 throw FactorConvError.shape("bias has \(bias.count) values but the kernel has \(weight.shape[0]) output channels")
             }
+            if let bias { try FactorizedConv.checkFinite(bias, "bias") }
         }
     }
 

@@ -17,6 +17,9 @@ extension FactorizedConv {
                 throw FactorConvError.invalid("transduct mode \(mode) must be in 0...\(order) (the new dimension's position)")
             }
             guard k >= 1 && k <= (1 << 20) else { throw FactorConvError.invalid("transduct kernel_size must be in 1...\(1 << 20), got \(k)") }
+            guard order < Self.maxOrder else {
+                throw FactorConvError.invalid("transduct would make the layer \(order + 1)-D; at most \(Self.maxOrder) spatial dimensions are supported")
+            }
             let geometry = try s.geometry.map { try $0.inserting(at: mode, stride: stride, padding: padding, dilation: dilation) }
             let position = layers.modes + (factorization == .tt ? 1 : 2) + mode
             s.weight = try Self.inserting(k, at: position, into: s.weight)

@@ -148,9 +148,14 @@ public final class FactorizedConv: @unchecked Sendable {
         }
     }
 
+    /// The largest supported order (spatial dimensions); layer files store at most this many.
+    public static let maxOrder = 16
+
     static func validatedKernelSize(_ kernelSize: [Int]) throws -> [Int] {
         guard !kernelSize.isEmpty else { throw FactorConvError.invalid("kernel_size must have at least one entry (order >= 1)") }
-        guard kernelSize.count <= 16 else { throw FactorConvError.invalid("kernel_size \(kernelSize) has more than 16 dimensions") }
+        guard kernelSize.count <= maxOrder else {
+            throw FactorConvError.invalid("kernel_size \(kernelSize) has more than \(maxOrder) dimensions")
+        }
         for k in kernelSize where k < 1 || k > (1 << 20) {
             throw FactorConvError.invalid("kernel_size \(kernelSize) must have sizes in 1...\(1 << 20)")
         }
