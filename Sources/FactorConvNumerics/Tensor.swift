@@ -93,6 +93,15 @@ public struct Tensor<Scalar: TensorScalar>: Equatable, Sendable {
         return Tensor<T>(uncheckedShape: shape, scalars: scalars.map { T($0) })
     }
 
+    /// An array of `count` floats written by `fill` (which must set every element), without the
+    /// zero-filling pass of `Array(repeating:count:)` — outputs are large and written anyway.
+    public static func uninitializedFloats(_ count: Int, _ fill: (UnsafeMutablePointer<Float>) throws -> Void) rethrows -> [Float] {
+        try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 { try fill(buffer.baseAddress!) }
+            initialized = count
+        }
+    }
+
     /// Frobenius norm, accumulated in Double.
     public var norm: Double {
         var s = 0.0

@@ -5,11 +5,10 @@ extension FactorizedConv {
     ///   `.indexOutOfRange` for a bad layer index, `.numerical` for NaN/Inf in `x`.
     public func forward(_ x: Tensor<Float>, layer: [Int] = []) throws -> Tensor<Float> {
         let (pipeline, outShape) = try plan(inputShape: x.shape, layer: layer)
-        try Self.checkFinite(x.scalars, "input")
-        var y = [Float](repeating: 0, count: try Checked.product(outShape, "output shape"))
-        try x.scalars.withUnsafeBufferPointer { xp in
-            try y.withUnsafeMutableBufferPointer { yp in
-                try pipeline.forward(input: xp.baseAddress!, inputShape: x.shape, output: yp.baseAddress!)
+        let y = try x.scalars.withUnsafeBufferPointer { xp in
+            try Self.checkFinite(xp, "input")
+            return try Tensor<Float>.uninitializedFloats(try Checked.product(outShape, "output shape")) { yp in
+                try pipeline.forward(input: xp.baseAddress!, inputShape: x.shape, output: yp)
             }
         }
         return try Tensor(shape: outShape, scalars: y)
@@ -20,9 +19,7 @@ extension FactorizedConv {
     public func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutablePointer<Float>,
                         layer: [Int] = []) throws {
         let (pipeline, _) = try plan(inputShape: inputShape, layer: layer)
-        if !FiniteCheck.allFinite(UnsafeBufferPointer(start: input, count: inputShape.reduce(1, *))) {
-            throw FactorConvError(.numerical, "input contains NaN or infinite values")
-        }
+        try Self.checkFinite(UnsafeBufferPointer(start: input, count: inputShape.reduce(1, *)), "input")
         try pipeline.forward(input: input, inputShape: inputShape, output: output)
     }
 
@@ -114,6 +111,11 @@ extension FactorizedConv {
 
     /// Rejects NaN and infinities in `values`, naming them `name`.
     static func checkFinite(_ values: [Float], _ name: String) throws {
-        if !FiniteCheck.allFinite(values) { throw FactorConvError(.numerical, "\(name) contains NaN or infinite values") }
+        try values.withUnsafeBufferPointer { try checkFinite($0, name) }
+    }
+
+    /// Rejects NaN and infinities in `values`, naming them `name`.
+    static func checkFinite(_ values: UnsafeBufferPointer<Float>, _ name: String) throws {
+        if !FiniteCheck.allFiniteParallel(values) { throw FactorConvError(.numerical, "\(name) contains NaN or infinite values") }
     }
 }

@@ -78,11 +78,9 @@ public struct ConvPipeline: Sendable {
     public func forward(_ x: Tensor<Float>) throws -> Tensor<Float> {
         try BLAS.require()
         let outShape = try outputShape(input: x.shape)
-        var y = [Float](repeating: 0, count: try Checked.product(outShape, "output shape"))
-        x.scalars.withUnsafeBufferPointer { xp in
-            y.withUnsafeMutableBufferPointer { yp in
-                // Shapes were validated by outputShape above.
-                try! forward(input: xp.baseAddress!, inputShape: x.shape, output: yp.baseAddress!)
+        let y = try x.scalars.withUnsafeBufferPointer { xp in
+            try Tensor<Float>.uninitializedFloats(try Checked.product(outShape, "output shape")) { yp in
+                try forward(input: xp.baseAddress!, inputShape: x.shape, output: yp)
             }
         }
         return Tensor(uncheckedShape: outShape, scalars: y)

@@ -18,16 +18,15 @@ public enum DenseConvolution {
         if let bias, bias.shape != [problem.outChannels] {
             throw FactorConvError.shape("bias has shape \(bias.shape) but expected [\(problem.outChannels)]")
         }
-        var out = [Float](repeating: 0, count: problem.outputCount)
-        x.scalars.withUnsafeBufferPointer { xp in
+        let out = x.scalars.withUnsafeBufferPointer { xp in
             weight.scalars.withUnsafeBufferPointer { wp in
-                out.withUnsafeMutableBufferPointer { op in
+                Tensor<Float>.uninitializedFloats(problem.outputCount) { op in
                     if let bias {
                         bias.scalars.withUnsafeBufferPointer { bp in
-                            forward(problem, input: xp.baseAddress!, weight: wp.baseAddress!, bias: bp.baseAddress!, output: op.baseAddress!)
+                            forward(problem, input: xp.baseAddress!, weight: wp.baseAddress!, bias: bp.baseAddress!, output: op)
                         }
                     } else {
-                        forward(problem, input: xp.baseAddress!, weight: wp.baseAddress!, bias: nil, output: op.baseAddress!)
+                        forward(problem, input: xp.baseAddress!, weight: wp.baseAddress!, bias: nil, output: op)
                     }
                 }
             }

@@ -10,6 +10,13 @@ enum DepthwiseConvolution {
     static func forward(input: UnsafePointer<Float>, spatial: [Int], taps: UnsafePointer<Float>, kernel: [Int],
                         geometry: ConvGeometry, outputSpatial: [Int], output: UnsafeMutablePointer<Float>,
                         channels: Range<Int>) {
+        // The separable CP path convolves along one mode at a time: a faster dedicated kernel.
+        let modes = (0..<kernel.count).filter { kernel[$0] != 1 || !ForwardGeometry.trivial(geometry, $0) }
+        if modes.count == 1 {
+            alongMode(modes[0], input: input, spatial: spatial, taps: taps, kernel: kernel[modes[0]], geometry: geometry,
+                      outputSpatial: outputSpatial, output: output, channels: channels)
+            return
+        }
         let n = spatial.count
         let inCount = spatial.reduce(1, *), outCount = outputSpatial.reduce(1, *)
         let tapCount = kernel.reduce(1, *)
@@ -63,6 +70,80 @@ enum DepthwiseConvolution {
                         k -= 1
                     }
                     if k < 0 { break }
+                }
+            }
+        }
+    }
+}
+
+/// Per-dimension geometry predicates.
+enum ForwardGeometry {
+    /// True when dimension `d` has stride 1, padding 0 and dilation 1.
+    static func trivial(_ g: ConvGeometry, _ d: Int) -> Bool {
+        g.stride[d] == 1 && g.padding[d] == 0 && g.dilation[d] == 1
+    }
+}
+
+extension DepthwiseConvolution {
+    /// Depthwise 1-D convolution along spatial dimension `mode` (every other dimension has a
+    /// single tap and trivial geometry, so its size is unchanged). Each output row along the
+    /// mode is written once as a weighted sum of its valid input rows — contiguous blocks of
+    /// the dimensions after `mode`, so the inner loops are unit-stride and vectorize.
+    static func alongMode(_ mode: Int, input: UnsafePointer<Float>, spatial: [Int], taps: UnsafePointer<Float>, kernel k: Int,
+                          geometry: ConvGeometry, outputSpatial: [Int], output: UnsafeMutablePointer<Float>,
+                          channels: Range<Int>) {
+        let outer = spatial[..<mode].reduce(1, *), inner = spatial[(mode + 1)...].reduce(1, *)
+        let size = spatial[mode], outSize = outputSpatial[mode]
+        let s = geometry.stride[mode], p = geometry.padding[mode], d = geometry.dilation[mode]
+        let inCount = outer * size * inner, outCount = outer * outSize * inner
+        for c in channels {
+            let w = taps + c * k
+            for block in 0..<outer {
+                let src = input + c * inCount + block * size * inner
+                let dst = output + c * outCount + block * outSize * inner
+                if inner == 1 && s == 1 {
+                    // Innermost mode, stride 1: one vectorizable axpy over the line per tap.
+                    dst.update(repeating: 0, count: outSize)
+                    for t in 0..<k {
+                        let shift = t * d - p
+                        let lo = max(0, -shift), hi = min(outSize, size - shift)
+                        let wt = w[t]
+                        guard hi > lo else { continue }
+                        // Zero-based loops over offset pointers vectorize (no index overflow checks).
+                        let out = dst + lo, inp = src + (lo + shift)
+                        for j in 0..<(hi - lo) { out[j] += wt * inp[j] }
+                    }
+                    continue
+                }
+                if inner == 1 {
+                    // Innermost mode, strided: one dot product per output element.
+                    for o in 0..<outSize {
+                        var acc: Float = 0
+                        var i = o * s - p
+                        for t in 0..<k {
+                            if i >= 0 && i < size { acc += w[t] * src[i] }
+                            i += d
+                        }
+                        dst[o] = acc
+                    }
+                    continue
+                }
+                for o in 0..<outSize {
+                    let out = dst + o * inner
+                    var first = true
+                    var i = o * s - p
+                    for t in 0..<k {
+                        defer { i += d }
+                        guard i >= 0 && i < size else { continue }
+                        let row = src + i * inner, wt = w[t]
+                        if first {
+                            for j in 0..<inner { out[j] = wt * row[j] }
+                            first = false
+                        } else {
+                            for j in 0..<inner { out[j] += wt * row[j] }
+                        }
+                    }
+                    if first { out.update(repeating: 0, count: inner) }
                 }
             }
         }
