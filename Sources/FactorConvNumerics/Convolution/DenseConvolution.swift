@@ -1,6 +1,7 @@
 /// Dense N-D convolution with PyTorch semantics (cross-correlation, zero padding), float32.
 ///
-/// Pointwise convolutions are one GEMM per image. Convolutions of order ≥ 2 with stride 1 in the
+/// Pointwise convolutions are one GEMM per image; 1-D convolutions with stride 1 one GEMM per tap
+/// on a padded copy (`ShiftConvolution`). Convolutions of order ≥ 2 with stride 1 in the
 /// outer dimensions use `LineConvolution` (im2col over the innermost kernel dimension only). The
 /// rest build im2col column blocks of a bounded size (so the block stays in cache and is reused
 /// from the workspace pool) and multiply each by the kernel viewed as a (C_out × C_in·ΠK) matrix.
@@ -43,8 +44,10 @@ public enum DenseConvolution {
                                workers: Int = Parallel.threadCount) {
         let positions = problem.outputPositions
         let depth = problem.inChannels * problem.kernelVolume
-        let blockColumns = max(16, min(positions, columnBlockFloats / max(depth, 1)))
-        let blocksPerImage = (positions + blockColumns - 1) / blockColumns
+        // Equal blocks of at most columnBlockFloats (a short last block makes a slow GEMM).
+        let maxColumns = max(16, min(positions, columnBlockFloats / max(depth, 1)))
+        let blocksPerImage = (positions + maxColumns - 1) / maxColumns
+        let blockColumns = (positions + blocksPerImage - 1) / blocksPerImage
         let items = problem.batch * blocksPerImage
 
         /// Computes output columns [p0, p0 + n) of image b for output channels `channels`,
@@ -74,6 +77,10 @@ public enum DenseConvolution {
             return
         }
 
+        if let shifts = ShiftConvolution(problem) {
+            shifts.run(input: input, weight: weight, bias: bias, output: output, workers: workers)
+            return
+        }
         if let lines = LineConvolution(problem) {
             lines.run(input: input, weight: weight, bias: bias, output: output, workers: workers)
             return
