@@ -830,12 +830,8 @@ static void op_save_load(reader *r) {
     s = fconv_conv_load(path, &back);
     check_ctor("fconv_conv_load", s, S(FCONV_ERR_IO) | S(FCONV_ERR_FORMAT) | ALLOC, back);
     if (s == FCONV_ERR_OUT_OF_MEMORY) return; /* the fuzzer lowered the memory bound below the layer */
-    /* KNOWN ISSUE (open, Sources/FactorConv/IO): a layer of order > 16 (reached by transduct;
-       layers allow up to 30 spatial dimensions) is saved, but the reader refuses its metadata
-       ("kernel_size has 17 entries (at most 16)"). Tolerated here until the IO owners decide
-       whether save refuses it or load accepts it; Tests/Fuzz/corpus/known-order17-save-load
-       reproduces it. */
-    if (s == FCONV_ERR_FORMAT && get_facts(c, &f) == 0 && f.order > 16) return;
+    /* Layers never exceed order 16 (the most a file stores): transduct refuses it since the
+       input Tests/Fuzz/corpus/known-order17-save-load found the mismatch. */
     if (s != FCONV_OK) violation("a saved layer does not load", "fconv_conv_load", s);
     if (get_facts(c, &f) == 0 && !f.is_sub && fingerprint(back, 1) != fingerprint(c, 1))
         violation("a saved and loaded layer differs from the original", "fconv_conv_load", s);
