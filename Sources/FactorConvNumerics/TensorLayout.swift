@@ -1,12 +1,20 @@
 /// Axis permutations, unfoldings and foldings (TensorLy's conventions, C order).
 extension Tensor {
     /// Axes reordered: result axis `i` is this tensor's axis `axes[i]` (numpy `transpose`).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func permuted(_ axes: [Int]) throws -> Tensor {
         guard axes.count == rank, Set(axes) == Set(0..<rank) else {
             throw FactorConvError.invalid("permutation \(axes) is not a permutation of 0..<\(rank)")
         }
         if axes == Array(0..<rank) { return self }
         let newShape = axes.map { shape[$0] }
+        if let r = axes.first, axes == (0..<rank).map({ ($0 + r) % rank }) {
+            // A rotation of the axes (moveaxis to/from the ends, as TT layouts and unfoldings of
+            // the last mode do) is a matrix transpose: do it in cache-sized blocks.
+            let rows = shape[..<r].reduce(1, *), cols = shape[r...].reduce(1, *)
+            return Tensor(uncheckedShape: newShape, scalars: Self.transposed(scalars, rows: rows, cols: cols))
+        }
         let oldStrides = strides
         let srcStrides = axes.map { oldStrides[$0] }
         var out = [Scalar](repeating: 0, count: count)
@@ -37,6 +45,29 @@ extension Tensor {
             }
         }
         return Tensor(uncheckedShape: newShape, scalars: out)
+    }
+
+    /// The (cols × rows) transpose of a row-major (rows × cols) matrix, in 32×32 blocks so that
+    /// both the reads and the writes stay within a few cache lines at a time.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    static func transposed(_ values: [Scalar], rows: Int, cols: Int) -> [Scalar] {
+        let block = 32
+        return [Scalar](unsafeUninitializedCapacity: values.count) { out, initialized in
+            values.withUnsafeBufferPointer { src in
+                for r0 in stride(from: 0, to: rows, by: block) {
+                    let r1 = min(r0 + block, rows)
+                    for c0 in stride(from: 0, to: cols, by: block) {
+                        let c1 = min(c0 + block, cols)
+                        for r in r0..<r1 {
+                            let row = r * cols
+                            for c in c0..<c1 { out[c * rows + r] = src[row + c] }
+                        }
+                    }
+                }
+            }
+            initialized = values.count
+        }
     }
 
     /// Moves axis `source` to position `destination`, other axes keeping their order (numpy `moveaxis`).

@@ -54,6 +54,9 @@ void fcb_cblas_dtrsm(int order, int side, int uplo, int trans_a, int diag, int m
                      const double *a, int lda, double *b, int ldb);
 int fcb_LAPACKE_dpotrf(int layout, char uplo, int n, double *a, int lda);
 int fcb_LAPACKE_dsyevd(int layout, char jobz, char uplo, int n, double *a, int lda, double *w);
+/// Selected eigenpairs (range 'I': indices il..iu, 1-based, ascending) of a symmetric matrix.
+int fcb_LAPACKE_dsyevr(int layout, char jobz, char range, char uplo, int n, double *a, int lda, double vl, double vu,
+                       int il, int iu, double abstol, int *m, double *w, double *z, int ldz, int *isuppz);
 int fcb_LAPACKE_dgesdd(int layout, char jobz, int m, int n, double *a, int lda, double *s, double *u, int ldu,
                        double *vt, int ldvt);
 int fcb_LAPACKE_dgesv(int layout, int n, int nrhs, double *a, int lda, int *ipiv, double *b, int ldb);

@@ -77,20 +77,43 @@ extension DecompositionKit {
     private static func gramPath(_ a: UnsafePointer<Double>, m: Int, n: Int, k: Int) throws -> LeftSingular {
         let g = Matrix(rows: m, cols: m)
         gramLower(a, n: m, k: n, lda: n, columns: false, into: g.data, ldc: m)
-        var w = [Double](repeating: 0, count: m)
-        // Row-major lower = column-major upper. Column-major eigenvectors: row j of the buffer is eigenvector j.
-        let info = fcb_LAPACKE_dsyevd(FCB_COL_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "U")),
-                                  Int32(m), g.data, Int32(m), &w)
-        guard info == 0 else { throw FactorConvError(.numerical, "eigen-decomposition (dsyevd) of a \(m)×\(m) Gram matrix failed (info \(info))") }
         let u = Matrix(rows: m, cols: k)
-        for c in 0..<k {
-            let src = g.data + (m - 1 - c) * m
-            for i in 0..<m { u.data[i * k + c] = src[i] }
+        var top = [Double](repeating: 0, count: k)   // the k largest eigenvalues, descending
+        if 16 * k <= m {
+            // Few of many: MRRR computes just the wanted eigenvectors (dsyevr), measured about 2x
+            // faster than the full divide-and-conquer for the TT-SVD of a 256x256x3x3 kernel.
+            var found: Int32 = 0
+            var w = [Double](repeating: 0, count: m)
+            let z = Matrix(rows: k, cols: m)              // column-major m × k: row j is eigenvector j
+            var support = [Int32](repeating: 0, count: 2 * k)
+            let info = fcb_LAPACKE_dsyevr(FCB_COL_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "I")),
+                                          CChar(UInt8(ascii: "U")), Int32(m), g.data, Int32(m), 0, 0,
+                                          Int32(m - k + 1), Int32(m), 0, &found, &w, z.data, Int32(m), &support)
+            guard info == 0, found == Int32(k) else {
+                throw FactorConvError(.numerical, "eigen-decomposition (dsyevr) of a \(m)×\(m) Gram matrix failed (info \(info))")
+            }
+            for c in 0..<k {
+                let src = z.data + (k - 1 - c) * m            // ascending order: the largest is last
+                for i in 0..<m { u.data[i * k + c] = src[i] }
+                top[c] = w[k - 1 - c]
+            }
+        } else {
+            var w = [Double](repeating: 0, count: m)
+            // Row-major lower = column-major upper. Column-major eigenvectors: row j of the buffer is eigenvector j.
+            let info = fcb_LAPACKE_dsyevd(FCB_COL_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "U")),
+                                      Int32(m), g.data, Int32(m), &w)
+            guard info == 0 else { throw FactorConvError(.numerical, "eigen-decomposition (dsyevd) of a \(m)×\(m) Gram matrix failed (info \(info))") }
+            for c in 0..<k {
+                let src = g.data + (m - 1 - c) * m
+                for i in 0..<m { u.data[i * k + c] = src[i] }
+                top[c] = w[m - 1 - c]
+            }
         }
         let kept = min(k, n)
-        let s = (0..<kept).map { max(w[m - 1 - $0], 0).squareRoot() }
+        let s = (0..<kept).map { max(top[$0], 0).squareRoot() }
         return LeftSingular(u: u, s: s, projection: nil)
     }
+
 
     /// U from LAPACK's thin SVD (gesdd). Computed as the SVD of Aᵀ in column-major order, which
     /// is A's own row-major memory: no transposed copies.
