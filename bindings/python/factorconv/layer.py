@@ -509,27 +509,17 @@ class FactorizedConv:
             raise ShapeMismatchError("conv_or_weight must be a kernel (out_channels, in_channels, "
                                      "*kernel_size), got shape %s" % (weight.shape,))
         bias = _bias_array(bias, weight.shape[0], "bias")
-        with _Options() as options:
-            options.set_common(factorization, implementation, rank, fixed_rank_modes, seed)
+        def geometry(options):
             for key, value in (("stride", stride), ("padding", padding), ("dilation", dilation)):
                 options.set_int_or_ints(key, value)
-            _set_decomposition(options, decomposition_kwargs, seed, decompose_weights)
-            seed_used = seed if seed is not None else (decomposition_kwargs or {}).get("random_state")
-            callback, bar = _make_progress(progress)
-            if callback is not None:
-                _lib.check(_lib_.fconv_options_set_progress(options.ptr, callback.c_function, None))
-            handle = _lib.POINTER_CONV()
-            try:
-                status = _lib_.fconv_conv_from_conv(
-                    _float_ptr(weight), _int64_array(weight.shape), weight.ndim,
-                    None if bias is None else _float_ptr(bias), options.ptr, ctypes.byref(handle))
-            finally:
-                if bar is not None:
-                    bar.close()
-            if callback is not None:
-                callback.reraise()
-            _lib.check(status)
-        return cls._from_handle(handle, seed_used)
+
+        def create(options, handle):
+            return _lib_.fconv_conv_from_conv(
+                _float_ptr(weight), _int64_array(weight.shape), weight.ndim,
+                None if bias is None else _float_ptr(bias), options, handle)
+
+        return cls._decompose(create, factorization, implementation, rank, fixed_rank_modes, seed,
+                              decomposition_kwargs, decompose_weights, progress, configure=geometry)
 
     @classmethod
     def from_conv_list(cls, convs_or_weights, biases=None, *, stride=1, padding=0, dilation=1,
@@ -586,8 +576,24 @@ class FactorizedConv:
             bias_ptrs = (_c_float_p * n)(*[None if b is None else _float_ptr(b)
                                            for b in bias_arrays])
         geometry = [_int64_array(rows[k]) for k in ("stride", "padding", "dilation")]
+        def create(options, handle):
+            return _lib_.fconv_conv_from_conv_list(
+                n, weight_ptrs, _int64_array(weights[0].shape), weights[0].ndim, bias_ptrs,
+                *geometry, options, handle)
+
+        return cls._decompose(create, factorization, implementation, rank, fixed_rank_modes, seed,
+                              decomposition_kwargs, decompose_weights, progress)
+
+    @classmethod
+    def _decompose(cls, create, factorization, implementation, rank, fixed_rank_modes, seed,
+                   decomposition_kwargs, decompose_weights, progress, configure=None):
+        """The shared body of from_conv and from_conv_list: fills an options handle, runs
+        ``create(options_ptr, handle_ref)`` (an fconv_conv_from_conv* call) with the progress
+        callback, and wraps the new handle. Exceptions raised by the callback are re-raised."""
         with _Options() as options:
             options.set_common(factorization, implementation, rank, fixed_rank_modes, seed)
+            if configure is not None:
+                configure(options)
             _set_decomposition(options, decomposition_kwargs, seed, decompose_weights)
             seed_used = seed if seed is not None else (decomposition_kwargs or {}).get("random_state")
             callback, bar = _make_progress(progress)
@@ -595,9 +601,7 @@ class FactorizedConv:
                 _lib.check(_lib_.fconv_options_set_progress(options.ptr, callback.c_function, None))
             handle = _lib.POINTER_CONV()
             try:
-                status = _lib_.fconv_conv_from_conv_list(
-                    n, weight_ptrs, _int64_array(weights[0].shape), weights[0].ndim, bias_ptrs,
-                    *geometry, options.ptr, ctypes.byref(handle))
+                status = create(options.ptr, ctypes.byref(handle))
             finally:
                 if bar is not None:
                     bar.close()
