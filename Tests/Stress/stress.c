@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "factorconv.h"
+#include "proc_status.h"
 
 enum { MAX_SHARED = 16, MAX_SAMPLES = 1 << 16 };
 
@@ -45,18 +46,6 @@ static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static long status_kib(const char *field) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    size_t n = strlen(field);
-    if (!f) return -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, field, n) == 0) v = atol(line + n + 1);
-    fclose(f);
-    return v;
 }
 
 static void fail(const char *what, fconv_status s) {
@@ -243,7 +232,7 @@ int main(int argc, char **argv) {
     while (now() < t_end && n_samples < MAX_SAMPLES) {
         usleep(250000);
         times[n_samples] = now() - t0;
-        samples[n_samples++] = status_kib("VmRSS:");
+        samples[n_samples++] = proc_status_kib("VmRSS:");
     }
     stop = 1;
     for (i = 0; i < n_forward + n_churn; ++i) {
@@ -275,7 +264,7 @@ int main(int argc, char **argv) {
                forward_ops, forward_ops / seconds, mismatches, churn_ops, errors);
         printf("stress: RSS after warm-up %ld KiB, at end %ld KiB, max %ld KiB, trend %+.1f KiB/s "
                "(%+.0f KiB over the run, allowed %.0f); peak RSS (VmHWM) %ld KiB; %d samples\n",
-               first, last, max_rss, slope, projected, allowed, status_kib("VmHWM:"), n_samples);
+               first, last, max_rss, slope, projected, allowed, proc_status_kib("VmHWM:"), n_samples);
         for (i = 0; i < n_shared; ++i) {
             if (shared[i].conv != grid_sub) fconv_conv_free(shared[i].conv);
             free(shared[i].x);

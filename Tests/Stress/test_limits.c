@@ -21,27 +21,16 @@
 #include <unistd.h>
 
 #include "factorconv.h"
+#include "proc_status.h"
 
 static int failures = 0, checks = 0;
-
-static long rss_kib(const char *field) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    size_t n = strlen(field);
-    if (!f) return -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, field, n) == 0) v = atol(line + n + 1);
-    fclose(f);
-    return v;
-}
 
 /* Checks that `call` returns FCONV_ERR_OUT_OF_MEMORY with a message and grows RSS < 8 MiB. */
 #define EXPECT_OOM(call)                                                                     \
     do {                                                                                     \
-        long before_ = rss_kib("VmRSS:");                                                    \
+        long before_ = proc_status_kib("VmRSS:");                                                    \
         fconv_status s_ = (call);                                                            \
-        long grown_ = rss_kib("VmRSS:") - before_;                                           \
+        long grown_ = proc_status_kib("VmRSS:") - before_;                                           \
         const char *m_ = fconv_last_error_message();                                         \
         checks++;                                                                            \
         if (s_ != FCONV_ERR_OUT_OF_MEMORY || m_[0] == '\0' || grown_ > 8 * 1024) {           \
@@ -222,6 +211,6 @@ int main(void) {
 
     fconv_conv_free(small);
     munmap(never, huge);
-    printf("test_limits: %d checks, %d failures; peak RSS %ld KiB\n", checks, failures, rss_kib("VmHWM:"));
+    printf("test_limits: %d checks, %d failures; peak RSS %ld KiB\n", checks, failures, proc_status_kib("VmHWM:"));
     return failures ? 1 : 0;
 }
