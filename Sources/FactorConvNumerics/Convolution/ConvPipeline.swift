@@ -28,7 +28,8 @@ public enum ConvStage: Sendable {
         case .depthwise(let t, let g):
             return [t.shape[0]] + (try g.outputSpatial(input: spatial, kernel: Array(t.shape.dropFirst())))
         case .dense(let w, let g, _):
-            return [w.shape[0]] + (try g.outputSpatial(input: spatial, kernel: Array(w.shape.dropFirst(2))))
+            // The full validation (sizes, overflow) that `apply` relies on.
+            return Array(try ConvProblem(inputShape: [1] + image, weightShape: w.shape, geometry: g).outputShape.dropFirst())
         }
     }
 
@@ -169,7 +170,7 @@ public struct ConvPipeline: Sendable {
                 }
             }
         case .dense(let w, let geometry, let bias):
-            // Validated by imageShapes; a failure here would be a bug in the stage shapes.
+            // Validated by imageShapes (outputShape builds the same problem), so this cannot throw.
             let problem = try! ConvProblem(inputShape: [1] + shape, weightShape: w.shape, geometry: geometry)
             w.scalars.withUnsafeBufferPointer { wp in
                 if let bias {
