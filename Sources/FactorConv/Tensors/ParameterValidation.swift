@@ -41,5 +41,5 @@ enum ParameterCheck {
 
 extension Tensor where Scalar == Float {
     /// Whether every element is finite (no NaN or infinity).
-    var allFinite: Bool { scalars.allSatisfy { $0.isFinite } }
+    var allFinite: Bool { FiniteCheck.allFinite(scalars) }
 }
