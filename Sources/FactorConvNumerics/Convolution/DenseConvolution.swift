@@ -81,6 +81,10 @@ public enum DenseConvolution {
             shifts.run(input: input, weight: weight, bias: bias, output: output, workers: workers)
             return
         }
+        if let winograd = WinogradConvolution(problem) {
+            winograd.run(input: input, weight: weight, bias: bias, output: output, workers: workers)
+            return
+        }
         if let lines = LineConvolution(problem) {
             lines.run(input: input, weight: weight, bias: bias, output: output, workers: workers)
             return

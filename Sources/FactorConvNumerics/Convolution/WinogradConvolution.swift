@@ -1,0 +1,401 @@
+/// Dense convolution whose last two kernel dimensions are 3×3 with stride 1 and dilation 1, by
+/// Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, "Fast Algorithms for Convolutional
+/// Neural Networks", 2016): each 2×2 output tile is `Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A` of a 4×4 input
+/// tile `d`, so the channel reduction becomes 16 independent GEMMs (one per transform position ξ)
+/// with 2.25× fewer multiplications than direct convolution.
+///
+/// Outer spatial dimensions (3-D and up) need stride 1 and are handled like `LineConvolution`'s
+/// outer taps: the input is transformed once per padded outer slice, and each outer kernel tap
+/// selects a shifted slice. The taps of the last outer dimension (when its dilation is 1) are
+/// consecutive slices, so they are stacked into the GEMM's depth (C_in · K) instead of
+/// accumulated. Work is blocked (a slab of outer rows × a chunk of tile rows) so that the
+/// transformed input V and the GEMM results M of one block stay in the core's L2 cache.
+///
+/// Layouts: U (transformed weight) `[ξ][group][C_out][stack · C_in]`; V `[ξ][slice][C_in][tile]`;
+/// M `[ξ][outSlice][C_out][tile]`, for the tiles of one block.
+struct WinogradConvolution {
+    let problem: ConvProblem
+    /// Output tiles along the last two dimensions.
+    let tilesH: Int, tilesW: Int
+    /// Number of outer spatial dimensions (order − 2).
+    let outer: Int
+    /// Padded outer input sizes P_d = S_d + 2 p_d.
+    let padded: [Int]
+    /// Outer taps stacked into one GEMM's depth, and the number of remaining tap groups.
+    let stack: Int, groups: Int
+    /// Outer-dimension-0 output rows per slab (1 for 2-D), and tile rows per chunk.
+    let slabRows: Int, chunkRows: Int
+
+    /// Transform positions ξ of F(2×2, 3×3).
+    static let positions = 16
+    /// Target bytes of one block's V and M together (this machine's L2 is 2 MB per core).
+    static let blockBytes = 1 << 20
+    /// Smallest channel counts for which the transforms pay for themselves (measured).
+    static let minChannels = 16
+
+    /// The plan, or nil when the problem is not a 3×3, stride-1, dilation-1 convolution in its
+    /// last two dimensions with stride 1 in the others, or has too few channels.
+    /// `blockBytes` and `minChannels` are parameters so that tests can force several blocks and
+    /// exercise the path on small problems.
+    init?(_ problem: ConvProblem, blockBytes: Int = WinogradConvolution.blockBytes,
+          minChannels: Int = WinogradConvolution.minChannels) {
+        let n = problem.order, g = problem.geometry
+        guard n >= 2 else { return nil }
+        for d in (n - 2)..<n where problem.kernel[d] != 3 || g.stride[d] != 1 || g.dilation[d] != 1 { return nil }
+        guard g.stride.dropLast(2).allSatisfy({ $0 == 1 }),
+              problem.inChannels >= minChannels, problem.outChannels >= minChannels else { return nil }
+        self.problem = problem
+        outer = n - 2
+        tilesH = (problem.outputSpatial[n - 2] + 1) / 2
+        tilesW = (problem.outputSpatial[n - 1] + 1) / 2
+        padded = (0..<outer).map { problem.inputSpatial[$0] + 2 * g.padding[$0] }
+        let outerTaps = problem.kernel.prefix(outer).reduce(1, *)
+        if outer > 0 && g.dilation[outer - 1] == 1 {
+            stack = problem.kernel[outer - 1]
+        } else {
+            stack = 1
+        }
+        groups = outerTaps / stack
+
+        // Block sizing: whole tile planes when they fit (long GEMMs), then as many outer rows as
+        // fit; otherwise one outer row and as many tile rows as fit (at least one).
+        let cin = problem.inChannels, cout = problem.outChannels
+        let span0 = outer > 0 ? g.dilation[0] * (problem.kernel[0] - 1) : 0
+        let restPadded = padded.dropFirst().reduce(1, *)
+        let restOut = outer > 0 ? problem.outputSpatial[1..<outer].reduce(1, *) : 1
+        let outRows0 = outer > 0 ? problem.outputSpatial[0] : 1
+        let outerCount = outer, tw = tilesW, th = tilesH
+        let bytes = { (rows: Int, tileRows: Int) -> Int in
+            let slices = outerCount > 0 ? (rows + span0) * restPadded : 1
+            let outSlices = rows * restOut
+            return 4 * Self.positions * tileRows * tw * (slices * cin + outSlices * cout)
+        }
+        if bytes(1, th) <= blockBytes {
+            var rows = 1
+            while rows < outRows0 && bytes(rows + 1, th) <= blockBytes { rows += 1 }
+            (slabRows, chunkRows) = (rows, th)
+        } else {
+            var tileRows = 1
+            while tileRows < th && bytes(1, tileRows + 1) <= blockBytes { tileRows += 1 }
+            (slabRows, chunkRows) = (1, tileRows)
+        }
+    }
+
+    /// GEMM depth: stacked taps × input channels.
+    var depth: Int { stack * problem.inChannels }
+    /// Floats of the transformed weight U.
+    var transformedWeightCount: Int { Self.positions * groups * problem.outChannels * depth }
+    private var span0: Int { outer > 0 ? problem.geometry.dilation[0] * (problem.kernel[0] - 1) : 0 }
+    /// Padded outer slices and output outer slices of one slab.
+    private var slabSlices: Int { outer > 0 ? (slabRows + span0) * padded.dropFirst().reduce(1, *) : 1 }
+    private var slabOutSlices: Int { outer > 0 ? slabRows * problem.outputSpatial[1..<outer].reduce(1, *) : 1 }
+    private var chunkTiles: Int { chunkRows * tilesW }
+    /// Floats of V and of M for one block.
+    private var inputBlockCount: Int { Self.positions * slabSlices * problem.inChannels * chunkTiles }
+    private var productBlockCount: Int { Self.positions * slabOutSlices * problem.outChannels * chunkTiles }
+    /// Scratch floats per worker for the input transform: 4 padded input rows and their
+    /// even/odd column arrays.
+    private var rowScratchCount: Int { 4 * (2 * tilesW + 2) + 8 * (tilesW + 1) }
+}
+
+// MARK: - Weight transform
+
+extension WinogradConvolution {
+    /// Writes U = G g Gᵀ of every (output channel, input channel, outer tap) 3×3 slice of
+    /// `weight` (C_out, C_in, K_outer..., 3, 3), in the layout `[ξ][group][C_out][stack · C_in]`.
+    func transformWeight(_ weight: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>) {
+        let cin = problem.inChannels, cout = problem.outChannels
+        let outerTaps = groups * stack
+        let volume = outerTaps * 9
+        let xiStride = groups * cout * depth
+        Workspace.shared.withBuffer(of: Float.self, count: 21 * cin) { scratch in
+            // g[ab][c] for the 9 kernel entries, then t[a][j] = (g Gᵀ)[a][j] for 12 entries.
+            let g = scratch, t = scratch + 9 * cin
+            for o in 0..<cout {
+                for tap in 0..<outerTaps {
+                    // With stacking, the last outer dimension's tap is the fastest-varying index.
+                    let group = tap / stack, s = tap % stack
+                    let dst = u + group * cout * depth + o * depth + s * cin
+                    let src = weight + o * cin * volume + tap * 9
+                    for c in 0..<cin {
+                        for ab in 0..<9 { g[ab &* cin &+ c] = src[c &* volume &+ ab] }
+                    }
+                    // Along the last axis: (x0, x1, x2) → (x0, (x0+x1+x2)/2, (x0−x1+x2)/2, x2).
+                    for a in 0..<3 {
+                        let x0 = g + 3 * a * cin, x1 = x0 + cin, x2 = x1 + cin
+                        let y0 = t + 4 * a * cin, y1 = y0 + cin, y2 = y1 + cin, y3 = y2 + cin
+                        for c in 0..<cin {
+                            let p = x0[c], q = x1[c], r = x2[c]
+                            y0[c] = p; y1[c] = 0.5 * (p + q + r); y2[c] = 0.5 * (p - q + r); y3[c] = r
+                        }
+                    }
+                    // The same map along the first axis, into U[ξ = 4i + j].
+                    for j in 0..<4 {
+                        let x0 = t + j * cin, x1 = x0 + 4 * cin, x2 = x1 + 4 * cin
+                        let u0 = dst + j * xiStride, u1 = u0 + 4 * xiStride, u2 = u1 + 4 * xiStride, u3 = u2 + 4 * xiStride
+                        for c in 0..<cin {
+                            let p = x0[c], q = x1[c], r = x2[c]
+                            u0[c] = p; u1[c] = 0.5 * (p + q + r); u2[c] = 0.5 * (p - q + r); u3[c] = r
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Input transform, GEMMs, output transform
+
+extension WinogradConvolution {
+    /// One block of work: image `image`, outer-dimension-0 output rows [row0, row0 + rows),
+    /// tile rows [tileRow0, tileRow0 + tileRows).
+    struct Block {
+        let image: Int, row0: Int, rows: Int, tileRow0: Int, tileRows: Int
+    }
+
+    /// The blocks of the whole problem, in order.
+    var blocks: [Block] {
+        let outRows0 = outer > 0 ? problem.outputSpatial[0] : 1
+        var list: [Block] = []
+        for b in 0..<problem.batch {
+            for r0 in stride(from: 0, to: outRows0, by: slabRows) {
+                for t0 in stride(from: 0, to: tilesH, by: chunkRows) {
+                    list.append(Block(image: b, row0: r0, rows: min(slabRows, outRows0 - r0),
+                                      tileRow0: t0, tileRows: min(chunkRows, tilesH - t0)))
+                }
+            }
+        }
+        return list
+    }
+
+    /// Fills V for `block`, input channels `channels`: Bᵀ d B of every 4×4 input tile, zero for
+    /// padding slices. `rowScratch` holds `rowScratchCount` floats.
+    func transformInput(_ input: UnsafePointer<Float>, block: Block, channels: Range<Int>,
+                        v: UnsafeMutablePointer<Float>, rowScratch: UnsafeMutablePointer<Float>) {
+        let n = problem.order, g = problem.geometry
+        let cin = problem.inChannels
+        let height = problem.inputSpatial[n - 2], width = problem.inputSpatial[n - 1]
+        let padH = g.padding[n - 2], padW = g.padding[n - 1]
+        let plane = height * width
+        let ct = chunkTiles, tw = tilesW
+        let xiStride = slabSlices * cin * ct
+        let rowLength = 2 * tw + 2
+        let image = input + block.image * problem.inputImageCount
+        let spatialCount = problem.inputSpatial.reduce(1, *)
+        let restPadded = padded.dropFirst().reduce(1, *)
+        let blockSlices = outer > 0 ? (block.rows + span0) * restPadded : 1
+        var coord = [Int](repeating: 0, count: outer)
+
+        for slice in 0..<blockSlices {
+            // The input plane of this padded outer slice, or nil in the padding.
+            var planeOffset: Int? = 0
+            if outer > 0 {
+                var rest = slice
+                for d in stride(from: outer - 1, through: 0, by: -1) {
+                    let size = d == 0 ? slabRows + span0 : padded[d]
+                    coord[d] = rest % size
+                    rest /= size
+                }
+                var offset = 0
+                for d in 0..<outer {
+                    let i = (d == 0 ? coord[0] + block.row0 : coord[d]) - g.padding[d]
+                    if i < 0 || i >= problem.inputSpatial[d] { planeOffset = nil; break }
+                    offset = offset * problem.inputSpatial[d] + i
+                }
+                if planeOffset != nil { planeOffset = offset * plane }
+            }
+            for c in channels {
+                let vBase = v + (slice * cin + c) * ct
+                guard let planeOffset else {
+                    for xi in 0..<Self.positions { (vBase + xi * xiStride).update(repeating: 0, count: block.tileRows * tw) }
+                    continue
+                }
+                let src = image + c * spatialCount + planeOffset
+                for tr in 0..<block.tileRows {
+                    let ty = block.tileRow0 + tr
+                    // Four zero-padded input rows of the tile row.
+                    for i in 0..<4 {
+                        let row = rowScratch + i * rowLength
+                        let ih = 2 * ty - padH + i
+                        guard ih >= 0 && ih < height else { row.update(repeating: 0, count: rowLength); continue }
+                        let lo = min(padW, rowLength), hi = min(rowLength, padW + width)
+                        row.update(repeating: 0, count: lo)
+                        if hi > lo { (row + lo).update(from: src + ih * width + (lo - padW), count: hi - lo) }
+                        if rowLength > hi { (row + hi).update(repeating: 0, count: rowLength - hi) }
+                    }
+                    Self.inputTiles(rows: rowScratch, rowLength: rowLength, tiles: tw,
+                                    v: vBase + tr * tw, xiStride: xiStride, scratch: rowScratch + 4 * rowLength)
+                }
+            }
+        }
+    }
+
+    /// Bᵀ d B for `tiles` consecutive 4×4 tiles of four padded rows (tile k starts at column 2k).
+    /// Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]. Written as loops over k
+    /// on even/odd column arrays so that the compiler vectorizes every step.
+    /// `scratch` holds 16 · (tiles + 1) floats.
+    static func inputTiles(rows: UnsafePointer<Float>, rowLength: Int, tiles: Int,
+                           v: UnsafeMutablePointer<Float>, xiStride: Int, scratch: UnsafeMutablePointer<Float>) {
+        let len = tiles + 1
+        // even[i][k] = row_i[2k], odd[i][k] = row_i[2k + 1].
+        let even = scratch, odd = scratch + 4 * len
+        for i in 0..<4 {
+            let row = rows + i * rowLength, e = even + i * len, o = odd + i * len
+            for k in 0..<len { e[k] = row[2 &* k]; o[k] = row[2 &* k &+ 1] }
+        }
+        // Along the rows (first axis): r0 = d0 − d2, r1 = d1 + d2, r2 = d2 − d1, r3 = d1 − d3,
+        // in place of d0..d3 in the order that keeps every input alive until it is consumed.
+        for half in [even, odd] {
+            let d0 = half, d1 = half + len, d2 = half + 2 * len, d3 = half + 3 * len
+            for k in 0..<len {
+                let a0 = d0[k], a1 = d1[k], a2 = d2[k], a3 = d3[k]
+                d0[k] = a0 - a2; d1[k] = a1 + a2; d2[k] = a2 - a1; d3[k] = a1 - a3
+            }
+        }
+        // Along the columns, for tile k: columns (e_k, o_k, e_{k+1}, o_{k+1}).
+        for i in 0..<4 {
+            let e = even + i * len, o = odd + i * len
+            let v0 = v + 4 * i * xiStride, v1 = v0 + xiStride, v2 = v1 + xiStride, v3 = v2 + xiStride
+            for k in 0..<tiles {
+                let e0 = e[k], o0 = o[k], e1 = e[k &+ 1], o1 = o[k &+ 1]
+                v0[k] = e0 - e1; v1[k] = o0 + e1; v2[k] = e1 - o0; v3[k] = o0 - o1
+            }
+        }
+    }
+
+    /// The 16 GEMMs of `block` for transform positions `positions`: M[ξ] = U[ξ] · V[ξ], one per
+    /// output outer slice, with outer tap groups accumulated.
+    func multiply(u: UnsafePointer<Float>, v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
+                  block: Block, positions: Range<Int>) {
+        let cin = problem.inChannels, cout = problem.outChannels, g = problem.geometry
+        let ct = chunkTiles, n = block.tileRows * tilesW
+        let vXi = slabSlices * cin * ct, mXi = slabOutSlices * cout * ct, uXi = groups * cout * depth
+        let outSizes = outer > 0 ? [block.rows] + Array(problem.outputSpatial[1..<outer]) : []
+        let slabPadded = outer > 0 ? [slabRows + span0] + Array(padded.dropFirst()) : []
+        let paddedStrides = Tensor<Float>.rowMajorStrides(slabPadded)
+        let outSlices = outSizes.reduce(1, *)
+        // Outer taps of each group (the stacked last dimension's tap is 0 within a group).
+        let groupTaps: [[Int]] = (0..<groups).map { group in
+            var rest = group * stack, tap = [Int](repeating: 0, count: outer)
+            for d in stride(from: outer - 1, through: 0, by: -1) { tap[d] = rest % problem.kernel[d]; rest /= problem.kernel[d] }
+            return tap
+        }
+        var q = [Int](repeating: 0, count: outer)
+        for xi in positions {
+            for outSlice in 0..<outSlices {
+                var rest = outSlice
+                for d in stride(from: outer - 1, through: 0, by: -1) { q[d] = rest % outSizes[d]; rest /= outSizes[d] }
+                for (group, tap) in groupTaps.enumerated() {
+                    var slice = 0
+                    for d in 0..<outer { slice += (q[d] + tap[d] * g.dilation[d]) * paddedStrides[d] }
+                    Float.gemm(transA: false, transB: false, m: cout, n: n, k: depth, alpha: 1,
+                               a: u + xi * uXi + group * cout * depth, lda: depth,
+                               b: v + xi * vXi + slice * cin * ct, ldb: ct,
+                               beta: group == 0 ? 0 : 1, c: m + xi * mXi + outSlice * cout * ct, ldc: ct)
+                }
+            }
+        }
+    }
+
+    /// Writes the outputs of `block` for output channels `channels` from M: Aᵀ m A per tile
+    /// (Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]), clipped at odd output sizes, plus the bias.
+    func transformOutput(_ m: UnsafePointer<Float>, block: Block, channels: Range<Int>,
+                         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) {
+        let n = problem.order, cout = problem.outChannels
+        let outH = problem.outputSpatial[n - 2], outW = problem.outputSpatial[n - 1]
+        let ct = chunkTiles, tw = tilesW
+        let outSlices = slabOutSlices
+        let xiStride = outSlices * cout * ct
+        let restOut = outer > 0 ? problem.outputSpatial[1..<outer].reduce(1, *) : 1
+        let blockOutSlices = outer > 0 ? block.rows * restOut : 1
+        let image = output + block.image * cout * problem.outputPositions
+        let fullPairs = outW / 2, oddColumn = outW % 2 == 1
+        for outSlice in 0..<blockOutSlices {
+            // Output outer slices of a slab are rows (row0 + r) × the rest, contiguous in the output.
+            let planeIndex = outer > 0 ? block.row0 * restOut + outSlice : 0
+            for o in channels {
+                let bv = bias?[o] ?? 0
+                let mBase = m + (outSlice * cout + o) * ct
+                let dst = image + o * problem.outputPositions + planeIndex * outH * outW
+                for tr in 0..<block.tileRows {
+                    let oh = 2 * (block.tileRow0 + tr)
+                    let row0 = dst + oh * outW
+                    let row1: UnsafeMutablePointer<Float>? = oh + 1 < outH ? row0 + outW : nil
+                    let mt = mBase + tr * tw
+                    for k in 0..<tw {
+                        // Aᵀ along the columns for each of the 4 rows i, then along the rows.
+                        var t0 = SIMD4<Float>(), t1 = SIMD4<Float>()
+                        for i in 0..<4 {
+                            let p = mt + ((i &* 4) &* xiStride &+ k)
+                            let m0 = p[0], m1 = p[xiStride], m2 = p[2 &* xiStride], m3 = p[3 &* xiStride]
+                            t0[i] = m0 + m1 + m2
+                            t1[i] = m1 - m2 - m3
+                        }
+                        let y00 = t0[0] + t0[1] + t0[2] + bv, y01 = t1[0] + t1[1] + t1[2] + bv
+                        let y10 = t0[1] - t0[2] - t0[3] + bv, y11 = t1[1] - t1[2] - t1[3] + bv
+                        let x = 2 &* k
+                        if k < fullPairs || !oddColumn {
+                            row0[x] = y00; row0[x &+ 1] = y01
+                            if let row1 { row1[x] = y10; row1[x &+ 1] = y11 }
+                        } else {
+                            row0[x] = y00
+                            if let row1 { row1[x] = y10 }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Driver
+
+extension WinogradConvolution {
+    /// Runs the whole convolution with an already transformed weight `u`
+    /// (see `DenseConvolution.forward` for the buffer contract).
+    func run(input: UnsafePointer<Float>, transformedWeight u: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+             output: UnsafeMutablePointer<Float>, workers: Int) {
+        let blocks = self.blocks
+        let cin = problem.inChannels, cout = problem.outChannels
+        let perWorker = inputBlockCount + productBlockCount + rowScratchCount
+        if blocks.count >= workers {
+            Parallel.forEach(blocks.count, maxWorkers: workers) { item in
+                Workspace.shared.withBuffer(of: Float.self, count: perWorker) { buffer in
+                    let v = buffer, m = buffer + inputBlockCount, rows = m + productBlockCount
+                    let block = blocks[item]
+                    transformInput(input, block: block, channels: 0..<cin, v: v, rowScratch: rows)
+                    multiply(u: u, v: v, m: m, block: block, positions: 0..<Self.positions)
+                    transformOutput(m, block: block, channels: 0..<cout, bias: bias, output: output)
+                }
+            }
+            return
+        }
+        // Few blocks: split each phase of each block over the workers.
+        Workspace.shared.withBuffer(of: Float.self, count: inputBlockCount + productBlockCount + workers * rowScratchCount) { buffer in
+            let v = buffer, m = buffer + inputBlockCount, rows = m + productBlockCount
+            for block in blocks {
+                Parallel.forEach(workers, maxWorkers: workers) { w in
+                    transformInput(input, block: block, channels: (cin * w / workers)..<(cin * (w + 1) / workers),
+                                   v: v, rowScratch: rows + w * rowScratchCount)
+                }
+                Parallel.forEach(workers, maxWorkers: workers) { w in
+                    multiply(u: u, v: v, m: m, block: block,
+                             positions: (Self.positions * w / workers)..<(Self.positions * (w + 1) / workers))
+                }
+                Parallel.forEach(workers, maxWorkers: workers) { w in
+                    transformOutput(m, block: block, channels: (cout * w / workers)..<(cout * (w + 1) / workers),
+                                    bias: bias, output: output)
+                }
+            }
+        }
+    }
+
+    /// Runs the whole convolution, transforming the weight first.
+    func run(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+             output: UnsafeMutablePointer<Float>, workers: Int) {
+        Workspace.shared.withBuffer(of: Float.self, count: transformedWeightCount) { u in
+            transformWeight(weight, into: u)
+            run(input: input, transformedWeight: u, bias: bias, output: output, workers: workers)
+        }
+    }
+}

@@ -1,0 +1,61 @@
+@testable import FactorConvNumerics
+import FactorConvTestSupport
+import Testing
+
+/// The Winograd F(2×2, 3×3) path against the plain-loop reference: orders 2–4, odd and even
+/// output sizes, any padding, outer taps with and without dilation (stacked or accumulated),
+/// blocks small enough that images are cut into several slabs and chunks, both parallel
+/// strategies.
+@Suite struct WinogradConvolutionTests {
+    @Test(arguments: [2, 3, 4], [1, 2])
+    func matchesReference(order: Int, threads: Int) throws {
+        var rng = TestRandom(seed: UInt64(900 + order * 10 + threads))
+        for trial in 0..<6 {
+            let batch = rng.int(1...3), cin = rng.int(1...5), cout = rng.int(1...6)
+            var kernel = Array(repeating: 3, count: order), dilation = Array(repeating: 1, count: order)
+            for d in 0..<(order - 2) { kernel[d] = rng.int(1...3); dilation[d] = rng.int(1...2) }
+            let padding = (0..<order).map { _ in rng.int(0...2) }
+            let extra = order == 4 ? 3 : 7
+            var sizes = [Int]()
+            for d in 0..<order { sizes.append(dilation[d] * (kernel[d] - 1) + 1 + rng.int(0...extra)) }
+            let x = rng.tensor([batch, cin] + sizes), w = rng.tensor([cout, cin] + kernel)
+            let bias = rng.tensor([cout]).scalars
+            let g = try ConvGeometry(order: order, padding: padding, dilation: dilation)
+            let problem = try ConvProblem(inputShape: x.shape, weightShape: w.shape, geometry: g)
+            // Alternate between one block per image and tiny blocks (one tile row, one outer row).
+            let blockBytes = trial % 2 == 0 ? 1 << 20 : 64
+            let plan = try #require(WinogradConvolution(problem, blockBytes: blockBytes, minChannels: 1))
+            var y = [Float](repeating: .nan, count: problem.outputCount)
+            x.scalars.withUnsafeBufferPointer { xp in
+                w.scalars.withUnsafeBufferPointer { wp in
+                    bias.withUnsafeBufferPointer { bp in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            plan.run(input: xp.baseAddress!, weight: wp.baseAddress!, bias: bp.baseAddress!,
+                                     output: yp.baseAddress!, workers: threads)
+                        }
+                    }
+                }
+            }
+            let ref = referenceConv(x, weight: w, bias: bias, stride: Array(repeating: 1, count: order),
+                                    padding: padding, dilation: dilation)
+            #expect(relativeMaxError(try Tensor(shape: problem.outputShape, scalars: y), ref) <= 1e-5, "\(problem)")
+        }
+    }
+
+    @Test func refusesOtherGeometries() throws {
+        func plan(_ kernel: [Int], stride: [Int], dilation: [Int]) throws -> WinogradConvolution? {
+            let g = try ConvGeometry(order: kernel.count, stride: stride, padding: Array(repeating: 1, count: kernel.count),
+                                     dilation: dilation)
+            let p = try ConvProblem(inputShape: [1, 32] + Array(repeating: 9, count: kernel.count),
+                                    weightShape: [32, 32] + kernel, geometry: g)
+            return WinogradConvolution(p)
+        }
+        #expect(try plan([3, 3], stride: [1, 1], dilation: [1, 1]) != nil)
+        #expect(try plan([3], stride: [1], dilation: [1]) == nil)
+        #expect(try plan([3, 5], stride: [1, 1], dilation: [1, 1]) == nil)
+        #expect(try plan([3, 3], stride: [1, 2], dilation: [1, 1]) == nil)
+        #expect(try plan([3, 3], stride: [1, 1], dilation: [2, 1]) == nil)
+        #expect(try plan([3, 3, 3], stride: [2, 1, 1], dilation: [1, 1, 1]) == nil)
+        #expect(try plan([5, 3, 3], stride: [1, 1, 1], dilation: [2, 1, 1]) != nil)
+    }
+}
