@@ -35,7 +35,9 @@ let layers: [(String, [Int], Int, Int, Int)] = [
     ("1-D 16x128x1024 k5 p2", [16, 128, 1024], 128, 5, 2),
     ("3-D 2x32x16x32x32 k3 p1", [2, 32, 16, 32, 32], 32, 3, 1),
 ]
-for (name, xShape, cout, k, p) in layers {
+// CONVBENCH_ONLY=<substring> times only the matching layers (for profiling one layer).
+let only = getenv("CONVBENCH_ONLY").map { String(cString: $0) }
+for (name, xShape, cout, k, p) in layers where only.map({ name.contains($0) }) ?? true {
     let order = xShape.count - 2
     let x = Tensor<Float>(repeating: 0.5, shape: xShape)
     let w = Tensor<Float>(repeating: 0.01, shape: [cout, xShape[1]] + Array(repeating: k, count: order))

@@ -93,9 +93,9 @@ struct WinogradConvolution {
     /// Floats of V and of M for one block.
     private var inputBlockCount: Int { Self.positions * slabSlices * problem.inChannels * chunkTiles }
     private var productBlockCount: Int { Self.positions * slabOutSlices * problem.outChannels * chunkTiles }
-    /// Scratch floats per worker for the input transform: 4 padded input rows and their
-    /// even/odd column arrays.
-    private var rowScratchCount: Int { 4 * (2 * tilesW + 2) + 8 * (tilesW + 1) }
+    /// Scratch floats per worker for the input transform: the block's input rows split into
+    /// even and odd columns.
+    private var rowScratchCount: Int { (2 * chunkRows + 2) * 2 * (tilesW + 1) }
 }
 
 // MARK: - Weight transform
@@ -179,11 +179,12 @@ extension WinogradConvolution {
         let plane = height * width
         let ct = chunkTiles, tw = tilesW
         let xiStride = slabSlices * cin * ct
-        let rowLength = 2 * tw + 2
         let image = input + block.image * problem.inputImageCount
         let spatialCount = problem.inputSpatial.reduce(1, *)
         let restPadded = padded.dropFirst().reduce(1, *)
         let blockSlices = outer > 0 ? (block.rows + span0) * restPadded : 1
+        // Input rows of the block's tile rows, each split into even and odd columns once.
+        let rowCount = 2 * block.tileRows + 2, half = tw + 1
         var coord = [Int](repeating: 0, count: outer)
 
         for slice in 0..<blockSlices {
@@ -211,54 +212,17 @@ extension WinogradConvolution {
                     continue
                 }
                 let src = image + c * spatialCount + planeOffset
-                for tr in 0..<block.tileRows {
-                    let ty = block.tileRow0 + tr
-                    // Four zero-padded input rows of the tile row.
-                    for i in 0..<4 {
-                        let row = rowScratch + i * rowLength
-                        let ih = 2 * ty - padH + i
-                        guard ih >= 0 && ih < height else { row.update(repeating: 0, count: rowLength); continue }
-                        let lo = min(padW, rowLength), hi = min(rowLength, padW + width)
-                        row.update(repeating: 0, count: lo)
-                        if hi > lo { (row + lo).update(from: src + ih * width + (lo - padW), count: hi - lo) }
-                        if rowLength > hi { (row + hi).update(repeating: 0, count: rowLength - hi) }
-                    }
-                    Self.inputTiles(rows: rowScratch, rowLength: rowLength, tiles: tw,
-                                    v: vBase + tr * tw, xiStride: xiStride, scratch: rowScratch + 4 * rowLength)
+                for r in 0..<rowCount {
+                    let ih = 2 * block.tileRow0 - padH + r
+                    let even = rowScratch + 2 * r * half
+                    WinogradTiles.deinterleave(ih >= 0 && ih < height ? src + ih * width : nil, width: width, pad: padW,
+                                               count: half, even: even, odd: even + half)
                 }
-            }
-        }
-    }
-
-    /// Bᵀ d B for `tiles` consecutive 4×4 tiles of four padded rows (tile k starts at column 2k).
-    /// Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]. Written as loops over k
-    /// on even/odd column arrays so that the compiler vectorizes every step.
-    /// `scratch` holds 16 · (tiles + 1) floats.
-    static func inputTiles(rows: UnsafePointer<Float>, rowLength: Int, tiles: Int,
-                           v: UnsafeMutablePointer<Float>, xiStride: Int, scratch: UnsafeMutablePointer<Float>) {
-        let len = tiles + 1
-        // even[i][k] = row_i[2k], odd[i][k] = row_i[2k + 1].
-        let even = scratch, odd = scratch + 4 * len
-        for i in 0..<4 {
-            let row = rows + i * rowLength, e = even + i * len, o = odd + i * len
-            for k in 0..<len { e[k] = row[2 &* k]; o[k] = row[2 &* k &+ 1] }
-        }
-        // Along the rows (first axis): r0 = d0 − d2, r1 = d1 + d2, r2 = d2 − d1, r3 = d1 − d3,
-        // in place of d0..d3 in the order that keeps every input alive until it is consumed.
-        for half in [even, odd] {
-            let d0 = half, d1 = half + len, d2 = half + 2 * len, d3 = half + 3 * len
-            for k in 0..<len {
-                let a0 = d0[k], a1 = d1[k], a2 = d2[k], a3 = d3[k]
-                d0[k] = a0 - a2; d1[k] = a1 + a2; d2[k] = a2 - a1; d3[k] = a1 - a3
-            }
-        }
-        // Along the columns, for tile k: columns (e_k, o_k, e_{k+1}, o_{k+1}).
-        for i in 0..<4 {
-            let e = even + i * len, o = odd + i * len
-            let v0 = v + 4 * i * xiStride, v1 = v0 + xiStride, v2 = v1 + xiStride, v3 = v2 + xiStride
-            for k in 0..<tiles {
-                let e0 = e[k], o0 = o[k], e1 = e[k &+ 1], o1 = o[k &+ 1]
-                v0[k] = e0 - e1; v1[k] = o0 + e1; v2[k] = e1 - o0; v3[k] = o0 - o1
+                for tr in 0..<block.tileRows {
+                    let even = rowScratch + 2 * (2 * tr) * half
+                    WinogradTiles.inputTiles(even: even, odd: even + half, rowStride: 2 * half, tiles: tw,
+                                             v: vBase + tr * tw, xiStride: xiStride)
+                }
             }
         }
     }
@@ -297,51 +261,28 @@ extension WinogradConvolution {
         }
     }
 
-    /// Writes the outputs of `block` for output channels `channels` from M: Aᵀ m A per tile
-    /// (Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]), clipped at odd output sizes, plus the bias.
+    /// Writes the outputs of `block` for output channels `channels` from M: Aᵀ m A per tile,
+    /// clipped at odd output sizes, plus the bias.
     func transformOutput(_ m: UnsafePointer<Float>, block: Block, channels: Range<Int>,
                          bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) {
         let n = problem.order, cout = problem.outChannels
         let outH = problem.outputSpatial[n - 2], outW = problem.outputSpatial[n - 1]
         let ct = chunkTiles, tw = tilesW
-        let outSlices = slabOutSlices
-        let xiStride = outSlices * cout * ct
+        let xiStride = slabOutSlices * cout * ct
         let restOut = outer > 0 ? problem.outputSpatial[1..<outer].reduce(1, *) : 1
         let blockOutSlices = outer > 0 ? block.rows * restOut : 1
         let image = output + block.image * cout * problem.outputPositions
-        let fullPairs = outW / 2, oddColumn = outW % 2 == 1
         for outSlice in 0..<blockOutSlices {
             // Output outer slices of a slab are rows (row0 + r) × the rest, contiguous in the output.
             let planeIndex = outer > 0 ? block.row0 * restOut + outSlice : 0
             for o in channels {
-                let bv = bias?[o] ?? 0
                 let mBase = m + (outSlice * cout + o) * ct
                 let dst = image + o * problem.outputPositions + planeIndex * outH * outW
                 for tr in 0..<block.tileRows {
                     let oh = 2 * (block.tileRow0 + tr)
                     let row0 = dst + oh * outW
-                    let row1: UnsafeMutablePointer<Float>? = oh + 1 < outH ? row0 + outW : nil
-                    let mt = mBase + tr * tw
-                    for k in 0..<tw {
-                        // Aᵀ along the columns for each of the 4 rows i, then along the rows.
-                        var t0 = SIMD4<Float>(), t1 = SIMD4<Float>()
-                        for i in 0..<4 {
-                            let p = mt + ((i &* 4) &* xiStride &+ k)
-                            let m0 = p[0], m1 = p[xiStride], m2 = p[2 &* xiStride], m3 = p[3 &* xiStride]
-                            t0[i] = m0 + m1 + m2
-                            t1[i] = m1 - m2 - m3
-                        }
-                        let y00 = t0[0] + t0[1] + t0[2] + bv, y01 = t1[0] + t1[1] + t1[2] + bv
-                        let y10 = t0[1] - t0[2] - t0[3] + bv, y11 = t1[1] - t1[2] - t1[3] + bv
-                        let x = 2 &* k
-                        if k < fullPairs || !oddColumn {
-                            row0[x] = y00; row0[x &+ 1] = y01
-                            if let row1 { row1[x] = y10; row1[x &+ 1] = y11 }
-                        } else {
-                            row0[x] = y00
-                            if let row1 { row1[x] = y10 }
-                        }
-                    }
+                    WinogradTiles.outputTiles(m: mBase + tr * tw, xiStride: xiStride, tiles: tw, bias: bias?[o] ?? 0,
+                                              width: outW, row0: row0, row1: oh + 1 < outH ? row0 + outW : nil)
                 }
             }
         }

@@ -1,0 +1,106 @@
+/// The per-row kernels of `WinogradConvolution`'s input and output transforms, written on
+/// `SIMD4<Float>` over 4 consecutive tiles (SSE at the baseline target) with scalar tails.
+enum WinogradTiles {
+    /// Splits input row `x` (`width` floats, or nil for a padding row) into its even and odd
+    /// columns after `pad` zeros of left padding: `even[k] = x[2k − pad]`,
+    /// `odd[k] = x[2k + 1 − pad]` for k in 0..<count, zero outside the row.
+    static func deinterleave(_ x: UnsafePointer<Float>?, width: Int, pad: Int, count: Int,
+                             even: UnsafeMutablePointer<Float>, odd: UnsafeMutablePointer<Float>) {
+        guard let x else {
+            even.update(repeating: 0, count: count)
+            odd.update(repeating: 0, count: count)
+            return
+        }
+        @inline(__always) func at(_ i: Int) -> Float { i >= 0 && i < width ? x[i] : 0 }
+        // Vector range: 8 source floats [2k − pad, 2k − pad + 8) inside the row.
+        let first = min(count, (pad + 1) / 2)
+        var k = 0
+        while k < first { even[k] = at(2 * k - pad); odd[k] = at(2 * k + 1 - pad); k += 1 }
+        while k + 4 <= count && 2 * k - pad + 8 <= width {
+            let v = UnsafeRawPointer(x + (2 * k - pad)).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(even + k).storeBytes(of: v.evenHalf, as: SIMD4<Float>.self)
+            UnsafeMutableRawPointer(odd + k).storeBytes(of: v.oddHalf, as: SIMD4<Float>.self)
+            k += 4
+        }
+        while k < count { even[k] = at(2 * k - pad); odd[k] = at(2 * k + 1 - pad); k += 1 }
+    }
+
+    /// Bᵀ d B of `tiles` consecutive 4×4 tiles whose rows are given split into even and odd
+    /// columns (`even[i]`, `odd[i]`, each `tiles + 1` long; tile k covers columns e_k, o_k,
+    /// e_{k+1}, o_{k+1}). Writes ξ = 4i + j at `v + ξ · xiStride`, tiles contiguous.
+    /// Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]].
+    static func inputTiles(even: UnsafePointer<Float>, odd: UnsafePointer<Float>, rowStride: Int, tiles: Int,
+                           v: UnsafeMutablePointer<Float>, xiStride: Int) {
+        // Along the first axis: r_i = d_a + sign · d_b.
+        let combos: [(a: Int, b: Int, sign: Float)] = [(0, 2, -1), (1, 2, 1), (2, 1, -1), (1, 3, -1)]
+        for (i, combo) in combos.enumerated() {
+            let ea = even + combo.a * rowStride, eb = even + combo.b * rowStride
+            let oa = odd + combo.a * rowStride, ob = odd + combo.b * rowStride
+            let sign = combo.sign, sign4 = SIMD4<Float>(repeating: combo.sign)
+            let v0 = v + 4 * i * xiStride, v1 = v0 + xiStride, v2 = v1 + xiStride, v3 = v2 + xiStride
+            var k = 0
+            while k + 4 <= tiles {
+                let re0 = load4(ea + k) + sign4 * load4(eb + k), re1 = load4(ea + k + 1) + sign4 * load4(eb + k + 1)
+                let ro0 = load4(oa + k) + sign4 * load4(ob + k), ro1 = load4(oa + k + 1) + sign4 * load4(ob + k + 1)
+                store4(re0 - re1, v0 + k); store4(ro0 + re1, v1 + k); store4(re1 - ro0, v2 + k); store4(ro0 - ro1, v3 + k)
+                k += 4
+            }
+            while k < tiles {
+                let re0 = ea[k] + sign * eb[k], re1 = ea[k + 1] + sign * eb[k + 1]
+                let ro0 = oa[k] + sign * ob[k], ro1 = oa[k + 1] + sign * ob[k + 1]
+                v0[k] = re0 - re1; v1[k] = ro0 + re1; v2[k] = re1 - ro0; v3[k] = ro0 - ro1
+                k += 1
+            }
+        }
+    }
+
+    /// Aᵀ m A + bias of `tiles` consecutive tiles (ξ = 4i + j at `m + ξ · xiStride`), written as
+    /// two output rows (`row1` nil past the output's end) of `width` columns, tile k at 2k.
+    /// Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]].
+    static func outputTiles(m: UnsafePointer<Float>, xiStride: Int, tiles: Int, bias: Float, width: Int,
+                            row0: UnsafeMutablePointer<Float>, row1: UnsafeMutablePointer<Float>?) {
+        @inline(__always) func mm(_ xi: Int, _ k: Int) -> SIMD4<Float> { load4(m + xi * xiStride + k) }
+        let b4 = SIMD4<Float>(repeating: bias)
+        var k = 0
+        // Vector tiles write 8 full columns.
+        while k + 4 <= tiles && 2 * k + 8 <= width {
+            // Along the first axis: s_j (output row 0), d_j (output row 1).
+            let s0 = mm(0, k) + mm(4, k) + mm(8, k), d0 = mm(4, k) - mm(8, k) - mm(12, k)
+            let s1 = mm(1, k) + mm(5, k) + mm(9, k), d1 = mm(5, k) - mm(9, k) - mm(13, k)
+            let s2 = mm(2, k) + mm(6, k) + mm(10, k), d2 = mm(6, k) - mm(10, k) - mm(14, k)
+            let s3 = mm(3, k) + mm(7, k) + mm(11, k), d3 = mm(7, k) - mm(11, k) - mm(15, k)
+            store8(interleave(s0 + s1 + s2 + b4, s1 - s2 - s3 + b4), row0 + 2 * k)
+            if let row1 { store8(interleave(d0 + d1 + d2 + b4, d1 - d2 - d3 + b4), row1 + 2 * k) }
+            k += 4
+        }
+        while k < tiles {
+            @inline(__always) func s(_ xi: Int) -> Float { m[xi * xiStride + k] }
+            let s0 = s(0) + s(4) + s(8), d0 = s(4) - s(8) - s(12)
+            let s1 = s(1) + s(5) + s(9), d1 = s(5) - s(9) - s(13)
+            let s2 = s(2) + s(6) + s(10), d2 = s(6) - s(10) - s(14)
+            let s3 = s(3) + s(7) + s(11), d3 = s(7) - s(11) - s(15)
+            let x = 2 * k
+            row0[x] = s0 + s1 + s2 + bias
+            if x + 1 < width { row0[x + 1] = s1 - s2 - s3 + bias }
+            if let row1 {
+                row1[x] = d0 + d1 + d2 + bias
+                if x + 1 < width { row1[x + 1] = d1 - d2 - d3 + bias }
+            }
+            k += 1
+        }
+    }
+
+    @inline(__always) static func load4(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
+    }
+    @inline(__always) static func store4(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self)
+    }
+    @inline(__always) static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+    }
+    /// (a0, b0, a1, b1, a2, b2, a3, b3).
+    @inline(__always) static func interleave(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD8<Float> {
+        SIMD8(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3])
+    }
+}
