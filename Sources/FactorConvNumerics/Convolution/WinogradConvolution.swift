@@ -30,6 +30,8 @@ struct WinogradConvolution {
     static let positions = 16
     /// Target bytes of one block's V and M together (this machine's L2 is 2 MB per core).
     static let blockBytes = 1 << 20
+    /// Fewest tiles per GEMM that the block sizing aims for.
+    static let minGemmColumns = 32
     /// Smallest channel counts for which the transforms pay for themselves (measured).
     static let minChannels = 16
 
@@ -57,28 +59,36 @@ struct WinogradConvolution {
         }
         groups = outerTaps / stack
 
-        // Block sizing: whole tile planes when they fit (long GEMMs), then as many outer rows as
-        // fit; otherwise one outer row and as many tile rows as fit (at least one).
         let cin = problem.inChannels, cout = problem.outChannels
         let span0 = outer > 0 ? g.dilation[0] * (problem.kernel[0] - 1) : 0
         let restPadded = padded.dropFirst().reduce(1, *)
         let restOut = outer > 0 ? problem.outputSpatial[1..<outer].reduce(1, *) : 1
         let outRows0 = outer > 0 ? problem.outputSpatial[0] : 1
+        // Block sizing. Outer slabs recompute span0 halo slices of V, so prefer tall slabs; but
+        // keep at least `minGemmColumns` tiles per GEMM (OpenBLAS's small-matrix kernels run
+        // 32-column GEMMs at full speed) and the block within `blockBytes`.
         let outerCount = outer, tw = tilesW, th = tilesH
         let bytes = { (rows: Int, tileRows: Int) -> Int in
             let slices = outerCount > 0 ? (rows + span0) * restPadded : 1
             let outSlices = rows * restOut
             return 4 * Self.positions * tileRows * tw * (slices * cin + outSlices * cout)
         }
-        if bytes(1, th) <= blockBytes {
-            var rows = 1
-            while rows < outRows0 && bytes(rows + 1, th) <= blockBytes { rows += 1 }
-            (slabRows, chunkRows) = (rows, th)
-        } else {
+        let fewestTileRows = min(th, (Self.minGemmColumns + tw - 1) / tw)
+        var best = (rows: 1, tileRows: 1, redundancy: Double.infinity)
+        for tileRows in stride(from: th, through: fewestTileRows, by: -1) {
+            var rows = 0
+            while rows < outRows0 && bytes(rows + 1, tileRows) <= blockBytes { rows += 1 }
+            guard rows > 0 else { continue }
+            let redundancy = Double(rows + span0) / Double(rows)
+            if redundancy < best.redundancy - 1e-9 { best = (rows, tileRows, redundancy) }
+        }
+        if best.redundancy == .infinity {
+            // Not even one outer row of the fewest tile rows fits: one row, tile rows that fit.
             var tileRows = 1
             while tileRows < th && bytes(1, tileRows + 1) <= blockBytes { tileRows += 1 }
-            (slabRows, chunkRows) = (1, tileRows)
+            best = (1, tileRows, 0)
         }
+        (slabRows, chunkRows) = (best.rows, best.tileRows)
     }
 
     /// GEMM depth: stacked taps × input channels.
