@@ -58,4 +58,35 @@ import Testing
         #expect(try plan([3, 3, 3], stride: [2, 1, 1], dilation: [1, 1, 1]) == nil)
         #expect(try plan([5, 3, 3], stride: [1, 1, 1], dilation: [2, 1, 1]) != nil)
     }
+
+    /// Through `ConvPipeline` (which transforms the kernel once, when built): a lone dense stage
+    /// (the reconstructed path) and a pointwise → dense chain (the per-image path, Tucker-like),
+    /// orders 2 and 3, 1 and 2 threads, against the plain-loop reference.
+    @Test(arguments: [2, 3], [1, 2])
+    func pipelineWithCachedKernel(order: Int, threads: Int) throws {
+        let saved = Parallel.threadCount
+        defer { Parallel.threadCount = saved }
+        Parallel.threadCount = threads
+        var rng = TestRandom(seed: UInt64(950 + order * 10 + threads))
+        let cin = 16, mid = 17, cout = 18
+        let sizes = order == 2 ? [13, 10] : [5, 7, 6]
+        let kernel = order == 2 ? [3, 3] : [2, 3, 3]
+        let padding = order == 2 ? [1, 2] : [1, 0, 1]
+        let g = try ConvGeometry(order: order, padding: padding)
+        let x = rng.tensor([3, cin] + sizes)
+        let w = rng.tensor([cout, cin] + kernel), bias = rng.tensor([cout]).scalars
+        #expect(WinogradKernel(weightShape: w.shape, geometry: g) != nil)
+        let lone = try ConvPipeline(stages: [.dense(weight: w, geometry: g, bias: bias)]).forward(x)
+        let ones = Array(repeating: 1, count: order)
+        #expect(relativeMaxError(lone, referenceConv(x, weight: w, bias: bias, stride: ones, padding: padding,
+                                                      dilation: ones)) <= 1e-5)
+        let mix = rng.tensor([mid, cin]), w2 = rng.tensor([cout, mid] + kernel)
+        let chain = try ConvPipeline(stages: [.pointwise(weight: mix, bias: nil),
+                                              .dense(weight: w2, geometry: g, bias: bias)]).forward(x)
+        let mixedExact = referenceConv(x, weight: try mix.reshaped([mid, cin] + ones), stride: ones,
+                                       padding: Array(repeating: 0, count: order), dilation: ones)
+        let mixed = try Tensor<Float>(shape: mixedExact.shape, scalars: mixedExact.scalars.map { Float($0) })
+        #expect(relativeMaxError(chain, referenceConv(mixed, weight: w2, bias: bias, stride: ones, padding: padding,
+                                                       dilation: ones)) <= 1e-5)
+    }
 }

@@ -50,9 +50,18 @@ public enum ConvStage: Sendable {
 public struct ConvPipeline: Sendable {
     /// The stages, applied in order.
     public let stages: [ConvStage]
+    /// Per stage, the Winograd-transformed kernel of a dense stage that qualifies (else nil):
+    /// computed once here rather than on every forward call.
+    private let winogradWeights: [[Float]?]
 
     /// Creates a pipeline; stage shapes are checked against each other on first use.
-    public init(stages: [ConvStage]) { self.stages = stages }
+    public init(stages: [ConvStage]) {
+        self.stages = stages
+        winogradWeights = stages.map { stage in
+            guard case .dense(let w, let geometry, _) = stage else { return nil }
+            return WinogradKernel.transformed(w, geometry: geometry)
+        }
+    }
 
     /// The per-image shapes (C, S...) before the first stage and after each stage.
     public func imageShapes(input image: [Int]) throws -> [[Int]] {
@@ -101,15 +110,7 @@ public struct ConvPipeline: Sendable {
         // has its own, better, blocking and parallel strategy.
         if stages.count == 1, case .dense(let w, let geometry, let bias) = stages[0] {
             let problem = try ConvProblem(inputShape: inputShape, weightShape: w.shape, geometry: geometry)
-            w.scalars.withUnsafeBufferPointer { wp in
-                if let bias {
-                    bias.withUnsafeBufferPointer { bp in
-                        DenseConvolution.forward(problem, input: input, weight: wp.baseAddress!, bias: bp.baseAddress!, output: output)
-                    }
-                } else {
-                    DenseConvolution.forward(problem, input: input, weight: wp.baseAddress!, bias: nil, output: output)
-                }
-            }
+            runDense(problem, stage: 0, weight: w, bias: bias, input: input, output: output, workers: workers)
             return
         }
 
@@ -118,7 +119,7 @@ public struct ConvPipeline: Sendable {
             for (i, stage) in stages.enumerated() {
                 let last = i == stages.count - 1
                 let dst = last ? output + b * counts.last! : buffers + (i % 2) * scratch
-                apply(stage, input: src, shape: shapes[i], output: dst, outputShape: shapes[i + 1], workers: innerWorkers)
+                apply(stage, index: i, input: src, shape: shapes[i], output: dst, outputShape: shapes[i + 1], workers: innerWorkers)
                 src = UnsafePointer(dst)
             }
             if stages.isEmpty { output.advanced(by: b * counts[0]).update(from: src, count: counts[0]) }
@@ -136,7 +137,7 @@ public struct ConvPipeline: Sendable {
     }
 
     /// Applies one stage to one image, splitting the work over `workers` threads.
-    private func apply(_ stage: ConvStage, input: UnsafePointer<Float>, shape: [Int],
+    private func apply(_ stage: ConvStage, index: Int, input: UnsafePointer<Float>, shape: [Int],
                        output: UnsafeMutablePointer<Float>, outputShape: [Int], workers: Int) {
         let positions = shape.dropFirst().reduce(1, *)
         switch stage {
@@ -172,15 +173,25 @@ public struct ConvPipeline: Sendable {
         case .dense(let w, let geometry, let bias):
             // Validated by imageShapes (outputShape builds the same problem), so this cannot throw.
             let problem = try! ConvProblem(inputShape: [1] + shape, weightShape: w.shape, geometry: geometry)
-            w.scalars.withUnsafeBufferPointer { wp in
+            runDense(problem, stage: index, weight: w, bias: bias, input: input, output: output, workers: workers)
+        }
+    }
+
+    /// Runs dense stage `stage` (with its cached Winograd kernel, if any) on validated buffers.
+    private func runDense(_ problem: ConvProblem, stage: Int, weight: Tensor<Float>, bias: [Float]?,
+                          input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, workers: Int) {
+        let transformed = winogradWeights[stage] ?? []
+        weight.scalars.withUnsafeBufferPointer { wp in
+            transformed.withUnsafeBufferPointer { up in
+                let winograd = up.isEmpty ? nil : up.baseAddress
                 if let bias {
                     bias.withUnsafeBufferPointer { bp in
                         DenseConvolution.forward(problem, input: input, weight: wp.baseAddress!, bias: bp.baseAddress!,
-                                                 output: output, workers: workers)
+                                                 output: output, workers: workers, winogradWeight: winograd)
                     }
                 } else {
                     DenseConvolution.forward(problem, input: input, weight: wp.baseAddress!, bias: nil,
-                                             output: output, workers: workers)
+                                             output: output, workers: workers, winogradWeight: winograd)
                 }
             }
         }

@@ -38,10 +38,12 @@ public enum DenseConvolution {
     /// Convolves raw buffers whose sizes `problem` describes (validated by the caller):
     /// `input` has `problem.inputCount` floats, `weight` `problem.weightCount`, `bias` C_out or nil,
     /// `output` `problem.outputCount`. Uses up to `workers` threads (1 inside a caller's own
-    /// parallel loop). Requires `BLAS.require()` to have succeeded.
+    /// parallel loop). Requires `BLAS.require()` to have succeeded. `winogradWeight`, when given,
+    /// is the kernel already transformed by `WinogradKernel.transformed` (callers with fixed
+    /// weights compute it once).
     public static func forward(_ problem: ConvProblem, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-                               workers: Int = Parallel.threadCount) {
+                               workers: Int = Parallel.threadCount, winogradWeight: UnsafePointer<Float>? = nil) {
         let positions = problem.outputPositions
         let depth = problem.inChannels * problem.kernelVolume
         // Equal blocks of at most columnBlockFloats (a short last block makes a slow GEMM).
@@ -82,8 +84,16 @@ public enum DenseConvolution {
             return
         }
         if let winograd = WinogradConvolution(problem) {
-            winograd.run(input: input, weight: weight, bias: bias, output: output, workers: workers)
-            return
+            if let winogradWeight {
+                winograd.run(input: input, transformedWeight: winogradWeight, bias: bias, output: output, workers: workers)
+                return
+            }
+            // Transforming the kernel costs about as much as the GEMM work Winograd saves on
+            // ~100 tiles (256→256 on 14×14, batch 1: 2.4 ms vs 1.9 ms with im2col).
+            if winograd.tileCount >= WinogradConvolution.minTilesWithoutCachedKernel {
+                winograd.run(input: input, weight: weight, bias: bias, output: output, workers: workers)
+                return
+            }
         }
         if let lines = LineConvolution(problem) {
             lines.run(input: input, weight: weight, bias: bias, output: output, workers: workers)

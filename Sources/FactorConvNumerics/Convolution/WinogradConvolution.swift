@@ -21,19 +21,21 @@ struct WinogradConvolution {
     let outer: Int
     /// Padded outer input sizes P_d = S_d + 2 p_d.
     let padded: [Int]
-    /// Outer taps stacked into one GEMM's depth, and the number of remaining tap groups.
-    let stack: Int, groups: Int
+    /// The transformed kernel's layout.
+    let kernel: WinogradKernel
     /// Outer-dimension-0 output rows per slab (1 for 2-D), and tile rows per chunk.
     let slabRows: Int, chunkRows: Int
 
     /// Transform positions ξ of F(2×2, 3×3).
-    static let positions = 16
+    static let positions = WinogradKernel.positions
     /// Target bytes of one block's V and M together (this machine's L2 is 2 MB per core).
     static let blockBytes = 1 << 20
+    /// Fewest output tiles (whole problem) for which transforming the kernel on every call pays.
+    static let minTilesWithoutCachedKernel = 128
     /// Fewest tiles per GEMM that the block sizing aims for.
     static let minGemmColumns = 32
     /// Smallest channel counts for which the transforms pay for themselves (measured).
-    static let minChannels = 16
+    static let minChannels = WinogradKernel.minChannels
 
     /// The plan, or nil when the problem is not a 3×3, stride-1, dilation-1 convolution in its
     /// last two dimensions with stride 1 in the others, or has too few channels.
@@ -41,23 +43,15 @@ struct WinogradConvolution {
     /// exercise the path on small problems.
     init?(_ problem: ConvProblem, blockBytes: Int = WinogradConvolution.blockBytes,
           minChannels: Int = WinogradConvolution.minChannels) {
+        guard let kernel = WinogradKernel(weightShape: problem.weightShape, geometry: problem.geometry,
+                                          minChannels: minChannels) else { return nil }
         let n = problem.order, g = problem.geometry
-        guard n >= 2 else { return nil }
-        for d in (n - 2)..<n where problem.kernel[d] != 3 || g.stride[d] != 1 || g.dilation[d] != 1 { return nil }
-        guard g.stride.dropLast(2).allSatisfy({ $0 == 1 }),
-              problem.inChannels >= minChannels, problem.outChannels >= minChannels else { return nil }
         self.problem = problem
+        self.kernel = kernel
         outer = n - 2
         tilesH = (problem.outputSpatial[n - 2] + 1) / 2
         tilesW = (problem.outputSpatial[n - 1] + 1) / 2
         padded = (0..<outer).map { problem.inputSpatial[$0] + 2 * g.padding[$0] }
-        let outerTaps = problem.kernel.prefix(outer).reduce(1, *)
-        if outer > 0 && g.dilation[outer - 1] == 1 {
-            stack = problem.kernel[outer - 1]
-        } else {
-            stack = 1
-        }
-        groups = outerTaps / stack
 
         let cin = problem.inChannels, cout = problem.outChannels
         let span0 = outer > 0 ? g.dilation[0] * (problem.kernel[0] - 1) : 0
@@ -91,10 +85,11 @@ struct WinogradConvolution {
         (slabRows, chunkRows) = (best.rows, best.tileRows)
     }
 
-    /// GEMM depth: stacked taps × input channels.
-    var depth: Int { stack * problem.inChannels }
-    /// Floats of the transformed weight U.
-    var transformedWeightCount: Int { Self.positions * groups * problem.outChannels * depth }
+    /// Output tiles of the whole problem (batch × outer positions × 2×2 tiles).
+    var tileCount: Int { problem.batch * problem.outputSpatial.prefix(outer).reduce(1, *) * tilesH * tilesW }
+    private var stack: Int { kernel.stack }
+    private var groups: Int { kernel.groups }
+    private var depth: Int { kernel.depth }
     private var span0: Int { outer > 0 ? problem.geometry.dilation[0] * (problem.kernel[0] - 1) : 0 }
     /// Padded outer slices and output outer slices of one slab.
     private var slabSlices: Int { outer > 0 ? (slabRows + span0) * padded.dropFirst().reduce(1, *) : 1 }
@@ -106,52 +101,6 @@ struct WinogradConvolution {
     /// Scratch floats per worker for the input transform: the block's input rows split into
     /// even and odd columns.
     private var rowScratchCount: Int { (2 * chunkRows + 2) * 2 * (tilesW + 1) }
-}
-
-// MARK: - Weight transform
-
-extension WinogradConvolution {
-    /// Writes U = G g Gᵀ of every (output channel, input channel, outer tap) 3×3 slice of
-    /// `weight` (C_out, C_in, K_outer..., 3, 3), in the layout `[ξ][group][C_out][stack · C_in]`.
-    func transformWeight(_ weight: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>) {
-        let cin = problem.inChannels, cout = problem.outChannels
-        let outerTaps = groups * stack
-        let volume = outerTaps * 9
-        let xiStride = groups * cout * depth
-        Workspace.shared.withBuffer(of: Float.self, count: 21 * cin) { scratch in
-            // g[ab][c] for the 9 kernel entries, then t[a][j] = (g Gᵀ)[a][j] for 12 entries.
-            let g = scratch, t = scratch + 9 * cin
-            for o in 0..<cout {
-                for tap in 0..<outerTaps {
-                    // With stacking, the last outer dimension's tap is the fastest-varying index.
-                    let group = tap / stack, s = tap % stack
-                    let dst = u + group * cout * depth + o * depth + s * cin
-                    let src = weight + o * cin * volume + tap * 9
-                    for c in 0..<cin {
-                        for ab in 0..<9 { g[ab &* cin &+ c] = src[c &* volume &+ ab] }
-                    }
-                    // Along the last axis: (x0, x1, x2) → (x0, (x0+x1+x2)/2, (x0−x1+x2)/2, x2).
-                    for a in 0..<3 {
-                        let x0 = g + 3 * a * cin, x1 = x0 + cin, x2 = x1 + cin
-                        let y0 = t + 4 * a * cin, y1 = y0 + cin, y2 = y1 + cin, y3 = y2 + cin
-                        for c in 0..<cin {
-                            let p = x0[c], q = x1[c], r = x2[c]
-                            y0[c] = p; y1[c] = 0.5 * (p + q + r); y2[c] = 0.5 * (p - q + r); y3[c] = r
-                        }
-                    }
-                    // The same map along the first axis, into U[ξ = 4i + j].
-                    for j in 0..<4 {
-                        let x0 = t + j * cin, x1 = x0 + 4 * cin, x2 = x1 + 4 * cin
-                        let u0 = dst + j * xiStride, u1 = u0 + 4 * xiStride, u2 = u1 + 4 * xiStride, u3 = u2 + 4 * xiStride
-                        for c in 0..<cin {
-                            let p = x0[c], q = x1[c], r = x2[c]
-                            u0[c] = p; u1[c] = 0.5 * (p + q + r); u2[c] = 0.5 * (p - q + r); u3[c] = r
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 // MARK: - Input transform, GEMMs, output transform
@@ -344,8 +293,8 @@ extension WinogradConvolution {
     /// Runs the whole convolution, transforming the weight first.
     func run(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
              output: UnsafeMutablePointer<Float>, workers: Int) {
-        Workspace.shared.withBuffer(of: Float.self, count: transformedWeightCount) { u in
-            transformWeight(weight, into: u)
+        Workspace.shared.withBuffer(of: Float.self, count: kernel.transformedCount) { u in
+            kernel.transform(weight, into: u)
             run(input: input, transformedWeight: u, bias: bias, output: output, workers: workers)
         }
     }

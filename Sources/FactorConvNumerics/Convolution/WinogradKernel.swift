@@ -1,0 +1,89 @@
+/// The kernel side of a Winograd F(2×2, 3×3) convolution (`WinogradConvolution`): which kernels
+/// qualify and the transformed kernel U = G g Gᵀ, which depends only on the kernel and geometry,
+/// so that callers with fixed weights (a layer's pipeline) compute it once.
+///
+/// Layout of U: `[ξ][group][C_out][stack · C_in]`, ξ = 4i + j over the 4×4 transform positions.
+/// The outer taps of the last outer dimension (when its dilation is 1) are `stack` consecutive
+/// input slices, stacked into one GEMM's depth; the other outer taps form `groups`.
+public struct WinogradKernel: Sendable {
+    /// Transform positions ξ of F(2×2, 3×3).
+    static let positions = 16
+    /// Smallest channel counts for which the transforms pay for themselves (measured).
+    static let minChannels = 16
+
+    let outChannels: Int, inChannels: Int
+    /// Outer taps stacked into one GEMM's depth, and the number of remaining tap groups.
+    let stack: Int, groups: Int
+
+    /// The layout for a kernel (C_out, C_in, K...), or nil unless its last two dimensions are 3×3
+    /// with stride 1 and dilation 1, every stride is 1, and both channel counts are at least
+    /// `minChannels`.
+    init?(weightShape: [Int], geometry g: ConvGeometry, minChannels: Int = WinogradKernel.minChannels) {
+        let n = weightShape.count - 2
+        guard n >= 2, n == g.order else { return nil }
+        let kernel = Array(weightShape.dropFirst(2))
+        for d in (n - 2)..<n where kernel[d] != 3 || g.dilation[d] != 1 { return nil }
+        guard g.stride.allSatisfy({ $0 == 1 }),
+              weightShape[0] >= minChannels, weightShape[1] >= minChannels else { return nil }
+        outChannels = weightShape[0]
+        inChannels = weightShape[1]
+        let outer = n - 2
+        stack = outer > 0 && g.dilation[outer - 1] == 1 ? kernel[outer - 1] : 1
+        groups = kernel.prefix(outer).reduce(1, *) / stack
+    }
+
+    /// GEMM depth: stacked taps × input channels.
+    var depth: Int { stack * inChannels }
+    /// Floats of U.
+    var transformedCount: Int { Self.positions * groups * outChannels * depth }
+
+    /// U for `weight` if it qualifies (see `init`), else nil.
+    static func transformed(_ weight: Tensor<Float>, geometry: ConvGeometry) -> [Float]? {
+        guard let layout = WinogradKernel(weightShape: weight.shape, geometry: geometry) else { return nil }
+        return [Float](unsafeUninitializedCapacity: layout.transformedCount) { buffer, count in
+            weight.scalars.withUnsafeBufferPointer { layout.transform($0.baseAddress!, into: buffer.baseAddress!) }
+            count = layout.transformedCount
+        }
+    }
+    /// Writes U = G g Gᵀ of every (output channel, input channel, outer tap) 3×3 slice of
+    /// `weight` (C_out, C_in, K_outer..., 3, 3), in the layout `[ξ][group][C_out][stack · C_in]`.
+    func transform(_ weight: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>) {
+        let cin = inChannels, cout = outChannels
+        let outerTaps = groups * stack
+        let volume = outerTaps * 9
+        let xiStride = groups * cout * depth
+        Workspace.shared.withBuffer(of: Float.self, count: 21 * cin) { scratch in
+            // g[ab][c] for the 9 kernel entries, then t[a][j] = (g Gᵀ)[a][j] for 12 entries.
+            let g = scratch, t = scratch + 9 * cin
+            for o in 0..<cout {
+                for tap in 0..<outerTaps {
+                    // With stacking, the last outer dimension's tap is the fastest-varying index.
+                    let group = tap / stack, s = tap % stack
+                    let dst = u + group * cout * depth + o * depth + s * cin
+                    let src = weight + o * cin * volume + tap * 9
+                    for c in 0..<cin {
+                        for ab in 0..<9 { g[ab &* cin &+ c] = src[c &* volume &+ ab] }
+                    }
+                    // Along the last axis: (x0, x1, x2) → (x0, (x0+x1+x2)/2, (x0−x1+x2)/2, x2).
+                    for a in 0..<3 {
+                        let x0 = g + 3 * a * cin, x1 = x0 + cin, x2 = x1 + cin
+                        let y0 = t + 4 * a * cin, y1 = y0 + cin, y2 = y1 + cin, y3 = y2 + cin
+                        for c in 0..<cin {
+                            let p = x0[c], q = x1[c], r = x2[c]
+                            y0[c] = p; y1[c] = 0.5 * (p + q + r); y2[c] = 0.5 * (p - q + r); y3[c] = r
+                        }
+                    }
+                    // The same map along the first axis, into U[ξ = 4i + j].
+                    for j in 0..<4 {
+                        let x0 = t + j * cin, x1 = x0 + 4 * cin, x2 = x1 + 4 * cin
+                        let u0 = dst + j * xiStride, u1 = u0 + 4 * xiStride, u2 = u1 + 4 * xiStride, u3 = u2 + 4 * xiStride
+                        for c in 0..<cin {
+                            let p = x0[c], q = x1[c], r = x2[c]
+                            u0[c] = p; u1[c] = 0.5 * (p + q + r); u2[c] = 0.5 * (p - q + r); u3[c] = r
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
