@@ -24,13 +24,22 @@ public enum CostModel {
             case .depthwise:
                 seconds += flops / depthwiseRate
             case .dense(let w, let g, _):
-                seconds += flops / gemmRate
                 let isPointwise = w.shape.dropFirst(2).allSatisfy { $0 == 1 } && g.stride.allSatisfy { $0 == 1 }
                     && g.padding.allSatisfy { $0 == 0 }
-                if !isPointwise {
+                if WinogradKernel(weightShape: w.shape, geometry: g) != nil {
+                    // F(2×2, 3×3): 16 multiplies per 4 outputs instead of 36, and the transformed
+                    // input and products (4 floats per output position and channel) pass through
+                    // the transforms.
+                    let positions = Double(shapes[i + 1].dropFirst().reduce(1, *))
+                    seconds += flops * 4 / 9 / gemmRate
+                    seconds += 16 * Double(w.shape[0] + w.shape[1]) * positions / bandwidth
+                } else if !isPointwise {
+                    seconds += flops / gemmRate
                     // im2col writes (C_in·ΠK) × positions floats once.
                     let positions = Double(shapes[i + 1].dropFirst().reduce(1, *))
                     seconds += 4 * Double(w.count / w.shape[0]) * positions / bandwidth
+                } else {
+                    seconds += flops / gemmRate
                 }
             }
             total += seconds
