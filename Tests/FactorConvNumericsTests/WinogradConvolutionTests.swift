@@ -89,4 +89,21 @@ import Testing
         #expect(relativeMaxError(chain, referenceConv(mixed, weight: w2, bias: bias, stride: ones, padding: padding,
                                                        dilation: ones)) <= 1e-5)
     }
+
+    /// The functional conv's kernel cache never serves a stale kernel: alternating between two
+    /// weights of one shape, and one weight changed in a single element, each matches the
+    /// reference.
+    @Test func functionalCacheMatchesEveryWeight() throws {
+        var rng = TestRandom(seed: 990)
+        let x = rng.tensor([2, 16, 9, 8])
+        let g = try ConvGeometry(order: 2, padding: [1, 1])
+        let first = rng.tensor([16, 16, 3, 3]), second = rng.tensor([16, 16, 3, 3])
+        var tweaked = first
+        tweaked.scalars[77] += 0.5
+        for w in [first, second, first, tweaked, first] {
+            let y = try DenseConvolution.forward(x, weight: w, geometry: g)
+            let ref = referenceConv(x, weight: w, stride: [1, 1], padding: [1, 1], dilation: [1, 1])
+            #expect(relativeMaxError(y, ref) <= 1e-5)
+        }
+    }
 }

@@ -88,12 +88,12 @@ public enum DenseConvolution {
                 winograd.run(input: input, transformedWeight: winogradWeight, bias: bias, output: output, workers: workers)
                 return
             }
-            // Transforming the kernel costs about as much as the GEMM work Winograd saves on
-            // ~100 tiles (256→256 on 14×14, batch 1: 2.4 ms vs 1.9 ms with im2col).
-            if winograd.tileCount >= WinogradConvolution.minTilesWithoutCachedKernel {
-                winograd.run(input: input, weight: weight, bias: bias, output: output, workers: workers)
-                return
+            // Callers that pass the raw weight on every call (the functional conv) get the
+            // transformed kernel from a small cache keyed by the weight's bytes.
+            WinogradKernelCache.shared.withTransformed(weight, count: problem.weightCount, layout: winograd.kernel) { u in
+                winograd.run(input: input, transformedWeight: u, bias: bias, output: output, workers: workers)
             }
+            return
         }
         if let lines = LineConvolution(problem) {
             lines.run(input: input, weight: weight, bias: bias, output: output, workers: workers)

@@ -30,8 +30,6 @@ struct WinogradConvolution {
     static let positions = WinogradKernel.positions
     /// Target bytes of one block's V and M together (this machine's L2 is 2 MB per core).
     static let blockBytes = 1 << 20
-    /// Fewest output tiles (whole problem) for which transforming the kernel on every call pays.
-    static let minTilesWithoutCachedKernel = 128
     /// Fewest tiles per GEMM that the block sizing aims for.
     static let minGemmColumns = 32
     /// Smallest channel counts for which the transforms pay for themselves (measured).
@@ -89,8 +87,6 @@ struct WinogradConvolution {
         (slabRows, chunkRows) = (best.rows, best.tileRows)
     }
 
-    /// Output tiles of the whole problem (batch × outer positions × 2×2 tiles).
-    var tileCount: Int { problem.batch * problem.outputSpatial.prefix(outer).reduce(1, *) * tilesH * tilesW }
     private var stack: Int { kernel.stack }
     private var groups: Int { kernel.groups }
     private var depth: Int { kernel.depth }

@@ -5,7 +5,7 @@
 /// Layout of U: `[ξ][group][C_out][stack · C_in]`, ξ = 4i + j over the 4×4 transform positions.
 /// The outer taps of the last outer dimension (when its dilation is 1) are `stack` consecutive
 /// input slices, stacked into one GEMM's depth; the other outer taps form `groups`.
-public struct WinogradKernel: Sendable {
+public struct WinogradKernel: Sendable, Equatable {
     /// Transform positions ξ of F(2×2, 3×3).
     static let positions = 16
     /// Smallest channel counts for which the transforms pay for themselves (measured).

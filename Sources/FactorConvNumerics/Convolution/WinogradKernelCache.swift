@@ -1,0 +1,62 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// Transformed kernels (`WinogradKernel`) of the last few weights seen by callers that pass a
+/// raw weight on every call — the functional dense convolution (`fconv_dense_conv_forward`,
+/// `fc.conv`) run in an inference loop. An entry matches only a weight with the same layout and
+/// exactly the same bytes (compared in full: ~0.1 ms for a 256×256×3×3 kernel, against ~0.6 ms
+/// to transform it). Entries are immutable, so concurrent callers share them safely.
+final class WinogradKernelCache: Sendable {
+    /// The process-wide cache used by `DenseConvolution`.
+    static let shared = WinogradKernelCache(capacity: 4, maxWeightCount: 1 << 20)
+
+    private final class Entry: Sendable {
+        let layout: WinogradKernel
+        let weight: [Float]
+        let transformed: [Float]
+        init(layout: WinogradKernel, weight: [Float], transformed: [Float]) {
+            self.layout = layout; self.weight = weight; self.transformed = transformed
+        }
+    }
+
+    private let entries = Mutex<[Entry]>([])
+    private let capacity: Int
+    /// Larger weights are transformed per call and never retained (bounds the cache's memory:
+    /// at most capacity × 11 MB).
+    private let maxWeightCount: Int
+
+    init(capacity: Int, maxWeightCount: Int) {
+        self.capacity = capacity
+        self.maxWeightCount = maxWeightCount
+    }
+
+    /// Calls `body` with U for `weight` (`count` floats, laid out for `layout`): a cached one
+    /// when this exact weight was seen recently, else a fresh transform, which is then cached.
+    func withTransformed<R>(_ weight: UnsafePointer<Float>, count: Int, layout: WinogradKernel,
+                            _ body: (UnsafePointer<Float>) -> R) -> R {
+        guard count <= maxWeightCount else {
+            return Workspace.shared.withBuffer(of: Float.self, count: layout.transformedCount) { u in
+                layout.transform(weight, into: u)
+                return body(u)
+            }
+        }
+        let candidates = entries.withLock { list in list.filter { $0.layout == layout && $0.weight.count == count } }
+        for entry in candidates.reversed() {
+            let same = entry.weight.withUnsafeBufferPointer { memcmp($0.baseAddress!, weight, count * 4) == 0 }
+            if same { return entry.transformed.withUnsafeBufferPointer { body($0.baseAddress!) } }
+        }
+        let transformed = [Float](unsafeUninitializedCapacity: layout.transformedCount) { buffer, n in
+            layout.transform(weight, into: buffer.baseAddress!)
+            n = layout.transformedCount
+        }
+        let entry = Entry(layout: layout, weight: Array(UnsafeBufferPointer(start: weight, count: count)),
+                          transformed: transformed)
+        entries.withLock { list in
+            list.append(entry)
+            if list.count > capacity { list.removeFirst() }
+        }
+        return transformed.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
