@@ -90,7 +90,8 @@ public enum DenseConvolution {
             }
             // Callers that pass the raw weight on every call (the functional conv) get the
             // transformed kernel from a small cache keyed by the weight's bytes.
-            WinogradKernelCache.shared.withTransformed(weight, count: problem.weightCount, layout: winograd.kernel) { u in
+            WinogradKernelCache.shared.withTransformed(weight, count: problem.weightCount, layout: winograd.kernel,
+                                                       workers: workers) { u in
                 winograd.run(input: input, transformedWeight: u, bias: bias, output: output, workers: workers)
             }
             return

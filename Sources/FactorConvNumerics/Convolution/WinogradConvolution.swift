@@ -186,10 +186,12 @@ extension WinogradConvolution {
         }
     }
 
-    /// The 16 GEMMs of `block` for transform positions `positions`: M[ξ] = U[ξ] · V[ξ], one per
-    /// output outer slice, with outer tap groups accumulated.
+    /// The GEMMs of `block` for transform positions `positions` and output channels `channels`
+    /// (rows of M): M[ξ] = U[ξ] · V[ξ], one per output outer slice, with outer tap groups
+    /// accumulated.
     func multiply(u: UnsafePointer<Float>, v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
-                  block: Block, positions: Range<Int>) {
+                  block: Block, positions: Range<Int> = 0..<WinogradKernel.positions, channels: Range<Int>) {
+        guard !channels.isEmpty else { return }
         let cin = problem.inChannels, cout = problem.outChannels, g = problem.geometry
         let ct = chunkTiles, n = block.tileRows * tilesW
         let vXi = slabSlices * cin * ct, mXi = slabOutSlices * cout * ct, uXi = groups * cout * depth
@@ -204,6 +206,7 @@ extension WinogradConvolution {
             return tap
         }
         var q = [Int](repeating: 0, count: outer)
+        let c0 = channels.lowerBound
         for xi in positions {
             for outSlice in 0..<outSlices {
                 var rest = outSlice
@@ -211,10 +214,10 @@ extension WinogradConvolution {
                 for (group, tap) in groupTaps.enumerated() {
                     var slice = 0
                     for d in 0..<outer { slice += (q[d] + tap[d] * g.dilation[d]) * paddedStrides[d] }
-                    Float.gemm(transA: false, transB: false, m: cout, n: n, k: depth, alpha: 1,
-                               a: u + xi * uXi + group * cout * depth, lda: depth,
+                    Float.gemm(transA: false, transB: false, m: channels.count, n: n, k: depth, alpha: 1,
+                               a: u + xi * uXi + (group * cout + c0) * depth, lda: depth,
                                b: v + xi * vXi + slice * cin * ct, ldb: ct,
-                               beta: group == 0 ? 0 : 1, c: m + xi * mXi + outSlice * cout * ct, ldc: ct)
+                               beta: group == 0 ? 0 : 1, c: m + xi * mXi + (outSlice * cout + c0) * ct, ldc: ct)
                 }
             }
         }
@@ -264,13 +267,14 @@ extension WinogradConvolution {
                     let v = buffer, m = buffer + inputBlockCount, rows = m + productBlockCount
                     let block = blocks[item]
                     transformInput(input, block: block, channels: 0..<cin, v: v, rowScratch: rows)
-                    multiply(u: u, v: v, m: m, block: block, positions: 0..<Self.positions)
+                    multiply(u: u, v: v, m: m, block: block, channels: 0..<cout)
                     transformOutput(m, block: block, channels: 0..<cout, bias: bias, output: output)
                 }
             }
             return
         }
-        // Few blocks: split each phase of each block over the workers.
+        // Few blocks: split each phase of each block over the workers; the GEMMs by transform
+        // position, so that no two workers pack the same panels.
         Workspace.shared.withBuffer(of: Float.self, count: inputBlockCount + productBlockCount + workers * rowScratchCount) { buffer in
             let v = buffer, m = buffer + inputBlockCount, rows = m + productBlockCount
             for block in blocks {
@@ -279,8 +283,8 @@ extension WinogradConvolution {
                                    v: v, rowScratch: rows + w * rowScratchCount)
                 }
                 Parallel.forEach(workers, maxWorkers: workers) { w in
-                    multiply(u: u, v: v, m: m, block: block,
-                             positions: (Self.positions * w / workers)..<(Self.positions * (w + 1) / workers))
+                    let positions = (Self.positions * w / workers)..<(Self.positions * (w + 1) / workers)
+                    multiply(u: u, v: v, m: m, block: block, positions: positions, channels: 0..<cout)
                 }
                 Parallel.forEach(workers, maxWorkers: workers) { w in
                     transformOutput(m, block: block, channels: (cout * w / workers)..<(cout * (w + 1) / workers),

@@ -34,7 +34,8 @@ final class WinogradKernelCache: Sendable {
 
     /// Calls `body` with U for `weight` (`count` floats, laid out for `layout`): a cached one
     /// when this exact weight was seen recently, else a fresh transform, which is then cached.
-    func withTransformed<R>(_ weight: UnsafePointer<Float>, count: Int, layout: WinogradKernel,
+    /// The comparison is split over `workers` threads.
+    func withTransformed<R>(_ weight: UnsafePointer<Float>, count: Int, layout: WinogradKernel, workers: Int,
                             _ body: (UnsafePointer<Float>) -> R) -> R {
         guard count <= maxWeightCount else {
             return Workspace.shared.withBuffer(of: Float.self, count: layout.transformedCount) { u in
@@ -44,8 +45,7 @@ final class WinogradKernelCache: Sendable {
         }
         let candidates = entries.withLock { list in list.filter { $0.layout == layout && $0.weight.count == count } }
         for entry in candidates.reversed() {
-            let same = entry.weight.withUnsafeBufferPointer { memcmp($0.baseAddress!, weight, count * 4) == 0 }
-            if same { return entry.transformed.withUnsafeBufferPointer { body($0.baseAddress!) } }
+            if entry.weight.withUnsafeBufferPointer({ Self.equal($0.baseAddress!, weight, count: count, workers: workers) }) { return entry.transformed.withUnsafeBufferPointer { body($0.baseAddress!) } }
         }
         let transformed = [Float](unsafeUninitializedCapacity: layout.transformedCount) { buffer, n in
             layout.transform(weight, into: buffer.baseAddress!)
@@ -58,5 +58,16 @@ final class WinogradKernelCache: Sendable {
             if list.count > capacity { list.removeFirst() }
         }
         return transformed.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+
+    /// Whether `count` floats at `a` and `b` are bitwise equal, comparing parts in parallel.
+    private static func equal(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int, workers: Int) -> Bool {
+        let parts = count >= 1 << 16 ? workers : 1
+        let differs = Mutex(false)
+        Parallel.forEach(parts, maxWorkers: parts) { part in
+            let lo = count * part / parts, hi = count * (part + 1) / parts
+            if memcmp(a + lo, b + lo, (hi - lo) * 4) != 0 { differs.withLock { $0 = true } }
+        }
+        return !differs.withLock { $0 }
     }
 }
