@@ -26,6 +26,11 @@ typedef void (*trsm_d_fn)(int, int, int, int, int, int, int, double, const doubl
 typedef int (*potrf_d_fn)(int, char, int, double *, int);
 typedef int (*syevr_d_fn)(int, char, char, char, int, double *, int, double, double, int, int, double, int *, double *,
                           double *, int, int *);
+typedef void (*syrk_d_fn)(int, int, int, int, int, double, const double *, int, double, double *, int);
+typedef int (*sytrd_work_d_fn)(int, char, int, double *, int, double *, double *, double *, double *, int);
+typedef int (*stedc_work_d_fn)(int, char, int, double *, double *, double *, int, double *, int, int *, int);
+typedef int (*ormtr_work_d_fn)(int, char, char, char, int, int, const double *, int, const double *, double *, int,
+                               double *, int);
 typedef void (*set_threads_fn)(int);
 typedef char *(*corename_fn)(void);
 
@@ -43,6 +48,10 @@ static struct {
     trsm_d_fn dtrsm;
     potrf_d_fn dpotrf;
     syevr_d_fn dsyevr;
+    syrk_d_fn dsyrk;
+    sytrd_work_d_fn dsytrd_work;
+    stedc_work_d_fn dstedc_work;
+    ormtr_work_d_fn dormtr_work;
     corename_fn corename;
 } api;
 
@@ -107,6 +116,10 @@ static void load(void) {
     api.dtrsm = (trsm_d_fn)symbol(blas, "cblas_dtrsm");
     api.dpotrf = (potrf_d_fn)symbol(lapacke, "LAPACKE_dpotrf");
     api.dsyevr = (syevr_d_fn)symbol(lapacke, "LAPACKE_dsyevr");
+    api.dsyrk = (syrk_d_fn)symbol(blas, "cblas_dsyrk");
+    api.dsytrd_work = (sytrd_work_d_fn)symbol(lapacke, "LAPACKE_dsytrd_work");
+    api.dstedc_work = (stedc_work_d_fn)symbol(lapacke, "LAPACKE_dstedc_work");
+    api.dormtr_work = (ormtr_work_d_fn)symbol(lapacke, "LAPACKE_dormtr_work");
     api.ssyevd = (syevd_s_fn)symbol(lapacke, "LAPACKE_ssyevd");
     api.dsyevd = (syevd_d_fn)symbol(lapacke, "LAPACKE_dsyevd");
     api.sgesdd = (gesdd_s_fn)symbol(lapacke, "LAPACKE_sgesdd");
@@ -192,4 +205,20 @@ int fcb_LAPACKE_dsyevr(int layout, char jobz, char range, char uplo, int n, doub
                        int il, int iu, double abstol, int *m, double *w, double *z, int ldz, int *isuppz) {
     return ready() ? api.dsyevr(layout, jobz, range, uplo, n, a, lda, vl, vu, il, iu, abstol, m, w, z, ldz, isuppz)
                    : NOT_LOADED;
+}
+void fcb_cblas_dsyrk(int order, int uplo, int trans, int n, int k, double alpha, const double *a, int lda, double beta,
+                     double *c, int ldc) {
+    if (ready()) api.dsyrk(order, uplo, trans, n, k, alpha, a, lda, beta, c, ldc);
+}
+int fcb_LAPACKE_dsytrd_work(int layout, char uplo, int n, double *a, int lda, double *d, double *e, double *tau,
+                            double *work, int lwork) {
+    return ready() ? api.dsytrd_work(layout, uplo, n, a, lda, d, e, tau, work, lwork) : NOT_LOADED;
+}
+int fcb_LAPACKE_dstedc_work(int layout, char compz, int n, double *d, double *e, double *z, int ldz, double *work,
+                            int lwork, int *iwork, int liwork) {
+    return ready() ? api.dstedc_work(layout, compz, n, d, e, z, ldz, work, lwork, iwork, liwork) : NOT_LOADED;
+}
+int fcb_LAPACKE_dormtr_work(int layout, char side, char uplo, char trans, int m, int n, const double *a, int lda,
+                            const double *tau, double *c, int ldc, double *work, int lwork) {
+    return ready() ? api.dormtr_work(layout, side, uplo, trans, m, n, a, lda, tau, c, ldc, work, lwork) : NOT_LOADED;
 }

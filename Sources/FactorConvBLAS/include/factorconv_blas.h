@@ -57,6 +57,17 @@ int fcb_LAPACKE_dsyevd(int layout, char jobz, char uplo, int n, double *a, int l
 /// Selected eigenpairs (range 'I': indices il..iu, 1-based, ascending) of a symmetric matrix.
 int fcb_LAPACKE_dsyevr(int layout, char jobz, char range, char uplo, int n, double *a, int lda, double vl, double vu,
                        int il, int iu, double abstol, int *m, double *w, double *z, int ldz, int *isuppz);
+/// C = alpha op(A) op(A)ᵀ + beta C on one triangle (half the flops of the GEMM).
+void fcb_cblas_dsyrk(int order, int uplo, int trans, int n, int k, double alpha, const double *a, int lda, double beta,
+                     double *c, int ldc);
+/// The three steps of dsyevd with caller-owned workspace, so that only k of the n eigenvectors are
+/// back-transformed: tridiagonal reduction, its divide-and-conquer eigensystem, Q times selected columns.
+int fcb_LAPACKE_dsytrd_work(int layout, char uplo, int n, double *a, int lda, double *d, double *e, double *tau,
+                            double *work, int lwork);
+int fcb_LAPACKE_dstedc_work(int layout, char compz, int n, double *d, double *e, double *z, int ldz, double *work,
+                            int lwork, int *iwork, int liwork);
+int fcb_LAPACKE_dormtr_work(int layout, char side, char uplo, char trans, int m, int n, const double *a, int lda,
+                            const double *tau, double *c, int ldc, double *work, int lwork);
 int fcb_LAPACKE_dgesdd(int layout, char jobz, int m, int n, double *a, int lda, double *s, double *u, int ldu,
                        double *vt, int ldvt);
 int fcb_LAPACKE_dgesv(int layout, int n, int nrhs, double *a, int lda, int *ipiv, double *b, int ldb);
