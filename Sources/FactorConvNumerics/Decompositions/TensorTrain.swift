@@ -11,7 +11,7 @@
 /// - Returns: cores `(r_k, I_k, r_{k+1})`, the ranks used and the relative error.
 /// - Throws: `.invalidArgument`, `.numerical`, `.cancelled`.
 public func tensorTrain(_ tensor: Tensor<Double>, ranks: [Int], progress: DecompositionProgress? = nil) throws -> TTDecomposition {
-    try DecompositionKit.validateInput(tensor, "tensorTrain")
+    let normT2 = try DecompositionKit.validatedSquaredNorm(tensor, "tensorTrain")
     let shape = tensor.shape, order = shape.count
     guard ranks.count == order + 1 else {
         throw FactorConvError.invalid("tensorTrain: \(ranks.count) ranks given; a tensor of order \(order) needs \(order + 1)")
@@ -19,27 +19,35 @@ public func tensorTrain(_ tensor: Tensor<Double>, ranks: [Int], progress: Decomp
     guard ranks.first == 1, ranks.last == 1 else { throw FactorConvError.invalid("tensorTrain: the boundary ranks must be 1, got \(ranks)") }
     guard ranks.allSatisfy({ $0 >= 1 }) else { throw FactorConvError.invalid("tensorTrain: every rank must be ≥ 1, got \(ranks)") }
     try BLAS.require()
-    let normT2 = tensor.scalars.reduce(0) { $0 + $1 * $1 }
     let normT = normT2.squareRoot()
-    var z = DecompositionKit.Matrix(rows: 1, cols: tensor.count, copying: tensor.scalars)
+    // The remainder Z; nil while it is still the input, which the first step reads in place.
+    var z: DecompositionKit.Matrix? = nil
     var zNorm2 = normT2
     var used = [1]
     var cores: [Tensor<Double>] = []
     var discarded = 0.0
     for k in 0..<(order - 1) {
-        let rows = used[k] * shape[k], cols = z.count / rows
+        let rows = used[k] * shape[k], cols = tensor.count / shape[0...k].reduce(1, *)
         let r = min(rows, cols, ranks[k + 1])
-        let svd = try DecompositionKit.leftSingular(z.data, m: rows, n: cols, k: r, project: true)
+        let svd: DecompositionKit.LeftSingular
+        if let z {
+            svd = try DecompositionKit.leftSingular(z.data, m: rows, n: cols, k: r, project: true)
+        } else {
+            svd = try tensor.scalars.withUnsafeBufferPointer {
+                try DecompositionKit.leftSingular($0.baseAddress!, m: rows, n: cols, k: r, project: true)
+            }
+        }
         cores.append(svd.u.tensor(shape: [used[k], shape[k], r]))
-        z = svd.projection!
-        let kept = z.squaredNorm
+        let projection = svd.projection!
+        z = projection
+        let kept = projection.squaredNorm
         discarded += max(0, zNorm2 - kept)   // the TT error is the sum of what each step drops
         zNorm2 = kept
         used.append(r)
         let error = normT > 0 ? discarded.squareRoot() / normT : discarded.squareRoot()
         try DecompositionKit.report(progress, k + 1, error, "tensorTrain")
     }
-    cores.append(z.tensor(shape: [used[order - 1], shape[order - 1], 1]))
+    cores.append(z?.tensor(shape: [used[order - 1], shape[order - 1], 1]) ?? Tensor(uncheckedShape: [1, shape[0], 1], scalars: tensor.scalars))
     used.append(1)
     let error = normT > 0 ? discarded.squareRoot() / normT : discarded.squareRoot()
     return TTDecomposition(cores: cores, ranks: used, relativeError: error)
