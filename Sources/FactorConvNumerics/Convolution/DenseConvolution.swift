@@ -79,21 +79,20 @@ public enum DenseConvolution {
             return
         }
 
-        if let shifts = ShiftConvolution(problem) {
-            shifts.run(input: input, weight: weight, bias: bias, output: output, workers: workers)
-            return
-        }
         if let winograd = WinogradConvolution(problem) {
-            if let winogradWeight {
-                winograd.run(input: input, transformedWeight: winogradWeight, bias: bias, output: output, workers: workers)
-                return
-            }
-            // Callers that pass the raw weight on every call (the functional conv) get the
-            // transformed kernel from a small cache keyed by the weight's bytes.
-            WinogradKernelCache.shared.withTransformed(weight, count: problem.weightCount, layout: winograd.kernel,
-                                                       workers: workers) { u in
+            withWinogradKernel(winograd.kernel, problem: problem, weight: weight, given: winogradWeight, workers: workers) { u in
                 winograd.run(input: input, transformedWeight: u, bias: bias, output: output, workers: workers)
             }
+            return
+        }
+        if let winograd = WinogradLineConvolution(problem) {
+            withWinogradKernel(winograd.kernel, problem: problem, weight: weight, given: winogradWeight, workers: workers) { u in
+                winograd.run(input: input, transformedWeight: u, bias: bias, output: output, workers: workers)
+            }
+            return
+        }
+        if let shifts = ShiftConvolution(problem) {
+            shifts.run(input: input, weight: weight, bias: bias, output: output, workers: workers)
             return
         }
         if let lines = LineConvolution(problem) {
@@ -131,5 +130,15 @@ public enum DenseConvolution {
                 }
             }
         }
+    }
+
+    /// Calls `body` with the transformed kernel: the caller's (`given`), else one from the cache
+    /// of recently used weights (callers that pass the raw weight on every call, such as the
+    /// functional conv, pay the transform once per distinct weight).
+    private static func withWinogradKernel(_ layout: WinogradKernel, problem: ConvProblem, weight: UnsafePointer<Float>,
+                                           given: UnsafePointer<Float>?, workers: Int,
+                                           _ body: (UnsafePointer<Float>) -> Void) {
+        if let given { return body(given) }
+        WinogradKernelCache.shared.withTransformed(weight, count: problem.weightCount, layout: layout, workers: workers, body)
     }
 }

@@ -1,30 +1,43 @@
-/// The kernel side of a Winograd F(2×2, 3×3) convolution (`WinogradConvolution`): which kernels
-/// qualify and the transformed kernel U = G g Gᵀ, which depends only on the kernel and geometry,
-/// so that callers with fixed weights (a layer's pipeline) compute it once.
+/// The kernel side of a Winograd convolution — F(2×2, 3×3) over the last two dimensions
+/// (`WinogradConvolution`) or F(m, r) for 1-D kernels (`WinogradLineConvolution`): which kernels
+/// qualify and the transformed kernel U (G g Gᵀ, or G g), which depends only on the kernel and
+/// geometry, so that callers with fixed weights (a layer's pipeline) compute it once.
 ///
-/// Layout of U: `[ξ][group][C_out][stack · C_in]`, ξ = 4i + j over the 4×4 transform positions.
-/// The outer taps of the last outer dimension (when its dilation is 1) are `stack` consecutive
-/// input slices, stacked into one GEMM's depth; the other outer taps form `groups`.
+/// Layout of U: `[ξ][group][C_out][stack · C_in]`, ξ over the transform positions (4i + j for the
+/// 4×4 tile of F(2×2, 3×3)). The outer taps of the last outer dimension (when its dilation is 1)
+/// are `stack` consecutive input slices, stacked into one GEMM's depth; the other outer taps form
+/// `groups` (1-D kernels: both 1).
 public struct WinogradKernel: Sendable, Equatable {
     /// Transform positions ξ of F(2×2, 3×3).
-    static let positions = 16
+    static let planarPositions = 16
     /// Smallest channel counts for which the transforms pay for themselves (measured).
     static let minChannels = 16
+    /// 1-D kernel sizes handled (each has hand-written transforms in `WinogradTiles`), and the
+    /// outputs per tile used for each.
+    static let lineTaps = [3, 5]
+    static func lineOutputs(taps: Int) -> Int { 2 }
 
     let outChannels: Int, inChannels: Int
     /// Outer taps stacked into one GEMM's depth, and the number of remaining tap groups.
     let stack: Int, groups: Int
+    /// For a 1-D kernel, its size r; nil for F(2×2, 3×3).
+    let lineTaps: Int?
 
     /// The layout for a kernel (C_out, C_in, K...), or nil unless its last two dimensions are 3×3
     /// with stride 1 and dilation 1, every stride is 1, and both channel counts are at least
     /// `minChannels`.
     init?(weightShape: [Int], geometry g: ConvGeometry, minChannels: Int = WinogradKernel.minChannels) {
         let n = weightShape.count - 2
-        guard n >= 2, n == g.order else { return nil }
-        let kernel = Array(weightShape.dropFirst(2))
-        for d in (n - 2)..<n where kernel[d] != 3 || g.dilation[d] != 1 { return nil }
-        guard g.stride.allSatisfy({ $0 == 1 }),
+        guard n >= 1, n == g.order, g.stride.allSatisfy({ $0 == 1 }),
               weightShape[0] >= minChannels, weightShape[1] >= minChannels else { return nil }
+        let kernel = Array(weightShape.dropFirst(2))
+        if n == 1 {
+            guard Self.lineTaps.contains(kernel[0]), g.dilation[0] == 1 else { return nil }
+            (outChannels, inChannels, stack, groups, lineTaps) = (weightShape[0], weightShape[1], 1, 1, kernel[0])
+            return
+        }
+        lineTaps = nil
+        for d in (n - 2)..<n where kernel[d] != 3 || g.dilation[d] != 1 { return nil }
         outChannels = weightShape[0]
         inChannels = weightShape[1]
         let outer = n - 2
@@ -34,8 +47,10 @@ public struct WinogradKernel: Sendable, Equatable {
 
     /// GEMM depth: stacked taps × input channels.
     var depth: Int { stack * inChannels }
+    /// Transform positions ξ: 16, or α = m + r − 1 for a 1-D kernel.
+    var positionCount: Int { lineTaps.map { Self.lineOutputs(taps: $0) + $0 - 1 } ?? Self.planarPositions }
     /// Floats of U.
-    var transformedCount: Int { Self.positions * groups * outChannels * depth }
+    var transformedCount: Int { positionCount * groups * outChannels * depth }
 
     /// U for `weight` if it qualifies (see `init`), else nil.
     static func transformed(_ weight: Tensor<Float>, geometry: ConvGeometry) -> [Float]? {
@@ -48,6 +63,21 @@ public struct WinogradKernel: Sendable, Equatable {
     /// Writes U = G g Gᵀ of every (output channel, input channel, outer tap) 3×3 slice of
     /// `weight` (C_out, C_in, K_outer..., 3, 3), in the layout `[ξ][group][C_out][stack · C_in]`.
     func transform(_ weight: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>) {
+        if let taps = lineTaps {
+            // U[ξ][o][c] = Σ_k G[ξ][k] g[o][c][k].
+            let tc = ToomCook(outputs: Self.lineOutputs(taps: taps), taps: taps)
+            let pairs = outChannels * inChannels
+            for xi in 0..<tc.alpha {
+                let row = (0..<taps).map { Float(tc.g[xi * taps + $0]) }
+                let dst = u + xi * pairs
+                for p in 0..<pairs {
+                    var sum: Float = 0
+                    for k in 0..<taps { sum += row[k] * weight[p * taps + k] }
+                    dst[p] = sum
+                }
+            }
+            return
+        }
         let cin = inChannels, cout = outChannels
         let outerTaps = groups * stack
         let volume = outerTaps * 9

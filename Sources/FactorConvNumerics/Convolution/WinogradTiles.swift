@@ -103,4 +103,89 @@ enum WinogradTiles {
     @inline(__always) static func interleave(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD8<Float> {
         SIMD8(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3])
     }
+
+    // MARK: 1-D F(2, r) for the points 0, 1, −1, 2, −2, ∞ (`ToomCook` gives the same matrices)
+
+    /// Bᵀ d for `tiles` consecutive tiles of F(2, 3) or F(2, 5): tile k's inputs are
+    /// d_{2i} = even[k + i], d_{2i+1} = odd[k + i]; ξ goes to `v + ξ · xiStride`.
+    /// F(2, 3): Bᵀ d = (d0 − d2, (d1 + d2)/2, (d2 − d1)/2, d3 − d1).
+    /// F(2, 5): (d0 − 5/4 d2 + 1/4 d4, t + s, s − t, w + u, u − w, 4 d1 − 5 d3 + d5) with
+    /// s = 2/3 d2 − 1/6 d4, t = 2/3 d1 − 1/6 d3, u = (d4 − d2)/24, w = (d3 − d1)/12.
+    static func lineInputTiles(taps: Int, even: UnsafePointer<Float>, odd: UnsafePointer<Float>, tiles: Int,
+                               v: UnsafeMutablePointer<Float>, xiStride: Int) {
+        let v0 = v, v1 = v0 + xiStride, v2 = v1 + xiStride, v3 = v2 + xiStride
+        if taps == 3 {
+            var k = 0
+            while k + 4 <= tiles {
+                let d0 = load4(even + k), d1 = load4(odd + k), d2 = load4(even + k + 1), d3 = load4(odd + k + 1)
+                store4(d0 - d2, v0 + k); store4(0.5 * (d1 + d2), v1 + k); store4(0.5 * (d2 - d1), v2 + k); store4(d3 - d1, v3 + k)
+                k += 4
+            }
+            while k < tiles {
+                let d0 = even[k], d1 = odd[k], d2 = even[k + 1], d3 = odd[k + 1]
+                v0[k] = d0 - d2; v1[k] = 0.5 * (d1 + d2); v2[k] = 0.5 * (d2 - d1); v3[k] = d3 - d1
+                k += 1
+            }
+            return
+        }
+        precondition(taps == 5, "no F(2, \(taps)) transform")
+        let v4 = v3 + xiStride, v5 = v4 + xiStride
+        let c23: Float = 2.0 / 3.0, c16: Float = 1.0 / 6.0, c124: Float = 1.0 / 24.0, c112: Float = 1.0 / 12.0
+        var k = 0
+        while k + 4 <= tiles {
+            let d0 = load4(even + k), d1 = load4(odd + k), d2 = load4(even + k + 1)
+            let d3 = load4(odd + k + 1), d4 = load4(even + k + 2), d5 = load4(odd + k + 2)
+            let s = c23 * d2 - c16 * d4, t = c23 * d1 - c16 * d3
+            let u = c124 * (d4 - d2), w = c112 * (d3 - d1)
+            store4(d0 - 1.25 * d2 + 0.25 * d4, v0 + k)
+            store4(t + s, v1 + k); store4(s - t, v2 + k)
+            store4(w + u, v3 + k); store4(u - w, v4 + k)
+            store4(4 * d1 - 5 * d3 + d5, v5 + k)
+            k += 4
+        }
+        while k < tiles {
+            let d0 = even[k], d1 = odd[k], d2 = even[k + 1], d3 = odd[k + 1], d4 = even[k + 2], d5 = odd[k + 2]
+            let s = c23 * d2 - c16 * d4, t = c23 * d1 - c16 * d3
+            let u = c124 * (d4 - d2), w = c112 * (d3 - d1)
+            v0[k] = d0 - 1.25 * d2 + 0.25 * d4
+            v1[k] = t + s; v2[k] = s - t
+            v3[k] = w + u; v4[k] = u - w
+            v5[k] = 4 * d1 - 5 * d3 + d5
+            k += 1
+        }
+    }
+
+    /// Aᵀ m + bias for `tiles` consecutive tiles of F(2, 3) or F(2, 5), written interleaved to
+    /// `row` (tile k at 2k), stopping at `width` outputs.
+    /// F(2, 3): (m0 + m1 + m2, m1 − m2 + m3). F(2, 5): (m0 + m1 + m2 + m3 + m4, m1 − m2 + 2 (m3 − m4) + m5).
+    static func lineOutputTiles(taps: Int, m: UnsafePointer<Float>, xiStride: Int, tiles: Int, bias: Float,
+                                width: Int, row: UnsafeMutablePointer<Float>) {
+        let m0 = m, m1 = m0 + xiStride, m2 = m1 + xiStride, m3 = m2 + xiStride
+        let b4 = SIMD4<Float>(repeating: bias)
+        var k = 0
+        if taps == 3 {
+            while k + 4 <= tiles && 2 * k + 8 <= width {
+                let a = load4(m0 + k), b = load4(m1 + k), c = load4(m2 + k), d = load4(m3 + k)
+                store8(interleave(a + b + c + b4, b - c + d + b4), row + 2 * k)
+                k += 4
+            }
+            while k < tiles {
+                row[2 * k] = m0[k] + m1[k] + m2[k] + bias
+                if 2 * k + 1 < width { row[2 * k + 1] = m1[k] - m2[k] + m3[k] + bias }
+                k += 1
+            }
+            return
+        }
+        let m4 = m3 + xiStride, m5 = m4 + xiStride
+        while k + 4 <= tiles && 2 * k + 8 <= width {
+            let a = load4(m0 + k), b = load4(m1 + k), c = load4(m2 + k), d = load4(m3 + k), e = load4(m4 + k), f = load4(m5 + k)
+            store8(interleave(a + b + c + d + e + b4, b - c + 2 * (d - e) + f + b4), row + 2 * k)
+            k += 4
+        }
+        while k < tiles {
+            row[2 * k] = m0[k] + m1[k] + m2[k] + m3[k] + m4[k] + bias
+            if 2 * k + 1 < width { row[2 * k + 1] = m1[k] - m2[k] + 2 * (m3[k] - m4[k]) + m5[k] + bias }
+            k += 1
+        }
+    }
 }

@@ -1,0 +1,144 @@
+/// Dense 1-D convolution with stride 1, dilation 1 and 3 or 5 taps by Winograd's minimal
+/// filtering F(2, r) (`ToomCook`, points 0, ±1, ±2, ∞): each tile of 2 outputs is
+/// `Aᵀ [(G g) ⊙ (Bᵀ d)]` of α = r + 1 inputs, so the channel reduction becomes α GEMMs over the
+/// tiles with 2r / α times fewer multiplications than direct convolution (F(2, 5): 10 → 6).
+///
+/// Inputs are split once per row into even and odd columns, so that input j of every tile is a
+/// contiguous run and the transforms (`WinogradTiles.lineInputTiles`) are vector loops.
+/// Work is blocked in chunks of tiles of one image so that a chunk's V `[ξ][C_in][tile]` and
+/// M `[ξ][C_out][tile]` stay in L2. U comes from `WinogradKernel` (layout `[ξ][C_out][C_in]`).
+struct WinogradLineConvolution {
+    let problem: ConvProblem
+    let kernel: WinogradKernel
+    /// Outputs per tile m, taps r, inputs per tile α.
+    let outputs: Int, taps: Int, alpha: Int
+    /// Output tiles per image, and tiles per chunk.
+    let tiles: Int, chunkTiles: Int
+
+    /// Target bytes of one chunk's V and M together.
+    static let blockBytes = 1 << 20
+
+    /// The plan, or nil unless the problem is 1-D, stride 1, dilation 1, 3 or 5 taps, with at least
+    /// `minChannels` input and output channels.
+    init?(_ problem: ConvProblem, blockBytes: Int = WinogradLineConvolution.blockBytes,
+          minChannels: Int = WinogradKernel.minChannels) {
+        guard let kernel = WinogradKernel(weightShape: problem.weightShape, geometry: problem.geometry,
+                                          minChannels: minChannels), let r = kernel.lineTaps else { return nil }
+        self.problem = problem
+        self.kernel = kernel
+        taps = r
+        outputs = WinogradKernel.lineOutputs(taps: r)
+        alpha = outputs + r - 1
+        tiles = (problem.outputSpatial[0] + outputs - 1) / outputs
+        let perTile = 4 * alpha * (problem.inChannels + problem.outChannels)
+        let most = min(tiles, max(WinogradConvolution.minGemmColumns, blockBytes / perTile))
+        let chunks = (tiles + most - 1) / most
+        chunkTiles = (tiles + chunks - 1) / chunks
+    }
+
+    /// One chunk: tiles [tile0, tile0 + count) of image `image`.
+    struct Block { let image: Int, tile0: Int, count: Int }
+
+    var blocks: [Block] {
+        var list: [Block] = []
+        for b in 0..<problem.batch {
+            for t0 in stride(from: 0, to: tiles, by: chunkTiles) { list.append(Block(image: b, tile0: t0, count: min(chunkTiles, tiles - t0))) }
+        }
+        return list
+    }
+
+    /// Phase entries per array: the tiles' inputs reach index count − 1 + (α − 1) / m.
+    private var phaseLength: Int { chunkTiles + (alpha - 1) / outputs + 1 }
+
+    /// Scratch floats per worker: the even and odd input arrays.
+    var scratchCount: Int { 2 * phaseLength }
+    var inputBlockCount: Int { alpha * problem.inChannels * chunkTiles }
+    var productBlockCount: Int { alpha * problem.outChannels * chunkTiles }
+
+    /// Fills V for `block`, input channels `channels`: Bᵀ d of every tile.
+    func transformInput(_ input: UnsafePointer<Float>, block: Block, channels: Range<Int>,
+                        v: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let length = problem.inputSpatial[0], m = outputs, ct = chunkTiles
+        let xiStride = problem.inChannels * ct
+        let phaseCount = block.count + (alpha - 1) / m + 1
+        let base = m * block.tile0 - problem.geometry.padding[0]
+        for c in channels {
+            let x = input + (block.image * problem.inChannels + c) * length
+            // even[k] = x[base + 2k], odd[k] = x[base + 2k + 1], zero outside the row.
+            WinogradTiles.deinterleave(x, width: length, pad: -base, count: phaseCount,
+                                       even: scratch, odd: scratch + phaseLength)
+            WinogradTiles.lineInputTiles(taps: taps, even: scratch, odd: scratch + phaseLength, tiles: block.count,
+                                         v: v + c * ct, xiStride: xiStride)
+        }
+    }
+
+    /// M[ξ] = U[ξ] · V[ξ] for transform positions `positions`, output channels `channels`.
+    func multiply(u: UnsafePointer<Float>, v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
+                  block: Block, positions: Range<Int>, channels: Range<Int>) {
+        guard !channels.isEmpty else { return }
+        let cin = problem.inChannels, cout = problem.outChannels, ct = chunkTiles, c0 = channels.lowerBound
+        for xi in positions {
+            Float.gemm(transA: false, transB: false, m: channels.count, n: block.count, k: cin, alpha: 1,
+                       a: u + (xi * cout + c0) * cin, lda: cin, b: v + xi * cin * ct, ldb: ct,
+                       beta: 0, c: m + (xi * cout + c0) * ct, ldc: ct)
+        }
+    }
+
+    /// Writes the outputs of `block` for output channels `channels`: Aᵀ m + bias per tile,
+    /// clipped at the end of the row.
+    func transformOutput(_ mBuffer: UnsafePointer<Float>, block: Block, channels: Range<Int>, bias: UnsafePointer<Float>?,
+                         output: UnsafeMutablePointer<Float>) {
+        let outLength = problem.outputSpatial[0], cout = problem.outChannels, ct = chunkTiles
+        for o in channels {
+            let y = output + (block.image * cout + o) * outLength + outputs * block.tile0
+            WinogradTiles.lineOutputTiles(taps: taps, m: mBuffer + o * ct, xiStride: cout * ct, tiles: block.count,
+                                          bias: bias?[o] ?? 0, width: outLength - outputs * block.tile0, row: y)
+        }
+    }
+
+    /// Runs the whole convolution with U already computed (`DenseConvolution.forward`'s contract).
+    func run(input: UnsafePointer<Float>, transformedWeight u: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+             output: UnsafeMutablePointer<Float>, workers: Int) {
+        let blocks = self.blocks
+        let cin = problem.inChannels, cout = problem.outChannels
+        if blocks.count >= workers {
+            Parallel.forEach(blocks.count, maxWorkers: workers) { item in
+                Workspace.shared.withBuffer(of: Float.self, count: inputBlockCount + productBlockCount + scratchCount) { buffer in
+                    let v = buffer, m = buffer + inputBlockCount, scratch = m + productBlockCount
+                    let block = blocks[item]
+                    transformInput(input, block: block, channels: 0..<cin, v: v, scratch: scratch)
+                    multiply(u: u, v: v, m: m, block: block, positions: 0..<alpha, channels: 0..<cout)
+                    transformOutput(m, block: block, channels: 0..<cout, bias: bias, output: output)
+                }
+            }
+            return
+        }
+        // Few chunks: split each phase over the workers (GEMMs by transform position).
+        Workspace.shared.withBuffer(of: Float.self, count: inputBlockCount + productBlockCount + workers * scratchCount) { buffer in
+            let v = buffer, m = buffer + inputBlockCount, scratch = m + productBlockCount
+            for block in blocks {
+                Parallel.forEach(workers, maxWorkers: workers) { w in
+                    transformInput(input, block: block, channels: (cin * w / workers)..<(cin * (w + 1) / workers),
+                                   v: v, scratch: scratch + w * scratchCount)
+                }
+                Parallel.forEach(workers, maxWorkers: workers) { w in
+                    multiply(u: u, v: v, m: m, block: block, positions: (alpha * w / workers)..<(alpha * (w + 1) / workers),
+                             channels: 0..<cout)
+                }
+                Parallel.forEach(workers, maxWorkers: workers) { w in
+                    transformOutput(m, block: block, channels: (cout * w / workers)..<(cout * (w + 1) / workers),
+                                    bias: bias, output: output)
+                }
+            }
+        }
+    }
+
+    /// Runs the whole convolution, transforming the weight first.
+    func run(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+             output: UnsafeMutablePointer<Float>, workers: Int) {
+        Workspace.shared.withBuffer(of: Float.self, count: kernel.transformedCount) { u in
+            kernel.transform(weight, into: u)
+            run(input: input, transformedWeight: u, bias: bias, output: output, workers: workers)
+        }
+    }
+}
