@@ -199,7 +199,9 @@ demo: lib cli
 	$(CC) $(C_FLAGS) bindings/c/compress_example.c -o $(C_BUILD)/compress_example $(C_LINK)
 	$(C_BUILD)/compress_example
 
-BENCH_ENV = FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python:Benchmarks
+# OPENBLAS_NUM_THREADS=1: numpy's own OpenBLAS (not what is measured) would otherwise keep idle
+# threads polling on the 2 cores that torch and FactorConv are timed on.
+BENCH_ENV = FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python:Benchmarks OPENBLAS_NUM_THREADS=1
 
 ## bench: every side-by-side benchmark (dense conv, layers, decompositions) vs torch/tltorch.
 bench: bench-dense bench-layers bench-decompositions
