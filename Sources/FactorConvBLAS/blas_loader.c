@@ -31,6 +31,8 @@ typedef int (*sytrd_work_d_fn)(int, char, int, double *, int, double *, double *
 typedef int (*stedc_work_d_fn)(int, char, int, double *, double *, double *, int, double *, int, int *, int);
 typedef int (*ormtr_work_d_fn)(int, char, char, char, int, int, const double *, int, const double *, double *, int,
                                double *, int);
+typedef void (*symv_d_fn)(int, int, int, double, const double *, int, const double *, int, double, double *, int);
+typedef void (*gemv_d_fn)(int, int, int, int, double, const double *, int, const double *, int, double, double *, int);
 typedef void (*set_threads_fn)(int);
 typedef char *(*corename_fn)(void);
 
@@ -52,6 +54,8 @@ static struct {
     sytrd_work_d_fn dsytrd_work;
     stedc_work_d_fn dstedc_work;
     ormtr_work_d_fn dormtr_work;
+    symv_d_fn dsymv;
+    gemv_d_fn dgemv;
     corename_fn corename;
 } api;
 
@@ -117,6 +121,8 @@ static void load(void) {
     api.dpotrf = (potrf_d_fn)symbol(lapacke, "LAPACKE_dpotrf");
     api.dsyevr = (syevr_d_fn)symbol(lapacke, "LAPACKE_dsyevr");
     api.dsyrk = (syrk_d_fn)symbol(blas, "cblas_dsyrk");
+    api.dsymv = (symv_d_fn)symbol(blas, "cblas_dsymv");
+    api.dgemv = (gemv_d_fn)symbol(blas, "cblas_dgemv");
     api.dsytrd_work = (sytrd_work_d_fn)symbol(lapacke, "LAPACKE_dsytrd_work");
     api.dstedc_work = (stedc_work_d_fn)symbol(lapacke, "LAPACKE_dstedc_work");
     api.dormtr_work = (ormtr_work_d_fn)symbol(lapacke, "LAPACKE_dormtr_work");
@@ -221,4 +227,12 @@ int fcb_LAPACKE_dstedc_work(int layout, char compz, int n, double *d, double *e,
 int fcb_LAPACKE_dormtr_work(int layout, char side, char uplo, char trans, int m, int n, const double *a, int lda,
                             const double *tau, double *c, int ldc, double *work, int lwork) {
     return ready() ? api.dormtr_work(layout, side, uplo, trans, m, n, a, lda, tau, c, ldc, work, lwork) : NOT_LOADED;
+}
+void fcb_cblas_dsymv(int order, int uplo, int n, double alpha, const double *a, int lda, const double *x, int incx,
+                     double beta, double *y, int incy) {
+    if (ready()) api.dsymv(order, uplo, n, alpha, a, lda, x, incx, beta, y, incy);
+}
+void fcb_cblas_dgemv(int order, int trans, int m, int n, double alpha, const double *a, int lda, const double *x,
+                     int incx, double beta, double *y, int incy) {
+    if (ready()) api.dgemv(order, trans, m, n, alpha, a, lda, x, incx, beta, y, incy);
 }

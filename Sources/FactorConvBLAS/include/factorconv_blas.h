@@ -60,6 +60,11 @@ int fcb_LAPACKE_dsyevr(int layout, char jobz, char range, char uplo, int n, doub
 /// C = alpha op(A) op(A)ᵀ + beta C on one triangle (half the flops of the GEMM).
 void fcb_cblas_dsyrk(int order, int uplo, int trans, int n, int k, double alpha, const double *a, int lda, double beta,
                      double *c, int ldc);
+/// y = alpha A x + beta y for symmetric A (one triangle read), and y = alpha op(A) x + beta y.
+void fcb_cblas_dsymv(int order, int uplo, int n, double alpha, const double *a, int lda, const double *x, int incx,
+                     double beta, double *y, int incy);
+void fcb_cblas_dgemv(int order, int trans, int m, int n, double alpha, const double *a, int lda, const double *x,
+                     int incx, double beta, double *y, int incy);
 /// The three steps of dsyevd with caller-owned workspace, so that only k of the n eigenvectors are
 /// back-transformed: tridiagonal reduction, its divide-and-conquer eigensystem, Q times selected columns.
 int fcb_LAPACKE_dsytrd_work(int layout, char uplo, int n, double *a, int lda, double *d, double *e, double *tau,

@@ -82,7 +82,10 @@ extension DecompositionKit {
             rowGramLower(a, n: m, k: n, lda: n, into: g, ldc: m)
             // Row-major lower = column-major upper, which is what LAPACK is given below.
             if 16 * k <= m {
-                try fewEigenvectors(g, m: m, k: k, u: u, top: &top)
+                // Few of many: Lanczos when it can certify its answer (LanczosEigen.swift), else dsyevr.
+                if m < lanczosMinimumSize || !lanczosEigenvectors(g, m: m, k: k, u: u, top: &top) {
+                    try fewEigenvectors(g, m: m, k: k, u: u, top: &top)
+                }
             } else {
                 try leadingEigenvectors(g, m: m, k: k, u: u, top: &top)
             }
