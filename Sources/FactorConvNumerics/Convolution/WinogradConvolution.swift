@@ -27,7 +27,7 @@ struct WinogradConvolution {
     let slabRows: Int, chunkRows: Int
 
     /// Transform positions ξ of F(2×2, 3×3).
-    static let positions = WinogradKernel.positions
+    static let positions = WinogradKernel.planarPositions
     /// Target bytes of one block's V and M together (this machine's L2 is 2 MB per core).
     static let blockBytes = 1 << 20
     /// Fewest tiles per GEMM that the block sizing aims for.
@@ -42,7 +42,7 @@ struct WinogradConvolution {
     init?(_ problem: ConvProblem, blockBytes: Int = WinogradConvolution.blockBytes,
           minChannels: Int = WinogradConvolution.minChannels) {
         guard let kernel = WinogradKernel(weightShape: problem.weightShape, geometry: problem.geometry,
-                                          minChannels: minChannels) else { return nil }
+                                          minChannels: minChannels), kernel.lineTaps == nil else { return nil }
         let n = problem.order, g = problem.geometry
         self.problem = problem
         self.kernel = kernel
@@ -190,7 +190,7 @@ extension WinogradConvolution {
     /// (rows of M): M[ξ] = U[ξ] · V[ξ], one per output outer slice, with outer tap groups
     /// accumulated.
     func multiply(u: UnsafePointer<Float>, v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
-                  block: Block, positions: Range<Int> = 0..<WinogradKernel.positions, channels: Range<Int>) {
+                  block: Block, positions: Range<Int> = 0..<WinogradKernel.planarPositions, channels: Range<Int>) {
         guard !channels.isEmpty else { return }
         let cin = problem.inChannels, cout = problem.outChannels, g = problem.geometry
         let ct = chunkTiles, n = block.tileRows * tilesW
