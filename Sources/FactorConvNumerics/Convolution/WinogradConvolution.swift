@@ -273,22 +273,19 @@ extension WinogradConvolution {
             }
             return
         }
-        // Few blocks: split each phase of each block over the workers; the GEMMs by transform
-        // position, so that no two workers pack the same panels.
-        Workspace.shared.withBuffer(of: Float.self, count: inputBlockCount + productBlockCount + workers * rowScratchCount) { buffer in
-            let v = buffer, m = buffer + inputBlockCount, rows = m + productBlockCount
-            for block in blocks {
-                Parallel.forEach(workers, maxWorkers: workers) { w in
-                    transformInput(input, block: block, channels: (cin * w / workers)..<(cin * (w + 1) / workers),
-                                   v: v, rowScratch: rows + w * rowScratchCount)
-                }
-                Parallel.forEach(workers, maxWorkers: workers) { w in
-                    let positions = (Self.positions * w / workers)..<(Self.positions * (w + 1) / workers)
-                    multiply(u: u, v: v, m: m, block: block, positions: positions, channels: 0..<cout)
-                }
-                Parallel.forEach(workers, maxWorkers: workers) { w in
-                    transformOutput(m, block: block, channels: (cout * w / workers)..<(cout * (w + 1) / workers),
-                                    bias: bias, output: output)
+        // Few blocks: every worker transforms the whole input of a block (cheap: C_in × tiles)
+        // into its own V, then computes the products and outputs of its share of the output
+        // channels: one parallel region per call instead of three (idle workers park between
+        // regions and pay a wake-up in each).
+        let workerFloats = inputBlockCount + productBlockCount + rowScratchCount
+        Workspace.shared.withBuffer(of: Float.self, count: workers * workerFloats) { buffer in
+            Parallel.forEach(workers, maxWorkers: workers) { w in
+                let v = buffer + w * workerFloats, m = v + inputBlockCount, rows = m + productBlockCount
+                let channels = (cout * w / workers)..<(cout * (w + 1) / workers)
+                for block in blocks {
+                    transformInput(input, block: block, channels: 0..<cin, v: v, rowScratch: rows)
+                    multiply(u: u, v: v, m: m, block: block, channels: channels)
+                    transformOutput(m, block: block, channels: channels, bias: bias, output: output)
                 }
             }
         }
