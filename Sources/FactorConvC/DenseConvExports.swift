@@ -53,7 +53,11 @@ public func fconv_dense_conv_forward(
         // DenseConvolution.forward). Without it this call never refused anything.
         let depth = problem.inChannels * problem.kernelVolume   // im2col size checked by ConvProblem
         let block = min(try Checked.multiply(problem.outputPositions, depth, "im2col size"), max(1 << 19, 16 * depth))
-        try MemoryLimit.check(elements: try Checked.add(problem.outputCount, try Checked.multiply(Parallel.threadCount, block, "workspace"), "workspace"),
+        // Winograd paths also hold the transformed kernel (at most 16/9 of the kernel) and may
+        // cache it with a copy of the kernel: counted as 3 kernels.
+        let kernels = try Checked.multiply(3, problem.weightCount, "transformed kernel")
+        try MemoryLimit.check(elements: try Checked.add(try Checked.add(problem.outputCount, kernels, "workspace"),
+                                                        try Checked.multiply(Parallel.threadCount, block, "workspace"), "workspace"),
                               "dense convolution of input \(problem.inputShape)")
         DenseConvolution.forward(problem, input: x, weight: w, bias: bias, output: y)
     }

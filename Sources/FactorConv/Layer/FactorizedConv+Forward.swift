@@ -63,7 +63,9 @@ extension FactorizedConv {
     func cachedPipeline(_ s: State, flat: Int, implementation: Implementation) throws -> ConvPipeline {
         try cache.pipeline(layer: flat, implementation: implementation, version: s.version) {
             if implementation == .reconstructed {
-                try MemoryLimit.check(elements: try Checked.product([outChannels, inChannels] + s.kernelSize, "kernel"),
+                // The kernel and, for Winograd-eligible kernels, its transform (16/9 of it).
+                let kernel = try Checked.product([outChannels, inChannels] + s.kernelSize, "kernel")
+                try MemoryLimit.check(elements: try Checked.multiply(3, kernel, "kernel and its transform"),
                                       "the reconstructed kernel")
             }
             let tensor = layers.isSingle ? s.weight : try s.weight.selectingLayer(layers.indices(ofFlat: flat))
