@@ -24,19 +24,11 @@ import Testing
                 #expect(problem.isPointwise, "line path must apply to \(problem)")
                 continue
             }
-            var y = [Float](repeating: .nan, count: problem.outputCount)
-            x.scalars.withUnsafeBufferPointer { xp in
-                w.scalars.withUnsafeBufferPointer { wp in
-                    bias.withUnsafeBufferPointer { bp in
-                        y.withUnsafeMutableBufferPointer { yp in
-                            plan.run(input: xp.baseAddress!, weight: wp.baseAddress!, bias: bp.baseAddress!,
-                                     output: yp.baseAddress!, workers: threads)
-                        }
-                    }
-                }
+            let y = try runOnBuffers(x, weight: w, bias: bias, outputShape: problem.outputShape) {
+                plan.run(input: $0, weight: $1, bias: $2, output: $3, workers: threads)
             }
             let ref = referenceConv(x, weight: w, bias: bias, stride: stride, padding: padding, dilation: dilation)
-            #expect(relativeMaxError(try Tensor(shape: problem.outputShape, scalars: y), ref) <= 1e-5, "\(problem)")
+            #expect(relativeMaxError(y, ref) <= 1e-5, "\(problem)")
         }
     }
 }

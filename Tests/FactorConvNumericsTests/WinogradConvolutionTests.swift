@@ -25,20 +25,12 @@ import Testing
             // Alternate between one block per image and tiny blocks (one tile row, one outer row).
             let blockBytes = trial % 2 == 0 ? 1 << 20 : 64
             let plan = try #require(WinogradConvolution(problem, blockBytes: blockBytes, minChannels: 1))
-            var y = [Float](repeating: .nan, count: problem.outputCount)
-            x.scalars.withUnsafeBufferPointer { xp in
-                w.scalars.withUnsafeBufferPointer { wp in
-                    bias.withUnsafeBufferPointer { bp in
-                        y.withUnsafeMutableBufferPointer { yp in
-                            plan.run(input: xp.baseAddress!, weight: wp.baseAddress!, bias: bp.baseAddress!,
-                                     output: yp.baseAddress!, workers: threads)
-                        }
-                    }
-                }
+            let y = try runOnBuffers(x, weight: w, bias: bias, outputShape: problem.outputShape) {
+                plan.run(input: $0, weight: $1, bias: $2, output: $3, workers: threads)
             }
             let ref = referenceConv(x, weight: w, bias: bias, stride: Array(repeating: 1, count: order),
                                     padding: padding, dilation: dilation)
-            #expect(relativeMaxError(try Tensor(shape: problem.outputShape, scalars: y), ref) <= 1e-5, "\(problem)")
+            #expect(relativeMaxError(y, ref) <= 1e-5, "\(problem)")
         }
     }
 

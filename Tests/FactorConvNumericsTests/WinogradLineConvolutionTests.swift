@@ -36,19 +36,11 @@ import Testing
             let problem = try ConvProblem(inputShape: x.shape, weightShape: w.shape, geometry: g)
             // Alternate between whole-image chunks and chunks of a few tiles.
             let plan = try #require(WinogradLineConvolution(problem, blockBytes: trial % 2 == 0 ? 1 << 20 : 16, minChannels: 1))
-            var y = [Float](repeating: .nan, count: problem.outputCount)
-            x.scalars.withUnsafeBufferPointer { xp in
-                w.scalars.withUnsafeBufferPointer { wp in
-                    bias.withUnsafeBufferPointer { bp in
-                        y.withUnsafeMutableBufferPointer { yp in
-                            plan.run(input: xp.baseAddress!, weight: wp.baseAddress!, bias: bp.baseAddress!,
-                                     output: yp.baseAddress!, workers: threads)
-                        }
-                    }
-                }
+            let y = try runOnBuffers(x, weight: w, bias: bias, outputShape: problem.outputShape) {
+                plan.run(input: $0, weight: $1, bias: $2, output: $3, workers: threads)
             }
             let ref = referenceConv(x, weight: w, bias: bias, stride: [1], padding: [padding], dilation: [1])
-            #expect(relativeMaxError(try Tensor(shape: problem.outputShape, scalars: y), ref) <= 1e-5, "\(problem)")
+            #expect(relativeMaxError(y, ref) <= 1e-5, "\(problem)")
         }
     }
 

@@ -83,3 +83,19 @@ public struct TestRandom {
         return t
     }
 }
+
+/// Runs a convolution plan on raw buffers — `run(input, weight, bias, output)` — and returns its
+/// output as a tensor of `outputShape` (the output starts as NaN, so unwritten entries show).
+public func runOnBuffers(_ x: Tensor<Float>, weight: Tensor<Float>, bias: [Float], outputShape: [Int],
+                         _ run: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void)
+    throws -> Tensor<Float> {
+    var y = [Float](repeating: .nan, count: outputShape.reduce(1, *))
+    x.scalars.withUnsafeBufferPointer { xp in
+        weight.scalars.withUnsafeBufferPointer { wp in
+            bias.withUnsafeBufferPointer { bp in
+                y.withUnsafeMutableBufferPointer { yp in run(xp.baseAddress!, wp.baseAddress!, bp.baseAddress!, yp.baseAddress!) }
+            }
+        }
+    }
+    return try Tensor(shape: outputShape, scalars: y)
+}
