@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 import factorconv as fc
-from harness import machine_line, machine_peaks, roofline, set_threads, timeit
+from harness import machine_line, machine_peaks, roofline, set_threads, timeit_interleaved
 
 # (name, input shape, out channels, kernel, padding)
 LAYERS = [
@@ -40,10 +40,10 @@ def main():
             set_threads(threads, torch, fc)
             with torch.no_grad():
                 ref = module(x).numpy()
-                t_torch = timeit(lambda: module(x))
-            ours = fc.conv(xn, w, b, padding=p)
-            err = np.abs(ours - ref).max() / np.abs(ref).max()
-            t_ours = timeit(lambda: fc.conv(xn, w, b, padding=p))
+                ours = fc.conv(xn, w, b, padding=p)
+                err = np.abs(ours - ref).max() / np.abs(ref).max()
+                t_torch, t_ours = timeit_interleaved([lambda: module(x), lambda: fc.conv(xn, w, b, padding=p)],
+                                                     min_time=1.0)
             flops = 2.0 * ref.size * xshape[1] * k ** order
             nbytes = 4.0 * (xn.size + w.size + ref.size)
             t_roof = roofline(flops, nbytes, peaks)

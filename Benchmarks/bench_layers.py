@@ -16,7 +16,7 @@ import torch
 import tltorch
 
 import factorconv as fc
-from harness import machine_line, set_threads, timeit
+from harness import machine_line, set_threads, timeit_interleaved
 
 SHAPES = [
     ("2-D 8x64x56x56 k3 p1", (8, 64, 56, 56), 64, 3, 1),
@@ -54,34 +54,45 @@ def bench_one(xshape, cout, k, p, factorization, rank):
     dense = [None, torch.nn.functional.conv1d, torch.nn.functional.conv2d, torch.nn.functional.conv3d][order]
     wt = torch.from_numpy(kernel)
 
+    # Every contender (torch's dense conv, each tltorch implementation, each of ours) is timed in
+    # alternation (harness.timeit_interleaved), after checking our outputs against torch's.
     results = {}
     with torch.no_grad():
-        y_dense = dense(x, wt, padding=p)
-        results["torch_dense"] = timeit(lambda: dense(x, wt, padding=p), min_time=MIN_TIME)
-        best = None
+        y_dense = dense(x, wt, padding=p).numpy()
+        names, fns = ["torch_dense"], [lambda: dense(x, wt, padding=p)]
         for impl in tltorch_impls(factorization):
             layer = tltorch.FactorizedConv(xshape[1], cout, k, order=order, padding=p, factorization=factorization,
                                            rank=rank, implementation=impl)
             layer.load_state_dict(ref.state_dict())
-            t = timeit(lambda: layer(x), min_time=MIN_TIME)
-            if best is None or t < best[1]:
-                best = (impl, t)
-        results["tltorch_best"] = best
-    best = None
-    max_err = 0.0
-    for impl in ours_impls(factorization) + ["auto"]:
-        ours.implementation = impl
-        y = ours(xn)
-        max_err = max(max_err, float(np.abs(y - y_dense.numpy()).max() / np.abs(y_dense.numpy()).max()))
-        t = timeit(lambda: ours(xn), min_time=MIN_TIME)
-        if impl == "auto":
-            results["auto"] = (ours.chosen_implementation(xshape), t)
-        elif best is None or t < best[1]:
-            best = (impl, t)
+            names.append(("tltorch", impl))
+            fns.append(lambda layer=layer: layer(x))
+        max_err = 0.0
+        for impl in ours_impls(factorization) + ["auto"]:
+            # A separate layer per implementation, sharing the parameters, so that none is re-planned.
+            mine = fc.FactorizedConv(xshape[1], cout, k, order=order, padding=p, factorization=factorization,
+                                     rank=tuple(ref.weight.rank) if factorization != "cp" else ref.weight.rank,
+                                     implementation=impl)
+            mine.load_state_dict(state)
+            y = mine(xn)
+            max_err = max(max_err, float(np.abs(y - y_dense).max() / np.abs(y_dense).max()))
+            if impl == "auto":
+                results["auto_choice"] = mine.chosen_implementation(xshape)
+            names.append(("ours", impl))
+            fns.append(lambda mine=mine: mine(xn))
+        times = timeit_interleaved(fns, min_time=MIN_TIME * 3)
+    results["torch_dense"] = times[0]
+    best = {}
+    for name, t in zip(names[1:], times[1:]):
+        side, impl = name
+        if side == "ours" and impl == "auto":
+            results["auto"] = (results.pop("auto_choice"), t)
+        elif side not in best or t < best[side][1]:
+            best[side] = (impl, t)
+    results["tltorch_best"] = best["tltorch"]
+    best = best["ours"]
     results["ours_best"] = best
     results["rank"] = ours.rank
     results["err"] = max_err
-    ours.close()
     return results
 
 

@@ -27,6 +27,21 @@ def timeit(fn, min_time=0.4, min_runs=5, warmup=2):
     return statistics.median(times)
 
 
+def timeit_interleaved(fns, rounds=5, min_time=0.4):
+    """Median wall times of several functions measured in alternation.
+
+    Each of `rounds` rounds times every function in turn (timeit with min_time / rounds); the
+    result per function is the median of its round medians. On this 2-core VM, noise comes in
+    bursts of seconds: measured one after the other, a burst can land on one side only, while
+    alternation spreads it over all sides.
+    """
+    samples = [[] for _ in fns]
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            samples[i].append(timeit(fn, min_time=min_time / rounds, min_runs=3, warmup=1))
+    return [statistics.median(s) for s in samples]
+
+
 def set_threads(n, torch=None, fc=None):
     """Use n threads in torch and factorconv alike."""
     if torch is not None:
