@@ -43,7 +43,7 @@ def main():
                 ours = fc.conv(xn, w, b, padding=p)
                 err = np.abs(ours - ref).max() / np.abs(ref).max()
                 t_torch, t_ours = timeit_interleaved([lambda: module(x), lambda: fc.conv(xn, w, b, padding=p)],
-                                                     min_time=1.0)
+                                                     min_time=1.4)
             flops = 2.0 * ref.size * xshape[1] * k ** order
             nbytes = 4.0 * (xn.size + w.size + ref.size)
             t_roof = roofline(flops, nbytes, peaks)

@@ -27,14 +27,17 @@ def timeit(fn, min_time=0.4, min_runs=5, warmup=2):
     return statistics.median(times)
 
 
-def timeit_interleaved(fns, rounds=5, min_time=0.4):
+def timeit_interleaved(fns, rounds=7, min_time=0.7):
     """Median wall times of several functions measured in alternation.
 
-    Each of `rounds` rounds times every function in turn (timeit with min_time / rounds); the
+    After a warm-up round, each of `rounds` rounds times every function in turn (timeit with min_time / rounds); the
     result per function is the median of its round medians. On this 2-core VM, noise comes in
     bursts of seconds: measured one after the other, a burst can land on one side only, while
     alternation spreads it over all sides.
     """
+    for fn in fns:              # a warm-up round: JIT kernels, allocator pools, caches
+        fn()
+        fn()
     samples = [[] for _ in fns]
     for _ in range(rounds):
         for i, fn in enumerate(fns):
