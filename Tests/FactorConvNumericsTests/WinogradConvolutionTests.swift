@@ -98,4 +98,32 @@ import Testing
             #expect(relativeMaxError(y, ref) <= 1e-5)
         }
     }
+
+    /// The public dense conv at real channel counts (≥ 16, so the Winograd paths are chosen by
+    /// `DenseConvolution` itself, with their default block sizes and the kernel cache) against
+    /// the plain-loop reference: 1-D k3/k5, 2-D and 3-D 3×3, odd sizes, 1 and 2 threads.
+    @Test(arguments: [1, 2])
+    func publicPathAtRealChannelCounts(threads: Int) throws {
+        let saved = Parallel.threadCount
+        defer { Parallel.threadCount = saved }
+        Parallel.threadCount = threads
+        var rng = TestRandom(seed: UInt64(970 + threads))
+        let cases: [(input: [Int], kernel: [Int], padding: [Int])] = [
+            ([2, 16, 301], [5], [2]), ([1, 17, 64], [3], [0]),
+            ([2, 16, 23, 31], [3, 3], [1, 1]), ([1, 20, 9, 40], [3, 3], [0, 2]),
+            ([1, 16, 5, 11, 12], [3, 3, 3], [1, 1, 1]),
+        ]
+        for c in cases {
+            let cout = rng.int(16...19)
+            let x = rng.tensor(c.input), w = rng.tensor([cout, c.input[1]] + c.kernel)
+            let bias = rng.tensor([cout])
+            let g = try ConvGeometry(order: c.kernel.count, padding: c.padding)
+            let problem = try ConvProblem(inputShape: x.shape, weightShape: w.shape, geometry: g)
+            #expect(WinogradConvolution(problem) != nil || WinogradLineConvolution(problem) != nil)
+            let y = try DenseConvolution.forward(x, weight: w, bias: bias, geometry: g)
+            let ones = Array(repeating: 1, count: c.kernel.count)
+            let ref = referenceConv(x, weight: w, bias: bias.scalars, stride: ones, padding: c.padding, dilation: ones)
+            #expect(relativeMaxError(y, ref) <= 1e-5, "\(problem)")
+        }
+    }
 }
