@@ -100,6 +100,10 @@ def main():
     print("machine:", machine_line())
     print("torch", torch.__version__, "tltorch", tltorch.__version__, "factorconv", fc.__version__)
     rows = []
+    # One untimed pass over the first layer: the first torch/tltorch calls of a process pay
+    # one-off costs (oneDNN JIT, allocator growth) that a per-row warm-up does not absorb.
+    set_threads(1, torch, fc)
+    bench_one(*SHAPES[0][1:], FACTORIZATIONS[0], RANKS[0])
     for threads in (1, 2):
         set_threads(threads, torch, fc)
         for name, xshape, cout, k, p in SHAPES:
