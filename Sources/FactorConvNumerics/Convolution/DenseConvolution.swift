@@ -79,13 +79,8 @@ public enum DenseConvolution {
             return
         }
 
-        if let winograd = WinogradConvolution(problem) {
-            withWinogradKernel(winograd.kernel, problem: problem, weight: weight, given: winogradWeight, workers: workers) { u in
-                winograd.run(input: input, transformedWeight: u, bias: bias, output: output, workers: workers)
-            }
-            return
-        }
-        if let winograd = WinogradLineConvolution(problem) {
+        let winograd: (any WinogradPlan)? = WinogradConvolution(problem) ?? WinogradLineConvolution(problem)
+        if let winograd {
             withWinogradKernel(winograd.kernel, problem: problem, weight: weight, given: winogradWeight, workers: workers) { u in
                 winograd.run(input: input, transformedWeight: u, bias: bias, output: output, workers: workers)
             }

@@ -13,7 +13,7 @@
 ///
 /// Layouts: U (transformed weight) `[ξ][group][C_out][stack · C_in]`; V `[ξ][slice][C_in][tile]`;
 /// M `[ξ][outSlice][C_out][tile]`, for the tiles of one block.
-struct WinogradConvolution {
+struct WinogradConvolution: WinogradPlan {
     let problem: ConvProblem
     /// Output tiles along the last two dimensions.
     let tilesH: Int, tilesW: Int
@@ -25,6 +25,10 @@ struct WinogradConvolution {
     let kernel: WinogradKernel
     /// Outer-dimension-0 output rows per slab (1 for 2-D), and tile rows per chunk.
     let slabRows: Int, chunkRows: Int
+    /// Halo of a slab in outer dimension 0 (its kernel span), outer-dimension-0 output rows,
+    /// and the products of the other outer dimensions' padded input and output sizes (all 1 or
+    /// 0 for 2-D).
+    let span0: Int, outRows0: Int, restPadded: Int, restOut: Int
 
     /// Transform positions ξ of F(2×2, 3×3).
     static let positions = WinogradKernel.planarPositions
@@ -56,6 +60,7 @@ struct WinogradConvolution {
         let restPadded = padded.dropFirst().reduce(1, *)
         let restOut = outer > 0 ? problem.outputSpatial[1..<outer].reduce(1, *) : 1
         let outRows0 = outer > 0 ? problem.outputSpatial[0] : 1
+        (self.span0, self.restPadded, self.restOut, self.outRows0) = (span0, restPadded, restOut, outRows0)
         // Block sizing. Outer slabs recompute span0 halo slices of V, so prefer tall slabs; but
         // keep at least `minGemmColumns` tiles per GEMM (OpenBLAS's small-matrix kernels run
         // 32-column GEMMs at full speed) and the block within `blockBytes`.
@@ -90,17 +95,16 @@ struct WinogradConvolution {
     private var stack: Int { kernel.stack }
     private var groups: Int { kernel.groups }
     private var depth: Int { kernel.depth }
-    private var span0: Int { outer > 0 ? problem.geometry.dilation[0] * (problem.kernel[0] - 1) : 0 }
     /// Padded outer slices and output outer slices of one slab.
-    private var slabSlices: Int { outer > 0 ? (slabRows + span0) * padded.dropFirst().reduce(1, *) : 1 }
-    private var slabOutSlices: Int { outer > 0 ? slabRows * problem.outputSpatial[1..<outer].reduce(1, *) : 1 }
+    private var slabSlices: Int { outer > 0 ? (slabRows + span0) * restPadded : 1 }
+    private var slabOutSlices: Int { slabRows * restOut }
     private var chunkTiles: Int { chunkRows * tilesW }
     /// Floats of V and of M for one block.
-    private var inputBlockCount: Int { Self.positions * slabSlices * problem.inChannels * chunkTiles }
-    private var productBlockCount: Int { Self.positions * slabOutSlices * problem.outChannels * chunkTiles }
+    var inputBlockCount: Int { Self.positions * slabSlices * problem.inChannels * chunkTiles }
+    var productBlockCount: Int { Self.positions * slabOutSlices * problem.outChannels * chunkTiles }
     /// Scratch floats per worker for the input transform: the block's input rows split into
     /// even and odd columns.
-    private var rowScratchCount: Int { (2 * chunkRows + 2) * 2 * (tilesW + 1) }
+    var scratchCount: Int { (2 * chunkRows + 2) * 2 * (tilesW + 1) }
 }
 
 // MARK: - Input transform, GEMMs, output transform
@@ -114,7 +118,6 @@ extension WinogradConvolution {
 
     /// The blocks of the whole problem, in order.
     var blocks: [Block] {
-        let outRows0 = outer > 0 ? problem.outputSpatial[0] : 1
         var list: [Block] = []
         for b in 0..<problem.batch {
             for r0 in stride(from: 0, to: outRows0, by: slabRows) {
@@ -128,9 +131,9 @@ extension WinogradConvolution {
     }
 
     /// Fills V for `block`, input channels `channels`: Bᵀ d B of every 4×4 input tile, zero for
-    /// padding slices. `rowScratch` holds `rowScratchCount` floats.
+    /// padding slices. `scratch` holds `scratchCount` floats.
     func transformInput(_ input: UnsafePointer<Float>, block: Block, channels: Range<Int>,
-                        v: UnsafeMutablePointer<Float>, rowScratch: UnsafeMutablePointer<Float>) {
+                        v: UnsafeMutablePointer<Float>, scratch rowScratch: UnsafeMutablePointer<Float>) {
         let n = problem.order, g = problem.geometry
         let cin = problem.inChannels
         let height = problem.inputSpatial[n - 2], width = problem.inputSpatial[n - 1]
@@ -140,7 +143,6 @@ extension WinogradConvolution {
         let xiStride = slabSlices * cin * ct
         let image = input + block.image * problem.inputImageCount
         let spatialCount = problem.inputSpatial.reduce(1, *)
-        let restPadded = padded.dropFirst().reduce(1, *)
         let blockSlices = outer > 0 ? (block.rows + span0) * restPadded : 1
         // Input rows of the block's tile rows, each split into even and odd columns once.
         let rowCount = 2 * block.tileRows + 2, half = tw + 1
@@ -186,11 +188,10 @@ extension WinogradConvolution {
         }
     }
 
-    /// The GEMMs of `block` for transform positions `positions` and output channels `channels`
-    /// (rows of M): M[ξ] = U[ξ] · V[ξ], one per output outer slice, with outer tap groups
-    /// accumulated.
+    /// The GEMMs of `block` for output channels `channels` (rows of M): M[ξ] = U[ξ] · V[ξ] for
+    /// every ξ, one per output outer slice, with outer tap groups accumulated.
     func multiply(u: UnsafePointer<Float>, v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
-                  block: Block, positions: Range<Int> = 0..<WinogradKernel.planarPositions, channels: Range<Int>) {
+                  block: Block, channels: Range<Int>) {
         guard !channels.isEmpty else { return }
         let cin = problem.inChannels, cout = problem.outChannels, g = problem.geometry
         let ct = chunkTiles, n = block.tileRows * tilesW
@@ -207,7 +208,7 @@ extension WinogradConvolution {
         }
         var q = [Int](repeating: 0, count: outer)
         let c0 = channels.lowerBound
-        for xi in positions {
+        for xi in 0..<Self.positions {
             for outSlice in 0..<outSlices {
                 var rest = outSlice
                 for d in stride(from: outer - 1, through: 0, by: -1) { q[d] = rest % outSizes[d]; rest /= outSizes[d] }
@@ -231,8 +232,7 @@ extension WinogradConvolution {
         let outH = problem.outputSpatial[n - 2], outW = problem.outputSpatial[n - 1]
         let ct = chunkTiles, tw = tilesW
         let xiStride = slabOutSlices * cout * ct
-        let restOut = outer > 0 ? problem.outputSpatial[1..<outer].reduce(1, *) : 1
-        let blockOutSlices = outer > 0 ? block.rows * restOut : 1
+        let blockOutSlices = block.rows * restOut
         let image = output + block.image * cout * problem.outputPositions
         for outSlice in 0..<blockOutSlices {
             // Output outer slices of a slab are rows (row0 + r) × the rest, contiguous in the output.
@@ -247,56 +247,6 @@ extension WinogradConvolution {
                                               width: outW, row0: row0, row1: oh + 1 < outH ? row0 + outW : nil)
                 }
             }
-        }
-    }
-}
-
-// MARK: - Driver
-
-extension WinogradConvolution {
-    /// Runs the whole convolution with an already transformed weight `u`
-    /// (see `DenseConvolution.forward` for the buffer contract).
-    func run(input: UnsafePointer<Float>, transformedWeight u: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-             output: UnsafeMutablePointer<Float>, workers: Int) {
-        let blocks = self.blocks
-        let cin = problem.inChannels, cout = problem.outChannels
-        let perWorker = inputBlockCount + productBlockCount + rowScratchCount
-        if blocks.count >= workers {
-            Parallel.forEach(blocks.count, maxWorkers: workers) { item in
-                Workspace.shared.withBuffer(of: Float.self, count: perWorker) { buffer in
-                    let v = buffer, m = buffer + inputBlockCount, rows = m + productBlockCount
-                    let block = blocks[item]
-                    transformInput(input, block: block, channels: 0..<cin, v: v, rowScratch: rows)
-                    multiply(u: u, v: v, m: m, block: block, channels: 0..<cout)
-                    transformOutput(m, block: block, channels: 0..<cout, bias: bias, output: output)
-                }
-            }
-            return
-        }
-        // Few blocks: every worker transforms the whole input of a block (cheap: C_in × tiles)
-        // into its own V, then computes the products and outputs of its share of the output
-        // channels: one parallel region per call instead of three (idle workers park between
-        // regions and pay a wake-up in each).
-        let workerFloats = inputBlockCount + productBlockCount + rowScratchCount
-        Workspace.shared.withBuffer(of: Float.self, count: workers * workerFloats) { buffer in
-            Parallel.forEach(workers, maxWorkers: workers) { w in
-                let v = buffer + w * workerFloats, m = v + inputBlockCount, rows = m + productBlockCount
-                let channels = (cout * w / workers)..<(cout * (w + 1) / workers)
-                for block in blocks {
-                    transformInput(input, block: block, channels: 0..<cin, v: v, rowScratch: rows)
-                    multiply(u: u, v: v, m: m, block: block, channels: channels)
-                    transformOutput(m, block: block, channels: channels, bias: bias, output: output)
-                }
-            }
-        }
-    }
-
-    /// Runs the whole convolution, transforming the weight first.
-    func run(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-             output: UnsafeMutablePointer<Float>, workers: Int) {
-        Workspace.shared.withBuffer(of: Float.self, count: kernel.transformedCount) { u in
-            kernel.transform(weight, into: u)
-            run(input: input, transformedWeight: u, bias: bias, output: output, workers: workers)
         }
     }
 }

@@ -7,7 +7,7 @@
 /// contiguous run and the transforms (`WinogradTiles.lineInputTiles`) are vector loops.
 /// Work is blocked in chunks of tiles of one image so that a chunk's V `[ξ][C_in][tile]` and
 /// M `[ξ][C_out][tile]` stay in L2. U comes from `WinogradKernel` (layout `[ξ][C_out][C_in]`).
-struct WinogradLineConvolution {
+struct WinogradLineConvolution: WinogradPlan {
     let problem: ConvProblem
     let kernel: WinogradKernel
     /// Outputs per tile m, taps r, inputs per tile α.
@@ -72,12 +72,12 @@ struct WinogradLineConvolution {
         }
     }
 
-    /// M[ξ] = U[ξ] · V[ξ] for transform positions `positions`, output channels `channels`.
+    /// M[ξ] = U[ξ] · V[ξ] for every transform position, output channels `channels`.
     func multiply(u: UnsafePointer<Float>, v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
-                  block: Block, positions: Range<Int>, channels: Range<Int>) {
+                  block: Block, channels: Range<Int>) {
         guard !channels.isEmpty else { return }
         let cin = problem.inChannels, cout = problem.outChannels, ct = chunkTiles, c0 = channels.lowerBound
-        for xi in positions {
+        for xi in 0..<alpha {
             Float.gemm(transA: false, transB: false, m: channels.count, n: block.count, k: cin, alpha: 1,
                        a: u + (xi * cout + c0) * cin, lda: cin, b: v + xi * cin * ct, ldb: ct,
                        beta: 0, c: m + (xi * cout + c0) * ct, ldc: ct)
@@ -93,52 +93,6 @@ struct WinogradLineConvolution {
             let y = output + (block.image * cout + o) * outLength + outputs * block.tile0
             WinogradTiles.lineOutputTiles(taps: taps, m: mBuffer + o * ct, xiStride: cout * ct, tiles: block.count,
                                           bias: bias?[o] ?? 0, width: outLength - outputs * block.tile0, row: y)
-        }
-    }
-
-    /// Runs the whole convolution with U already computed (`DenseConvolution.forward`'s contract).
-    func run(input: UnsafePointer<Float>, transformedWeight u: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-             output: UnsafeMutablePointer<Float>, workers: Int) {
-        let blocks = self.blocks
-        let cin = problem.inChannels, cout = problem.outChannels
-        if blocks.count >= workers {
-            Parallel.forEach(blocks.count, maxWorkers: workers) { item in
-                Workspace.shared.withBuffer(of: Float.self, count: inputBlockCount + productBlockCount + scratchCount) { buffer in
-                    let v = buffer, m = buffer + inputBlockCount, scratch = m + productBlockCount
-                    let block = blocks[item]
-                    transformInput(input, block: block, channels: 0..<cin, v: v, scratch: scratch)
-                    multiply(u: u, v: v, m: m, block: block, positions: 0..<alpha, channels: 0..<cout)
-                    transformOutput(m, block: block, channels: 0..<cout, bias: bias, output: output)
-                }
-            }
-            return
-        }
-        // Few chunks: split each phase over the workers (GEMMs by transform position).
-        Workspace.shared.withBuffer(of: Float.self, count: inputBlockCount + productBlockCount + workers * scratchCount) { buffer in
-            let v = buffer, m = buffer + inputBlockCount, scratch = m + productBlockCount
-            for block in blocks {
-                Parallel.forEach(workers, maxWorkers: workers) { w in
-                    transformInput(input, block: block, channels: (cin * w / workers)..<(cin * (w + 1) / workers),
-                                   v: v, scratch: scratch + w * scratchCount)
-                }
-                Parallel.forEach(workers, maxWorkers: workers) { w in
-                    multiply(u: u, v: v, m: m, block: block, positions: (alpha * w / workers)..<(alpha * (w + 1) / workers),
-                             channels: 0..<cout)
-                }
-                Parallel.forEach(workers, maxWorkers: workers) { w in
-                    transformOutput(m, block: block, channels: (cout * w / workers)..<(cout * (w + 1) / workers),
-                                    bias: bias, output: output)
-                }
-            }
-        }
-    }
-
-    /// Runs the whole convolution, transforming the weight first.
-    func run(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-             output: UnsafeMutablePointer<Float>, workers: Int) {
-        Workspace.shared.withBuffer(of: Float.self, count: kernel.transformedCount) { u in
-            kernel.transform(weight, into: u)
-            run(input: input, transformedWeight: u, bias: bias, output: output, workers: workers)
         }
     }
 }

@@ -1,0 +1,70 @@
+/// What the Winograd convolutions (`WinogradConvolution`, `WinogradLineConvolution`) share: work
+/// cut into blocks, each transformed (V), multiplied (M = U · V, one GEMM per transform position)
+/// and transformed back; and the driver that runs the blocks over the workers.
+protocol WinogradPlan {
+    associatedtype Block
+    /// The transformed kernel's layout.
+    var kernel: WinogradKernel { get }
+    var problem: ConvProblem { get }
+    /// The blocks of the whole problem.
+    var blocks: [Block] { get }
+    /// Floats of one block's V, of its M, and of one worker's transform scratch.
+    var inputBlockCount: Int { get }
+    var productBlockCount: Int { get }
+    var scratchCount: Int { get }
+    /// Fills V for `block`, input channels `channels`.
+    func transformInput(_ input: UnsafePointer<Float>, block: Block, channels: Range<Int>,
+                        v: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>)
+    /// M = U · V for `block`, rows (output channels) `channels`, every transform position.
+    func multiply(u: UnsafePointer<Float>, v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
+                  block: Block, channels: Range<Int>)
+    /// Writes `block`'s outputs of `channels` from M, plus the bias.
+    func transformOutput(_ m: UnsafePointer<Float>, block: Block, channels: Range<Int>,
+                         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>)
+}
+
+extension WinogradPlan {
+    /// Runs the whole convolution with U already computed (`DenseConvolution.forward`'s buffer
+    /// contract).
+    func run(input: UnsafePointer<Float>, transformedWeight u: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+             output: UnsafeMutablePointer<Float>, workers: Int) {
+        let blocks = self.blocks
+        let cin = problem.inChannels, cout = problem.outChannels
+        let workerFloats = inputBlockCount + productBlockCount + scratchCount
+
+        /// One block, output channels `channels`, in one worker's buffer.
+        func process(_ block: Block, channels: Range<Int>, buffer: UnsafeMutablePointer<Float>) {
+            let v = buffer, m = v + inputBlockCount, scratch = m + productBlockCount
+            transformInput(input, block: block, channels: 0..<cin, v: v, scratch: scratch)
+            multiply(u: u, v: v, m: m, block: block, channels: channels)
+            transformOutput(m, block: block, channels: channels, bias: bias, output: output)
+        }
+
+        if blocks.count >= workers {
+            Parallel.forEach(blocks.count, maxWorkers: workers) { item in
+                Workspace.shared.withBuffer(of: Float.self, count: workerFloats) { process(blocks[item], channels: 0..<cout, buffer: $0) }
+            }
+            return
+        }
+        // Few blocks: every worker transforms the whole input of a block (cheap: C_in × tiles)
+        // into its own V, then computes the products and outputs of its share of the output
+        // channels: one parallel region per call instead of three (idle workers park between
+        // regions and pay a wake-up in each).
+        Workspace.shared.withBuffer(of: Float.self, count: workers * workerFloats) { buffer in
+            Parallel.forEach(workers, maxWorkers: workers) { w in
+                let channels = (cout * w / workers)..<(cout * (w + 1) / workers)
+                guard !channels.isEmpty else { return }
+                for block in blocks { process(block, channels: channels, buffer: buffer + w * workerFloats) }
+            }
+        }
+    }
+
+    /// Runs the whole convolution, transforming the weight first.
+    func run(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+             output: UnsafeMutablePointer<Float>, workers: Int) {
+        Workspace.shared.withBuffer(of: Float.self, count: kernel.transformedCount) { u in
+            kernel.transform(weight, into: u)
+            run(input: input, transformedWeight: u, bias: bias, output: output, workers: workers)
+        }
+    }
+}
