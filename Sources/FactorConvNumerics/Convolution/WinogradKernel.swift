@@ -55,9 +55,14 @@ public struct WinogradKernel: Sendable, Equatable {
     /// U for `weight` if it qualifies (see `init`), else nil.
     static func transformed(_ weight: Tensor<Float>, geometry: ConvGeometry) -> [Float]? {
         guard let layout = WinogradKernel(weightShape: weight.shape, geometry: geometry) else { return nil }
-        return [Float](unsafeUninitializedCapacity: layout.transformedCount) { buffer, count in
-            weight.scalars.withUnsafeBufferPointer { layout.transform($0.baseAddress!, into: buffer.baseAddress!) }
-            count = layout.transformedCount
+        return weight.scalars.withUnsafeBufferPointer { layout.transformed($0.baseAddress!) }
+    }
+
+    /// U for `weight` (laid out for this kernel), as a new array.
+    func transformed(_ weight: UnsafePointer<Float>) -> [Float] {
+        [Float](unsafeUninitializedCapacity: transformedCount) { buffer, count in
+            transform(weight, into: buffer.baseAddress!)
+            count = transformedCount
         }
     }
     /// Writes U = G g Gᵀ of every (output channel, input channel, outer tap) 3×3 slice of

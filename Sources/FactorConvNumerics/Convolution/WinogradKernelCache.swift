@@ -47,10 +47,7 @@ final class WinogradKernelCache: Sendable {
         for entry in candidates.reversed() {
             if entry.weight.withUnsafeBufferPointer({ Self.equal($0.baseAddress!, weight, count: count, workers: workers) }) { return entry.transformed.withUnsafeBufferPointer { body($0.baseAddress!) } }
         }
-        let transformed = [Float](unsafeUninitializedCapacity: layout.transformedCount) { buffer, n in
-            layout.transform(weight, into: buffer.baseAddress!)
-            n = layout.transformedCount
-        }
+        let transformed = layout.transformed(weight)
         let entry = Entry(layout: layout, weight: Array(UnsafeBufferPointer(start: weight, count: count)),
                           transformed: transformed)
         entries.withLock { list in
