@@ -26,22 +26,17 @@ public enum CostModel {
             case .dense(let w, let g, _):
                 let isPointwise = w.shape.dropFirst(2).allSatisfy { $0 == 1 } && g.stride.allSatisfy { $0 == 1 }
                     && g.padding.allSatisfy { $0 == 0 }
+                let positions = Double(shapes[i + 1].dropFirst().reduce(1, *))
                 if let winograd = WinogradKernel(weightShape: w.shape, geometry: g) {
                     // F(2×2, 3×3): 16 multiplies per 4 outputs instead of 36 (F(m, r): m + r − 1
-                    // per m instead of m·r), and the transformed input and products pass
-                    // through the transforms.
-                    let positions = Double(shapes[i + 1].dropFirst().reduce(1, *))
-                    let (perTile, outputsPerTile, direct) = winograd.lineTaps.map {
-                        (Double(winograd.positionCount), Double(WinogradKernel.lineOutputs(taps: $0)), Double($0))
-                    } ?? (16.0, 4.0, 9.0)
-                    let expansion = perTile / outputsPerTile
-                    seconds += flops * expansion / direct / gemmRate
+                    // per m instead of m·r), and the transformed input and products (this many
+                    // floats per output position and channel) pass through the transforms.
+                    let expansion = Double(winograd.positionCount) / Double(winograd.outputsPerTile)
+                    seconds += flops * Double(winograd.positionCount) / Double(winograd.directMultipliesPerTile) / gemmRate
                     seconds += 4 * expansion * Double(w.shape[0] + w.shape[1]) * positions / bandwidth
                 } else if !isPointwise {
-                    seconds += flops / gemmRate
                     // im2col writes (C_in·ΠK) × positions floats once.
-                    let positions = Double(shapes[i + 1].dropFirst().reduce(1, *))
-                    seconds += 4 * Double(w.count / w.shape[0]) * positions / bandwidth
+                    seconds += flops / gemmRate + 4 * Double(w.count / w.shape[0]) * positions / bandwidth
                 } else {
                     seconds += flops / gemmRate
                 }

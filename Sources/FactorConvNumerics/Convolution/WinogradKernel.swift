@@ -49,6 +49,10 @@ public struct WinogradKernel: Sendable, Equatable {
     var depth: Int { stack * inChannels }
     /// Transform positions ξ: 16, or α = m + r − 1 for a 1-D kernel.
     var positionCount: Int { lineTaps.map { Self.lineOutputs(taps: $0) + $0 - 1 } ?? Self.planarPositions }
+    /// Outputs of one tile (2×2, or m), and the direct convolution's multiplications for them
+    /// per (input, output) channel pair over one outer tap.
+    var outputsPerTile: Int { lineTaps.map { Self.lineOutputs(taps: $0) } ?? 4 }
+    var directMultipliesPerTile: Int { outputsPerTile * (lineTaps ?? 9) }
     /// Floats of U.
     var transformedCount: Int { positionCount * groups * outChannels * depth }
 
