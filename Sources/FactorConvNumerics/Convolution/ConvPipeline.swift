@@ -51,15 +51,15 @@ public struct ConvPipeline: Sendable {
     /// The stages, applied in order.
     public let stages: [ConvStage]
     /// Per stage, the Winograd-transformed kernel of a dense stage that qualifies (else nil):
-    /// computed once here rather than on every forward call.
-    private let winogradWeights: [[Float]?]
+    /// computed on the stage's first run rather than on every forward call.
+    private let winogradKernels: [LazyWinogradKernel?]
 
     /// Creates a pipeline; stage shapes are checked against each other on first use.
     public init(stages: [ConvStage]) {
         self.stages = stages
-        winogradWeights = stages.map { stage in
+        winogradKernels = stages.map { stage in
             guard case .dense(let w, let geometry, _) = stage else { return nil }
-            return WinogradKernel.transformed(w, geometry: geometry)
+            return LazyWinogradKernel(w, geometry: geometry)
         }
     }
 
@@ -180,10 +180,9 @@ public struct ConvPipeline: Sendable {
     /// Runs dense stage `stage` (with its cached Winograd kernel, if any) on validated buffers.
     private func runDense(_ problem: ConvProblem, stage: Int, weight: Tensor<Float>, bias: [Float]?,
                           input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, workers: Int) {
-        let transformed = winogradWeights[stage] ?? []
-        weight.scalars.withUnsafeBufferPointer { wp in
-            transformed.withUnsafeBufferPointer { up in
-                let winograd = up.isEmpty ? nil : up.baseAddress
+        /// The dense convolution with the given transformed kernel (or none).
+        func run(_ winograd: UnsafePointer<Float>?) {
+            weight.scalars.withUnsafeBufferPointer { wp in
                 if let bias {
                     bias.withUnsafeBufferPointer { bp in
                         DenseConvolution.forward(problem, input: input, weight: wp.baseAddress!, bias: bp.baseAddress!,
@@ -195,5 +194,6 @@ public struct ConvPipeline: Sendable {
                 }
             }
         }
+        if let slot = winogradKernels[stage] { slot.withTransformed { run($0) } } else { run(nil) }
     }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The kernel side of a Winograd convolution — F(2×2, 3×3) over the last two dimensions
 /// (`WinogradConvolution`) or F(m, r) for 1-D kernels (`WinogradLineConvolution`): which kernels
 /// qualify and the transformed kernel U (G g Gᵀ, or G g), which depends only on the kernel and
@@ -55,12 +57,6 @@ public struct WinogradKernel: Sendable, Equatable {
     var directMultipliesPerTile: Int { outputsPerTile * (lineTaps ?? 9) }
     /// Floats of U.
     var transformedCount: Int { positionCount * groups * outChannels * depth }
-
-    /// U for `weight` if it qualifies (see `init`), else nil.
-    static func transformed(_ weight: Tensor<Float>, geometry: ConvGeometry) -> [Float]? {
-        guard let layout = WinogradKernel(weightShape: weight.shape, geometry: geometry) else { return nil }
-        return weight.scalars.withUnsafeBufferPointer { layout.transformed($0.baseAddress!) }
-    }
 
     /// U for `weight` (laid out for this kernel), as a new array.
     func transformed(_ weight: UnsafePointer<Float>) -> [Float] {
@@ -124,5 +120,31 @@ public struct WinogradKernel: Sendable, Equatable {
                 }
             }
         }
+    }
+}
+
+/// A fixed weight's transformed kernel, computed on first use and then shared: a pipeline that
+/// `implementation='auto'` builds only to cost it never pays for the transform or its memory.
+final class LazyWinogradKernel: Sendable {
+    private let layout: WinogradKernel
+    private let weight: Tensor<Float>
+    private let transformed = Mutex<[Float]?>(nil)
+
+    /// A slot for `weight` if it qualifies for a Winograd path, else nil.
+    init?(_ weight: Tensor<Float>, geometry: ConvGeometry) {
+        guard let layout = WinogradKernel(weightShape: weight.shape, geometry: geometry) else { return nil }
+        self.layout = layout
+        self.weight = weight
+    }
+
+    /// Calls `body` with U, computing it on the first call (concurrent first callers wait).
+    func withTransformed<R>(_ body: (UnsafePointer<Float>) -> R) -> R {
+        let u = transformed.withLock { value in
+            if let value { return value }
+            let fresh = weight.scalars.withUnsafeBufferPointer { layout.transformed($0.baseAddress!) }
+            value = fresh
+            return fresh
+        }
+        return u.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 }
