@@ -3,6 +3,7 @@
 //
 // Layout (numerics below, layer above, a thin ABI shim, bindings outside):
 //   FactorConvBLAS         OpenBLAS + LAPACKE loaded at run time (picks fast kernels first)
+//   FactorConvKernels      hand-written AVX-512 kernels (packed-panel GEMM, Winograd output transform)
 //   FactorConvNumerics     Tensor, BLAS/LAPACK wrappers, convolution kernels, decompositions
 //   FactorConv             the layer: ranks, factorized tensors, FactorizedConv (native Swift API)
 //   FactorConvErrorState   a tiny C target: the thread-local last-error buffer of the C ABI
@@ -25,7 +26,8 @@ let package = Package(
     targets: [
         .target(name: "FactorConvBLAS", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("m")]),
         .systemLibrary(name: "CFactorConvABI", path: "include"),
-        .target(name: "FactorConvNumerics", dependencies: ["FactorConvBLAS"]),
+        .target(name: "FactorConvKernels"),
+        .target(name: "FactorConvNumerics", dependencies: ["FactorConvBLAS", "FactorConvKernels"]),
         .target(name: "FactorConv", dependencies: ["FactorConvNumerics"]),
         .target(name: "FactorConvErrorState"),
         .target(

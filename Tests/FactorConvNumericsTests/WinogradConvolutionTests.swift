@@ -5,13 +5,21 @@ import Testing
 /// The Winograd F(2×2, 3×3) path against the plain-loop reference: orders 2–4, odd and even
 /// output sizes, any padding, outer taps with and without dilation (stacked or accumulated),
 /// blocks small enough that images are cut into several slabs and chunks, both parallel
-/// strategies.
+/// strategies, with the BLAS GEMMs and (where the CPU has AVX-512) the packed-panel GEMMs.
 @Suite struct WinogradConvolutionTests {
+    /// The GEMM variants this machine can run.
+    static let packings = [false] + (PackedGemm.isAvailable ? [true] : [])
+
     @Test(arguments: [2, 3, 4], [1, 2])
     func matchesReference(order: Int, threads: Int) throws {
+        for packed in Self.packings { try matchesReference(order: order, threads: threads, packed: packed) }
+    }
+
+    private func matchesReference(order: Int, threads: Int, packed: Bool) throws {
         var rng = TestRandom(seed: UInt64(900 + order * 10 + threads))
         for trial in 0..<6 {
-            let batch = rng.int(1...3), cin = rng.int(1...5), cout = rng.int(1...6)
+            // Output channels past one 32-row panel and not a multiple of 16 in half the trials.
+            let batch = rng.int(1...3), cin = rng.int(1...5), cout = trial < 3 ? rng.int(1...6) : rng.int(33...70)
             var kernel = Array(repeating: 3, count: order), dilation = Array(repeating: 1, count: order)
             for d in 0..<(order - 2) { kernel[d] = rng.int(1...3); dilation[d] = rng.int(1...2) }
             let padding = (0..<order).map { _ in rng.int(0...2) }
@@ -24,13 +32,14 @@ import Testing
             let problem = try ConvProblem(inputShape: x.shape, weightShape: w.shape, geometry: g)
             // Alternate between one block per image and tiny blocks (one tile row, one outer row).
             let blockBytes = trial % 2 == 0 ? 1 << 20 : 64
-            let plan = try #require(WinogradConvolution(problem, blockBytes: blockBytes, minChannels: 1))
+            let plan = try #require(WinogradConvolution(problem, blockBytes: blockBytes, minChannels: 1, packed: packed))
+            #expect(plan.kernel.packed == packed)
             let y = try runOnBuffers(x, weight: w, bias: bias, outputShape: problem.outputShape) {
                 plan.run(input: $0, weight: $1, bias: $2, output: $3, workers: threads)
             }
             let ref = referenceConv(x, weight: w, bias: bias, stride: Array(repeating: 1, count: order),
                                     padding: padding, dilation: dilation)
-            #expect(relativeMaxError(y, ref) <= 1e-5, "\(problem)")
+            #expect(relativeMaxError(y, ref) <= 1e-5, "\(problem), packed \(packed)")
         }
     }
 

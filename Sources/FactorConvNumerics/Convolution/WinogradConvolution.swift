@@ -1,3 +1,5 @@
+import FactorConvKernels
+
 /// Dense convolution whose last two kernel dimensions are 3×3 with stride 1 and dilation 1, by
 /// Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, "Fast Algorithms for Convolutional
 /// Neural Networks", 2016): each 2×2 output tile is `Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A` of a 4×4 input
@@ -11,8 +13,10 @@
 /// accumulated. Work is blocked (a slab of outer rows × a chunk of tile rows) so that the
 /// transformed input V and the GEMM results M of one block stay in the core's L2 cache.
 ///
-/// Layouts: U (transformed weight) `[ξ][group][C_out][stack · C_in]`; V `[ξ][slice][C_in][tile]`;
-/// M `[ξ][outSlice][C_out][tile]`, for the tiles of one block.
+/// Layouts: U (transformed weight) `[ξ][group][C_out][stack · C_in]` (or packed panels, see
+/// `WinogradKernel`); V `[ξ][slice][C_in][tile]`; M `[ξ][outSlice][C_out][tile]`, or
+/// `[ξ][outSlice][tile][C_out]` with packed U (`PackedGemm` writes its products transposed), for
+/// the tiles of one block.
 struct WinogradConvolution: WinogradPlan {
     let problem: ConvProblem
     /// Output tiles along the last two dimensions.
@@ -41,12 +45,12 @@ struct WinogradConvolution: WinogradPlan {
 
     /// The plan, or nil when the problem is not a 3×3, stride-1, dilation-1 convolution in its
     /// last two dimensions with stride 1 in the others, or has too few channels.
-    /// `blockBytes` and `minChannels` are parameters so that tests can force several blocks and
-    /// exercise the path on small problems.
+    /// `blockBytes`, `minChannels` and `packed` (`WinogradKernel.packed`) are parameters so that
+    /// tests can force several blocks, exercise the path on small problems, and run both GEMMs.
     init?(_ problem: ConvProblem, blockBytes: Int = WinogradConvolution.blockBytes,
-          minChannels: Int = WinogradConvolution.minChannels) {
+          minChannels: Int = WinogradConvolution.minChannels, packed: Bool = PackedGemm.isAvailable) {
         guard let kernel = WinogradKernel(weightShape: problem.weightShape, geometry: problem.geometry,
-                                          minChannels: minChannels), kernel.lineTaps == nil else { return nil }
+                                          minChannels: minChannels, packed: packed), kernel.lineTaps == nil else { return nil }
         let n = problem.order, g = problem.geometry
         self.problem = problem
         self.kernel = kernel
@@ -195,7 +199,8 @@ extension WinogradConvolution {
         guard !channels.isEmpty else { return }
         let cin = problem.inChannels, cout = problem.outChannels, g = problem.geometry
         let ct = chunkTiles, n = block.tileRows * tilesW
-        let vXi = slabSlices * cin * ct, mXi = slabOutSlices * cout * ct, uXi = groups * cout * depth
+        let rowsStored = kernel.storedRows
+        let vXi = slabSlices * cin * ct, mXi = slabOutSlices * cout * ct, uXi = groups * rowsStored * depth
         let outSizes = outer > 0 ? [block.rows] + Array(problem.outputSpatial[1..<outer]) : []
         let slabPadded = outer > 0 ? [slabRows + span0] + Array(padded.dropFirst()) : []
         let paddedStrides = Tensor<Float>.rowMajorStrides(slabPadded)
@@ -215,10 +220,16 @@ extension WinogradConvolution {
                 for (group, tap) in groupTaps.enumerated() {
                     var slice = 0
                     for d in 0..<outer { slice += (q[d] + tap[d] * g.dilation[d]) * paddedStrides[d] }
-                    Float.gemm(transA: false, transB: false, m: channels.count, n: n, k: depth, alpha: 1,
-                               a: u + xi * uXi + (group * cout + c0) * depth, lda: depth,
-                               b: v + xi * vXi + slice * cin * ct, ldb: ct,
-                               beta: group == 0 ? 0 : 1, c: m + xi * mXi + (outSlice * cout + c0) * ct, ldc: ct)
+                    // Packed panels start every 32 rows, so row c0 (a panel boundary) is at c0 · depth either way.
+                    let a = u + xi * uXi + (group * rowsStored + c0) * depth, b = v + xi * vXi + slice * cin * ct
+                    if kernel.packed {
+                        PackedGemm.multiply(packed: a, rows: channels.count, depth: depth, b: b, ldb: ct, columns: n,
+                                            c: m + xi * mXi + outSlice * ct * cout + c0, ldc: cout, accumulate: group > 0)
+                    } else {
+                        Float.gemm(transA: false, transB: false, m: channels.count, n: n, k: depth, alpha: 1,
+                                   a: a, lda: depth, b: b, ldb: ct,
+                                   beta: group == 0 ? 0 : 1, c: m + xi * mXi + (outSlice * cout + c0) * ct, ldc: ct)
+                    }
                 }
             }
         }
@@ -237,6 +248,18 @@ extension WinogradConvolution {
         for outSlice in 0..<blockOutSlices {
             // Output outer slices of a slab are rows (row0 + r) × the rest, contiguous in the output.
             let planeIndex = outer > 0 ? block.row0 * restOut + outSlice : 0
+            if kernel.packed {
+                // M is tile-major: one call per tile row covers every channel.
+                let c0 = channels.lowerBound
+                let dst = image + c0 * problem.outputPositions + planeIndex * outH * outW
+                for tr in 0..<block.tileRows {
+                    let oh = 2 * (block.tileRow0 + tr)
+                    fck_winograd_output_2x2(m + (outSlice * ct + tr * tw) * cout + c0, xiStride, cout, Int32(tw),
+                                            Int32(channels.count), bias.map { $0 + c0 }, dst + oh * outW,
+                                            problem.outputPositions, Int32(outW), oh + 1 < outH ? 1 : 0)
+                }
+                continue
+            }
             for o in channels {
                 let mBase = m + (outSlice * cout + o) * ct
                 let dst = image + o * problem.outputPositions + planeIndex * outH * outW

@@ -8,7 +8,8 @@ import Synchronization
 /// Layout of U: `[ξ][group][C_out][stack · C_in]`, ξ over the transform positions (4i + j for the
 /// 4×4 tile of F(2×2, 3×3)). The outer taps of the last outer dimension (when its dilation is 1)
 /// are `stack` consecutive input slices, stacked into one GEMM's depth; the other outer taps form
-/// `groups` (1-D kernels: both 1).
+/// `groups` (1-D kernels: both 1). When `packed`, each `[ξ][group]` matrix (C_out × depth) is
+/// stored as `PackedGemm` panels instead, its rows padded to a multiple of 32.
 public struct WinogradKernel: Sendable, Equatable {
     /// Transform positions ξ of F(2×2, 3×3).
     static let planarPositions = 16
@@ -24,11 +25,17 @@ public struct WinogradKernel: Sendable, Equatable {
     let stack: Int, groups: Int
     /// For a 1-D kernel, its size r; nil for F(2×2, 3×3).
     let lineTaps: Int?
+    /// Whether U is stored as `PackedGemm` panels (so products come out tile-major); else
+    /// row-major for BLAS.
+    let packed: Bool
 
     /// The layout for a kernel (C_out, C_in, K...), or nil unless its last two dimensions are 3×3
     /// with stride 1 and dilation 1, every stride is 1, and both channel counts are at least
     /// `minChannels`.
-    init?(weightShape: [Int], geometry g: ConvGeometry, minChannels: Int = WinogradKernel.minChannels) {
+    /// `packed` asks for `PackedGemm` panels (F(2×2, 3×3) only); by default they are used
+    /// whenever the CPU runs them.
+    init?(weightShape: [Int], geometry g: ConvGeometry, minChannels: Int = WinogradKernel.minChannels,
+          packed: Bool = PackedGemm.isAvailable) {
         let n = weightShape.count - 2
         guard n >= 1, n == g.order, g.stride.allSatisfy({ $0 == 1 }),
               weightShape[0] >= minChannels, weightShape[1] >= minChannels else { return nil }
@@ -36,9 +43,11 @@ public struct WinogradKernel: Sendable, Equatable {
         if n == 1 {
             guard Self.lineTaps.contains(kernel[0]), g.dilation[0] == 1 else { return nil }
             (outChannels, inChannels, stack, groups, lineTaps) = (weightShape[0], weightShape[1], 1, 1, kernel[0])
+            self.packed = false
             return
         }
         lineTaps = nil
+        self.packed = packed
         for d in (n - 2)..<n where kernel[d] != 3 || g.dilation[d] != 1 { return nil }
         outChannels = weightShape[0]
         inChannels = weightShape[1]
@@ -55,19 +64,35 @@ public struct WinogradKernel: Sendable, Equatable {
     /// per (input, output) channel pair over one outer tap.
     var outputsPerTile: Int { lineTaps.map { Self.lineOutputs(taps: $0) } ?? 4 }
     var directMultipliesPerTile: Int { outputsPerTile * (lineTaps ?? 9) }
+    /// Rows of one `[ξ][group]` matrix of U as stored (C_out, padded to whole panels when packed).
+    var storedRows: Int { packed ? PackedGemm.paddedRows(outChannels) : outChannels }
     /// Floats of U.
-    var transformedCount: Int { positionCount * groups * outChannels * depth }
+    var transformedCount: Int { positionCount * groups * storedRows * depth }
 
-    /// U for `weight` (laid out for this kernel), as a new array.
-    func transformed(_ weight: UnsafePointer<Float>) -> [Float] {
-        [Float](unsafeUninitializedCapacity: transformedCount) { buffer, count in
-            transform(weight, into: buffer.baseAddress!)
-            count = transformedCount
+    /// U for `weight` (laid out for this kernel), in new memory.
+    func transformed(_ weight: UnsafePointer<Float>) -> TransformedKernel {
+        let u = TransformedKernel(count: transformedCount)
+        transform(weight, into: u.pointer)
+        return u
+    }
+
+    /// Writes U for `weight` (C_out, C_in, K...) into `u` (`transformedCount` floats).
+    func transform(_ weight: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>) {
+        guard packed else { return transformRowMajor(weight, into: u) }
+        let matrices = positionCount * groups, rows = outChannels
+        Workspace.shared.withBuffer(of: Float.self, count: matrices * rows * depth) { rowMajor in
+            transformRowMajor(weight, into: rowMajor)
+            for i in 0..<matrices {
+                PackedGemm.pack(rowMajor + i * rows * depth, lda: depth, rows: rows, depth: depth,
+                                into: u + i * storedRows * depth)
+            }
         }
     }
+
     /// Writes U = G g Gᵀ of every (output channel, input channel, outer tap) 3×3 slice of
-    /// `weight` (C_out, C_in, K_outer..., 3, 3), in the layout `[ξ][group][C_out][stack · C_in]`.
-    func transform(_ weight: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>) {
+    /// `weight` (C_out, C_in, K_outer..., 3, 3) in the row-major layout
+    /// `[ξ][group][C_out][stack · C_in]` (or G g of a 1-D kernel).
+    private func transformRowMajor(_ weight: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>) {
         if let taps = lineTaps {
             // U[ξ][o][c] = Σ_k G[ξ][k] g[o][c][k].
             let tc = ToomCook(outputs: Self.lineOutputs(taps: taps), taps: taps)
@@ -123,12 +148,25 @@ public struct WinogradKernel: Sendable, Equatable {
     }
 }
 
+/// A transformed kernel U in 64-byte-aligned memory (`PackedGemm`'s panel loads then never
+/// straddle cache lines: 8% faster on a 256-channel layer). Immutable once written.
+final class TransformedKernel: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    let count: Int
+    init(count: Int) {
+        self.count = count
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
+            .bindMemory(to: Float.self, capacity: max(1, count))
+    }
+    deinit { pointer.deallocate() }
+}
+
 /// A fixed weight's transformed kernel, computed on first use and then shared: a pipeline that
 /// `implementation='auto'` builds only to cost it never pays for the transform or its memory.
 final class LazyWinogradKernel: Sendable {
     private let layout: WinogradKernel
     private let weight: Tensor<Float>
-    private let transformed = Mutex<[Float]?>(nil)
+    private let transformed = Mutex<TransformedKernel?>(nil)
 
     /// A slot for `weight` if it qualifies for a Winograd path, else nil.
     init?(_ weight: Tensor<Float>, geometry: ConvGeometry) {
@@ -145,6 +183,6 @@ final class LazyWinogradKernel: Sendable {
             value = fresh
             return fresh
         }
-        return u.withUnsafeBufferPointer { body($0.baseAddress!) }
+        return withExtendedLifetime(u) { body(u.pointer) }
     }
 }

@@ -15,8 +15,8 @@ final class WinogradKernelCache: Sendable {
     private final class Entry: Sendable {
         let layout: WinogradKernel
         let weight: [Float]
-        let transformed: [Float]
-        init(layout: WinogradKernel, weight: [Float], transformed: [Float]) {
+        let transformed: TransformedKernel
+        init(layout: WinogradKernel, weight: [Float], transformed: TransformedKernel) {
             self.layout = layout; self.weight = weight; self.transformed = transformed
         }
     }
@@ -45,7 +45,9 @@ final class WinogradKernelCache: Sendable {
         }
         let candidates = entries.withLock { list in list.filter { $0.layout == layout && $0.weight.count == count } }
         for entry in candidates.reversed() {
-            if entry.weight.withUnsafeBufferPointer({ Self.equal($0.baseAddress!, weight, count: count, workers: workers) }) { return entry.transformed.withUnsafeBufferPointer { body($0.baseAddress!) } }
+            if entry.weight.withUnsafeBufferPointer({ Self.equal($0.baseAddress!, weight, count: count, workers: workers) }) {
+                return withExtendedLifetime(entry) { body(entry.transformed.pointer) }
+            }
         }
         let transformed = layout.transformed(weight)
         let entry = Entry(layout: layout, weight: Array(UnsafeBufferPointer(start: weight, count: count)),
@@ -54,7 +56,7 @@ final class WinogradKernelCache: Sendable {
             list.append(entry)
             if list.count > capacity { list.removeFirst() }
         }
-        return transformed.withUnsafeBufferPointer { body($0.baseAddress!) }
+        return withExtendedLifetime(transformed) { body(transformed.pointer) }
     }
 
     /// Whether `count` floats at `a` and `b` are bitwise equal, comparing parts in parallel.

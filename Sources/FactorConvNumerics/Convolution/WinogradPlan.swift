@@ -52,11 +52,19 @@ extension WinogradPlan {
         // regions and pay a wake-up in each).
         Workspace.shared.withBuffer(of: Float.self, count: workers * workerFloats) { buffer in
             Parallel.forEach(workers, maxWorkers: workers) { w in
-                let channels = (cout * w / workers)..<(cout * (w + 1) / workers)
+                let channels = channelShare(w, of: workers)
                 guard !channels.isEmpty else { return }
                 for block in blocks { process(block, channels: channels, buffer: buffer + w * workerFloats) }
             }
         }
+    }
+
+    /// Worker `w`'s share of the output channels, cut at panel boundaries when U is packed
+    /// (a packed GEMM starts at a panel).
+    func channelShare(_ w: Int, of workers: Int) -> Range<Int> {
+        let cout = problem.outChannels, unit = kernel.packed ? PackedGemm.panelRows : 1
+        func cut(_ i: Int) -> Int { i == workers ? cout : min(cout, (cout * i / workers + unit / 2) / unit * unit) }
+        return cut(w)..<cut(w + 1)
     }
 
     /// Runs the whole convolution, transforming the weight first.

@@ -1,0 +1,41 @@
+// Hand-written AVX-512 kernels for the Winograd convolution's hot loops, where OpenBLAS falls
+// short: it must re-pack the transformed kernel U (up to several MB) on every GEMM call, and its
+// small-N GEMMs (a block of 49 tiles) run at ~100 GFLOP/s where a register-blocked kernel on
+// panels packed once per weight reaches ~140 on this machine.
+//
+// Internal to libfactorconv (hidden by the release .so's version script). Every function here
+// except fck_avx512_available requires fck_avx512_available() == 1; callers fall back to BLAS
+// otherwise. No function allocates or fails: callers pass valid pointers and sizes.
+#ifndef FACTORCONV_KERNELS_H
+#define FACTORCONV_KERNELS_H
+
+#include <stddef.h>
+
+/// Rows per packed panel of A (two 16-float AVX-512 vectors).
+#define FCK_PANEL_ROWS 32
+
+/// 1 when the CPU and OS support the AVX-512 F/VL instructions these kernels use, else 0.
+int fck_avx512_available(void);
+
+/// Packs the `rows` × `depth` row-major matrix `a` (row stride `lda`) into panels of
+/// FCK_PANEL_ROWS rows: packed[p][k][r] = a[(32p + r) · lda + k], zero for rows past `rows`.
+/// `packed` holds ceil(rows / 32) · depth · 32 floats.
+void fck_pack_panels(const float *a, ptrdiff_t lda, int rows, int depth, float *packed);
+
+/// C = A · B, or C += A · B when `accumulate` is nonzero, for A (`rows` × `depth`) given as
+/// packed panels (fck_pack_panels; `rows` may stop short of the last panel's end), B row-major
+/// (`depth` × `columns`, row stride `ldb`), and C stored transposed: element (i, j) at
+/// c[j · ldc + i], so that each output column is a run of rows (channels).
+void fck_gemm_packed(const float *packed, int rows, int depth, const float *b, ptrdiff_t ldb, int columns,
+                     float *c, ptrdiff_t ldc, int accumulate);
+
+/// The output transform of Winograd F(2×2, 3×3), vectorized over channels: for `tiles`
+/// consecutive tiles of one tile row and `channels` channels, Aᵀ m A + bias, where
+/// m[ξ · xi_stride + t · tile_stride + c] is position ξ (4i + j) of tile t, channel c.
+/// Writes output rows 0 and (when `two_rows`) 1 of the tile row: out[c · plane_stride + r · width
+/// + 2t + j], dropping the column 2t + 1 = width of an odd width. `bias` may be NULL.
+void fck_winograd_output_2x2(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles,
+                             int channels, const float *bias, float *out, ptrdiff_t plane_stride, int width,
+                             int two_rows);
+
+#endif

@@ -1,0 +1,74 @@
+// The channel-vectorized output transform of Winograd F(2×2, 3×3) (factorconv_kernels.h), for
+// products stored tile-major by fck_gemm_packed.
+#include "factorconv_kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define FCK_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
+
+/// The 2×2 outputs y[r][j] of 16 tiles (fewer at the row's end: `count`) for 16 channels
+/// (`mask`): y[2r + j][t][lane], one vector over channels per tile, into `y`.
+static inline FCK_AVX512 __attribute__((always_inline)) void
+tile_outputs(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int count, __mmask16 mask, __m512 b,
+             float y[4][16][16]) {
+    for (int t = 0; t < count; t++) {
+        const float *mt = m + t * tile_stride;
+#define FCK_M(xi) _mm512_maskz_loadu_ps(mask, mt + (xi) * xi_stride)
+        // Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]: along the first axis s_j (row 0), d_j (row 1).
+        __m512 s[4], d[4];
+        for (int j = 0; j < 4; j++) {
+            const __m512 m1 = FCK_M(4 + j), m2 = FCK_M(8 + j);
+            s[j] = _mm512_add_ps(_mm512_add_ps(FCK_M(j), m1), m2);
+            d[j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), FCK_M(12 + j));
+        }
+#undef FCK_M
+        _mm512_storeu_ps(y[0][t], _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[0], s[1]), s[2]), b));
+        _mm512_storeu_ps(y[1][t], _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[1], s[2]), s[3]), b));
+        _mm512_storeu_ps(y[2][t], _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(d[0], d[1]), d[2]), b));
+        _mm512_storeu_ps(y[3][t], _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(d[1], d[2]), d[3]), b));
+    }
+}
+
+FCK_AVX512 void fck_winograd_output_2x2(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles,
+                                        int channels, const float *bias, float *out, ptrdiff_t plane_stride,
+                                        int width, int two_rows) {
+    // Gathering lane l of 16 tile vectors transposes a tile × channel block to channel × tile;
+    // interleaving y[r][0] and y[r][1] then gives 32 consecutive output columns.
+    const __m512i lane0 = _mm512_set_epi32(240, 224, 208, 192, 176, 160, 144, 128, 112, 96, 80, 64, 48, 32, 16, 0);
+    const __m512i low = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i high = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    float y[4][16][16];
+    for (int c0 = 0; c0 < channels; c0 += 16) {
+        const int lanes = channels - c0 < 16 ? channels - c0 : 16;
+        const __mmask16 mask = (__mmask16)(lanes == 16 ? 0xFFFF : (1u << lanes) - 1);
+        const __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + c0) : _mm512_setzero_ps();
+        for (int t0 = 0; t0 < tiles; t0 += 16) {
+            const int count = tiles - t0 < 16 ? tiles - t0 : 16;
+            tile_outputs(m + t0 * tile_stride + c0, xi_stride, tile_stride, count, mask, b, y);
+            // Output columns [2 t0, 2 t0 + 32) clipped at the width, as two 16-column stores.
+            const int columns = width - 2 * t0 < 2 * count ? width - 2 * t0 : 2 * count;
+            const __mmask16 first = (__mmask16)(columns >= 16 ? 0xFFFF : (1u << columns) - 1);
+            const __mmask16 second = (__mmask16)(columns >= 32 ? 0xFFFF : columns <= 16 ? 0 : (1u << (columns - 16)) - 1);
+            for (int l = 0; l < lanes; l++) {
+                const __m512i index = _mm512_add_epi32(lane0, _mm512_set1_epi32(l));
+                float *o = out + (ptrdiff_t)(c0 + l) * plane_stride + 2 * t0;
+                for (int r = 0; r < 1 + (two_rows != 0); r++, o += width) {
+                    const __m512 even = _mm512_i32gather_ps(index, &y[2 * r][0][0], 4);
+                    const __m512 odd = _mm512_i32gather_ps(index, &y[2 * r + 1][0][0], 4);
+                    _mm512_mask_storeu_ps(o, first, _mm512_permutex2var_ps(even, low, odd));
+                    _mm512_mask_storeu_ps(o + 16, second, _mm512_permutex2var_ps(even, high, odd));
+                }
+            }
+        }
+    }
+}
+
+#else
+// Not reached: callers check fck_avx512_available(), which is 0 off x86-64.
+void fck_winograd_output_2x2(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles, int channels,
+                             const float *bias, float *out, ptrdiff_t plane_stride, int width, int two_rows) {
+    (void)m; (void)xi_stride; (void)tile_stride; (void)tiles; (void)channels; (void)bias; (void)out;
+    (void)plane_stride; (void)width; (void)two_rows;
+}
+#endif
