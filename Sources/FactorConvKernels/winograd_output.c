@@ -1,5 +1,5 @@
-// The channel-vectorized output transform of Winograd F(2×2, 3×3) (factorconv_kernels.h), for
-// products stored tile-major by fck_gemm_packed.
+// The channel-vectorized output transforms of Winograd F(2×2, 3×3) and F(2, r)
+// (factorconv_kernels.h), for products stored tile-major by fck_gemm_packed.
 #include "factorconv_kernels.h"
 
 #if defined(__x86_64__)
@@ -30,36 +30,80 @@ tile_outputs(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int cou
     }
 }
 
-FCK_AVX512 void fck_winograd_output_2x2(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles,
-                                        int channels, const float *bias, float *out, ptrdiff_t plane_stride,
-                                        int width, int two_rows) {
-    // Gathering lane l of 16 tile vectors transposes a tile × channel block to channel × tile;
-    // interleaving y[r][0] and y[r][1] then gives 32 consecutive output columns.
+/// Writes one output row of a block of `count` ≤ 16 tiles × `lanes` ≤ 16 channels from the
+/// tiles' even and odd outputs (`even[t]`, `odd[t]`: vectors over channels): `columns` ≤ 32
+/// consecutive outputs per channel, at out + l · plane_stride for channel l. Gathering lane l of
+/// the 16 tile vectors transposes the block to channel × tile; interleaving even and odd then
+/// gives the channel's 32 consecutive outputs.
+static inline FCK_AVX512 __attribute__((always_inline)) void
+store_row(const float even[16][16], const float odd[16][16], int lanes, int columns, float *out,
+          ptrdiff_t plane_stride) {
     const __m512i lane0 = _mm512_set_epi32(240, 224, 208, 192, 176, 160, 144, 128, 112, 96, 80, 64, 48, 32, 16, 0);
     const __m512i low = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     const __m512i high = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    const __mmask16 first = (__mmask16)(columns >= 16 ? 0xFFFF : (1u << columns) - 1);
+    const __mmask16 second = (__mmask16)(columns >= 32 ? 0xFFFF : columns <= 16 ? 0 : (1u << (columns - 16)) - 1);
+    for (int l = 0; l < lanes; l++, out += plane_stride) {
+        const __m512i index = _mm512_add_epi32(lane0, _mm512_set1_epi32(l));
+        const __m512 e = _mm512_i32gather_ps(index, &even[0][0], 4), o = _mm512_i32gather_ps(index, &odd[0][0], 4);
+        _mm512_mask_storeu_ps(out, first, _mm512_permutex2var_ps(e, low, o));
+        _mm512_mask_storeu_ps(out + 16, second, _mm512_permutex2var_ps(e, high, o));
+    }
+}
+
+/// Channel mask of the 16-channel group starting at c0.
+static inline FCK_AVX512 __attribute__((always_inline)) __mmask16 channel_mask(int channels, int c0) {
+    return (__mmask16)(channels - c0 >= 16 ? 0xFFFF : (1u << (channels - c0)) - 1);
+}
+
+FCK_AVX512 void fck_winograd_output_2x2(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles,
+                                        int channels, const float *bias, float *out, ptrdiff_t plane_stride,
+                                        int width, int two_rows) {
     float y[4][16][16];
     for (int c0 = 0; c0 < channels; c0 += 16) {
         const int lanes = channels - c0 < 16 ? channels - c0 : 16;
-        const __mmask16 mask = (__mmask16)(lanes == 16 ? 0xFFFF : (1u << lanes) - 1);
+        const __mmask16 mask = channel_mask(channels, c0);
         const __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + c0) : _mm512_setzero_ps();
         for (int t0 = 0; t0 < tiles; t0 += 16) {
             const int count = tiles - t0 < 16 ? tiles - t0 : 16;
             tile_outputs(m + t0 * tile_stride + c0, xi_stride, tile_stride, count, mask, b, y);
-            // Output columns [2 t0, 2 t0 + 32) clipped at the width, as two 16-column stores.
             const int columns = width - 2 * t0 < 2 * count ? width - 2 * t0 : 2 * count;
-            const __mmask16 first = (__mmask16)(columns >= 16 ? 0xFFFF : (1u << columns) - 1);
-            const __mmask16 second = (__mmask16)(columns >= 32 ? 0xFFFF : columns <= 16 ? 0 : (1u << (columns - 16)) - 1);
-            for (int l = 0; l < lanes; l++) {
-                const __m512i index = _mm512_add_epi32(lane0, _mm512_set1_epi32(l));
-                float *o = out + (ptrdiff_t)(c0 + l) * plane_stride + 2 * t0;
-                for (int r = 0; r < 1 + (two_rows != 0); r++, o += width) {
-                    const __m512 even = _mm512_i32gather_ps(index, &y[2 * r][0][0], 4);
-                    const __m512 odd = _mm512_i32gather_ps(index, &y[2 * r + 1][0][0], 4);
-                    _mm512_mask_storeu_ps(o, first, _mm512_permutex2var_ps(even, low, odd));
-                    _mm512_mask_storeu_ps(o + 16, second, _mm512_permutex2var_ps(even, high, odd));
+            float *o = out + (ptrdiff_t)c0 * plane_stride + 2 * t0;
+            store_row(y[0], y[1], lanes, columns, o, plane_stride);
+            if (two_rows) store_row(y[2], y[3], lanes, columns, o + width, plane_stride);
+        }
+    }
+}
+
+FCK_AVX512 void fck_winograd_output_line(int taps, const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride,
+                                         int tiles, int channels, const float *bias, float *out,
+                                         ptrdiff_t plane_stride, int width) {
+    float y[2][16][16];
+    for (int c0 = 0; c0 < channels; c0 += 16) {
+        const int lanes = channels - c0 < 16 ? channels - c0 : 16;
+        const __mmask16 mask = channel_mask(channels, c0);
+        const __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + c0) : _mm512_setzero_ps();
+        for (int t0 = 0; t0 < tiles; t0 += 16) {
+            const int count = tiles - t0 < 16 ? tiles - t0 : 16;
+            for (int t = 0; t < count; t++) {
+                const float *mt = m + (t0 + t) * tile_stride + c0;
+#define FCK_M(xi) _mm512_maskz_loadu_ps(mask, mt + (xi) * xi_stride)
+                // F(2, 3): (m0 + m1 + m2, m1 − m2 + m3); F(2, 5): (m0 + … + m4, m1 − m2 + 2 (m3 − m4) + m5).
+                const __m512 m1 = FCK_M(1), m2 = FCK_M(2), m3 = FCK_M(3);
+                __m512 e = _mm512_add_ps(_mm512_add_ps(FCK_M(0), m1), m2), o = _mm512_sub_ps(m1, m2);
+                if (taps == 3) {
+                    o = _mm512_add_ps(o, m3);
+                } else {
+                    const __m512 m4 = FCK_M(4);
+                    e = _mm512_add_ps(e, _mm512_add_ps(m3, m4));
+                    o = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(2), _mm512_sub_ps(m3, m4), o), FCK_M(5));
                 }
+#undef FCK_M
+                _mm512_storeu_ps(y[0][t], _mm512_add_ps(e, b));
+                _mm512_storeu_ps(y[1][t], _mm512_add_ps(o, b));
             }
+            const int columns = width - 2 * t0 < 2 * count ? width - 2 * t0 : 2 * count;
+            store_row(y[0], y[1], lanes, columns, out + (ptrdiff_t)c0 * plane_stride + 2 * t0, plane_stride);
         }
     }
 }
@@ -70,5 +114,10 @@ void fck_winograd_output_2x2(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile
                              const float *bias, float *out, ptrdiff_t plane_stride, int width, int two_rows) {
     (void)m; (void)xi_stride; (void)tile_stride; (void)tiles; (void)channels; (void)bias; (void)out;
     (void)plane_stride; (void)width; (void)two_rows;
+}
+void fck_winograd_output_line(int taps, const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles,
+                              int channels, const float *bias, float *out, ptrdiff_t plane_stride, int width) {
+    (void)taps; (void)m; (void)xi_stride; (void)tile_stride; (void)tiles; (void)channels; (void)bias; (void)out;
+    (void)plane_stride; (void)width;
 }
 #endif

@@ -23,11 +23,17 @@ import Testing
         }
     }
 
+    /// Both GEMM variants (BLAS, and packed panels where the CPU has AVX-512), output channels
+    /// within one panel and across panels.
     @Test(arguments: [3, 5], [1, 2])
     func matchesReference(taps: Int, threads: Int) throws {
+        for packed in WinogradConvolutionTests.packings { try matchesReference(taps: taps, threads: threads, packed: packed) }
+    }
+
+    private func matchesReference(taps: Int, threads: Int, packed: Bool) throws {
         var rng = TestRandom(seed: UInt64(700 + taps * 10 + threads))
-        for trial in 0..<5 {
-            let batch = rng.int(1...3), cin = rng.int(1...6), cout = rng.int(1...6)
+        for trial in 0..<6 {
+            let batch = rng.int(1...3), cin = rng.int(1...6), cout = trial < 3 ? rng.int(1...6) : rng.int(33...70)
             let padding = rng.int(0...3)
             let length = taps + rng.int(0...40)
             let x = rng.tensor([batch, cin, length]), w = rng.tensor([cout, cin, taps])
@@ -35,12 +41,14 @@ import Testing
             let g = try ConvGeometry(order: 1, padding: [padding])
             let problem = try ConvProblem(inputShape: x.shape, weightShape: w.shape, geometry: g)
             // Alternate between whole-image chunks and chunks of a few tiles.
-            let plan = try #require(WinogradLineConvolution(problem, blockBytes: trial % 2 == 0 ? 1 << 20 : 16, minChannels: 1))
+            let plan = try #require(WinogradLineConvolution(problem, blockBytes: trial % 2 == 0 ? 1 << 20 : 16, minChannels: 1,
+                                                            packed: packed))
+            #expect(plan.kernel.packed == packed)
             let y = try runOnBuffers(x, weight: w, bias: bias, outputShape: problem.outputShape) {
                 plan.run(input: $0, weight: $1, bias: $2, output: $3, workers: threads)
             }
             let ref = referenceConv(x, weight: w, bias: bias, stride: [1], padding: [padding], dilation: [1])
-            #expect(relativeMaxError(y, ref) <= 1e-5, "\(problem)")
+            #expect(relativeMaxError(y, ref) <= 1e-5, "\(problem), packed \(packed)")
         }
     }
 

@@ -38,4 +38,11 @@ void fck_winograd_output_2x2(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile
                              int channels, const float *bias, float *out, ptrdiff_t plane_stride, int width,
                              int two_rows);
 
+/// The output transform of Winograd F(2, r), r = 3 or 5 (`taps`), vectorized over channels: for
+/// `tiles` consecutive tiles and `channels` channels, Aᵀ m + bias with m laid out as for
+/// fck_winograd_output_2x2 (ξ < r + 1), written to out[c · plane_stride + 2t + j], stopping at
+/// `width` outputs. `bias` may be NULL.
+void fck_winograd_output_line(int taps, const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles,
+                              int channels, const float *bias, float *out, ptrdiff_t plane_stride, int width);
+
 #endif

@@ -32,8 +32,7 @@ public struct WinogradKernel: Sendable, Equatable {
     /// The layout for a kernel (C_out, C_in, K...), or nil unless its last two dimensions are 3×3
     /// with stride 1 and dilation 1, every stride is 1, and both channel counts are at least
     /// `minChannels`.
-    /// `packed` asks for `PackedGemm` panels (F(2×2, 3×3) only); by default they are used
-    /// whenever the CPU runs them.
+    /// `packed` asks for `PackedGemm` panels; by default they are used whenever the CPU runs them.
     init?(weightShape: [Int], geometry g: ConvGeometry, minChannels: Int = WinogradKernel.minChannels,
           packed: Bool = PackedGemm.isAvailable) {
         let n = weightShape.count - 2
@@ -43,7 +42,7 @@ public struct WinogradKernel: Sendable, Equatable {
         if n == 1 {
             guard Self.lineTaps.contains(kernel[0]), g.dilation[0] == 1 else { return nil }
             (outChannels, inChannels, stack, groups, lineTaps) = (weightShape[0], weightShape[1], 1, 1, kernel[0])
-            self.packed = false
+            self.packed = packed
             return
         }
         lineTaps = nil

@@ -1,3 +1,5 @@
+import FactorConvKernels
+
 /// Dense 1-D convolution with stride 1, dilation 1 and 3 or 5 taps by Winograd's minimal
 /// filtering F(2, r) (`ToomCook`, points 0, ±1, ±2, ∞): each tile of 2 outputs is
 /// `Aᵀ [(G g) ⊙ (Bᵀ d)]` of α = r + 1 inputs, so the channel reduction becomes α GEMMs over the
@@ -6,7 +8,8 @@
 /// Inputs are split once per row into even and odd columns, so that input j of every tile is a
 /// contiguous run and the transforms (`WinogradTiles.lineInputTiles`) are vector loops.
 /// Work is blocked in chunks of tiles of one image so that a chunk's V `[ξ][C_in][tile]` and
-/// M `[ξ][C_out][tile]` stay in L2. U comes from `WinogradKernel` (layout `[ξ][C_out][C_in]`).
+/// M `[ξ][C_out][tile]` (`[ξ][tile][C_out]` with packed U) stay in L2. U comes from
+/// `WinogradKernel` (layout `[ξ][C_out][C_in]`, or `PackedGemm` panels).
 struct WinogradLineConvolution: WinogradPlan {
     let problem: ConvProblem
     let kernel: WinogradKernel
@@ -21,9 +24,9 @@ struct WinogradLineConvolution: WinogradPlan {
     /// The plan, or nil unless the problem is 1-D, stride 1, dilation 1, 3 or 5 taps, with at least
     /// `minChannels` input and output channels.
     init?(_ problem: ConvProblem, blockBytes: Int = WinogradLineConvolution.blockBytes,
-          minChannels: Int = WinogradKernel.minChannels) {
+          minChannels: Int = WinogradKernel.minChannels, packed: Bool = PackedGemm.isAvailable) {
         guard let kernel = WinogradKernel(weightShape: problem.weightShape, geometry: problem.geometry,
-                                          minChannels: minChannels), let r = kernel.lineTaps else { return nil }
+                                          minChannels: minChannels, packed: packed), let r = kernel.lineTaps else { return nil }
         self.problem = problem
         self.kernel = kernel
         taps = r
@@ -78,9 +81,14 @@ struct WinogradLineConvolution: WinogradPlan {
         guard !channels.isEmpty else { return }
         let cin = problem.inChannels, cout = problem.outChannels, ct = chunkTiles, c0 = channels.lowerBound
         for xi in 0..<alpha {
-            Float.gemm(transA: false, transB: false, m: channels.count, n: block.count, k: cin, alpha: 1,
-                       a: u + (xi * cout + c0) * cin, lda: cin, b: v + xi * cin * ct, ldb: ct,
-                       beta: 0, c: m + (xi * cout + c0) * ct, ldc: ct)
+            let a = u + (xi * kernel.storedRows + c0) * cin, b = v + xi * cin * ct
+            if kernel.packed {
+                PackedGemm.multiply(packed: a, rows: channels.count, depth: cin, b: b, ldb: ct, columns: block.count,
+                                    c: m + xi * cout * ct + c0, ldc: cout, accumulate: false)
+            } else {
+                Float.gemm(transA: false, transB: false, m: channels.count, n: block.count, k: cin, alpha: 1,
+                           a: a, lda: cin, b: b, ldb: ct, beta: 0, c: m + (xi * cout + c0) * ct, ldc: ct)
+            }
         }
     }
 
@@ -89,6 +97,14 @@ struct WinogradLineConvolution: WinogradPlan {
     func transformOutput(_ mBuffer: UnsafePointer<Float>, block: Block, channels: Range<Int>, bias: UnsafePointer<Float>?,
                          output: UnsafeMutablePointer<Float>) {
         let outLength = problem.outputSpatial[0], cout = problem.outChannels, ct = chunkTiles
+        if kernel.packed {
+            // M is tile-major: one call covers every channel.
+            let c0 = channels.lowerBound
+            fck_winograd_output_line(Int32(taps), mBuffer + c0, cout * ct, cout, Int32(block.count), Int32(channels.count),
+                                     bias.map { $0 + c0 }, output + (block.image * cout + c0) * outLength + outputs * block.tile0,
+                                     outLength, Int32(outLength - outputs * block.tile0))
+            return
+        }
         for o in channels {
             let y = output + (block.image * cout + o) * outLength + outputs * block.tile0
             WinogradTiles.lineOutputTiles(taps: taps, m: mBuffer + o * ct, xiStride: cout * ct, tiles: block.count,
