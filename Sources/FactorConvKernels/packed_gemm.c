@@ -1,20 +1,28 @@
 // Panel packing and the register-blocked GEMM of factorconv_kernels.h.
 //
-// Micro-tile: 32 rows (two zmm vectors of A's packed panel) × up to 12 columns (broadcasts of
-// B), 24 accumulators held in registers over the whole depth; C is written transposed, so each
-// accumulator is one contiguous (masked) store.
+// Micro-tile: 32 rows (two zmm vectors of A's packed panel; 16 for a last half panel) × up to
+// 12 columns (broadcasts of B), 24 accumulators held in registers over the whole depth; C is
+// written transposed, so each accumulator is one contiguous (masked) store.
 #include "factorconv_kernels.h"
 
 #include <string.h>
 
+int fck_packed_rows(int rows) {
+    const int full = rows / FCK_PANEL_ROWS * FCK_PANEL_ROWS, rest = rows - full;
+    return full + (rest == 0 ? 0 : rest <= FCK_PANEL_ROWS / 2 ? FCK_PANEL_ROWS / 2 : FCK_PANEL_ROWS);
+}
+
 void fck_pack_panels(const float *a, ptrdiff_t lda, int rows, int depth, float *packed) {
-    for (int p0 = 0; p0 < rows; p0 += FCK_PANEL_ROWS) {
-        int height = rows - p0 < FCK_PANEL_ROWS ? rows - p0 : FCK_PANEL_ROWS;
+    const int padded = fck_packed_rows(rows);
+    for (int p0 = 0; p0 < padded; p0 += FCK_PANEL_ROWS) {
+        // Every panel is 32 rows but a last one of 16.
+        const int width = padded - p0 < FCK_PANEL_ROWS ? padded - p0 : FCK_PANEL_ROWS;
+        const int height = rows - p0 < width ? rows - p0 : width;
         float *panel = packed + (ptrdiff_t)p0 * depth;
         for (int k = 0; k < depth; k++) {
-            float *dst = panel + (ptrdiff_t)k * FCK_PANEL_ROWS;
+            float *dst = panel + (ptrdiff_t)k * width;
             for (int r = 0; r < height; r++) dst[r] = a[(ptrdiff_t)(p0 + r) * lda + k];
-            for (int r = height; r < FCK_PANEL_ROWS; r++) dst[r] = 0;
+            for (int r = height; r < width; r++) dst[r] = 0;
         }
     }
 }
@@ -46,6 +54,23 @@ void fck_pack_panels(const float *a, ptrdiff_t lda, int rows, int depth, float *
         } \
         EACH(FCK_STORE) \
     }
+/// The same for a last panel of 16 rows (one vector; mask `lo`).
+#define FCK_ZERO_HALF(j) __m512 c0_##j = _mm512_setzero_ps();
+#define FCK_FMA_HALF(j) c0_##j = _mm512_fmadd_ps(a0, _mm512_set1_ps(bk[j]), c0_##j);
+#define FCK_STORE_HALF(j) { float *cj = c + (j) * ldc; \
+    if (accumulate) c0_##j = _mm512_add_ps(c0_##j, _mm512_maskz_loadu_ps(lo, cj)); \
+    _mm512_mask_storeu_ps(cj, lo, c0_##j); }
+#define FCK_HALF_TILE(NC, EACH) \
+    static FCK_AVX512 void half_tile_##NC(const float *ap, int depth, const float *b, ptrdiff_t ldb, float *c, \
+                                          ptrdiff_t ldc, __mmask16 lo, int accumulate) { \
+        EACH(FCK_ZERO_HALF) \
+        for (int k = 0; k < depth; k++) { \
+            const __m512 a0 = _mm512_loadu_ps(ap + 16 * k); \
+            const float *bk = b + k * ldb; \
+            EACH(FCK_FMA_HALF) \
+        } \
+        EACH(FCK_STORE_HALF) \
+    }
 #define FCK_COLUMNS_1(X) X(0)
 #define FCK_COLUMNS_2(X) X(0) X(1)
 #define FCK_COLUMNS_4(X) X(0) X(1) X(2) X(3)
@@ -56,6 +81,11 @@ FCK_MICRO_TILE(2, FCK_COLUMNS_2)
 FCK_MICRO_TILE(4, FCK_COLUMNS_4)
 FCK_MICRO_TILE(8, FCK_COLUMNS_8)
 FCK_MICRO_TILE(12, FCK_COLUMNS_12)
+FCK_HALF_TILE(1, FCK_COLUMNS_1)
+FCK_HALF_TILE(2, FCK_COLUMNS_2)
+FCK_HALF_TILE(4, FCK_COLUMNS_4)
+FCK_HALF_TILE(8, FCK_COLUMNS_8)
+FCK_HALF_TILE(12, FCK_COLUMNS_12)
 
 FCK_AVX512 void fck_gemm_packed(const float *packed, int rows, int depth, const float *b, ptrdiff_t ldb,
                                 int columns, float *c, ptrdiff_t ldc, int accumulate) {
@@ -65,11 +95,19 @@ FCK_AVX512 void fck_gemm_packed(const float *packed, int rows, int depth, const 
         const __mmask16 hi = (__mmask16)(height >= 32 ? 0xFFFF : height <= 16 ? 0 : (1u << (height - 16)) - 1);
         const float *ap = packed + (ptrdiff_t)p0 * depth;
         int j = 0;
-        // 12-column tiles, then the rest as 8 + 4 + 2 + 1.
+        // 12-column tiles, then the rest as 8 + 4 + 2 + 1; a last panel of 16 rows (the packing
+        // makes one when at most 16 rows remain) runs on one vector per column.
 #define FCK_RUN(NC) for (; j + NC <= columns; j += NC) \
             micro_tile_##NC(ap, depth, b + j, ldb, c + j * ldc + p0, ldc, lo, hi, accumulate);
-        FCK_RUN(12) FCK_RUN(8) FCK_RUN(4) FCK_RUN(2) FCK_RUN(1)
+#define FCK_RUN_HALF(NC) for (; j + NC <= columns; j += NC) \
+            half_tile_##NC(ap, depth, b + j, ldb, c + j * ldc + p0, ldc, lo, accumulate);
+        if (height <= 16) {
+            FCK_RUN_HALF(12) FCK_RUN_HALF(8) FCK_RUN_HALF(4) FCK_RUN_HALF(2) FCK_RUN_HALF(1)
+        } else {
+            FCK_RUN(12) FCK_RUN(8) FCK_RUN(4) FCK_RUN(2) FCK_RUN(1)
+        }
 #undef FCK_RUN
+#undef FCK_RUN_HALF
     }
 }
 

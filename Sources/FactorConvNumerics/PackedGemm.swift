@@ -1,7 +1,4 @@
 import FactorConvKernels
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// GEMMs whose left matrix is packed once into 32-row panels and then reused on every call (the
 /// transformed kernel of a Winograd convolution, fixed per weight), run by the AVX-512 kernels
@@ -9,17 +6,19 @@ import Glibc
 /// small-N kernels run the Winograd GEMMs (e.g. 256 × 256 × 49) at ~95 GFLOP/s here, against
 /// ~135 for these. Only available on CPUs with AVX-512 F/VL; callers use BLAS otherwise.
 enum PackedGemm {
-    /// Whether this CPU runs the kernels. `FACTORCONV_PACKED_GEMM=0` turns them off (to compare
-    /// or to rule them out).
-    static let isAvailable: Bool = {
-        if let setting = getenv("FACTORCONV_PACKED_GEMM"), String(cString: setting) == "0" { return false }
-        return fck_avx512_available() != 0
-    }()
-    /// Rows per panel; a packed matrix's rows are padded to a multiple of this.
+    /// Whether this CPU runs the kernels.
+    static var isAvailable: Bool { AVX512.isAvailable }
+    /// Rows per full panel (a last panel may have 16); calls start at a panel.
     static let panelRows = Int(FCK_PANEL_ROWS)
 
-    /// Rows of a packed matrix of `rows` rows, padding included.
-    static func paddedRows(_ rows: Int) -> Int { (rows + panelRows - 1) / panelRows * panelRows }
+    /// Rows of a packed matrix of `rows` rows, padding included (panels of 32, and a last one of
+    /// 16 when at most 16 rows remain).
+    static func paddedRows(_ rows: Int) -> Int { Int(fck_packed_rows(Int32(rows))) }
+
+    /// Whether a matrix of `rows` rows should be packed: on CPUs that run the kernels, when the
+    /// padding wastes at most a tenth of the work (24 output channels padded to 32 ran a Tucker
+    /// core conv 15% slower than OpenBLAS).
+    static func suits(rows: Int) -> Bool { isAvailable && 10 * paddedRows(rows) <= 11 * rows }
 
     /// Packs the `rows` × `depth` row-major matrix `a` (row stride `lda`) into `packed`
     /// (`paddedRows(rows) · depth` floats, 64-byte aligned for full speed).
@@ -27,8 +26,8 @@ enum PackedGemm {
         fck_pack_panels(a, lda, Int32(rows), Int32(depth), packed)
     }
 
-    /// C = A · B (or C += A · B when `accumulate`) with A given packed, starting at a panel
-    /// boundary, `rows` rows; B row-major `depth` × `columns` (row stride `ldb`); C stored
+    /// C = A · B (or C += A · B when `accumulate`) with A given packed, `rows` rows from a panel
+    /// start to a multiple of 32 rows or to the matrix's end; B row-major `depth` × `columns` (row stride `ldb`); C stored
     /// transposed: element (i, j) at `c[j · ldc + i]`.
     static func multiply(packed: UnsafePointer<Float>, rows: Int, depth: Int, b: UnsafePointer<Float>, ldb: Int,
                          columns: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {

@@ -3,11 +3,12 @@ import FactorConvTestSupport
 import Testing
 
 /// `PackedGemm` (AVX-512 panels, transposed output) against a float64 triple loop: row counts
-/// inside one panel, across panels and at their edges, every column remainder of the 12-column
-/// micro-tile, overwrite and accumulate, and channel ranges that start at a later panel.
+/// inside one panel, across panels and at their edges (including last half panels of 16 rows),
+/// every column remainder of the 12-column micro-tile, overwrite and accumulate, and channel
+/// ranges that start at a later panel.
 @Suite(.enabled(if: PackedGemm.isAvailable, "needs AVX-512"))
 struct PackedGemmTests {
-    @Test(arguments: [1, 16, 17, 32, 33, 64, 70])
+    @Test(arguments: [1, 16, 17, 32, 33, 48, 64, 70])
     func matchesTripleLoop(rows: Int) throws {
         var rng = TestRandom(seed: UInt64(4200 + rows))
         for columns in [1, 2, 3, 5, 7, 11, 12, 13, 25, 49] {

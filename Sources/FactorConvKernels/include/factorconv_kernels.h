@@ -17,17 +17,37 @@
 /// 1 when the CPU and OS support the AVX-512 F/VL instructions these kernels use, else 0.
 int fck_avx512_available(void);
 
-/// Packs the `rows` × `depth` row-major matrix `a` (row stride `lda`) into panels of
-/// FCK_PANEL_ROWS rows: packed[p][k][r] = a[(32p + r) · lda + k], zero for rows past `rows`.
-/// `packed` holds ceil(rows / 32) · depth · 32 floats.
+/// Rows of a packed matrix of `rows` rows, padding included: full panels of 32 rows, and a last
+/// panel of 16 when at most 16 rows remain.
+int fck_packed_rows(int rows);
+
+/// Packs the `rows` × `depth` row-major matrix `a` (row stride `lda`) into panels:
+/// panel p (rows 32p...) holds packed[32p · depth + k · width + r] = a[(32p + r) · lda + k], with
+/// width 32, or 16 for a last half panel, and zeros for rows past `rows`. `packed` holds
+/// fck_packed_rows(rows) · depth floats.
 void fck_pack_panels(const float *a, ptrdiff_t lda, int rows, int depth, float *packed);
 
 /// C = A · B, or C += A · B when `accumulate` is nonzero, for A (`rows` × `depth`) given as
-/// packed panels (fck_pack_panels; `rows` may stop short of the last panel's end), B row-major
+/// packed panels (fck_pack_panels), starting at a panel and ending at a multiple of 32 rows or
+/// at the packed matrix's last row (so that the panel widths match the packing), B row-major
 /// (`depth` × `columns`, row stride `ldb`), and C stored transposed: element (i, j) at
 /// c[j · ldc + i], so that each output column is a run of rows (channels).
 void fck_gemm_packed(const float *packed, int rows, int depth, const float *b, ptrdiff_t ldb, int columns,
                      float *c, ptrdiff_t ldc, int accumulate);
+
+/// Channel mixing (a 1×1 convolution) Y = W · X + bias: W is `rows` × `depth` (row stride `ldw`),
+/// X is `depth` × `columns` (row stride `ldx`), Y is `rows` × `columns` (row stride `ldy`),
+/// all row-major; `bias` (`rows` floats) may be NULL. X is read in place and each output
+/// written once (BLAS copies X into a packed buffer and zero-fills Y first).
+void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int depth, const float *x, ptrdiff_t ldx,
+                      int columns, float *y, ptrdiff_t ldy, const float *bias);
+
+/// Depthwise 1-D convolution of one channel along one mode: `outer` blocks, each of `size` input
+/// rows of `inner` contiguous floats, become `out_size` output rows; output row o is
+/// Σ_t w[t] · row(o · stride − pad + t · dilation) over the taps t < `taps` whose row exists
+/// (zero padding). Each output is written once.
+void fck_depthwise_mode(const float *src, float *dst, int outer, int size, int inner, int out_size,
+                        const float *w, int taps, int stride, int pad, int dilation);
 
 /// The output transform of Winograd F(2×2, 3×3), vectorized over channels: for `tiles`
 /// consecutive tiles of one tile row and `channels` channels, Aᵀ m A + bias, where

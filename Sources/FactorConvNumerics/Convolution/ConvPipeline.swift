@@ -148,15 +148,11 @@ public struct ConvPipeline: Sendable {
                 Parallel.forEach(workers, maxWorkers: workers) { part in
                     let lo = positions * part / workers, hi = positions * (part + 1) / workers
                     guard hi > lo else { return }
-                    Float.gemm(transA: false, transB: false, m: cout, n: hi - lo, k: cin, alpha: 1,
-                               a: wp.baseAddress!, lda: cin, b: input + lo, ldb: positions,
-                               beta: 0, c: output + lo, ldc: positions)
-                    if let bias {
-                        for c in 0..<cout {
-                            let row = output + c * positions, v = bias[c]
-                            for j in lo..<hi { row[j] += v }
-                        }
+                    func mix(_ bias: UnsafePointer<Float>?) {
+                        ChannelMixing.apply(weight: wp.baseAddress!, rows: cout, depth: cin, input: input + lo, ldx: positions,
+                                            columns: hi - lo, output: output + lo, ldy: positions, bias: bias)
                     }
+                    if let bias { bias.withUnsafeBufferPointer { mix($0.baseAddress!) } } else { mix(nil) }
                 }
             }
         case .depthwise(let taps, let geometry):

@@ -54,18 +54,14 @@ public enum DenseConvolution {
 
         /// Computes output columns [p0, p0 + n) of image b for output channels `channels`,
         /// from a filled column block (or straight from the input for pointwise convolutions).
+        /// The AVX-512 channel-mixing kernel for pointwise convolutions (small depth); BLAS for
+        /// the deep im2col blocks.
+        let mixingKernels = problem.isPointwise && AVX512.isAvailable
         func multiply(b: Int, p0: Int, n: Int, columns: UnsafePointer<Float>, ldColumns: Int, channels: Range<Int>) {
             let y = output + (b * problem.outChannels + channels.lowerBound) * positions + p0
-            Float.gemm(transA: false, transB: false, m: channels.count, n: n, k: depth, alpha: 1,
-                       a: weight + channels.lowerBound * depth, lda: depth, b: columns, ldb: ldColumns,
-                       beta: 0, c: y, ldc: positions)
-            if let bias {
-                for c in channels {
-                    let row = output + (b * problem.outChannels + c) * positions + p0
-                    let v = bias[c]
-                    for j in 0..<n { row[j] += v }
-                }
-            }
+            ChannelMixing.apply(weight: weight + channels.lowerBound * depth, rows: channels.count, depth: depth,
+                                input: columns, ldx: ldColumns, columns: n, output: y, ldy: positions,
+                                bias: bias.map { $0 + channels.lowerBound }, useKernels: mixingKernels)
         }
 
         if problem.isPointwise {

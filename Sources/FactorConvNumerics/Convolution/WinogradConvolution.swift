@@ -48,7 +48,7 @@ struct WinogradConvolution: WinogradPlan {
     /// `blockBytes`, `minChannels` and `packed` (`WinogradKernel.packed`) are parameters so that
     /// tests can force several blocks, exercise the path on small problems, and run both GEMMs.
     init?(_ problem: ConvProblem, blockBytes: Int = WinogradConvolution.blockBytes,
-          minChannels: Int = WinogradConvolution.minChannels, packed: Bool = PackedGemm.isAvailable) {
+          minChannels: Int = WinogradConvolution.minChannels, packed: Bool? = nil) {
         guard let kernel = WinogradKernel(weightShape: problem.weightShape, geometry: problem.geometry,
                                           minChannels: minChannels, packed: packed), kernel.lineTaps == nil else { return nil }
         let n = problem.order, g = problem.geometry

@@ -9,7 +9,7 @@ import Synchronization
 /// 4×4 tile of F(2×2, 3×3)). The outer taps of the last outer dimension (when its dilation is 1)
 /// are `stack` consecutive input slices, stacked into one GEMM's depth; the other outer taps form
 /// `groups` (1-D kernels: both 1). When `packed`, each `[ξ][group]` matrix (C_out × depth) is
-/// stored as `PackedGemm` panels instead, its rows padded to a multiple of 32.
+/// stored as `PackedGemm` panels instead, its rows padded to whole panels.
 public struct WinogradKernel: Sendable, Equatable {
     /// Transform positions ξ of F(2×2, 3×3).
     static let planarPositions = 16
@@ -32,9 +32,10 @@ public struct WinogradKernel: Sendable, Equatable {
     /// The layout for a kernel (C_out, C_in, K...), or nil unless its last two dimensions are 3×3
     /// with stride 1 and dilation 1, every stride is 1, and both channel counts are at least
     /// `minChannels`.
-    /// `packed` asks for `PackedGemm` panels; by default they are used whenever the CPU runs them.
+    /// `packed` asks for `PackedGemm` panels or not; by default they are used when they suit the
+    /// output channel count (`PackedGemm.suits`).
     init?(weightShape: [Int], geometry g: ConvGeometry, minChannels: Int = WinogradKernel.minChannels,
-          packed: Bool = PackedGemm.isAvailable) {
+          packed: Bool? = nil) {
         let n = weightShape.count - 2
         guard n >= 1, n == g.order, g.stride.allSatisfy({ $0 == 1 }),
               weightShape[0] >= minChannels, weightShape[1] >= minChannels else { return nil }
@@ -42,11 +43,11 @@ public struct WinogradKernel: Sendable, Equatable {
         if n == 1 {
             guard Self.lineTaps.contains(kernel[0]), g.dilation[0] == 1 else { return nil }
             (outChannels, inChannels, stack, groups, lineTaps) = (weightShape[0], weightShape[1], 1, 1, kernel[0])
-            self.packed = packed
+            self.packed = packed ?? PackedGemm.suits(rows: weightShape[0])
             return
         }
         lineTaps = nil
-        self.packed = packed
+        self.packed = packed ?? PackedGemm.suits(rows: weightShape[0])
         for d in (n - 2)..<n where kernel[d] != 3 || g.dilation[d] != 1 { return nil }
         outChannels = weightShape[0]
         inChannels = weightShape[1]

@@ -24,7 +24,7 @@ struct WinogradLineConvolution: WinogradPlan {
     /// The plan, or nil unless the problem is 1-D, stride 1, dilation 1, 3 or 5 taps, with at least
     /// `minChannels` input and output channels.
     init?(_ problem: ConvProblem, blockBytes: Int = WinogradLineConvolution.blockBytes,
-          minChannels: Int = WinogradKernel.minChannels, packed: Bool = PackedGemm.isAvailable) {
+          minChannels: Int = WinogradKernel.minChannels, packed: Bool? = nil) {
         guard let kernel = WinogradKernel(weightShape: problem.weightShape, geometry: problem.geometry,
                                           minChannels: minChannels, packed: packed), let r = kernel.lineTaps else { return nil }
         self.problem = problem

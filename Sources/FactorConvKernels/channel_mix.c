@@ -1,0 +1,61 @@
+// The position-vectorized GEMM of factorconv_kernels.h for channel mixing (1×1 convolutions).
+//
+// Micro-tile: up to 12 rows (output channels, each weight broadcast) × 32 columns (positions,
+// two zmm vectors of X loaded in place), 24 accumulators over the whole depth. Unlike BLAS, X is
+// never copied into a packed buffer and Y is never zero-filled first: each output is written
+// once, with its bias.
+#include "factorconv_kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define FCK_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
+
+#define FCK_INIT(r) __m512 a0_##r = _mm512_set1_ps(bias ? bias[r] : 0.0f), a1_##r = a0_##r;
+#define FCK_FMA(r) { const __m512 wr = _mm512_set1_ps(w[(r) * ldw + k]); \
+    a0_##r = _mm512_fmadd_ps(wr, x0, a0_##r); a1_##r = _mm512_fmadd_ps(wr, x1, a1_##r); }
+#define FCK_STORE(r) _mm512_mask_storeu_ps(y + (r) * ldy, lo, a0_##r); _mm512_mask_storeu_ps(y + (r) * ldy + 16, hi, a1_##r);
+/// Rows [0, NR) × 32 columns (masks `lo`/`hi` select the columns that exist).
+#define FCK_MIX_TILE(NR, EACH) \
+    static FCK_AVX512 void mix_tile_##NR(const float *w, ptrdiff_t ldw, int depth, const float *x, ptrdiff_t ldx, \
+                                         float *y, ptrdiff_t ldy, const float *bias, __mmask16 lo, __mmask16 hi) { \
+        EACH(FCK_INIT) \
+        for (int k = 0; k < depth; k++) { \
+            const __m512 x0 = _mm512_maskz_loadu_ps(lo, x + k * ldx), x1 = _mm512_maskz_loadu_ps(hi, x + k * ldx + 16); \
+            EACH(FCK_FMA) \
+        } \
+        EACH(FCK_STORE) \
+    }
+#define FCK_ROWS_1(X) X(0)
+#define FCK_ROWS_2(X) X(0) X(1)
+#define FCK_ROWS_4(X) X(0) X(1) X(2) X(3)
+#define FCK_ROWS_8(X) FCK_ROWS_4(X) X(4) X(5) X(6) X(7)
+#define FCK_ROWS_12(X) FCK_ROWS_8(X) X(8) X(9) X(10) X(11)
+FCK_MIX_TILE(1, FCK_ROWS_1)
+FCK_MIX_TILE(2, FCK_ROWS_2)
+FCK_MIX_TILE(4, FCK_ROWS_4)
+FCK_MIX_TILE(8, FCK_ROWS_8)
+FCK_MIX_TILE(12, FCK_ROWS_12)
+
+FCK_AVX512 void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int depth, const float *x, ptrdiff_t ldx,
+                                 int columns, float *y, ptrdiff_t ldy, const float *bias) {
+    for (int j = 0; j < columns; j += 32) {
+        const int width = columns - j < 32 ? columns - j : 32;
+        const __mmask16 lo = (__mmask16)(width >= 16 ? 0xFFFF : (1u << width) - 1);
+        const __mmask16 hi = (__mmask16)(width >= 32 ? 0xFFFF : width <= 16 ? 0 : (1u << (width - 16)) - 1);
+        int r = 0;
+        // 12-row tiles, then the rest as 8 + 4 + 2 + 1.
+#define FCK_RUN(NR) for (; r + NR <= rows; r += NR) \
+            mix_tile_##NR(w + r * ldw, ldw, depth, x + j, ldx, y + r * ldy + j, ldy, bias ? bias + r : 0, lo, hi);
+        FCK_RUN(12) FCK_RUN(8) FCK_RUN(4) FCK_RUN(2) FCK_RUN(1)
+#undef FCK_RUN
+    }
+}
+
+#else
+// Not reached: callers check fck_avx512_available(), which is 0 off x86-64.
+void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int depth, const float *x, ptrdiff_t ldx, int columns,
+                      float *y, ptrdiff_t ldy, const float *bias) {
+    (void)w; (void)ldw; (void)rows; (void)depth; (void)x; (void)ldx; (void)columns; (void)y; (void)ldy; (void)bias;
+}
+#endif

@@ -1,0 +1,31 @@
+import FactorConvKernels
+
+/// Channel mixing `Y = W · X + bias` of channel-major data — a 1×1 convolution, and the
+/// pointwise stages of every factorized forward path — where W is small (C_out × C_in) and X has
+/// many columns (positions).
+enum ChannelMixing {
+    /// Y (`rows` × `columns`, row stride `ldy`) = W (`rows` × `depth`, row-major, dense) ·
+    /// X (`depth` × `columns`, row stride `ldx`) + bias (`rows` floats, or nil).
+    ///
+    /// With AVX-512 (`useKernels`, default: when available), `fck_mix_channels`: it reads X in
+    /// place and writes each output once, where OpenBLAS copies X into a packed buffer and
+    /// zero-fills Y before multiplying (together ~20% of a rank-0.1 layer's forward); else a
+    /// BLAS GEMM plus a bias pass.
+    static func apply(weight: UnsafePointer<Float>, rows: Int, depth: Int, input: UnsafePointer<Float>, ldx: Int,
+                      columns: Int, output: UnsafeMutablePointer<Float>, ldy: Int, bias: UnsafePointer<Float>?,
+                      useKernels: Bool = AVX512.isAvailable) {
+        guard rows > 0, columns > 0 else { return }
+        if useKernels {
+            fck_mix_channels(weight, depth, Int32(rows), Int32(depth), input, ldx, Int32(columns), output, ldy, bias)
+            return
+        }
+        Float.gemm(transA: false, transB: false, m: rows, n: columns, k: depth, alpha: 1, a: weight, lda: depth,
+                   b: input, ldb: ldx, beta: 0, c: output, ldc: ldy)
+        if let bias {
+            for r in 0..<rows {
+                let row = output + r * ldy, v = bias[r]
+                for j in 0..<columns { row[j] += v }
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+@testable import FactorConvNumerics
+import FactorConvTestSupport
+import Testing
+
+/// `ChannelMixing` — the AVX-512 kernel (where available) and the BLAS fallback — against a
+/// float64 triple loop: every row remainder of the 12-row micro-tile, column counts around the
+/// 32-column vectors, padded row strides, with and without bias; outputs outside the matrix are
+/// left alone.
+@Suite struct ChannelMixingTests {
+    @Test(arguments: [false] + (AVX512.isAvailable ? [true] : []))
+    func matchesTripleLoop(useKernels: Bool) {
+        var rng = TestRandom(seed: useKernels ? 5101 : 5100)
+        for rows in [1, 2, 3, 5, 11, 12, 13, 27, 40] {
+            for columns in [1, 15, 16, 17, 31, 32, 33, 100] {
+                let depth = rng.int(1...70), ldx = columns + rng.int(0...3), ldy = columns + rng.int(0...3)
+                let w = rng.tensor([rows * depth]).scalars, x = rng.tensor([depth * ldx]).scalars
+                let bias: [Float]? = rng.int(0...1) == 1 ? rng.tensor([rows]).scalars : nil
+                var y = [Float](repeating: 7, count: rows * ldy)
+                w.withUnsafeBufferPointer { wp in
+                    x.withUnsafeBufferPointer { xp in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            func run(_ b: UnsafePointer<Float>?) {
+                                ChannelMixing.apply(weight: wp.baseAddress!, rows: rows, depth: depth, input: xp.baseAddress!,
+                                                    ldx: ldx, columns: columns, output: yp.baseAddress!, ldy: ldy, bias: b,
+                                                    useKernels: useKernels)
+                            }
+                            if let bias { bias.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
+                        }
+                    }
+                }
+                var worst = 0.0
+                for r in 0..<rows {
+                    for j in 0..<ldy {
+                        let got = Double(y[r * ldy + j])
+                        guard j < columns else { #expect(got == 7); continue }
+                        var want = Double(bias?[r] ?? 0)
+                        for k in 0..<depth { want += Double(w[r * depth + k]) * Double(x[k * ldx + j]) }
+                        worst = max(worst, abs(got - want) / max(1, abs(want)))
+                    }
+                }
+                #expect(worst <= 1e-5, "rows \(rows) columns \(columns) depth \(depth) bias \(bias != nil)")
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+@testable import FactorConvNumerics
+import FactorConvTestSupport
+import Testing
+
+/// The per-mode depthwise convolution of CP's separable path — the AVX-512 kernel (where
+/// available) and the portable Swift loops — against a float64 plain loop: orders 1–3, every
+/// mode, random taps, stride, padding and dilation (including outputs whose taps all fall in
+/// the padding), a channel range that skips the first channel.
+@Suite struct DepthwiseConvolutionTests {
+    @Test(arguments: [false] + (AVX512.isAvailable ? [true] : []))
+    func alongModeMatchesPlainLoop(useKernels: Bool) throws {
+        var rng = TestRandom(seed: useKernels ? 6101 : 6100)
+        for _ in 0..<60 {
+            let order = rng.int(1...3), mode = rng.int(0...(order - 1))
+            let channels = rng.int(2...4), k = rng.int(1...5)
+            let s = rng.int(1...3), p = rng.int(0...3), d = rng.int(1...3)
+            var spatial = (0..<order).map { _ in rng.int(1...6) }
+            spatial[mode] = max(1, d * (k - 1) + 1 - 2 * p) + rng.int(0...40)
+            /// `v` along the mode, the trivial `other` elsewhere.
+            func along(_ v: Int, other: Int) -> [Int] { (0..<order).map { $0 == mode ? v : other } }
+            let geometry = try ConvGeometry(order: order, stride: along(s, other: 1), padding: along(p, other: 0),
+                                            dilation: along(d, other: 1))
+            let outSize = (spatial[mode] + 2 * p - d * (k - 1) - 1) / s + 1
+            var outSpatial = spatial
+            outSpatial[mode] = outSize
+            let x = rng.tensor([channels] + spatial), w = rng.tensor([channels, k])
+            let outer = spatial[..<mode].reduce(1, *), inner = spatial[(mode + 1)...].reduce(1, *)
+            let outCount = outer * outSize * inner
+            var y = [Float](repeating: 99, count: channels * outCount)
+            x.scalars.withUnsafeBufferPointer { xp in
+                w.scalars.withUnsafeBufferPointer { wp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        DepthwiseConvolution.alongMode(mode, input: xp.baseAddress!, spatial: spatial, taps: wp.baseAddress!,
+                                                       kernel: k, geometry: geometry, outputSpatial: outSpatial,
+                                                       output: yp.baseAddress!, channels: 1..<channels, useKernels: useKernels)
+                    }
+                }
+            }
+            var worst = 0.0
+            for c in 0..<channels {
+                for a in 0..<outer {
+                    for o in 0..<outSize {
+                        for j in 0..<inner {
+                            let got = Double(y[c * outCount + (a * outSize + o) * inner + j])
+                            guard c > 0 else { #expect(got == 99); continue }
+                            var want = 0.0
+                            for t in 0..<k {
+                                let i = o * s - p + t * d
+                                guard i >= 0 && i < spatial[mode] else { continue }
+                                want += Double(w.scalars[c * k + t]) * Double(x.scalars[c * outer * spatial[mode] * inner + (a * spatial[mode] + i) * inner + j])
+                            }
+                            worst = max(worst, abs(got - want))
+                        }
+                    }
+                }
+            }
+            #expect(worst <= 1e-5, "spatial \(spatial) mode \(mode) k \(k) s \(s) p \(p) d \(d)")
+        }
+    }
+}
