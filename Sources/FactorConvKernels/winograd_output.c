@@ -57,20 +57,25 @@ static inline FCK_AVX512 __attribute__((always_inline)) __mmask16 channel_mask(i
 }
 
 FCK_AVX512 void fck_winograd_output_2x2(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles,
-                                        int channels, const float *bias, float *out, ptrdiff_t plane_stride,
-                                        int width, int two_rows) {
+                                        int tile_rows, int channels, const float *bias, float *out,
+                                        ptrdiff_t plane_stride, int width, int rows) {
     float y[4][16][16];
+    // Channel groups outermost, so that the stores run down 16 planes at a time (a stream per
+    // plane that the hardware prefetcher can follow; all 64 planes at once it could not).
     for (int c0 = 0; c0 < channels; c0 += 16) {
         const int lanes = channels - c0 < 16 ? channels - c0 : 16;
         const __mmask16 mask = channel_mask(channels, c0);
         const __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + c0) : _mm512_setzero_ps();
-        for (int t0 = 0; t0 < tiles; t0 += 16) {
-            const int count = tiles - t0 < 16 ? tiles - t0 : 16;
-            tile_outputs(m + t0 * tile_stride + c0, xi_stride, tile_stride, count, mask, b, y);
-            const int columns = width - 2 * t0 < 2 * count ? width - 2 * t0 : 2 * count;
-            float *o = out + (ptrdiff_t)c0 * plane_stride + 2 * t0;
-            store_row(y[0], y[1], lanes, columns, o, plane_stride);
-            if (two_rows) store_row(y[2], y[3], lanes, columns, o + width, plane_stride);
+        for (int tr = 0; tr < tile_rows; tr++) {
+            const float *mr = m + (ptrdiff_t)tr * tiles * tile_stride + c0;
+            float *row = out + (ptrdiff_t)c0 * plane_stride + (ptrdiff_t)2 * tr * width;
+            for (int t0 = 0; t0 < tiles; t0 += 16) {
+                const int count = tiles - t0 < 16 ? tiles - t0 : 16;
+                tile_outputs(mr + t0 * tile_stride, xi_stride, tile_stride, count, mask, b, y);
+                const int columns = width - 2 * t0 < 2 * count ? width - 2 * t0 : 2 * count;
+                store_row(y[0], y[1], lanes, columns, row + 2 * t0, plane_stride);
+                if (2 * tr + 1 < rows) store_row(y[2], y[3], lanes, columns, row + width + 2 * t0, plane_stride);
+            }
         }
     }
 }
@@ -110,10 +115,10 @@ FCK_AVX512 void fck_winograd_output_line(int taps, const float *m, ptrdiff_t xi_
 
 #else
 // Not reached: callers check fck_avx512_available(), which is 0 off x86-64.
-void fck_winograd_output_2x2(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles, int channels,
-                             const float *bias, float *out, ptrdiff_t plane_stride, int width, int two_rows) {
-    (void)m; (void)xi_stride; (void)tile_stride; (void)tiles; (void)channels; (void)bias; (void)out;
-    (void)plane_stride; (void)width; (void)two_rows;
+void fck_winograd_output_2x2(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles, int tile_rows,
+                             int channels, const float *bias, float *out, ptrdiff_t plane_stride, int width, int rows) {
+    (void)m; (void)xi_stride; (void)tile_stride; (void)tiles; (void)tile_rows; (void)channels; (void)bias; (void)out;
+    (void)plane_stride; (void)width; (void)rows;
 }
 void fck_winograd_output_line(int taps, const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles,
                               int channels, const float *bias, float *out, ptrdiff_t plane_stride, int width) {

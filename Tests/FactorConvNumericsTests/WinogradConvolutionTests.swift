@@ -9,13 +9,17 @@ import Testing
 @Suite struct WinogradConvolutionTests {
     /// The GEMM variants this machine can run.
     static let packings = [false] + (PackedGemm.isAvailable ? [true] : [])
+    /// The (packed GEMM, AVX-512 transforms) combinations this machine can run.
+    static let variants = [(false, false)] + (AVX512.isAvailable ? [(false, true), (true, true)] : [])
 
     @Test(arguments: [2, 3, 4], [1, 2])
     func matchesReference(order: Int, threads: Int) throws {
-        for packed in Self.packings { try matchesReference(order: order, threads: threads, packed: packed) }
+        for (packed, kernels) in Self.variants {
+            try matchesReference(order: order, threads: threads, packed: packed, transformKernels: kernels)
+        }
     }
 
-    private func matchesReference(order: Int, threads: Int, packed: Bool) throws {
+    private func matchesReference(order: Int, threads: Int, packed: Bool, transformKernels: Bool) throws {
         var rng = TestRandom(seed: UInt64(900 + order * 10 + threads))
         for trial in 0..<6 {
             // Output channels past one 32-row panel and not a multiple of 16 in half the trials.
@@ -32,14 +36,15 @@ import Testing
             let problem = try ConvProblem(inputShape: x.shape, weightShape: w.shape, geometry: g)
             // Alternate between one block per image and tiny blocks (one tile row, one outer row).
             let blockBytes = trial % 2 == 0 ? 1 << 20 : 64
-            let plan = try #require(WinogradConvolution(problem, blockBytes: blockBytes, minChannels: 1, packed: packed))
+            let plan = try #require(WinogradConvolution(problem, blockBytes: blockBytes, minChannels: 1, packed: packed,
+                                                        transformKernels: transformKernels))
             #expect(plan.kernel.packed == packed)
             let y = try runOnBuffers(x, weight: w, bias: bias, outputShape: problem.outputShape) {
                 plan.run(input: $0, weight: $1, bias: $2, output: $3, workers: threads)
             }
             let ref = referenceConv(x, weight: w, bias: bias, stride: Array(repeating: 1, count: order),
                                     padding: padding, dilation: dilation)
-            #expect(relativeMaxError(y, ref) <= 1e-5, "\(problem), packed \(packed)")
+            #expect(relativeMaxError(y, ref) <= 1e-5, "\(problem), packed \(packed), transform kernels \(transformKernels)")
         }
     }
 

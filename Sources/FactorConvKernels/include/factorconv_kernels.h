@@ -49,14 +49,28 @@ void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int depth, const 
 void fck_depthwise_mode(const float *src, float *dst, int outer, int size, int inner, int out_size,
                         const float *w, int taps, int stride, int pad, int dilation);
 
-/// The output transform of Winograd F(2×2, 3×3), vectorized over channels: for `tiles`
-/// consecutive tiles of one tile row and `channels` channels, Aᵀ m A + bias, where
-/// m[ξ · xi_stride + t · tile_stride + c] is position ξ (4i + j) of tile t, channel c.
-/// Writes output rows 0 and (when `two_rows`) 1 of the tile row: out[c · plane_stride + r · width
-/// + 2t + j], dropping the column 2t + 1 = width of an odd width. `bias` may be NULL.
-void fck_winograd_output_2x2(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles,
-                             int channels, const float *bias, float *out, ptrdiff_t plane_stride, int width,
-                             int two_rows);
+/// Asks the CPU to start loading `bytes` bytes at `start` into cache (a hint; no effect off x86-64).
+void fck_prefetch(const void *start, size_t bytes);
+
+/// Splits a row into even and odd columns after `pad` columns of left padding:
+/// even[k] = x[2k − pad], odd[k] = x[2k + 1 − pad] for k < `count`, zero outside [0, width)
+/// and everywhere when `x` is NULL (a padding row).
+void fck_deinterleave(const float *x, int width, int pad, int count, float *even, float *odd);
+
+/// The input transform of Winograd F(2×2, 3×3), vectorized over tiles: Bᵀ d B of `tiles`
+/// consecutive 4×4 tiles whose 4 rows r are given split (fck_deinterleave) at
+/// even + r · row_stride and odd + r · row_stride, each `tiles` + 1 long (tile k covers columns
+/// e_k, o_k, e_{k+1}, o_{k+1}). Writes position ξ = 4i + j of tile k to v[ξ · xi_stride + k].
+void fck_winograd_input_2x2(const float *even, const float *odd, ptrdiff_t row_stride, int tiles, float *v,
+                            ptrdiff_t xi_stride);
+
+/// The output transform of Winograd F(2×2, 3×3), vectorized over channels: for `tile_rows`
+/// rows of `tiles` tiles and `channels` channels, Aᵀ m A + bias, where
+/// m[ξ · xi_stride + (tr · tiles + t) · tile_stride + c] is position ξ (4i + j) of tile t of tile
+/// row tr, channel c. Writes out[c · plane_stride + (2 tr + i) · width + 2t + j], stopping at
+/// `rows` output rows and `width` columns. `bias` may be NULL.
+void fck_winograd_output_2x2(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles, int tile_rows,
+                             int channels, const float *bias, float *out, ptrdiff_t plane_stride, int width, int rows);
 
 /// The output transform of Winograd F(2, r), r = 3 or 5 (`taps`), vectorized over channels: for
 /// `tiles` consecutive tiles and `channels` channels, Aᵀ m + bias with m laid out as for

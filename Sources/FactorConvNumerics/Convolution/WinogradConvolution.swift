@@ -27,6 +27,8 @@ struct WinogradConvolution: WinogradPlan {
     let padded: [Int]
     /// The transformed kernel's layout.
     let kernel: WinogradKernel
+    /// Whether the input transform runs on the AVX-512 kernels (else the portable `WinogradTiles`).
+    let transformKernels: Bool
     /// Outer-dimension-0 output rows per slab (1 for 2-D), and tile rows per chunk.
     let slabRows: Int, chunkRows: Int
     /// Halo of a slab in outer dimension 0 (its kernel span), outer-dimension-0 output rows,
@@ -45,15 +47,18 @@ struct WinogradConvolution: WinogradPlan {
 
     /// The plan, or nil when the problem is not a 3×3, stride-1, dilation-1 convolution in its
     /// last two dimensions with stride 1 in the others, or has too few channels.
-    /// `blockBytes`, `minChannels` and `packed` (`WinogradKernel.packed`) are parameters so that
-    /// tests can force several blocks, exercise the path on small problems, and run both GEMMs.
+    /// `blockBytes`, `minChannels`, `packed` (`WinogradKernel.packed`) and `transformKernels` are
+    /// parameters so that tests can force several blocks, exercise the path on small problems,
+    /// and run every variant.
     init?(_ problem: ConvProblem, blockBytes: Int = WinogradConvolution.blockBytes,
-          minChannels: Int = WinogradConvolution.minChannels, packed: Bool? = nil) {
+          minChannels: Int = WinogradConvolution.minChannels, packed: Bool? = nil,
+          transformKernels: Bool = AVX512.isAvailable) {
         guard let kernel = WinogradKernel(weightShape: problem.weightShape, geometry: problem.geometry,
                                           minChannels: minChannels, packed: packed), kernel.lineTaps == nil else { return nil }
         let n = problem.order, g = problem.geometry
         self.problem = problem
         self.kernel = kernel
+        self.transformKernels = transformKernels
         outer = n - 2
         tilesH = (problem.outputSpatial[n - 2] + 1) / 2
         tilesW = (problem.outputSpatial[n - 1] + 1) / 2
@@ -177,16 +182,29 @@ extension WinogradConvolution {
                     continue
                 }
                 let src = image + c * spatialCount + planeOffset
+                if transformKernels && c + 1 < channels.upperBound {
+                    // The next channel's rows are another stretch of memory: start loading them
+                    // now (without this the input's first touch stalled 2 ms of a 10 ms conv).
+                    let first = max(0, 2 * block.tileRow0 - padH), last = min(height, 2 * block.tileRow0 - padH + rowCount)
+                    if last > first { fck_prefetch(src + spatialCount + first * width, 4 * (last - first) * width) }
+                }
                 for r in 0..<rowCount {
                     let ih = 2 * block.tileRow0 - padH + r
-                    let even = rowScratch + 2 * r * half
-                    WinogradTiles.deinterleave(ih >= 0 && ih < height ? src + ih * width : nil, width: width, pad: padW,
-                                               count: half, even: even, odd: even + half)
+                    let even = rowScratch + 2 * r * half, row = ih >= 0 && ih < height ? src + ih * width : nil
+                    if transformKernels {
+                        fck_deinterleave(row, Int32(width), Int32(padW), Int32(half), even, even + half)
+                    } else {
+                        WinogradTiles.deinterleave(row, width: width, pad: padW, count: half, even: even, odd: even + half)
+                    }
                 }
                 for tr in 0..<block.tileRows {
                     let even = rowScratch + 2 * (2 * tr) * half
-                    WinogradTiles.inputTiles(even: even, odd: even + half, rowStride: 2 * half, tiles: tw,
-                                             v: vBase + tr * tw, xiStride: xiStride)
+                    if transformKernels {
+                        fck_winograd_input_2x2(even, even + half, 2 * half, Int32(tw), vBase + tr * tw, xiStride)
+                    } else {
+                        WinogradTiles.inputTiles(even: even, odd: even + half, rowStride: 2 * half, tiles: tw,
+                                                 v: vBase + tr * tw, xiStride: xiStride)
+                    }
                 }
             }
         }
@@ -249,15 +267,12 @@ extension WinogradConvolution {
             // Output outer slices of a slab are rows (row0 + r) × the rest, contiguous in the output.
             let planeIndex = outer > 0 ? block.row0 * restOut + outSlice : 0
             if kernel.packed {
-                // M is tile-major: one call per tile row covers every channel.
-                let c0 = channels.lowerBound
-                let dst = image + c0 * problem.outputPositions + planeIndex * outH * outW
-                for tr in 0..<block.tileRows {
-                    let oh = 2 * (block.tileRow0 + tr)
-                    fck_winograd_output_2x2(m + (outSlice * ct + tr * tw) * cout + c0, xiStride, cout, Int32(tw),
-                                            Int32(channels.count), bias.map { $0 + c0 }, dst + oh * outW,
-                                            problem.outputPositions, Int32(outW), oh + 1 < outH ? 1 : 0)
-                }
+                // M is tile-major: one call covers the block's tile rows and channels.
+                let c0 = channels.lowerBound, oh = 2 * block.tileRow0
+                let dst = image + c0 * problem.outputPositions + planeIndex * outH * outW + oh * outW
+                fck_winograd_output_2x2(m + outSlice * ct * cout + c0, xiStride, cout, Int32(tw), Int32(block.tileRows),
+                                        Int32(channels.count), bias.map { $0 + c0 }, dst, problem.outputPositions,
+                                        Int32(outW), Int32(outH - oh))
                 continue
             }
             for o in channels {

@@ -1,0 +1,79 @@
+// The input side of Winograd F(2×2, 3×3) (factorconv_kernels.h): rows split into even and odd
+// columns, and Bᵀ d B of 16 tiles per vector.
+#include "factorconv_kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define FCK_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
+
+void fck_prefetch(const void *start, size_t bytes) {
+    const char *p = (const char *)start;
+    for (size_t offset = 0; offset < bytes; offset += 64) _mm_prefetch(p + offset, _MM_HINT_T0);
+}
+
+FCK_AVX512 void fck_deinterleave(const float *x, int width, int pad, int count, float *even, float *odd) {
+    if (!x) {
+        for (int k = 0; k < count; k++) even[k] = odd[k] = 0;
+        return;
+    }
+    const __m512i pick_even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i pick_odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    int k = 0;
+    // Left edge (columns before the row's start are padding).
+    for (; k < count && 2 * k - pad < 0; k++) {
+        const int i = 2 * k - pad;
+        even[k] = 0;
+        odd[k] = i + 1 >= 0 && i + 1 < width ? x[i + 1] : 0;
+    }
+    // 16 pairs per step; masked loads stop at the row's end (masked-out lanes read nothing).
+    for (; k < count; k += 16) {
+        const int i = 2 * k - pad, valid = width - i < 0 ? 0 : width - i;
+        const __mmask16 lo = (__mmask16)(valid >= 16 ? 0xFFFF : (1u << valid) - 1);
+        const __mmask16 hi = (__mmask16)(valid >= 32 ? 0xFFFF : valid <= 16 ? 0 : (1u << (valid - 16)) - 1);
+        const __mmask16 out = (__mmask16)(count - k >= 16 ? 0xFFFF : (1u << (count - k)) - 1);
+        const __m512 a = _mm512_maskz_loadu_ps(lo, x + i), b = _mm512_maskz_loadu_ps(hi, x + i + 16);
+        _mm512_mask_storeu_ps(even + k, out, _mm512_permutex2var_ps(a, pick_even, b));
+        _mm512_mask_storeu_ps(odd + k, out, _mm512_permutex2var_ps(a, pick_odd, b));
+    }
+}
+
+FCK_AVX512 void fck_winograd_input_2x2(const float *even, const float *odd, ptrdiff_t row_stride, int tiles,
+                                       float *v, ptrdiff_t xi_stride) {
+    // Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]. Along the first axis,
+    // row i of Bᵀ d is d_a + sign · d_b; along the second, tile k's columns are e_k, o_k,
+    // e_{k+1}, o_{k+1}.
+    static const int a_row[4] = {0, 1, 2, 1}, b_row[4] = {2, 2, 1, 3};
+    static const float sign[4] = {-1, 1, -1, -1};
+    for (int i = 0; i < 4; i++) {
+        const float *ea = even + a_row[i] * row_stride, *eb = even + b_row[i] * row_stride;
+        const float *oa = odd + a_row[i] * row_stride, *ob = odd + b_row[i] * row_stride;
+        const __m512 s = _mm512_set1_ps(sign[i]);
+        float *v0 = v + 4 * i * xi_stride, *v1 = v0 + xi_stride, *v2 = v1 + xi_stride, *v3 = v2 + xi_stride;
+        for (int k = 0; k < tiles; k += 16) {
+            const __mmask16 m = (__mmask16)(tiles - k >= 16 ? 0xFFFF : (1u << (tiles - k)) - 1);
+#define FCK_L(p, off) _mm512_maskz_loadu_ps(m, (p) + k + (off))
+            const __m512 re0 = _mm512_fmadd_ps(s, FCK_L(eb, 0), FCK_L(ea, 0));
+            const __m512 re1 = _mm512_fmadd_ps(s, FCK_L(eb, 1), FCK_L(ea, 1));
+            const __m512 ro0 = _mm512_fmadd_ps(s, FCK_L(ob, 0), FCK_L(oa, 0));
+            const __m512 ro1 = _mm512_fmadd_ps(s, FCK_L(ob, 1), FCK_L(oa, 1));
+#undef FCK_L
+            _mm512_mask_storeu_ps(v0 + k, m, _mm512_sub_ps(re0, re1));
+            _mm512_mask_storeu_ps(v1 + k, m, _mm512_add_ps(ro0, re1));
+            _mm512_mask_storeu_ps(v2 + k, m, _mm512_sub_ps(re1, ro0));
+            _mm512_mask_storeu_ps(v3 + k, m, _mm512_sub_ps(ro0, ro1));
+        }
+    }
+}
+
+#else
+void fck_prefetch(const void *start, size_t bytes) { (void)start; (void)bytes; }
+// Not reached: callers check fck_avx512_available(), which is 0 off x86-64.
+void fck_deinterleave(const float *x, int width, int pad, int count, float *even, float *odd) {
+    (void)x; (void)width; (void)pad; (void)count; (void)even; (void)odd;
+}
+void fck_winograd_input_2x2(const float *even, const float *odd, ptrdiff_t row_stride, int tiles, float *v,
+                            ptrdiff_t xi_stride) {
+    (void)even; (void)odd; (void)row_stride; (void)tiles; (void)v; (void)xi_stride;
+}
+#endif
