@@ -22,6 +22,10 @@
         EACH(FCK_INIT) \
         for (int k = 0; k < depth; k++) { \
             const __m512 x0 = _mm512_maskz_loadu_ps(lo, x + k * ldx), x1 = _mm512_maskz_loadu_ps(hi, x + k * ldx + 16); \
+            /* X's rows are far apart (an image plane each): too many streams for the hardware \
+               prefetcher, so ask for the columns 4 blocks ahead (2.7 → 2.35 ms on a CP layer). */ \
+            _mm_prefetch((const char *)(x + k * ldx + 128), _MM_HINT_T0); \
+            _mm_prefetch((const char *)(x + k * ldx + 144), _MM_HINT_T0); \
             EACH(FCK_FMA) \
         } \
         EACH(FCK_STORE) \
