@@ -89,11 +89,22 @@ public struct TestRandom {
 public func runOnBuffers(_ x: Tensor<Float>, weight: Tensor<Float>, bias: [Float], outputShape: [Int],
                          _ run: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void)
     throws -> Tensor<Float> {
+    try runOnBuffers(x, weight: weight, optionalBias: bias, outputShape: outputShape) { run($0, $1, $2!, $3) }
+}
+
+/// `runOnBuffers` with an optional bias (nil reaches the plan as a nil pointer).
+public func runOnBuffers(_ x: Tensor<Float>, weight: Tensor<Float>, optionalBias bias: [Float]?, outputShape: [Int],
+                         _ run: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>?, UnsafeMutablePointer<Float>) -> Void)
+    throws -> Tensor<Float> {
     var y = [Float](repeating: .nan, count: outputShape.reduce(1, *))
     x.scalars.withUnsafeBufferPointer { xp in
         weight.scalars.withUnsafeBufferPointer { wp in
-            bias.withUnsafeBufferPointer { bp in
-                y.withUnsafeMutableBufferPointer { yp in run(xp.baseAddress!, wp.baseAddress!, bp.baseAddress!, yp.baseAddress!) }
+            y.withUnsafeMutableBufferPointer { yp in
+                if let bias {
+                    bias.withUnsafeBufferPointer { bp in run(xp.baseAddress!, wp.baseAddress!, bp.baseAddress!, yp.baseAddress!) }
+                } else {
+                    run(xp.baseAddress!, wp.baseAddress!, nil, yp.baseAddress!)
+                }
             }
         }
     }

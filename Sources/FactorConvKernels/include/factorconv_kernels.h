@@ -64,6 +64,20 @@ void fck_deinterleave(const float *x, int width, int pad, int count, float *even
 void fck_winograd_input_2x2(const float *even, const float *odd, ptrdiff_t row_stride, int tiles, float *v,
                             ptrdiff_t xi_stride);
 
+/// Most taps fck_mode_conv handles.
+#define FCK_MODE_CONV_MAX_TAPS 64
+
+/// Dense convolution along one mode (a kernel of 1 with trivial geometry in every other
+/// dimension): output channel o, row r is Σ_c Σ_t w[(o · cin + c) · taps + t] · row(c, r · stride −
+/// pad + t · dilation) (+ bias[o]; `bias` may be NULL), rows outside [0, size) being zero. Channel
+/// c of the input starts at in + c · in_cs and holds `outer` blocks of `size` rows of `inner`
+/// contiguous floats; channel o of the output starts at out + o · out_cs (blocks of `out_size`
+/// rows). Returns 0, or −1 without writing when it does not handle the case (more than
+/// FCK_MODE_CONV_MAX_TAPS taps, or a strided innermost mode).
+int fck_mode_conv(const float *in, int cin, ptrdiff_t in_cs, float *out, int cout, ptrdiff_t out_cs, int outer,
+                  int size, int inner, int out_size, const float *w, int taps, int stride, int pad, int dilation,
+                  const float *bias);
+
 /// The output transform of Winograd F(2×2, 3×3), vectorized over channels: for `tile_rows`
 /// rows of `tiles` tiles and `channels` channels, Aᵀ m A + bias, where
 /// m[ξ · xi_stride + (tr · tiles + t) · tile_stride + c] is position ξ (4i + j) of tile t of tile

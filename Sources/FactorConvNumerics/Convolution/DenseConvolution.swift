@@ -82,6 +82,10 @@ public enum DenseConvolution {
             }
             return
         }
+        if let modeConv = ModeConvolution(problem) {
+            modeConv.run(input: input, weight: weight, bias: bias, output: output, workers: workers)
+            return
+        }
         if let shifts = ShiftConvolution(problem) {
             shifts.run(input: input, weight: weight, bias: bias, output: output, workers: workers)
             return

@@ -1,0 +1,112 @@
+// The dense convolution along one mode of factorconv_kernels.h (the per-mode stages of the
+// tensor-train path, R_n → R_{n+1} channels): direct, vectorized over positions, a group of
+// output channels per pass so that each loaded input vector feeds several accumulators.
+#include "factorconv_kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define FCK_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
+
+/// Lanes [lo, hi) of a 16-lane mask.
+static inline __mmask16 lane_range(int lo, int hi) {
+    if (lo < 0) lo = 0;
+    if (hi > 16) hi = 16;
+    return hi <= lo ? 0 : (__mmask16)(((1u << (hi - lo)) - 1) << lo);
+}
+
+/// Output channels [o0, o0 + NO) of 16 consecutive outputs: `rows_of(c, t)` gives the address
+/// of the input lanes of channel c at tap t and `mask_of(t)` the lanes that exist (zero padding);
+/// `store` receives each finished accumulator.
+#define FCK_ACC_INIT(q) __m512 acc##q = _mm512_set1_ps(bias ? bias[o0 + (q)] : 0.0f);
+#define FCK_ACC_FMA(q) acc##q = _mm512_fmadd_ps(_mm512_set1_ps(wt[(q) * wq_stride]), xv, acc##q);
+#define FCK_ACC_STORE(q) _mm512_mask_storeu_ps(dst + (ptrdiff_t)(q) * out_cs, out_mask, acc##q);
+#define FCK_OUT_1(X) X(0)
+#define FCK_OUT_2(X) X(0) X(1)
+#define FCK_OUT_4(X) X(0) X(1) X(2) X(3)
+#define FCK_OUT_8(X) FCK_OUT_4(X) X(4) X(5) X(6) X(7)
+
+/// One vector of outputs for NO output channels: inputs of channel c, tap t start at
+/// src + c · in_cs + offset[t] (masked by mask[t], a tap absent when its mask is 0).
+#define FCK_MODE_VECTOR(NO, EACH) \
+    static FCK_AVX512 void mode_vector_##NO(const float *src, int cin, ptrdiff_t in_cs, const ptrdiff_t *offset, \
+                                            const __mmask16 *mask, int taps, const float *w, int o0, \
+                                            const float *bias, float *dst, ptrdiff_t out_cs, __mmask16 out_mask) { \
+        const ptrdiff_t wq_stride = (ptrdiff_t)cin * taps; \
+        EACH(FCK_ACC_INIT) \
+        for (int c = 0; c < cin; c++) { \
+            const float *channel = src + c * in_cs; \
+            for (int t = 0; t < taps; t++) { \
+                if (!mask[t]) continue; \
+                const __m512 xv = _mm512_maskz_loadu_ps(mask[t], channel + offset[t]); \
+                const float *wt = w + ((ptrdiff_t)o0 * cin + c) * taps + t; \
+                EACH(FCK_ACC_FMA) \
+            } \
+        } \
+        EACH(FCK_ACC_STORE) \
+    }
+FCK_MODE_VECTOR(1, FCK_OUT_1)
+FCK_MODE_VECTOR(2, FCK_OUT_2)
+FCK_MODE_VECTOR(4, FCK_OUT_4)
+FCK_MODE_VECTOR(8, FCK_OUT_8)
+
+/// All output channels of one vector of outputs, 8 at a time then 4, 2, 1.
+static FCK_AVX512 void mode_vector(const float *src, int cin, ptrdiff_t in_cs, const ptrdiff_t *offset,
+                                   const __mmask16 *mask, int taps, const float *w, int cout, const float *bias,
+                                   float *dst, ptrdiff_t out_cs, __mmask16 out_mask) {
+    int o = 0;
+#define FCK_RUN(NO) for (; o + NO <= cout; o += NO) \
+        mode_vector_##NO(src, cin, in_cs, offset, mask, taps, w, o, bias, dst + o * out_cs, out_cs, out_mask);
+    FCK_RUN(8) FCK_RUN(4) FCK_RUN(2) FCK_RUN(1)
+#undef FCK_RUN
+}
+
+FCK_AVX512 int fck_mode_conv(const float *in, int cin, ptrdiff_t in_cs, float *out, int cout, ptrdiff_t out_cs,
+                             int outer, int size, int inner, int out_size, const float *w, int taps, int stride,
+                             int pad, int dilation, const float *bias) {
+    if (taps > FCK_MODE_CONV_MAX_TAPS || (inner == 1 && stride != 1)) return -1;
+    ptrdiff_t offset[FCK_MODE_CONV_MAX_TAPS];
+    __mmask16 mask[FCK_MODE_CONV_MAX_TAPS];
+    for (int b = 0; b < outer; b++) {
+        const float *src = in + (ptrdiff_t)b * size * inner;
+        float *dst = out + (ptrdiff_t)b * out_size * inner;
+        if (inner > 1) {
+            // Output row r is a weighted sum of whole input rows, 16 columns per vector.
+            for (int r = 0; r < out_size; r++) {
+                for (int j = 0; j < inner; j += 16) {
+                    const __mmask16 columns = lane_range(0, inner - j);
+                    for (int t = 0; t < taps; t++) {
+                        const int row = r * stride - pad + t * dilation;
+                        offset[t] = (ptrdiff_t)row * inner + j;
+                        mask[t] = row >= 0 && row < size ? columns : 0;
+                    }
+                    mode_vector(src, cin, in_cs, offset, mask, taps, w, cout, bias, dst + (ptrdiff_t)r * inner + j,
+                                out_cs, columns);
+                }
+            }
+        } else {
+            // The innermost mode, stride 1: 16 consecutive outputs; lanes whose input falls in the
+            // padding are masked off.
+            for (int o = 0; o < out_size; o += 16) {
+                for (int t = 0; t < taps; t++) {
+                    const int first = o - pad + t * dilation;
+                    offset[t] = first;
+                    mask[t] = lane_range(-first, size - first) & lane_range(0, out_size - o);
+                }
+                mode_vector(src, cin, in_cs, offset, mask, taps, w, cout, bias, dst + o, out_cs, lane_range(0, out_size - o));
+            }
+        }
+    }
+    return 0;
+}
+
+#else
+// Not reached: callers check fck_avx512_available(), which is 0 off x86-64.
+int fck_mode_conv(const float *in, int cin, ptrdiff_t in_cs, float *out, int cout, ptrdiff_t out_cs, int outer,
+                  int size, int inner, int out_size, const float *w, int taps, int stride, int pad, int dilation,
+                  const float *bias) {
+    (void)in; (void)cin; (void)in_cs; (void)out; (void)cout; (void)out_cs; (void)outer; (void)size; (void)inner;
+    (void)out_size; (void)w; (void)taps; (void)stride; (void)pad; (void)dilation; (void)bias;
+    return -1;
+}
+#endif

@@ -1,0 +1,58 @@
+import FactorConvKernels
+
+/// Dense convolution whose kernel spans a single spatial dimension (1 in every other, with
+/// trivial geometry there) and whose channels are few — the per-mode R_n → R_{n+1} stages of
+/// the tensor-train path — computed directly by `fck_mode_conv` (AVX-512): vectorized over
+/// positions, 8 output channels per pass. For such problems the GEMM paths spend more time
+/// arranging their operands (line buffers, transposes, zero fills) than multiplying.
+struct ModeConvolution {
+    let problem: ConvProblem
+    /// The spatial dimension the kernel spans.
+    let mode: Int
+    /// Floats before, and after, the mode in one channel's block layout.
+    let outer: Int, inner: Int
+
+    /// Largest C_in · taps and C_out handled: beyond them a GEMM reuses its operands better
+    /// (measured on the TT layers of the benchmarks, whose stages have C_in · taps ≤ 78).
+    static let maxDepth = 256, maxOutChannels = 64
+
+    /// The plan, or nil unless the kernels are available (`useKernels`), the kernel spans one
+    /// dimension with the others trivial, and the channels are within the bounds.
+    init?(_ problem: ConvProblem, useKernels: Bool = AVX512.isAvailable) {
+        let g = problem.geometry, n = problem.order
+        let spanning = (0..<n).filter { problem.kernel[$0] != 1 || g.stride[$0] != 1 || g.padding[$0] != 0 }
+        guard useKernels, spanning.count == 1, let mode = spanning.first,
+              problem.kernel[mode] <= Int(FCK_MODE_CONV_MAX_TAPS),
+              problem.inChannels * problem.kernel[mode] <= Self.maxDepth, problem.outChannels <= Self.maxOutChannels
+        else { return nil }
+        let inner = problem.inputSpatial[(mode + 1)...].reduce(1, *)
+        // The kernel vectorizes a strided mode only across the dimensions after it.
+        guard inner > 1 || g.stride[mode] == 1 else { return nil }
+        self.problem = problem
+        self.mode = mode
+        self.inner = inner
+        outer = problem.inputSpatial[..<mode].reduce(1, *)
+    }
+
+    /// Runs the whole convolution (see `DenseConvolution.forward` for the buffer contract):
+    /// images over the workers, or with fewer images than workers, output channels.
+    func run(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+             output: UnsafeMutablePointer<Float>, workers: Int) {
+        let cin = problem.inChannels, cout = problem.outChannels, k = problem.kernel[mode], g = problem.geometry
+        let inPlane = problem.inputSpatial.reduce(1, *), outPlane = problem.outputPositions
+        let parts = problem.batch >= workers ? 1 : workers
+        Parallel.forEach(problem.batch * parts, maxWorkers: workers) { item in
+            let image = item / parts, part = item % parts
+            let channels = (cout * part / parts)..<(cout * (part + 1) / parts)
+            guard !channels.isEmpty else { return }
+            let o0 = channels.lowerBound
+            let status = fck_mode_conv(input + image * cin * inPlane, Int32(cin), inPlane,
+                                       output + (image * cout + o0) * outPlane, Int32(channels.count), outPlane,
+                                       Int32(outer), Int32(problem.inputSpatial[mode]), Int32(inner),
+                                       Int32(problem.outputSpatial[mode]), weight + o0 * cin * k, Int32(k),
+                                       Int32(g.stride[mode]), Int32(g.padding[mode]), Int32(g.dilation[mode]),
+                                       bias.map { $0 + o0 })
+            precondition(status == 0, "fck_mode_conv refused a problem ModeConvolution accepted")
+        }
+    }
+}
