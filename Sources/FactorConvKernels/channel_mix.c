@@ -5,13 +5,11 @@
 // never copied into a packed buffer and Y is never zero-filled first: each output is written
 // once, with its bias.
 #include "factorconv_kernels.h"
+#include "kernels_common.h"
 
 #include <stdint.h>
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define FCK_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
 
 #define FCK_INIT(r) __m512 a0_##r = _mm512_set1_ps(bias ? bias[r] : 0.0f), a1_##r = a0_##r;
 #define FCK_FMA(r) { const __m512 wr = _mm512_set1_ps(w[(r) * ldw + k]); \
@@ -32,16 +30,11 @@
         } \
         EACH(FCK_STORE) \
     }
-#define FCK_ROWS_1(X) X(0)
-#define FCK_ROWS_2(X) X(0) X(1)
-#define FCK_ROWS_4(X) X(0) X(1) X(2) X(3)
-#define FCK_ROWS_8(X) FCK_ROWS_4(X) X(4) X(5) X(6) X(7)
-#define FCK_ROWS_12(X) FCK_ROWS_8(X) X(8) X(9) X(10) X(11)
-FCK_MIX_TILE(1, FCK_ROWS_1)
-FCK_MIX_TILE(2, FCK_ROWS_2)
-FCK_MIX_TILE(4, FCK_ROWS_4)
-FCK_MIX_TILE(8, FCK_ROWS_8)
-FCK_MIX_TILE(12, FCK_ROWS_12)
+FCK_MIX_TILE(1, FCK_EACH_1)
+FCK_MIX_TILE(2, FCK_EACH_2)
+FCK_MIX_TILE(4, FCK_EACH_4)
+FCK_MIX_TILE(8, FCK_EACH_8)
+FCK_MIX_TILE(12, FCK_EACH_12)
 
 FCK_AVX512 void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int depth, const float *x, ptrdiff_t ldx,
                                  int columns, float *y, ptrdiff_t ldy, const float *bias) {
@@ -52,8 +45,7 @@ FCK_AVX512 void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int de
     for (int j = 0, width; j < columns; j += width) {
         width = columns - j < 32 ? columns - j : 32;
         if (j == 0 && head > 0 && head < width) width = head;
-        const __mmask16 lo = (__mmask16)(width >= 16 ? 0xFFFF : (1u << width) - 1);
-        const __mmask16 hi = (__mmask16)(width >= 32 ? 0xFFFF : width <= 16 ? 0 : (1u << (width - 16)) - 1);
+        const __mmask16 lo = fck_first_vector(width), hi = fck_second_vector(width);
         int r = 0;
         // 12-row tiles, then the rest as 8 + 4 + 2 + 1.
 #define FCK_RUN(NR) for (; r + NR <= rows; r += NR) \

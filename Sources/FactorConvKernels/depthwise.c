@@ -1,11 +1,9 @@
 // The depthwise 1-D convolution along one mode of factorconv_kernels.h (the per-mode stages of
 // CP's separable path): every output is accumulated in registers over the taps and written once.
 #include "factorconv_kernels.h"
+#include "kernels_common.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define FCK_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
 
 /// Valid taps of output o: t in [first, last) keeps o·stride − pad + t·dilation inside [0, size).
 static inline void valid_taps(int o, int size, int taps, int stride, int pad, int dilation, int *first, int *last) {
@@ -27,7 +25,7 @@ static FCK_AVX512 void rows_mode(const float *src, float *dst, int size, int inn
         float *out = dst + (ptrdiff_t)o * inner;
         const float *row0 = src + (ptrdiff_t)(o * stride - pad) * inner;
         for (int j = 0; j < inner; j += 16) {
-            const __mmask16 mask = (__mmask16)(inner - j >= 16 ? 0xFFFF : (1u << (inner - j)) - 1);
+            const __mmask16 mask = fck_first_vector(inner - j);
             __m512 acc = _mm512_setzero_ps();
             for (int t = first; t < last; t++)
                 acc = _mm512_fmadd_ps(_mm512_set1_ps(w[t]), _mm512_maskz_loadu_ps(mask, row0 + (ptrdiff_t)t * dilation * inner + j), acc);
@@ -53,7 +51,7 @@ static FCK_AVX512 void line_mode(const float *src, float *dst, int size, int out
         dst[o] = acc;
     }
     for (int o = lo; o < hi; o += 16) {
-        const __mmask16 mask = (__mmask16)(hi - o >= 16 ? 0xFFFF : (1u << (hi - o)) - 1);
+        const __mmask16 mask = fck_first_vector(hi - o);
         __m512 acc = _mm512_setzero_ps();
         for (int t = 0; t < taps; t++)
             acc = _mm512_fmadd_ps(_mm512_set1_ps(w[t]), _mm512_maskz_loadu_ps(mask, src + o - pad + t * dilation), acc);

@@ -2,29 +2,15 @@
 // tensor-train path, R_n → R_{n+1} channels): direct, vectorized over positions, a group of
 // output channels per pass so that each loaded input vector feeds several accumulators.
 #include "factorconv_kernels.h"
+#include "kernels_common.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
 
-#define FCK_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
-
-/// Lanes [lo, hi) of a 16-lane mask.
-static inline __mmask16 lane_range(int lo, int hi) {
-    if (lo < 0) lo = 0;
-    if (hi > 16) hi = 16;
-    return hi <= lo ? 0 : (__mmask16)(((1u << (hi - lo)) - 1) << lo);
-}
-
-/// Output channels [o0, o0 + NO) of 16 consecutive outputs: `rows_of(c, t)` gives the address
-/// of the input lanes of channel c at tap t and `mask_of(t)` the lanes that exist (zero padding);
-/// `store` receives each finished accumulator.
+/// Accumulator q holds output channel o0 + q of one vector of outputs: started at its bias,
+/// multiply-added per input channel and tap, stored once.
 #define FCK_ACC_INIT(q) __m512 acc##q = _mm512_set1_ps(bias ? bias[o0 + (q)] : 0.0f);
 #define FCK_ACC_FMA(q) acc##q = _mm512_fmadd_ps(_mm512_set1_ps(wt[(q) * wq_stride]), xv, acc##q);
 #define FCK_ACC_STORE(q) _mm512_mask_storeu_ps(dst + (ptrdiff_t)(q) * out_cs, out_mask, acc##q);
-#define FCK_OUT_1(X) X(0)
-#define FCK_OUT_2(X) X(0) X(1)
-#define FCK_OUT_4(X) X(0) X(1) X(2) X(3)
-#define FCK_OUT_8(X) FCK_OUT_4(X) X(4) X(5) X(6) X(7)
 
 /// One vector of outputs for NO output channels: inputs of channel c, tap t start at
 /// src + c · in_cs + offset[t] (masked by mask[t], a tap absent when its mask is 0).
@@ -45,10 +31,10 @@ static inline __mmask16 lane_range(int lo, int hi) {
         } \
         EACH(FCK_ACC_STORE) \
     }
-FCK_MODE_VECTOR(1, FCK_OUT_1)
-FCK_MODE_VECTOR(2, FCK_OUT_2)
-FCK_MODE_VECTOR(4, FCK_OUT_4)
-FCK_MODE_VECTOR(8, FCK_OUT_8)
+FCK_MODE_VECTOR(1, FCK_EACH_1)
+FCK_MODE_VECTOR(2, FCK_EACH_2)
+FCK_MODE_VECTOR(4, FCK_EACH_4)
+FCK_MODE_VECTOR(8, FCK_EACH_8)
 
 /// All output channels of one vector of outputs, 8 at a time then 4, 2, 1.
 static FCK_AVX512 void mode_vector(const float *src, int cin, ptrdiff_t in_cs, const ptrdiff_t *offset,
@@ -74,7 +60,7 @@ FCK_AVX512 int fck_mode_conv(const float *in, int cin, ptrdiff_t in_cs, float *o
             // Output row r is a weighted sum of whole input rows, 16 columns per vector.
             for (int r = 0; r < out_size; r++) {
                 for (int j = 0; j < inner; j += 16) {
-                    const __mmask16 columns = lane_range(0, inner - j);
+                    const __mmask16 columns = fck_lanes(0, inner - j);
                     for (int t = 0; t < taps; t++) {
                         const int row = r * stride - pad + t * dilation;
                         offset[t] = (ptrdiff_t)row * inner + j;
@@ -91,9 +77,9 @@ FCK_AVX512 int fck_mode_conv(const float *in, int cin, ptrdiff_t in_cs, float *o
                 for (int t = 0; t < taps; t++) {
                     const int first = o - pad + t * dilation;
                     offset[t] = first;
-                    mask[t] = lane_range(-first, size - first) & lane_range(0, out_size - o);
+                    mask[t] = fck_lanes(-first, size - first) & fck_lanes(0, out_size - o);
                 }
-                mode_vector(src, cin, in_cs, offset, mask, taps, w, cout, bias, dst + o, out_cs, lane_range(0, out_size - o));
+                mode_vector(src, cin, in_cs, offset, mask, taps, w, cout, bias, dst + o, out_cs, fck_lanes(0, out_size - o));
             }
         }
     }

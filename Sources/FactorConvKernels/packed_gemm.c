@@ -4,6 +4,7 @@
 // 12 columns (broadcasts of B), 24 accumulators held in registers over the whole depth; C is
 // written transposed, so each accumulator is one contiguous (masked) store.
 #include "factorconv_kernels.h"
+#include "kernels_common.h"
 
 #include <string.h>
 
@@ -28,14 +29,9 @@ void fck_pack_panels(const float *a, ptrdiff_t lda, int rows, int depth, float *
 }
 
 #if defined(__x86_64__)
-#include <immintrin.h>
 
-#define FCK_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
-
-/// Micro-tiles of 32 rows × NC columns (NC = 12, 8, 4, 2, 1), each written out with named
-/// accumulators: with arrays and loops, clang rewrote the loop nest and left the accumulators in
-/// memory (60 instead of 140 GFLOP/s). Rows [0, 32) of panel `ap`; masks `lo`/`hi` select the
-/// rows that exist.
+/// Micro-tiles of 32 rows × NC columns (NC = 12, 8, 4, 2, 1; named accumulators, FCK_EACH_NC).
+/// Rows [0, 32) of panel `ap`; masks `lo`/`hi` select the rows that exist.
 #define FCK_ZERO(j) __m512 c0_##j = _mm512_setzero_ps(), c1_##j = _mm512_setzero_ps();
 #define FCK_FMA(j) { const __m512 bj = _mm512_set1_ps(bk[j]); \
     c0_##j = _mm512_fmadd_ps(a0, bj, c0_##j); c1_##j = _mm512_fmadd_ps(a1, bj, c1_##j); }
@@ -71,28 +67,22 @@ void fck_pack_panels(const float *a, ptrdiff_t lda, int rows, int depth, float *
         } \
         EACH(FCK_STORE_HALF) \
     }
-#define FCK_COLUMNS_1(X) X(0)
-#define FCK_COLUMNS_2(X) X(0) X(1)
-#define FCK_COLUMNS_4(X) X(0) X(1) X(2) X(3)
-#define FCK_COLUMNS_8(X) FCK_COLUMNS_4(X) X(4) X(5) X(6) X(7)
-#define FCK_COLUMNS_12(X) FCK_COLUMNS_8(X) X(8) X(9) X(10) X(11)
-FCK_MICRO_TILE(1, FCK_COLUMNS_1)
-FCK_MICRO_TILE(2, FCK_COLUMNS_2)
-FCK_MICRO_TILE(4, FCK_COLUMNS_4)
-FCK_MICRO_TILE(8, FCK_COLUMNS_8)
-FCK_MICRO_TILE(12, FCK_COLUMNS_12)
-FCK_HALF_TILE(1, FCK_COLUMNS_1)
-FCK_HALF_TILE(2, FCK_COLUMNS_2)
-FCK_HALF_TILE(4, FCK_COLUMNS_4)
-FCK_HALF_TILE(8, FCK_COLUMNS_8)
-FCK_HALF_TILE(12, FCK_COLUMNS_12)
+FCK_MICRO_TILE(1, FCK_EACH_1)
+FCK_MICRO_TILE(2, FCK_EACH_2)
+FCK_MICRO_TILE(4, FCK_EACH_4)
+FCK_MICRO_TILE(8, FCK_EACH_8)
+FCK_MICRO_TILE(12, FCK_EACH_12)
+FCK_HALF_TILE(1, FCK_EACH_1)
+FCK_HALF_TILE(2, FCK_EACH_2)
+FCK_HALF_TILE(4, FCK_EACH_4)
+FCK_HALF_TILE(8, FCK_EACH_8)
+FCK_HALF_TILE(12, FCK_EACH_12)
 
 FCK_AVX512 void fck_gemm_packed(const float *packed, int rows, int depth, const float *b, ptrdiff_t ldb,
                                 int columns, float *c, ptrdiff_t ldc, int accumulate) {
     for (int p0 = 0; p0 < rows; p0 += FCK_PANEL_ROWS) {
         const int height = rows - p0 < FCK_PANEL_ROWS ? rows - p0 : FCK_PANEL_ROWS;
-        const __mmask16 lo = (__mmask16)(height >= 16 ? 0xFFFF : (1u << height) - 1);
-        const __mmask16 hi = (__mmask16)(height >= 32 ? 0xFFFF : height <= 16 ? 0 : (1u << (height - 16)) - 1);
+        const __mmask16 lo = fck_first_vector(height), hi = fck_second_vector(height);
         const float *ap = packed + (ptrdiff_t)p0 * depth;
         int j = 0;
         // 12-column tiles, then the rest as 8 + 4 + 2 + 1; a last panel of 16 rows (the packing

@@ -1,11 +1,9 @@
 // The input side of Winograd F(2×2, 3×3) (factorconv_kernels.h): rows split into even and odd
 // columns, and Bᵀ d B of 16 tiles per vector.
 #include "factorconv_kernels.h"
+#include "kernels_common.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define FCK_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
 
 void fck_prefetch(const void *start, size_t bytes) {
     const char *p = (const char *)start;
@@ -29,9 +27,7 @@ FCK_AVX512 void fck_deinterleave(const float *x, int width, int pad, int count, 
     // 16 pairs per step; masked loads stop at the row's end (masked-out lanes read nothing).
     for (; k < count; k += 16) {
         const int i = 2 * k - pad, valid = width - i < 0 ? 0 : width - i;
-        const __mmask16 lo = (__mmask16)(valid >= 16 ? 0xFFFF : (1u << valid) - 1);
-        const __mmask16 hi = (__mmask16)(valid >= 32 ? 0xFFFF : valid <= 16 ? 0 : (1u << (valid - 16)) - 1);
-        const __mmask16 out = (__mmask16)(count - k >= 16 ? 0xFFFF : (1u << (count - k)) - 1);
+        const __mmask16 lo = fck_first_vector(valid), hi = fck_second_vector(valid), out = fck_first_vector(count - k);
         const __m512 a = _mm512_maskz_loadu_ps(lo, x + i), b = _mm512_maskz_loadu_ps(hi, x + i + 16);
         _mm512_mask_storeu_ps(even + k, out, _mm512_permutex2var_ps(a, pick_even, b));
         _mm512_mask_storeu_ps(odd + k, out, _mm512_permutex2var_ps(a, pick_odd, b));
@@ -51,7 +47,7 @@ FCK_AVX512 void fck_winograd_input_2x2(const float *even, const float *odd, ptrd
         const __m512 s = _mm512_set1_ps(sign[i]);
         float *v0 = v + 4 * i * xi_stride, *v1 = v0 + xi_stride, *v2 = v1 + xi_stride, *v3 = v2 + xi_stride;
         for (int k = 0; k < tiles; k += 16) {
-            const __mmask16 m = (__mmask16)(tiles - k >= 16 ? 0xFFFF : (1u << (tiles - k)) - 1);
+            const __mmask16 m = fck_first_vector(tiles - k);
 #define FCK_L(p, off) _mm512_maskz_loadu_ps(m, (p) + k + (off))
             const __m512 re0 = _mm512_fmadd_ps(s, FCK_L(eb, 0), FCK_L(ea, 0));
             const __m512 re1 = _mm512_fmadd_ps(s, FCK_L(eb, 1), FCK_L(ea, 1));

@@ -1,11 +1,9 @@
 // The channel-vectorized output transforms of Winograd F(2×2, 3×3) and F(2, r)
 // (factorconv_kernels.h), for products stored tile-major by fck_gemm_packed.
 #include "factorconv_kernels.h"
+#include "kernels_common.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define FCK_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
 
 /// The 2×2 outputs y[r][j] of 16 tiles (fewer at the row's end: `count`) for 16 channels
 /// (`mask`): y[2r + j][t][lane], one vector over channels per tile, into `y`.
@@ -41,19 +39,13 @@ store_row(const float even[16][16], const float odd[16][16], int lanes, int colu
     const __m512i lane0 = _mm512_set_epi32(240, 224, 208, 192, 176, 160, 144, 128, 112, 96, 80, 64, 48, 32, 16, 0);
     const __m512i low = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     const __m512i high = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
-    const __mmask16 first = (__mmask16)(columns >= 16 ? 0xFFFF : (1u << columns) - 1);
-    const __mmask16 second = (__mmask16)(columns >= 32 ? 0xFFFF : columns <= 16 ? 0 : (1u << (columns - 16)) - 1);
+    const __mmask16 first = fck_first_vector(columns), second = fck_second_vector(columns);
     for (int l = 0; l < lanes; l++, out += plane_stride) {
         const __m512i index = _mm512_add_epi32(lane0, _mm512_set1_epi32(l));
         const __m512 e = _mm512_i32gather_ps(index, &even[0][0], 4), o = _mm512_i32gather_ps(index, &odd[0][0], 4);
         _mm512_mask_storeu_ps(out, first, _mm512_permutex2var_ps(e, low, o));
         _mm512_mask_storeu_ps(out + 16, second, _mm512_permutex2var_ps(e, high, o));
     }
-}
-
-/// Channel mask of the 16-channel group starting at c0.
-static inline FCK_AVX512 __attribute__((always_inline)) __mmask16 channel_mask(int channels, int c0) {
-    return (__mmask16)(channels - c0 >= 16 ? 0xFFFF : (1u << (channels - c0)) - 1);
 }
 
 FCK_AVX512 void fck_winograd_output_2x2(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles,
@@ -64,7 +56,7 @@ FCK_AVX512 void fck_winograd_output_2x2(const float *m, ptrdiff_t xi_stride, ptr
     // plane that the hardware prefetcher can follow; all 64 planes at once it could not).
     for (int c0 = 0; c0 < channels; c0 += 16) {
         const int lanes = channels - c0 < 16 ? channels - c0 : 16;
-        const __mmask16 mask = channel_mask(channels, c0);
+        const __mmask16 mask = fck_first_vector(channels - c0);
         const __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + c0) : _mm512_setzero_ps();
         for (int tr = 0; tr < tile_rows; tr++) {
             const float *mr = m + (ptrdiff_t)tr * tiles * tile_stride + c0;
@@ -86,7 +78,7 @@ FCK_AVX512 void fck_winograd_output_line(int taps, const float *m, ptrdiff_t xi_
     float y[2][16][16];
     for (int c0 = 0; c0 < channels; c0 += 16) {
         const int lanes = channels - c0 < 16 ? channels - c0 : 16;
-        const __mmask16 mask = channel_mask(channels, c0);
+        const __mmask16 mask = fck_first_vector(channels - c0);
         const __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + c0) : _mm512_setzero_ps();
         for (int t0 = 0; t0 < tiles; t0 += 16) {
             const int count = tiles - t0 < 16 ? tiles - t0 : 16;
