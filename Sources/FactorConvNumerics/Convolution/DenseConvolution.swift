@@ -1,10 +1,13 @@
 /// Dense N-D convolution with PyTorch semantics (cross-correlation, zero padding), float32.
 ///
-/// Pointwise convolutions are one GEMM per image; 1-D convolutions with stride 1 one GEMM per tap
-/// on a padded copy (`ShiftConvolution`). Convolutions of order ≥ 2 with stride 1 in the
-/// outer dimensions use `LineConvolution` (im2col over the innermost kernel dimension only). The
-/// rest build im2col column blocks of a bounded size (so the block stays in cache and is reused
-/// from the workspace pool) and multiply each by the kernel viewed as a (C_out × C_in·ΠK) matrix.
+/// Pointwise convolutions are channel mixing (one GEMM) per image; 3×3 and 1-D 3- or 5-tap
+/// stride-1 kernels with enough channels use Winograd's minimal filtering; with AVX-512, kernels
+/// spanning one dimension with few channels are computed directly (`ModeConvolution`); 1-D
+/// convolutions with stride 1 take one GEMM per tap on a padded copy (`ShiftConvolution`).
+/// Convolutions of order ≥ 2 with stride 1 in the outer dimensions use `LineConvolution` (im2col
+/// over the innermost kernel dimension only). The rest build im2col column blocks of a bounded
+/// size (so the block stays in cache and is reused from the workspace pool) and multiply each by
+/// the kernel viewed as a (C_out × C_in·ΠK) matrix.
 public enum DenseConvolution {
     /// Target size of one im2col column block, in floats (2 MB: measured best among 0.125-16 MB
     /// on the benchmark layers; large enough for efficient GEMM panels, small enough for L2/L3).
@@ -52,11 +55,11 @@ public enum DenseConvolution {
         let blockColumns = (positions + blocksPerImage - 1) / blocksPerImage
         let items = problem.batch * blocksPerImage
 
+        // The AVX-512 channel-mixing kernel for pointwise convolutions (small depth); BLAS for
+        // the deep im2col blocks.
+        let mixingKernels = problem.isPointwise && AVX512.isAvailable
         /// Computes output columns [p0, p0 + n) of image b for output channels `channels`,
         /// from a filled column block (or straight from the input for pointwise convolutions).
-        /// The AVX-512 channel-mixing kernel for pointwise convolutions (small depth); BLAS for
-        /// the deep im2col blocks.
-        let mixingKernels = problem.isPointwise && AVX512.isAvailable
         func multiply(b: Int, p0: Int, n: Int, columns: UnsafePointer<Float>, ldColumns: Int, channels: Range<Int>) {
             let y = output + (b * problem.outChannels + channels.lowerBound) * positions + p0
             ChannelMixing.apply(weight: weight + channels.lowerBound * depth, rows: channels.count, depth: depth,
