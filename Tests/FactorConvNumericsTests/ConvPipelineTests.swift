@@ -1,4 +1,4 @@
-import FactorConvNumerics
+@testable import FactorConvNumerics
 import FactorConvTestSupport
 import Testing
 
@@ -29,7 +29,9 @@ import Testing
     }
 
     /// A hand-built rank-R CP kernel run as pointwise → depthwise per mode → pointwise (+bias)
-    /// equals the dense conv of the reconstructed kernel, with anisotropic geometry.
+    /// equals the dense conv of the reconstructed kernel, with anisotropic geometry; with 2
+    /// threads and batch 1, also with every stage split over the workers (small images are not
+    /// split by default).
     @Test(arguments: [1, 2], [1, 3])
     func separableCPChainMatchesDense(threads: Int, batch: Int) throws {
         let saved = Parallel.threadCount
@@ -54,16 +56,18 @@ import Testing
                              padding: (0..<2).map { $0 == m ? padding[m] : 0 },
                              dilation: (0..<2).map { $0 == m ? dilation[m] : 1 })
         }
-        let pipeline = ConvPipeline(stages: [
+        let stages: [ConvStage] = [
             .pointwise(weight: try uIn.permuted([1, 0]), bias: nil),
             .depthwise(taps: try u0.permuted([1, 0]).reshaped([rank, kernel[0], 1]), geometry: geometries[0]),
             .depthwise(taps: try u1.permuted([1, 0]).reshaped([rank, 1, kernel[1]]), geometry: geometries[1]),
             .pointwise(weight: uOut, bias: bias.scalars),
-        ])
-        let y = try pipeline.forward(x)
+        ]
         let ref = referenceConv(x, weight: w, bias: bias.scalars, stride: stride, padding: padding, dilation: dilation)
-        #expect(y.shape == ref.shape)
-        #expect(relativeMaxError(y, ref) <= 1e-5)
+        for split in [ConvPipeline.defaultMinFlopsPerWorker, 0] {
+            let y = try ConvPipeline(stages: stages, minFlopsPerWorker: split).forward(x)
+            #expect(y.shape == ref.shape)
+            #expect(relativeMaxError(y, ref) <= 1e-5)
+        }
     }
 
     @Test func rejectsChannelMismatch() throws {

@@ -54,9 +54,19 @@ public struct ConvPipeline: Sendable {
     /// computed on the stage's first run rather than on every forward call.
     private let winogradKernels: [LazyWinogradKernel?]
 
+    /// Fewest multiply-adds × 2 per worker when one image's stages are split over workers
+    /// (see `forward`); tests lower it to exercise the split on small images.
+    let minFlopsPerWorker: Double
+    static let defaultMinFlopsPerWorker = 30e6
+
     /// Creates a pipeline; stage shapes are checked against each other on first use.
     public init(stages: [ConvStage]) {
+        self.init(stages: stages, minFlopsPerWorker: Self.defaultMinFlopsPerWorker)
+    }
+
+    init(stages: [ConvStage], minFlopsPerWorker: Double) {
         self.stages = stages
+        self.minFlopsPerWorker = minFlopsPerWorker
         winogradKernels = stages.map { stage in
             guard case .dense(let w, let geometry, _) = stage else { return nil }
             return LazyWinogradKernel(w, geometry: geometry)
@@ -130,8 +140,15 @@ public struct ConvPipeline: Sendable {
                 Workspace.shared.withBuffer(of: Float.self, count: 2 * scratch) { runImage(b, innerWorkers: 1, buffers: $0) }
             }
         } else {
+            // Within an image, each stage is split over the workers; a small image's stages are
+            // too short to repay the wake-ups. Measured at rank 0.1 (2 threads vs 1): ~22 MFLOP
+            // layers (64×56², 256×14²) 0.30 → 0.43–0.48 ms, ~90 MFLOP ones (64×112², 128×56²,
+            // 256×28²) 0.81–1.29 → 0.75–1.03 ms (but TT on 256×28², 0.85 → 1.01).
+            var imageFlops = 0.0
+            for (i, stage) in stages.enumerated() { imageFlops += stage.flops(shapes[i], shapes[i + 1]) }
+            let innerWorkers = minFlopsPerWorker > 0 ? Int(max(1, min(Double(workers), imageFlops / minFlopsPerWorker))) : workers
             Workspace.shared.withBuffer(of: Float.self, count: 2 * scratch) { buffers in
-                for b in 0..<batch { runImage(b, innerWorkers: workers, buffers: buffers) }
+                for b in 0..<batch { runImage(b, innerWorkers: innerWorkers, buffers: buffers) }
             }
         }
     }
