@@ -72,6 +72,38 @@ FCK_AVX512 void fck_winograd_output_2x2(const float *m, ptrdiff_t xi_stride, ptr
     }
 }
 
+FCK_AVX512 void fck_winograd_output_2x2_tiles(const float *m, ptrdiff_t xi_stride, int tiles, float bias, int width,
+                                              float *row0, float *row1) {
+    const __m512i low = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i high = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    const __m512 b = _mm512_set1_ps(bias);
+    for (int k = 0; k < tiles; k += 16) {
+        const __mmask16 mask = fck_first_vector(tiles - k);
+        const int columns = width - 2 * k;
+        const __mmask16 first = fck_first_vector(columns), second = fck_second_vector(columns);
+#define FCK_M(xi) _mm512_maskz_loadu_ps(mask, m + (xi) * xi_stride + k)
+        // Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]: along the first axis s_j (row 0), d_j (row 1).
+        __m512 s[4], d[4];
+        for (int j = 0; j < 4; j++) {
+            const __m512 m1 = FCK_M(4 + j), m2 = FCK_M(8 + j);
+            s[j] = _mm512_add_ps(_mm512_add_ps(FCK_M(j), m1), m2);
+            d[j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), FCK_M(12 + j));
+        }
+#undef FCK_M
+        // Even and odd output columns of the 16 tiles, interleaved into 32 consecutive ones.
+        const __m512 e0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[0], s[1]), s[2]), b);
+        const __m512 o0 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[1], s[2]), s[3]), b);
+        _mm512_mask_storeu_ps(row0 + 2 * k, first, _mm512_permutex2var_ps(e0, low, o0));
+        _mm512_mask_storeu_ps(row0 + 2 * k + 16, second, _mm512_permutex2var_ps(e0, high, o0));
+        if (row1) {
+            const __m512 e1 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(d[0], d[1]), d[2]), b);
+            const __m512 o1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(d[1], d[2]), d[3]), b);
+            _mm512_mask_storeu_ps(row1 + 2 * k, first, _mm512_permutex2var_ps(e1, low, o1));
+            _mm512_mask_storeu_ps(row1 + 2 * k + 16, second, _mm512_permutex2var_ps(e1, high, o1));
+        }
+    }
+}
+
 FCK_AVX512 void fck_winograd_output_line(int taps, const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride,
                                          int tiles, int channels, const float *bias, float *out,
                                          ptrdiff_t plane_stride, int width) {
@@ -111,6 +143,10 @@ void fck_winograd_output_2x2(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile
                              int channels, const float *bias, float *out, ptrdiff_t plane_stride, int width, int rows) {
     (void)m; (void)xi_stride; (void)tile_stride; (void)tiles; (void)tile_rows; (void)channels; (void)bias; (void)out;
     (void)plane_stride; (void)width; (void)rows;
+}
+void fck_winograd_output_2x2_tiles(const float *m, ptrdiff_t xi_stride, int tiles, float bias, int width, float *row0,
+                                   float *row1) {
+    (void)m; (void)xi_stride; (void)tiles; (void)bias; (void)width; (void)row0; (void)row1;
 }
 void fck_winograd_output_line(int taps, const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles,
                               int channels, const float *bias, float *out, ptrdiff_t plane_stride, int width) {

@@ -86,6 +86,13 @@ int fck_mode_conv(const float *in, int cin, ptrdiff_t in_cs, float *out, int cou
 void fck_winograd_output_2x2(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles, int tile_rows,
                              int channels, const float *bias, float *out, ptrdiff_t plane_stride, int width, int rows);
 
+/// The output transform of Winograd F(2×2, 3×3) for products stored channel-major (by BLAS),
+/// vectorized over tiles: Aᵀ m A + bias of `tiles` consecutive tiles of one channel and tile row
+/// (position ξ of tile k at m[ξ · xi_stride + k]), written as output rows `row0` and `row1`
+/// (NULL past the output's end), tile k at columns 2k and 2k + 1, stopping at `width` columns.
+void fck_winograd_output_2x2_tiles(const float *m, ptrdiff_t xi_stride, int tiles, float bias, int width,
+                                   float *row0, float *row1);
+
 /// The output transform of Winograd F(2, r), r = 3 or 5 (`taps`), vectorized over channels: for
 /// `tiles` consecutive tiles and `channels` channels, Aᵀ m + bias with m laid out as for
 /// fck_winograd_output_2x2 (ξ < r + 1), written to out[c · plane_stride + 2t + j], stopping at

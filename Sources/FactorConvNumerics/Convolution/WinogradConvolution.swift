@@ -27,7 +27,7 @@ struct WinogradConvolution: WinogradPlan {
     let padded: [Int]
     /// The transformed kernel's layout.
     let kernel: WinogradKernel
-    /// Whether the input transform runs on the AVX-512 kernels (else the portable `WinogradTiles`).
+    /// Whether the transforms run on the AVX-512 kernels (else the portable `WinogradTiles`).
     let transformKernels: Bool
     /// Outer-dimension-0 output rows per slab (1 for 2-D), and tile rows per chunk.
     let slabRows: Int, chunkRows: Int
@@ -280,9 +280,13 @@ extension WinogradConvolution {
                 let dst = image + o * problem.outputPositions + planeIndex * outH * outW
                 for tr in 0..<block.tileRows {
                     let oh = 2 * (block.tileRow0 + tr)
-                    let row0 = dst + oh * outW
-                    WinogradTiles.outputTiles(m: mBase + tr * tw, xiStride: xiStride, tiles: tw, bias: bias?[o] ?? 0,
-                                              width: outW, row0: row0, row1: oh + 1 < outH ? row0 + outW : nil)
+                    let row0 = dst + oh * outW, row1 = oh + 1 < outH ? row0 + outW : nil
+                    if transformKernels {
+                        fck_winograd_output_2x2_tiles(mBase + tr * tw, xiStride, Int32(tw), bias?[o] ?? 0, Int32(outW), row0, row1)
+                    } else {
+                        WinogradTiles.outputTiles(m: mBase + tr * tw, xiStride: xiStride, tiles: tw, bias: bias?[o] ?? 0,
+                                                  width: outW, row0: row0, row1: row1)
+                    }
                 }
             }
         }
