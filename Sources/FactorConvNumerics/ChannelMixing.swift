@@ -16,7 +16,9 @@ enum ChannelMixing {
                       useKernels: Bool = AVX512.isAvailable) {
         guard rows > 0, columns > 0 else { return }
         if useKernels {
-            fck_mix_channels(weight, depth, Int32(rows), Int32(depth), input, ldx, Int32(columns), output, ldy, bias)
+            Workspace.shared.withBuffer(of: Float.self, count: 32 * depth) { scratch in
+                fck_mix_channels(weight, depth, Int32(rows), Int32(depth), input, ldx, Int32(columns), output, ldy, bias, scratch)
+            }
             return
         }
         Float.gemm(transA: false, transB: false, m: rows, n: columns, k: depth, alpha: 1, a: weight, lda: depth,

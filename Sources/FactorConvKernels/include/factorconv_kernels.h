@@ -37,10 +37,11 @@ void fck_gemm_packed(const float *packed, int rows, int depth, const float *b, p
 
 /// Channel mixing (a 1×1 convolution) Y = W · X + bias: W is `rows` × `depth` (row stride `ldw`),
 /// X is `depth` × `columns` (row stride `ldx`), Y is `rows` × `columns` (row stride `ldy`),
-/// all row-major; `bias` (`rows` floats) may be NULL. X is read in place and each output
-/// written once (BLAS copies X into a packed buffer and zero-fills Y first).
+/// all row-major; `bias` (`rows` floats) may be NULL. X is read in place — or, when its rows are
+/// a multiple of 4 KB apart, through `scratch` (32 · `depth` floats, may be NULL to never do so)
+/// — and each output written once (BLAS copies X into a packed buffer and zero-fills Y first).
 void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int depth, const float *x, ptrdiff_t ldx,
-                      int columns, float *y, ptrdiff_t ldy, const float *bias);
+                      int columns, float *y, ptrdiff_t ldy, const float *bias, float *scratch);
 
 /// Depthwise 1-D convolution of one channel along one mode: `outer` blocks, each of `size` input
 /// rows of `inner` contiguous floats, become `out_size` output rows; output row o is
