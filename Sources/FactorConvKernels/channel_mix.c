@@ -1,9 +1,9 @@
 // The position-vectorized GEMM of factorconv_kernels.h for channel mixing (1×1 convolutions).
 //
 // Micro-tile: up to 12 rows (output channels, each weight broadcast) × 32 columns (positions,
-// two zmm vectors of X loaded in place), 24 accumulators over the whole depth. Unlike BLAS, X is
-// never copied into a packed buffer and Y is never zero-filled first: each output is written
-// once, with its bias.
+// two zmm vectors of X), 24 accumulators over the whole depth. Unlike BLAS, X is read in place
+// (copied only when its rows alias in L1) and Y is never zero-filled first: each output is
+// written once, with its bias.
 #include "factorconv_kernels.h"
 #include "kernels_common.h"
 
