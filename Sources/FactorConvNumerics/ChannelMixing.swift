@@ -8,9 +8,10 @@ enum ChannelMixing {
     /// X (`depth` × `columns`, row stride `ldx`) + bias (`rows` floats, or nil).
     ///
     /// With AVX-512 (`useKernels`, default: when available), `fck_mix_channels`: it reads X in
-    /// place and writes each output once, where OpenBLAS copies X into a packed buffer and
-    /// zero-fills Y before multiplying (together ~20% of a rank-0.1 layer's forward); else a
-    /// BLAS GEMM plus a bias pass.
+    /// place (through a small scratch block only when X's rows alias in L1) and writes each
+    /// output once, where OpenBLAS copies all of X into a packed buffer and zero-fills Y before
+    /// multiplying (together ~20% of a rank-0.1 layer's forward); else a BLAS GEMM plus a bias
+    /// pass.
     static func apply(weight: UnsafePointer<Float>, rows: Int, depth: Int, input: UnsafePointer<Float>, ldx: Int,
                       columns: Int, output: UnsafeMutablePointer<Float>, ldy: Int, bias: UnsafePointer<Float>?,
                       useKernels: Bool = AVX512.isAvailable) {
