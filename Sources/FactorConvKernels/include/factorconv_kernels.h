@@ -1,7 +1,9 @@
-// Hand-written AVX-512 kernels for the Winograd convolution's hot loops, where OpenBLAS falls
-// short: it must re-pack the transformed kernel U (up to several MB) on every GEMM call, and its
-// small-N GEMMs (a block of 49 tiles) run at ~100 GFLOP/s where a register-blocked kernel on
-// panels packed once per weight reaches ~140 on this machine.
+// Hand-written AVX-512 kernels for the hot loops where OpenBLAS and portable Swift fall short:
+// the Winograd convolution's GEMMs (OpenBLAS re-packs the transformed kernel, up to several MB,
+// on every call, and runs a 49-tile block's GEMMs at ~95 GFLOP/s where a register-blocked kernel
+// on panels packed once per weight reaches ~135 on the development machine) and transforms;
+// channel mixing (OpenBLAS copies X and zero-fills Y first); the per-mode convolutions of the CP
+// and TT paths.
 //
 // Internal to libfactorconv (hidden by the release .so's version script). Every function here
 // except fck_avx512_available requires fck_avx512_available() == 1; callers fall back to BLAS
