@@ -27,8 +27,8 @@ enum PackedGemm {
     }
 
     /// C = A · B (or C += A · B when `accumulate`) with A given packed, `rows` rows from a panel
-    /// start to a multiple of 32 rows or to the matrix's end; B row-major `depth` × `columns` (row stride `ldb`); C stored
-    /// transposed: element (i, j) at `c[j · ldc + i]`.
+    /// start to a multiple of 32 rows or to the matrix's end; B row-major `depth` × `columns`
+    /// (row stride `ldb`); C stored transposed: element (i, j) at `c[j · ldc + i]`.
     static func multiply(packed: UnsafePointer<Float>, rows: Int, depth: Int, b: UnsafePointer<Float>, ldb: Int,
                          columns: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
         fck_gemm_packed(packed, Int32(rows), Int32(depth), b, ldb, Int32(columns), c, ldc, accumulate ? 1 : 0)
