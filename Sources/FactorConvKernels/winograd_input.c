@@ -1,5 +1,5 @@
-// The input side of Winograd F(2×2, 3×3) (factorconv_kernels.h): rows split into even and odd
-// columns, and Bᵀ d B of 16 tiles per vector.
+// The input side of Winograd F(2×2, 3×3) and F(2, r) (factorconv_kernels.h): rows split into
+// even and odd columns, and Bᵀ d B (or Bᵀ d) of 16 tiles per vector.
 #include "factorconv_kernels.h"
 #include "kernels_common.h"
 
@@ -62,6 +62,43 @@ FCK_AVX512 void fck_winograd_input_2x2(const float *even, const float *odd, ptrd
     }
 }
 
+FCK_AVX512 void fck_winograd_input_line(int taps, const float *even, const float *odd, int tiles, float *v,
+                                        ptrdiff_t xi_stride) {
+    float *v0 = v, *v1 = v0 + xi_stride, *v2 = v1 + xi_stride, *v3 = v2 + xi_stride;
+    const __m512 half = _mm512_set1_ps(0.5f);
+    for (int k = 0; k < tiles; k += 16) {
+        const __mmask16 m = fck_first_vector(tiles - k);
+#define FCK_L(p, off) _mm512_maskz_loadu_ps(m, (p) + k + (off))
+        const __m512 d0 = FCK_L(even, 0), d1 = FCK_L(odd, 0), d2 = FCK_L(even, 1), d3 = FCK_L(odd, 1);
+        if (taps == 3) {
+            // (d0 − d2, (d1 + d2)/2, (d2 − d1)/2, d3 − d1).
+            _mm512_mask_storeu_ps(v0 + k, m, _mm512_sub_ps(d0, d2));
+            _mm512_mask_storeu_ps(v1 + k, m, _mm512_mul_ps(half, _mm512_add_ps(d1, d2)));
+            _mm512_mask_storeu_ps(v2 + k, m, _mm512_mul_ps(half, _mm512_sub_ps(d2, d1)));
+            _mm512_mask_storeu_ps(v3 + k, m, _mm512_sub_ps(d3, d1));
+            continue;
+        }
+        // F(2, 5): (d0 − 5/4 d2 + 1/4 d4, t + s, s − t, w + u, u − w, 4 d1 − 5 d3 + d5) with
+        // s = 2/3 d2 − 1/6 d4, t = 2/3 d1 − 1/6 d3, u = (d4 − d2)/24, w = (d3 − d1)/12.
+        const __m512 d4 = FCK_L(even, 2), d5 = FCK_L(odd, 2);
+#undef FCK_L
+        const __m512 c23 = _mm512_set1_ps(2.0f / 3.0f), c16 = _mm512_set1_ps(1.0f / 6.0f);
+        const __m512 s = _mm512_sub_ps(_mm512_mul_ps(c23, d2), _mm512_mul_ps(c16, d4));
+        const __m512 t = _mm512_sub_ps(_mm512_mul_ps(c23, d1), _mm512_mul_ps(c16, d3));
+        const __m512 u = _mm512_mul_ps(_mm512_set1_ps(1.0f / 24.0f), _mm512_sub_ps(d4, d2));
+        const __m512 w = _mm512_mul_ps(_mm512_set1_ps(1.0f / 12.0f), _mm512_sub_ps(d3, d1));
+        float *v4 = v3 + xi_stride, *v5 = v4 + xi_stride;
+        _mm512_mask_storeu_ps(v0 + k, m, _mm512_add_ps(_mm512_sub_ps(d0, _mm512_mul_ps(_mm512_set1_ps(1.25f), d2)),
+                                                       _mm512_mul_ps(_mm512_set1_ps(0.25f), d4)));
+        _mm512_mask_storeu_ps(v1 + k, m, _mm512_add_ps(t, s));
+        _mm512_mask_storeu_ps(v2 + k, m, _mm512_sub_ps(s, t));
+        _mm512_mask_storeu_ps(v3 + k, m, _mm512_add_ps(w, u));
+        _mm512_mask_storeu_ps(v4 + k, m, _mm512_sub_ps(u, w));
+        _mm512_mask_storeu_ps(v5 + k, m, _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(_mm512_set1_ps(4), d1),
+                                                                     _mm512_mul_ps(_mm512_set1_ps(5), d3)), d5));
+    }
+}
+
 #else
 void fck_prefetch(const void *start, size_t bytes) { (void)start; (void)bytes; }
 // Not reached: callers check fck_avx512_available(), which is 0 off x86-64.
@@ -71,5 +108,8 @@ void fck_deinterleave(const float *x, int width, int pad, int count, float *even
 void fck_winograd_input_2x2(const float *even, const float *odd, ptrdiff_t row_stride, int tiles, float *v,
                             ptrdiff_t xi_stride) {
     (void)even; (void)odd; (void)row_stride; (void)tiles; (void)v; (void)xi_stride;
+}
+void fck_winograd_input_line(int taps, const float *even, const float *odd, int tiles, float *v, ptrdiff_t xi_stride) {
+    (void)taps; (void)even; (void)odd; (void)tiles; (void)v; (void)xi_stride;
 }
 #endif

@@ -7,8 +7,6 @@ import Testing
 /// blocks small enough that images are cut into several slabs and chunks, both parallel
 /// strategies, with the BLAS GEMMs and (where the CPU has AVX-512) the packed-panel GEMMs.
 @Suite struct WinogradConvolutionTests {
-    /// The GEMM variants this machine can run.
-    static let packings = [false] + (PackedGemm.isAvailable ? [true] : [])
     /// The (packed GEMM, AVX-512 transforms) combinations this machine can run.
     static let variants = [(false, false)] + (AVX512.isAvailable ? [(false, true), (true, true)] : [])
 

@@ -37,6 +37,11 @@ void fck_pack_panels(const float *a, ptrdiff_t lda, int rows, int depth, float *
 void fck_gemm_packed(const float *packed, int rows, int depth, const float *b, ptrdiff_t ldb, int columns,
                      float *c, ptrdiff_t ldc, int accumulate);
 
+/// The input transform of Winograd F(2, r), r = 3 or 5 (`taps`), vectorized over tiles: Bᵀ d of
+/// `tiles` tiles whose inputs d_{2i} = even[k + i], d_{2i+1} = odd[k + i] (fck_deinterleave);
+/// position ξ of tile k goes to v[ξ · xi_stride + k].
+void fck_winograd_input_line(int taps, const float *even, const float *odd, int tiles, float *v, ptrdiff_t xi_stride);
+
 /// Channel mixing (a 1×1 convolution) Y = W · X + bias: W is `rows` × `depth` (row stride `ldw`),
 /// X is `depth` × `columns` (row stride `ldx`), Y is `rows` × `columns` (row stride `ldy`),
 /// all row-major; `bias` (`rows` floats) may be NULL. X is read in place — or, when its rows are

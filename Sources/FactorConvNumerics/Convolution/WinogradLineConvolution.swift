@@ -13,6 +13,8 @@ import FactorConvKernels
 struct WinogradLineConvolution: WinogradPlan {
     let problem: ConvProblem
     let kernel: WinogradKernel
+    /// Whether the input transform runs on the AVX-512 kernels (else the portable `WinogradTiles`).
+    let transformKernels: Bool
     /// Outputs per tile m, taps r, inputs per tile α.
     let outputs: Int, taps: Int, alpha: Int
     /// Output tiles per image, and tiles per chunk.
@@ -24,11 +26,13 @@ struct WinogradLineConvolution: WinogradPlan {
     /// The plan, or nil unless the problem is 1-D, stride 1, dilation 1, 3 or 5 taps, with at least
     /// `minChannels` input and output channels.
     init?(_ problem: ConvProblem, blockBytes: Int = WinogradLineConvolution.blockBytes,
-          minChannels: Int = WinogradKernel.minChannels, packed: Bool? = nil) {
+          minChannels: Int = WinogradKernel.minChannels, packed: Bool? = nil,
+          transformKernels: Bool = AVX512.isAvailable) {
         guard let kernel = WinogradKernel(weightShape: problem.weightShape, geometry: problem.geometry,
                                           minChannels: minChannels, packed: packed), let r = kernel.lineTaps else { return nil }
         self.problem = problem
         self.kernel = kernel
+        self.transformKernels = transformKernels
         taps = r
         outputs = WinogradKernel.lineOutputs(taps: r)
         alpha = outputs + r - 1
@@ -68,10 +72,15 @@ struct WinogradLineConvolution: WinogradPlan {
         for c in channels {
             let x = input + (block.image * problem.inChannels + c) * length
             // even[k] = x[base + 2k], odd[k] = x[base + 2k + 1], zero outside the row.
-            WinogradTiles.deinterleave(x, width: length, pad: -base, count: phaseCount,
-                                       even: scratch, odd: scratch + phaseLength)
-            WinogradTiles.lineInputTiles(taps: taps, even: scratch, odd: scratch + phaseLength, tiles: block.count,
-                                         v: v + c * ct, xiStride: xiStride)
+            let even = scratch, odd = scratch + phaseLength
+            if transformKernels {
+                fck_deinterleave(x, Int32(length), Int32(-base), Int32(phaseCount), even, odd)
+                fck_winograd_input_line(Int32(taps), even, odd, Int32(block.count), v + c * ct, xiStride)
+            } else {
+                WinogradTiles.deinterleave(x, width: length, pad: -base, count: phaseCount, even: even, odd: odd)
+                WinogradTiles.lineInputTiles(taps: taps, even: even, odd: odd, tiles: block.count, v: v + c * ct,
+                                             xiStride: xiStride)
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 /// The per-row kernels of `WinogradConvolution`'s input and output transforms, written on
 /// `SIMD4<Float>` over 4 consecutive tiles (SSE at the baseline target) with scalar tails: the
-/// portable path. With AVX-512 the 2-D plan uses `FactorConvKernels`' versions instead, and the
-/// 1-D plan uses them for the output transform of packed products.
+/// portable path. With AVX-512 the plans use `FactorConvKernels`' versions instead (but for the
+/// 1-D output transform of BLAS products).
 enum WinogradTiles {
     /// Splits input row `x` (`width` floats, or nil for a padding row) into its even and odd
     /// columns after `pad` zeros of left padding: `even[k] = x[2k − pad]`,
