@@ -5,26 +5,43 @@
 
 #if defined(__x86_64__)
 
-/// The 2×2 outputs y[r][j] of 16 tiles (fewer at the row's end: `count`) for 16 channels
-/// (`mask`): y[2r + j][t][lane], one vector over channels per tile, into `y`.
+/// Aᵀ m A + b for 16 lanes (tiles or channels) at once: position ξ of every lane is the vector
+/// at p + ξ · xi_stride (lanes outside `mask` read as zero). y[2r + j] is output (r, j).
+static inline FCK_AVX512 __attribute__((always_inline)) void
+tile_transform(const float *p, ptrdiff_t xi_stride, __mmask16 mask, __m512 b, __m512 y[4]) {
+#define FCK_M(xi) _mm512_maskz_loadu_ps(mask, p + (xi) * xi_stride)
+    // Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]: along the first axis s_j (row 0), d_j (row 1).
+    __m512 s[4], d[4];
+    for (int j = 0; j < 4; j++) {
+        const __m512 m1 = FCK_M(4 + j), m2 = FCK_M(8 + j);
+        s[j] = _mm512_add_ps(_mm512_add_ps(FCK_M(j), m1), m2);
+        d[j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), FCK_M(12 + j));
+    }
+#undef FCK_M
+    y[0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[0], s[1]), s[2]), b);
+    y[1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[1], s[2]), s[3]), b);
+    y[2] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(d[0], d[1]), d[2]), b);
+    y[3] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(d[1], d[2]), d[3]), b);
+}
+
+/// Stores even and odd outputs of 16 lanes interleaved, as `columns` ≤ 32 consecutive floats.
+static inline FCK_AVX512 __attribute__((always_inline)) void
+store_interleaved(__m512 even, __m512 odd, int columns, float *out) {
+    const __m512i low = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i high = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    _mm512_mask_storeu_ps(out, fck_first_vector(columns), _mm512_permutex2var_ps(even, low, odd));
+    _mm512_mask_storeu_ps(out + 16, fck_second_vector(columns), _mm512_permutex2var_ps(even, high, odd));
+}
+
+/// The 2×2 outputs of 16 tiles (fewer at the row's end: `count`) for 16 channels (`mask`):
+/// y[2r + j][t], one vector over channels per tile, into `y`.
 static inline FCK_AVX512 __attribute__((always_inline)) void
 tile_outputs(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int count, __mmask16 mask, __m512 b,
              float y[4][16][16]) {
     for (int t = 0; t < count; t++) {
-        const float *mt = m + t * tile_stride;
-#define FCK_M(xi) _mm512_maskz_loadu_ps(mask, mt + (xi) * xi_stride)
-        // Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]: along the first axis s_j (row 0), d_j (row 1).
-        __m512 s[4], d[4];
-        for (int j = 0; j < 4; j++) {
-            const __m512 m1 = FCK_M(4 + j), m2 = FCK_M(8 + j);
-            s[j] = _mm512_add_ps(_mm512_add_ps(FCK_M(j), m1), m2);
-            d[j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), FCK_M(12 + j));
-        }
-#undef FCK_M
-        _mm512_storeu_ps(y[0][t], _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[0], s[1]), s[2]), b));
-        _mm512_storeu_ps(y[1][t], _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[1], s[2]), s[3]), b));
-        _mm512_storeu_ps(y[2][t], _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(d[0], d[1]), d[2]), b));
-        _mm512_storeu_ps(y[3][t], _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(d[1], d[2]), d[3]), b));
+        __m512 out[4];
+        tile_transform(m + t * tile_stride, xi_stride, mask, b, out);
+        for (int i = 0; i < 4; i++) _mm512_storeu_ps(y[i][t], out[i]);
     }
 }
 
@@ -37,14 +54,10 @@ static inline FCK_AVX512 __attribute__((always_inline)) void
 store_row(const float even[16][16], const float odd[16][16], int lanes, int columns, float *out,
           ptrdiff_t plane_stride) {
     const __m512i lane0 = _mm512_set_epi32(240, 224, 208, 192, 176, 160, 144, 128, 112, 96, 80, 64, 48, 32, 16, 0);
-    const __m512i low = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    const __m512i high = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
-    const __mmask16 first = fck_first_vector(columns), second = fck_second_vector(columns);
     for (int l = 0; l < lanes; l++, out += plane_stride) {
         const __m512i index = _mm512_add_epi32(lane0, _mm512_set1_epi32(l));
-        const __m512 e = _mm512_i32gather_ps(index, &even[0][0], 4), o = _mm512_i32gather_ps(index, &odd[0][0], 4);
-        _mm512_mask_storeu_ps(out, first, _mm512_permutex2var_ps(e, low, o));
-        _mm512_mask_storeu_ps(out + 16, second, _mm512_permutex2var_ps(e, high, o));
+        store_interleaved(_mm512_i32gather_ps(index, &even[0][0], 4), _mm512_i32gather_ps(index, &odd[0][0], 4),
+                          columns, out);
     }
 }
 
@@ -74,33 +87,13 @@ FCK_AVX512 void fck_winograd_output_2x2(const float *m, ptrdiff_t xi_stride, ptr
 
 FCK_AVX512 void fck_winograd_output_2x2_tiles(const float *m, ptrdiff_t xi_stride, int tiles, float bias, int width,
                                               float *row0, float *row1) {
-    const __m512i low = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    const __m512i high = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
     const __m512 b = _mm512_set1_ps(bias);
     for (int k = 0; k < tiles; k += 16) {
-        const __mmask16 mask = fck_first_vector(tiles - k);
-        const int columns = width - 2 * k;
-        const __mmask16 first = fck_first_vector(columns), second = fck_second_vector(columns);
-#define FCK_M(xi) _mm512_maskz_loadu_ps(mask, m + (xi) * xi_stride + k)
-        // Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]: along the first axis s_j (row 0), d_j (row 1).
-        __m512 s[4], d[4];
-        for (int j = 0; j < 4; j++) {
-            const __m512 m1 = FCK_M(4 + j), m2 = FCK_M(8 + j);
-            s[j] = _mm512_add_ps(_mm512_add_ps(FCK_M(j), m1), m2);
-            d[j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), FCK_M(12 + j));
-        }
-#undef FCK_M
+        __m512 y[4];
+        tile_transform(m + k, xi_stride, fck_first_vector(tiles - k), b, y);
         // Even and odd output columns of the 16 tiles, interleaved into 32 consecutive ones.
-        const __m512 e0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[0], s[1]), s[2]), b);
-        const __m512 o0 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[1], s[2]), s[3]), b);
-        _mm512_mask_storeu_ps(row0 + 2 * k, first, _mm512_permutex2var_ps(e0, low, o0));
-        _mm512_mask_storeu_ps(row0 + 2 * k + 16, second, _mm512_permutex2var_ps(e0, high, o0));
-        if (row1) {
-            const __m512 e1 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(d[0], d[1]), d[2]), b);
-            const __m512 o1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(d[1], d[2]), d[3]), b);
-            _mm512_mask_storeu_ps(row1 + 2 * k, first, _mm512_permutex2var_ps(e1, low, o1));
-            _mm512_mask_storeu_ps(row1 + 2 * k + 16, second, _mm512_permutex2var_ps(e1, high, o1));
-        }
+        store_interleaved(y[0], y[1], width - 2 * k, row0 + 2 * k);
+        if (row1) store_interleaved(y[2], y[3], width - 2 * k, row1 + 2 * k);
     }
 }
 
