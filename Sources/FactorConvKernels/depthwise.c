@@ -15,6 +15,16 @@ static inline void valid_taps(int o, int size, int taps, int stride, int pad, in
     *last = hi;
 }
 
+/// Output o of an innermost-mode line, one at a time (the ends of a line, and strided lines).
+static inline float line_output(const float *src, int o, int size, const float *w, int taps, int stride, int pad,
+                                int dilation) {
+    int first, last;
+    valid_taps(o, size, taps, stride, pad, dilation, &first, &last);
+    float acc = 0;
+    for (int t = first; t < last; t++) acc += w[t] * src[o * stride - pad + t * dilation];
+    return acc;
+}
+
 /// Mode with `inner` > 1 contiguous floats per row: output row o is a weighted sum of whole input
 /// rows, 16 columns per vector.
 static FCK_AVX512 void rows_mode(const float *src, float *dst, int size, int inner, int out_size, const float *w,
@@ -43,13 +53,7 @@ static FCK_AVX512 void line_mode(const float *src, float *dst, int size, int out
     int hi = size - (taps - 1) * dilation + pad;
     if (hi > out_size) hi = out_size;
     if (hi < lo) hi = lo;
-    for (int o = 0; o < lo; o++) {
-        int first, last;
-        valid_taps(o, size, taps, 1, pad, dilation, &first, &last);
-        float acc = 0;
-        for (int t = first; t < last; t++) acc += w[t] * src[o - pad + t * dilation];
-        dst[o] = acc;
-    }
+    for (int o = 0; o < lo; o++) dst[o] = line_output(src, o, size, w, taps, 1, pad, dilation);
     for (int o = lo; o < hi; o += 16) {
         const __mmask16 mask = fck_first_vector(hi - o);
         __m512 acc = _mm512_setzero_ps();
@@ -57,13 +61,7 @@ static FCK_AVX512 void line_mode(const float *src, float *dst, int size, int out
             acc = _mm512_fmadd_ps(_mm512_set1_ps(w[t]), _mm512_maskz_loadu_ps(mask, src + o - pad + t * dilation), acc);
         _mm512_mask_storeu_ps(dst + o, mask, acc);
     }
-    for (int o = hi; o < out_size; o++) {
-        int first, last;
-        valid_taps(o, size, taps, 1, pad, dilation, &first, &last);
-        float acc = 0;
-        for (int t = first; t < last; t++) acc += w[t] * src[o - pad + t * dilation];
-        dst[o] = acc;
-    }
+    for (int o = hi; o < out_size; o++) dst[o] = line_output(src, o, size, w, taps, 1, pad, dilation);
 }
 
 FCK_AVX512 void fck_depthwise_mode(const float *src, float *dst, int outer, int size, int inner, int out_size,
@@ -77,13 +75,7 @@ FCK_AVX512 void fck_depthwise_mode(const float *src, float *dst, int outer, int 
         } else if (stride == 1) {
             line_mode(s, d, size, out_size, w, taps, pad, dilation);
         } else {
-            for (int o = 0; o < out_size; o++) {
-                int first, last;
-                valid_taps(o, size, taps, stride, pad, dilation, &first, &last);
-                float acc = 0;
-                for (int t = first; t < last; t++) acc += w[t] * s[o * stride - pad + t * dilation];
-                d[o] = acc;
-            }
+            for (int o = 0; o < out_size; o++) d[o] = line_output(s, o, size, w, taps, stride, pad, dilation);
         }
     }
 }
