@@ -40,14 +40,13 @@ public struct WinogradKernel: Sendable, Equatable {
         guard n >= 1, n == g.order, g.stride.allSatisfy({ $0 == 1 }),
               weightShape[0] >= minChannels, weightShape[1] >= minChannels else { return nil }
         let kernel = Array(weightShape.dropFirst(2))
+        self.packed = packed ?? PackedGemm.suits(rows: weightShape[0])
         if n == 1 {
             guard Self.lineTaps.contains(kernel[0]), g.dilation[0] == 1 else { return nil }
             (outChannels, inChannels, stack, groups, lineTaps) = (weightShape[0], weightShape[1], 1, 1, kernel[0])
-            self.packed = packed ?? PackedGemm.suits(rows: weightShape[0])
             return
         }
         lineTaps = nil
-        self.packed = packed ?? PackedGemm.suits(rows: weightShape[0])
         for d in (n - 2)..<n where kernel[d] != 3 || g.dilation[d] != 1 { return nil }
         outChannels = weightShape[0]
         inChannels = weightShape[1]
@@ -152,9 +151,7 @@ public struct WinogradKernel: Sendable, Equatable {
 /// straddle cache lines: 8% faster on a 256-channel layer). Immutable once written.
 final class TransformedKernel: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
-    let count: Int
     init(count: Int) {
-        self.count = count
         pointer = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
             .bindMemory(to: Float.self, capacity: max(1, count))
     }
