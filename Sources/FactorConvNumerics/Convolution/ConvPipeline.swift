@@ -88,10 +88,14 @@ public struct ConvPipeline: Sendable {
 
     /// Multiply-adds × 2 of a forward pass over `input` (B, C, S...): a cost model for 'auto'.
     public func flops(input: [Int]) throws -> Double {
-        let shapes = try imageShapes(input: Array(input.dropFirst()))
+        try imageFlops(imageShapes(input: Array(input.dropFirst()))) * Double(input[0])
+    }
+
+    /// Multiply-adds × 2 of one image, given its shapes before and after each stage.
+    private func imageFlops(_ shapes: [[Int]]) -> Double {
         var total = 0.0
         for (i, stage) in stages.enumerated() { total += stage.flops(shapes[i], shapes[i + 1]) }
-        return total * Double(input[0])
+        return total
     }
 
     /// Runs the pipeline on a tensor.
@@ -144,9 +148,8 @@ public struct ConvPipeline: Sendable {
             // too short to repay the wake-ups. Measured at rank 0.1 (2 threads vs 1): ~22 MFLOP
             // layers (64×56², 256×14²) 0.30 → 0.43–0.48 ms, ~90 MFLOP ones (64×112², 128×56²,
             // 256×28²) 0.81–1.29 → 0.75–1.03 ms (but TT on 256×28², 0.85 → 1.01).
-            var imageFlops = 0.0
-            for (i, stage) in stages.enumerated() { imageFlops += stage.flops(shapes[i], shapes[i + 1]) }
-            let innerWorkers = minFlopsPerWorker > 0 ? Int(max(1, min(Double(workers), imageFlops / minFlopsPerWorker))) : workers
+            let perWorker = imageFlops(shapes) / minFlopsPerWorker
+            let innerWorkers = minFlopsPerWorker > 0 ? Int(max(1, min(Double(workers), perWorker))) : workers
             Workspace.shared.withBuffer(of: Float.self, count: 2 * scratch) { buffers in
                 for b in 0..<batch { runImage(b, innerWorkers: innerWorkers, buffers: buffers) }
             }

@@ -68,7 +68,10 @@ public struct ConvProblem: Equatable, Sendable {
     }
 
     /// True when the convolution is a plain channel mix: 1×…×1 kernel, stride 1, no padding.
-    public var isPointwise: Bool {
+    public var isPointwise: Bool { Self.isPointwise(kernel: kernel, geometry: geometry) }
+
+    /// `isPointwise` for kernel sizes K... and a geometry, before any input shape is known.
+    static func isPointwise(kernel: some Collection<Int>, geometry: ConvGeometry) -> Bool {
         kernel.allSatisfy { $0 == 1 } && geometry.stride.allSatisfy { $0 == 1 } && geometry.padding.allSatisfy { $0 == 0 }
     }
 }

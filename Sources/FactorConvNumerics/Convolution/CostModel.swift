@@ -24,8 +24,7 @@ public enum CostModel {
             case .depthwise:
                 seconds += flops / depthwiseRate
             case .dense(let w, let g, _):
-                let isPointwise = w.shape.dropFirst(2).allSatisfy { $0 == 1 } && g.stride.allSatisfy { $0 == 1 }
-                    && g.padding.allSatisfy { $0 == 0 }
+                let isPointwise = ConvProblem.isPointwise(kernel: w.shape.dropFirst(2), geometry: g)
                 let positions = Double(shapes[i + 1].dropFirst().reduce(1, *))
                 if let winograd = WinogradKernel(weightShape: w.shape, geometry: g) {
                     // F(2×2, 3×3): 16 multiplies per 4 outputs instead of 36 (F(m, r): m + r − 1
