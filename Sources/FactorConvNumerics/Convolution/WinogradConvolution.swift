@@ -190,21 +190,14 @@ extension WinogradConvolution {
                 }
                 for r in 0..<rowCount {
                     let ih = 2 * block.tileRow0 - padH + r
-                    let even = rowScratch + 2 * r * half, row = ih >= 0 && ih < height ? src + ih * width : nil
-                    if transformKernels {
-                        fck_deinterleave(row, Int32(width), Int32(padW), Int32(half), even, even + half)
-                    } else {
-                        WinogradTiles.deinterleave(row, width: width, pad: padW, count: half, even: even, odd: even + half)
-                    }
+                    let even = rowScratch + 2 * r * half
+                    WinogradTiles.deinterleave(ih >= 0 && ih < height ? src + ih * width : nil, width: width, pad: padW,
+                                               count: half, even: even, odd: even + half, kernels: transformKernels)
                 }
                 for tr in 0..<block.tileRows {
                     let even = rowScratch + 2 * (2 * tr) * half
-                    if transformKernels {
-                        fck_winograd_input_2x2(even, even + half, 2 * half, Int32(tw), vBase + tr * tw, xiStride)
-                    } else {
-                        WinogradTiles.inputTiles(even: even, odd: even + half, rowStride: 2 * half, tiles: tw,
-                                                 v: vBase + tr * tw, xiStride: xiStride)
-                    }
+                    WinogradTiles.inputTiles(even: even, odd: even + half, rowStride: 2 * half, tiles: tw,
+                                             v: vBase + tr * tw, xiStride: xiStride, kernels: transformKernels)
                 }
             }
         }
@@ -280,13 +273,10 @@ extension WinogradConvolution {
                 let dst = image + o * problem.outputPositions + planeIndex * outH * outW
                 for tr in 0..<block.tileRows {
                     let oh = 2 * (block.tileRow0 + tr)
-                    let row0 = dst + oh * outW, row1 = oh + 1 < outH ? row0 + outW : nil
-                    if transformKernels {
-                        fck_winograd_output_2x2_tiles(mBase + tr * tw, xiStride, Int32(tw), bias?[o] ?? 0, Int32(outW), row0, row1)
-                    } else {
-                        WinogradTiles.outputTiles(m: mBase + tr * tw, xiStride: xiStride, tiles: tw, bias: bias?[o] ?? 0,
-                                                  width: outW, row0: row0, row1: row1)
-                    }
+                    let row0 = dst + oh * outW
+                    WinogradTiles.outputTiles(m: mBase + tr * tw, xiStride: xiStride, tiles: tw, bias: bias?[o] ?? 0,
+                                              width: outW, row0: row0, row1: oh + 1 < outH ? row0 + outW : nil,
+                                              kernels: transformKernels)
                 }
             }
         }

@@ -73,14 +73,10 @@ struct WinogradLineConvolution: WinogradPlan {
             let x = input + (block.image * problem.inChannels + c) * length
             // even[k] = x[base + 2k], odd[k] = x[base + 2k + 1], zero outside the row.
             let even = scratch, odd = scratch + phaseLength
-            if transformKernels {
-                fck_deinterleave(x, Int32(length), Int32(-base), Int32(phaseCount), even, odd)
-                fck_winograd_input_line(Int32(taps), even, odd, Int32(block.count), v + c * ct, xiStride)
-            } else {
-                WinogradTiles.deinterleave(x, width: length, pad: -base, count: phaseCount, even: even, odd: odd)
-                WinogradTiles.lineInputTiles(taps: taps, even: even, odd: odd, tiles: block.count, v: v + c * ct,
-                                             xiStride: xiStride)
-            }
+            WinogradTiles.deinterleave(x, width: length, pad: -base, count: phaseCount, even: even, odd: odd,
+                                       kernels: transformKernels)
+            WinogradTiles.lineInputTiles(taps: taps, even: even, odd: odd, tiles: block.count, v: v + c * ct,
+                                         xiStride: xiStride, kernels: transformKernels)
         }
     }
 

@@ -1,13 +1,16 @@
-/// The per-row kernels of `WinogradConvolution`'s input and output transforms, written on
+import FactorConvKernels
+
+/// The per-row kernels of the Winograd plans' input and output transforms, written on
 /// `SIMD4<Float>` over 4 consecutive tiles (SSE at the baseline target) with scalar tails: the
-/// portable path. With AVX-512 the plans use `FactorConvKernels`' versions instead (but for the
-/// 1-D output transform of BLAS products).
+/// portable path. With `kernels` (the plans pass `AVX512.isAvailable` by default), each runs
+/// `FactorConvKernels`' AVX-512 version instead, over 16 tiles per vector.
 enum WinogradTiles {
     /// Splits input row `x` (`width` floats, or nil for a padding row) into its even and odd
     /// columns after `pad` zeros of left padding: `even[k] = x[2k − pad]`,
     /// `odd[k] = x[2k + 1 − pad]` for k in 0..<count, zero outside the row.
     static func deinterleave(_ x: UnsafePointer<Float>?, width: Int, pad: Int, count: Int,
-                             even: UnsafeMutablePointer<Float>, odd: UnsafeMutablePointer<Float>) {
+                             even: UnsafeMutablePointer<Float>, odd: UnsafeMutablePointer<Float>, kernels: Bool) {
+        if kernels { return fck_deinterleave(x, Int32(width), Int32(pad), Int32(count), even, odd) }
         guard let x else {
             even.update(repeating: 0, count: count)
             odd.update(repeating: 0, count: count)
@@ -32,7 +35,8 @@ enum WinogradTiles {
     /// e_{k+1}, o_{k+1}). Writes ξ = 4i + j at `v + ξ · xiStride`, tiles contiguous.
     /// Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]].
     static func inputTiles(even: UnsafePointer<Float>, odd: UnsafePointer<Float>, rowStride: Int, tiles: Int,
-                           v: UnsafeMutablePointer<Float>, xiStride: Int) {
+                           v: UnsafeMutablePointer<Float>, xiStride: Int, kernels: Bool) {
+        if kernels { return fck_winograd_input_2x2(even, odd, rowStride, Int32(tiles), v, xiStride) }
         // Along the first axis: r_i = d_a + sign · d_b.
         let combos: [(a: Int, b: Int, sign: Float)] = [(0, 2, -1), (1, 2, 1), (2, 1, -1), (1, 3, -1)]
         for (i, combo) in combos.enumerated() {
@@ -60,7 +64,8 @@ enum WinogradTiles {
     /// two output rows (`row1` nil past the output's end) of `width` columns, tile k at 2k.
     /// Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]].
     static func outputTiles(m: UnsafePointer<Float>, xiStride: Int, tiles: Int, bias: Float, width: Int,
-                            row0: UnsafeMutablePointer<Float>, row1: UnsafeMutablePointer<Float>?) {
+                            row0: UnsafeMutablePointer<Float>, row1: UnsafeMutablePointer<Float>?, kernels: Bool) {
+        if kernels { return fck_winograd_output_2x2_tiles(m, xiStride, Int32(tiles), bias, Int32(width), row0, row1) }
         @inline(__always) func mm(_ xi: Int, _ k: Int) -> SIMD4<Float> { load4(m + xi * xiStride + k) }
         let b4 = SIMD4<Float>(repeating: bias)
         var k = 0
@@ -114,7 +119,8 @@ enum WinogradTiles {
     /// F(2, 5): (d0 − 5/4 d2 + 1/4 d4, t + s, s − t, w + u, u − w, 4 d1 − 5 d3 + d5) with
     /// s = 2/3 d2 − 1/6 d4, t = 2/3 d1 − 1/6 d3, u = (d4 − d2)/24, w = (d3 − d1)/12.
     static func lineInputTiles(taps: Int, even: UnsafePointer<Float>, odd: UnsafePointer<Float>, tiles: Int,
-                               v: UnsafeMutablePointer<Float>, xiStride: Int) {
+                               v: UnsafeMutablePointer<Float>, xiStride: Int, kernels: Bool) {
+        if kernels { return fck_winograd_input_line(Int32(taps), even, odd, Int32(tiles), v, xiStride) }
         let v0 = v, v1 = v0 + xiStride, v2 = v1 + xiStride, v3 = v2 + xiStride
         if taps == 3 {
             var k = 0
