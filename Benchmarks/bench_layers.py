@@ -46,10 +46,16 @@ def bench_one(xshape, cout, k, p, factorization, rank):
     x = torch.randn(*xshape)
     xn = x.numpy()
     state = {name: value.detach().numpy().copy() for name, value in ref.state_dict().items()}
-    ours = fc.FactorizedConv(xshape[1], cout, k, order=order, padding=p, factorization=factorization,
-                             rank=tuple(ref.weight.rank) if factorization != "cp" else ref.weight.rank,
-                             implementation="factorized")
-    ours.load_state_dict(state)
+
+    def ours_layer(impl):
+        """Our layer with tltorch's parameters and implementation `impl`."""
+        layer = fc.FactorizedConv(xshape[1], cout, k, order=order, padding=p, factorization=factorization,
+                                  rank=tuple(ref.weight.rank) if factorization != "cp" else ref.weight.rank,
+                                  implementation=impl)
+        layer.load_state_dict(state)
+        return layer
+
+    ours = ours_layer("factorized")
     kernel = ours.reconstruct_kernel()
     dense = [None, torch.nn.functional.conv1d, torch.nn.functional.conv2d, torch.nn.functional.conv3d][order]
     wt = torch.from_numpy(kernel)
@@ -68,11 +74,8 @@ def bench_one(xshape, cout, k, p, factorization, rank):
             fns.append(lambda layer=layer: layer(x))
         max_err = 0.0
         for impl in ours_impls(factorization) + ["auto"]:
-            # A separate layer per implementation, sharing the parameters, so that none is re-planned.
-            mine = fc.FactorizedConv(xshape[1], cout, k, order=order, padding=p, factorization=factorization,
-                                     rank=tuple(ref.weight.rank) if factorization != "cp" else ref.weight.rank,
-                                     implementation=impl)
-            mine.load_state_dict(state)
+            # A separate layer per implementation, with the same parameters, so that none is re-planned.
+            mine = ours_layer(impl)
             y = mine(xn)
             max_err = max(max_err, float(np.abs(y - y_dense).max() / np.abs(y_dense).max()))
             if impl == "auto":
