@@ -201,3 +201,30 @@ struct LayerEquivalenceTests {
         }
     }
 }
+
+@Suite("Tucker layers with spatial ranks 1 (the separable plan)")
+struct TuckerSeparableTests {
+    /// The core's narrower side is R_1 (in) or R_0 (out): the spatial filter runs on that side and
+    /// the core is folded into the other 1×1. Both, over random geometries of orders 1–3.
+    @Test("factorized equals the reference conv of the reconstructed kernel", arguments: [(3, 5), (5, 3), (4, 4)], 1...3)
+    func matchesReference(_ ranks: (Int, Int), _ order: Int) throws {
+        var rng = TestRandom(seed: UInt64(9000 + 10 * ranks.0 + ranks.1 + 100 * order))
+        for trial in 0..<3 {
+            let kernel = (0..<order).map { _ in rng.int(1...3) }
+            let g = try randomGeometry(&rng, order: order)
+            let conv = try FactorizedConv(inChannels: 6, outChannels: 7, kernelSize: kernel, stride: g.stride,
+                                          padding: g.padding, dilation: g.dilation, bias: true, factorization: .tucker,
+                                          rank: .perMode([ranks.0, ranks.1] + Array(repeating: 1, count: order)),
+                                          implementation: .factorized, seed: UInt64(trial + 1))
+            try conv.loadStateDict(["bias": rng.tensor([7])], strict: false)
+            #expect(conv.weight.rank == .tucker([ranks.0, ranks.1] + Array(repeating: 1, count: order)))
+            let x = rng.tensor([2, 6] + randomInputSizes(&rng, kernel: kernel, geometries: [g]))
+            let reference = referenceConv(x, weight: try conv.reconstructKernel(), bias: conv.bias?.scalars,
+                                          stride: g.stride, padding: g.padding, dilation: g.dilation)
+            let y = try conv.forward(x)
+            try #require(y.shape == reference.shape, "ranks \(ranks) kernel \(kernel) \(g)")
+            let error = relativeMaxError(y, reference)
+            #expect(error <= equivalenceTolerance, "ranks \(ranks) kernel \(kernel) \(g): relative error \(error)")
+        }
+    }
+}
