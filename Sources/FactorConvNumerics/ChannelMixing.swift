@@ -12,15 +12,22 @@ enum ChannelMixing {
     /// output once, where OpenBLAS copies all of X into a packed buffer and zero-fills Y before
     /// multiplying (together ~20% of a rank-0.1 layer's forward); else a BLAS GEMM plus a bias
     /// pass.
+    ///
+    /// When `nonFinite` is given, X is also checked for NaN and infinities (by the kernel as it
+    /// reads X, so at no extra pass over memory) and `nonFinite.pointee` set to 1 if it has any.
     static func apply(weight: UnsafePointer<Float>, rows: Int, depth: Int, input: UnsafePointer<Float>, ldx: Int,
                       columns: Int, output: UnsafeMutablePointer<Float>, ldy: Int, bias: UnsafePointer<Float>?,
-                      useKernels: Bool = AVX512.isAvailable) {
+                      nonFinite: UnsafeMutablePointer<Int32>? = nil, useKernels: Bool = AVX512.isAvailable) {
         guard rows > 0, columns > 0 else { return }
         if useKernels {
             Workspace.shared.withBuffer(of: Float.self, count: 32 * depth) { scratch in
-                fck_mix_channels(weight, depth, Int32(rows), Int32(depth), input, ldx, Int32(columns), output, ldy, bias, scratch)
+                fck_mix_channels(weight, depth, Int32(rows), Int32(depth), input, ldx, Int32(columns), output, ldy, bias,
+                                 scratch, nonFinite)
             }
             return
+        }
+        if let nonFinite, (0..<depth).contains(where: { !FiniteCheck.allFinite(UnsafeBufferPointer(start: input + $0 * ldx, count: columns)) }) {
+            nonFinite.pointee = 1
         }
         Float.gemm(transA: false, transB: false, m: rows, n: columns, k: depth, alpha: 1, a: weight, lda: depth,
                    b: input, ldb: ldx, beta: 0, c: output, ldc: ldy)

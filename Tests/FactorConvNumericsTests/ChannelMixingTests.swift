@@ -44,4 +44,40 @@ import Testing
             }
         }
     }
+
+    /// The optional non-finite check: a single NaN, +Inf or -Inf anywhere in X's `columns`
+    /// (first and last column, either vector of a block, the last block, an aliased X) sets the
+    /// flag; finite extremes (largest float, subnormals, -0) and non-finite values in the row
+    /// padding beyond `columns` do not.
+    @Test(arguments: [false] + (AVX512.isAvailable ? [true] : []))
+    func flagsNonFiniteInput(useKernels: Bool) {
+        var rng = TestRandom(seed: useKernels ? 5201 : 5200)
+        func flag(_ x: [Float], rows: Int, depth: Int, ldx: Int, columns: Int) -> Int32 {
+            let w = [Float](repeating: 0.5, count: rows * depth)
+            var y = [Float](repeating: 0, count: rows * columns)
+            var nonFinite: Int32 = 0
+            ChannelMixing.apply(weight: w, rows: rows, depth: depth, input: x, ldx: ldx, columns: columns, output: &y,
+                                ldy: columns, bias: nil, nonFinite: &nonFinite, useKernels: useKernels)
+            return nonFinite
+        }
+        for (depth, columns, ldx) in [(1, 1, 1), (3, 17, 20), (5, 32, 32), (7, 33, 40), (70, 100, 1024), (13, 3136, 3136)] {
+            let rows = rng.int(1...30)
+            var x = rng.tensor([depth * ldx]).scalars
+            x[0] = .greatestFiniteMagnitude
+            x[x.count - 1] = -.leastNonzeroMagnitude
+            if x.count > 2 { x[1] = -0.0 }
+            for k in 0..<depth where ldx > columns { x[k * ldx + columns] = .nan }   // padding: not read
+            #expect(flag(x, rows: rows, depth: depth, ldx: ldx, columns: columns) == 0, "depth \(depth) columns \(columns)")
+            let spots = [(0, 0), (depth - 1, columns - 1), (depth / 2, min(16, columns - 1)),
+                         (rng.int(0...(depth - 1)), rng.int(0...(columns - 1)))]
+            for (k, j) in spots {
+                for bad in [Float.nan, .infinity, -.infinity] {
+                    var y = x
+                    y[k * ldx + j] = bad
+                    #expect(flag(y, rows: rows, depth: depth, ldx: ldx, columns: columns) == 1,
+                            "\(bad) at row \(k) column \(j), depth \(depth) columns \(columns)")
+                }
+            }
+        }
+    }
 }

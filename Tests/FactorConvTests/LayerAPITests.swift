@@ -605,6 +605,39 @@ struct LayerMiscAPITests {
         #expect(!conv.description.contains("bias=False"))
     }
 
+    /// The factorized paths check the input inside their first (pointwise) stage, image by image
+    /// and worker by worker; the others check it first. Every implementation must still see a
+    /// single bad value anywhere: first, last, in the last image, with stride 2, batch 1 and 3.
+    @Test("every implementation rejects a single NaN or infinity anywhere in the input")
+    func forwardRejectsNonFiniteAnywhere() throws {
+        for f in Factorization.allCases {
+            let candidates: [Implementation] = f == .dense ? [.reconstructed] : f == .cp
+                ? [.factorized, .reconstructed, .mobilenet, .auto] : [.factorized, .reconstructed, .auto]
+            for implementation in candidates {
+                for stride in [1, 2] {
+                    let conv = try FactorizedConv(inChannels: 4, outChannels: 6, kernelSize: [3, 3], stride: [stride, stride],
+                                                  factorization: f, rank: f == .dense ? .same : .fraction(0.5),
+                                                  implementation: implementation, seed: 5)
+                    for batch in [1, 3] {
+                        var rng = TestRandom(seed: 62)
+                        var x = rng.tensor([batch, 4, 7, 9])
+                        _ = try conv.forward(x)
+                        for spot in [0, x.count - 1, x.count / 2, rng.int(0...(x.count - 1))] {
+                            let kept = x.scalars[spot]
+                            for bad in [Float.nan, .infinity, -.infinity] {
+                                x.scalars[spot] = bad
+                                expectError(.numerical, "\(f) \(implementation) stride \(stride) batch \(batch): \(bad) at \(spot)") {
+                                    _ = try conv.forward(x)
+                                }
+                            }
+                            x.scalars[spot] = kept
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test("forward rejects non-finite inputs (.numerical) and wrong shapes (.shapeMismatch)")
     func forwardErrors() throws {
         for f in Factorization.allCases {

@@ -6,9 +6,8 @@ extension FactorizedConv {
     public func forward(_ x: Tensor<Float>, layer: [Int] = []) throws -> Tensor<Float> {
         let (pipeline, outShape) = try plan(inputShape: x.shape, layer: layer)
         let y = try x.scalars.withUnsafeBufferPointer { xp in
-            try Self.checkFinite(xp, "input")
-            return try Tensor<Float>.uninitializedFloats(try Checked.product(outShape, "output shape")) { yp in
-                try pipeline.forward(input: xp.baseAddress!, inputShape: x.shape, output: yp)
+            try Tensor<Float>.uninitializedFloats(try Checked.product(outShape, "output shape")) { yp in
+                try pipeline.forward(input: xp.baseAddress!, inputShape: x.shape, output: yp, rejectingNonFinite: true)
             }
         }
         return try Tensor(shape: outShape, scalars: y)
@@ -19,8 +18,7 @@ extension FactorizedConv {
     public func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutablePointer<Float>,
                         layer: [Int] = []) throws {
         let (pipeline, _) = try plan(inputShape: inputShape, layer: layer)
-        try Self.checkFinite(UnsafeBufferPointer(start: input, count: inputShape.reduce(1, *)), "input")
-        try pipeline.forward(input: input, inputShape: inputShape, output: output)
+        try pipeline.forward(input: input, inputShape: inputShape, output: output, rejectingNonFinite: true)
     }
 
     /// The output shape (B, C_out, S'...) of layer `layer` for an input of shape `inputShape`.

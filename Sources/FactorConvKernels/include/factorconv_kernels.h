@@ -47,8 +47,10 @@ void fck_winograd_input_line(int taps, const float *even, const float *odd, int 
 /// all row-major; `bias` (`rows` floats) may be NULL. X is read in place — or, when its rows are
 /// a multiple of 4 KB apart, through `scratch` (32 · `depth` floats, may be NULL to never do so)
 /// — and each output written once (BLAS copies X into a packed buffer and zero-fills Y first).
+/// When `nonfinite` is not NULL, X is also checked for NaN and infinities as it is read, and
+/// *nonfinite is set to 1 if it has any (left unchanged otherwise).
 void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int depth, const float *x, ptrdiff_t ldx,
-                      int columns, float *y, ptrdiff_t ldy, const float *bias, float *scratch);
+                      int columns, float *y, ptrdiff_t ldy, const float *bias, float *scratch, int *nonfinite);
 
 /// Depthwise 1-D convolution of one channel along one mode: `outer` blocks, each of `size` input
 /// rows of `inner` contiguous floats, become `out_size` output rows; output row o is

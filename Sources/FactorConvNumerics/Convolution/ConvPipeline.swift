@@ -113,12 +113,31 @@ public struct ConvPipeline: Sendable {
     /// Runs the pipeline on raw buffers: `input` of shape `inputShape` (B, C, S...), `output` with
     /// room for `outputShape(input:)`. Parallel over images when there are enough of them, else
     /// inside each stage. Safe to call concurrently (all state is per call).
-    public func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutablePointer<Float>) throws {
+    ///
+    /// With `rejectingNonFinite`, an input holding NaN or infinities throws `.numerical`; the
+    /// output may then be partly written. When the first stage is a pointwise one (it reads every
+    /// input value), it checks the values as it reads them; else they are checked first.
+    public func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutablePointer<Float>,
+                        rejectingNonFinite: Bool = false) throws {
         let shapes = try imageShapes(input: Array(inputShape.dropFirst()))
         let batch = inputShape[0]
         let counts = shapes.map { $0.reduce(1, *) }
         let scratch = counts.dropFirst().dropLast().max() ?? 0
         let workers = Parallel.threadCount
+
+        var checkInFirstStage = false
+        if rejectingNonFinite {
+            if case .pointwise = stages.first {
+                checkInFirstStage = true
+            } else if !FiniteCheck.allFiniteParallel(UnsafeBufferPointer(start: input, count: batch * counts[0])) {
+                throw Self.nonFiniteInput
+            }
+        }
+        // One flag per (image, worker), each written by one thread only.
+        let flagCount = checkInFirstStage ? batch * workers : 0
+        let nonFinite = UnsafeMutablePointer<Int32>.allocate(capacity: flagCount)
+        nonFinite.initialize(repeating: 0, count: flagCount)
+        defer { nonFinite.deallocate() }
 
         // A lone dense stage (the reconstructed path) is one batched dense convolution, which
         // has its own, better, blocking and parallel strategy.
@@ -133,7 +152,8 @@ public struct ConvPipeline: Sendable {
             for (i, stage) in stages.enumerated() {
                 let last = i == stages.count - 1
                 let dst = last ? output + b * counts.last! : buffers + (i % 2) * scratch
-                apply(stage, index: i, input: src, shape: shapes[i], output: dst, outputShape: shapes[i + 1], workers: innerWorkers)
+                apply(stage, index: i, input: src, shape: shapes[i], output: dst, outputShape: shapes[i + 1], workers: innerWorkers,
+                      nonFinite: i == 0 && checkInFirstStage ? nonFinite + b * workers : nil)
                 src = UnsafePointer(dst)
             }
             if stages.isEmpty { output.advanced(by: b * counts[0]).update(from: src, count: counts[0]) }
@@ -154,11 +174,17 @@ public struct ConvPipeline: Sendable {
                 for b in 0..<batch { runImage(b, innerWorkers: innerWorkers, buffers: buffers) }
             }
         }
+        if (0..<flagCount).contains(where: { nonFinite[$0] != 0 }) { throw Self.nonFiniteInput }
     }
 
-    /// Applies one stage to one image, splitting the work over `workers` threads.
+    /// The error of an input holding NaN or infinities.
+    static var nonFiniteInput: FactorConvError { FactorConvError(.numerical, "input contains NaN or infinite values") }
+
+    /// Applies one stage to one image, splitting the work over `workers` threads. A pointwise
+    /// stage given `nonFinite` (one flag per worker) also checks its input for NaN/infinities.
     private func apply(_ stage: ConvStage, index: Int, input: UnsafePointer<Float>, shape: [Int],
-                       output: UnsafeMutablePointer<Float>, outputShape: [Int], workers: Int) {
+                       output: UnsafeMutablePointer<Float>, outputShape: [Int], workers: Int,
+                       nonFinite: UnsafeMutablePointer<Int32>?) {
         let positions = shape.dropFirst().reduce(1, *)
         switch stage {
         case .pointwise(let w, let bias):
@@ -170,7 +196,8 @@ public struct ConvPipeline: Sendable {
                     guard hi > lo else { return }
                     func mix(_ bias: UnsafePointer<Float>?) {
                         ChannelMixing.apply(weight: wp.baseAddress!, rows: cout, depth: cin, input: input + lo, ldx: positions,
-                                            columns: hi - lo, output: output + lo, ldy: positions, bias: bias)
+                                            columns: hi - lo, output: output + lo, ldy: positions, bias: bias,
+                                            nonFinite: nonFinite.map { $0 + part })
                     }
                     if let bias { bias.withUnsafeBufferPointer { mix($0.baseAddress!) } } else { mix(nil) }
                 }
