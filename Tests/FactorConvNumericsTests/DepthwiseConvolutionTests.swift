@@ -12,49 +12,73 @@ import Testing
         var rng = TestRandom(seed: useKernels ? 6101 : 6100)
         for _ in 0..<60 {
             let order = rng.int(1...3), mode = rng.int(0...(order - 1))
-            let channels = rng.int(2...4), k = rng.int(1...5)
-            let s = rng.int(1...3), p = rng.int(0...3), d = rng.int(1...3)
+            let k = rng.int(1...5), s = rng.int(1...3), p = rng.int(0...3), d = rng.int(1...3)
             var spatial = (0..<order).map { _ in rng.int(1...6) }
             spatial[mode] = max(1, d * (k - 1) + 1 - 2 * p) + rng.int(0...40)
-            /// `v` along the mode, the trivial `other` elsewhere.
-            func along(_ v: Int, other: Int) -> [Int] { (0..<order).map { $0 == mode ? v : other } }
-            let geometry = try ConvGeometry(order: order, stride: along(s, other: 1), padding: along(p, other: 0),
-                                            dilation: along(d, other: 1))
-            let outSize = (spatial[mode] + 2 * p - d * (k - 1) - 1) / s + 1
-            var outSpatial = spatial
-            outSpatial[mode] = outSize
-            let x = rng.tensor([channels] + spatial), w = rng.tensor([channels, k])
-            let outer = spatial[..<mode].reduce(1, *), inner = spatial[(mode + 1)...].reduce(1, *)
-            let outCount = outer * outSize * inner
-            var y = [Float](repeating: 99, count: channels * outCount)
-            x.scalars.withUnsafeBufferPointer { xp in
-                w.scalars.withUnsafeBufferPointer { wp in
-                    y.withUnsafeMutableBufferPointer { yp in
-                        DepthwiseConvolution.alongMode(mode, input: xp.baseAddress!, spatial: spatial, taps: wp.baseAddress!,
-                                                       kernel: k, geometry: geometry, outputSpatial: outSpatial,
-                                                       output: yp.baseAddress!, channels: 1..<channels, useKernels: useKernels)
-                    }
-                }
-            }
-            var worst = 0.0
-            for c in 0..<channels {
-                for a in 0..<outer {
-                    for o in 0..<outSize {
-                        for j in 0..<inner {
-                            let got = Double(y[c * outCount + (a * outSize + o) * inner + j])
-                            guard c > 0 else { #expect(got == 99); continue }
-                            var want = 0.0
-                            for t in 0..<k {
-                                let i = o * s - p + t * d
-                                guard i >= 0 && i < spatial[mode] else { continue }
-                                want += Double(w.scalars[c * k + t]) * Double(x.scalars[c * outer * spatial[mode] * inner + (a * spatial[mode] + i) * inner + j])
-                            }
-                            worst = max(worst, abs(got - want))
-                        }
-                    }
-                }
-            }
-            #expect(worst <= 1e-5, "spatial \(spatial) mode \(mode) k \(k) s \(s) p \(p) d \(d)")
+            try checkAlongMode(mode, spatial: spatial, taps: k, stride: s, padding: p, dilation: d,
+                               useKernels: useKernels, rng: &rng)
         }
     }
+
+    /// The innermost mode at 'same' padding (output as long as the input), where the kernel runs
+    /// all lines as one flat run with per-lane column masks: lines shorter and longer than a
+    /// vector, and not a multiple of it, so that vectors straddle line ends in every phase.
+    @Test(arguments: [false] + (AVX512.isAvailable ? [true] : []))
+    func sameLinesMatchPlainLoop(useKernels: Bool) throws {
+        var rng = TestRandom(seed: useKernels ? 6201 : 6200)
+        for size in [1, 2, 3, 7, 14, 15, 16, 17, 31, 33, 56] {
+            for (k, d) in [(1, 1), (3, 1), (3, 2), (5, 1), (5, 3)] where d * (k - 1) % 2 == 0 {
+                let lines = rng.int(1...5), order = rng.int(2...3)
+                let spatial = (order == 3 ? [rng.int(1...3)] : []) + [lines, size]
+                try checkAlongMode(order - 1, spatial: spatial, taps: k, stride: 1, padding: d * (k - 1) / 2, dilation: d,
+                                   useKernels: useKernels, rng: &rng)
+            }
+        }
+    }
+}
+
+/// `DepthwiseConvolution.alongMode` on random channels (all but the first, which must stay
+/// untouched) against a float64 plain loop.
+private func checkAlongMode(_ mode: Int, spatial: [Int], taps k: Int, stride s: Int, padding p: Int, dilation d: Int,
+                            useKernels: Bool, rng: inout TestRandom) throws {
+    let order = spatial.count, channels = rng.int(2...4)
+    /// `v` along the mode, the trivial `other` elsewhere.
+    func along(_ v: Int, other: Int) -> [Int] { (0..<order).map { $0 == mode ? v : other } }
+    let geometry = try ConvGeometry(order: order, stride: along(s, other: 1), padding: along(p, other: 0),
+                                    dilation: along(d, other: 1))
+    let outSize = (spatial[mode] + 2 * p - d * (k - 1) - 1) / s + 1
+    var outSpatial = spatial
+    outSpatial[mode] = outSize
+    let x = rng.tensor([channels] + spatial), w = rng.tensor([channels, k])
+    let outer = spatial[..<mode].reduce(1, *), inner = spatial[(mode + 1)...].reduce(1, *)
+    let outCount = outer * outSize * inner
+    var y = [Float](repeating: 99, count: channels * outCount)
+    x.scalars.withUnsafeBufferPointer { xp in
+        w.scalars.withUnsafeBufferPointer { wp in
+            y.withUnsafeMutableBufferPointer { yp in
+                DepthwiseConvolution.alongMode(mode, input: xp.baseAddress!, spatial: spatial, taps: wp.baseAddress!,
+                                               kernel: k, geometry: geometry, outputSpatial: outSpatial,
+                                               output: yp.baseAddress!, channels: 1..<channels, useKernels: useKernels)
+            }
+        }
+    }
+    var worst = 0.0
+    for c in 0..<channels {
+        for a in 0..<outer {
+            for o in 0..<outSize {
+                for j in 0..<inner {
+                    let got = Double(y[c * outCount + (a * outSize + o) * inner + j])
+                    guard c > 0 else { #expect(got == 99); continue }
+                    var want = 0.0
+                    for t in 0..<k {
+                        let i = o * s - p + t * d
+                        guard i >= 0 && i < spatial[mode] else { continue }
+                        want += Double(w.scalars[c * k + t]) * Double(x.scalars[c * outer * spatial[mode] * inner + (a * spatial[mode] + i) * inner + j])
+                    }
+                    worst = max(worst, abs(got - want))
+                }
+            }
+        }
+    }
+    #expect(worst <= 1e-5, "spatial \(spatial) mode \(mode) k \(k) s \(s) p \(p) d \(d)")
 }
