@@ -3,8 +3,13 @@
 For each benchmark shape, factorization (CP, Tucker, TT) and rank (0.1, 'same'), one tltorch
 layer is built and initialized; factorconv loads the same parameters through its state_dict, so
 both run the same layer. Printed per row: torch's dense conv of the reconstructed kernel,
-tltorch's best implementation, ours (best implementation and 'auto'), and the ratios
-ours_best / tltorch_best (goal <= 0.5) and auto / torch_dense (goal <= 1.1).
+tltorch's best implementation, ours (best implementation and 'auto'), the layer's roofline, and
+the ratios ours_best / tltorch_best (goal <= 0.5) and auto / torch_dense (goal <= 1.1).
+
+The roofline is max(FLOPs / measured GEMM peak, bytes / measured bandwidth), with the FLOPs of the
+cheapest direct algorithm for the layer (its factorized contraction or the dense conv, whichever
+has fewer) and the bytes of the input, output and parameters. Where it exceeds 0.5x tltorch's best,
+the 0.5 goal is out of physical reach and the goal becomes the roofline (../shared/DESIGN.md).
 
 Run: make bench-layers   (or: FACTORCONV_LIB=... PYTHONPATH=bindings/python $(bash Benchmarks/refenv.sh) Benchmarks/bench_layers.py)
 """
@@ -16,7 +21,7 @@ import torch
 import tltorch
 
 import factorconv as fc
-from harness import machine_line, set_threads, timeit_interleaved
+from harness import machine_line, machine_peaks, roofline, set_threads, timeit_interleaved
 
 SHAPES = [
     ("2-D 8x64x56x56 k3 p1", (8, 64, 56, 56), 64, 3, 1),
@@ -37,7 +42,36 @@ def ours_impls(factorization):
     return ["factorized", "reconstructed"] + (["mobilenet"] if factorization == "cp" else [])
 
 
-def bench_one(xshape, cout, k, p, factorization, rank):
+def multiply_adds_per_position(state, factorization, cin, cout, kernel):
+    """Multiply-adds per output position of the cheapest direct algorithm: the dense conv or the
+    factorized contraction (CP: 1x1, per-mode depthwise or one N-D depthwise, 1x1; Tucker: 1x1,
+    core conv (per-mode depthwise on min(R_0, R_1) channels when the spatial ranks are 1), 1x1;
+    TT: each core once). Stride 1 is assumed (every benchmark layer has it)."""
+    dense = cin * cout * int(np.prod(kernel))
+    if factorization == "cp":
+        r = state["weight.weights"].shape[0]
+        factorized = cin * r + r * min(sum(kernel), int(np.prod(kernel))) + r * cout
+    elif factorization == "tucker":
+        r0, r1, *spatial = state["weight.core"].shape
+        if all(r == 1 for r in spatial):
+            r = min(r0, r1)
+            factorized = cin * r + r * sum(kernel) + r * cout
+        else:
+            factorized = cin * r1 + r0 * r1 * int(np.prod(kernel)) + r0 * cout
+    else:
+        factorized = sum(v.size for name, v in state.items() if name.startswith("weight.factors"))
+    return min(dense, factorized)
+
+
+def layer_roofline(xshape, cout, state, factorization, kernel, peaks):
+    """The layer's roofline in seconds (stride 1, 'same' output size)."""
+    positions = xshape[0] * int(np.prod(xshape[2:]))
+    flops = 2 * positions * multiply_adds_per_position(state, factorization, xshape[1], cout, kernel)
+    nbytes = 4 * (int(np.prod(xshape)) + positions * cout + sum(v.size for v in state.values()))
+    return roofline(flops, nbytes, peaks)
+
+
+def bench_one(xshape, cout, k, p, factorization, rank, peaks):
     order = len(xshape) - 2
     torch.manual_seed(0)
     ref = tltorch.FactorizedConv(xshape[1], cout, k, order=order, padding=p, factorization=factorization,
@@ -96,6 +130,7 @@ def bench_one(xshape, cout, k, p, factorization, rank):
     results["ours_best"] = best
     results["rank"] = ours.rank
     results["err"] = max_err
+    results["roofline"] = layer_roofline(xshape, cout, state, factorization, [k] * order, peaks)
     return results
 
 
@@ -106,39 +141,56 @@ def main():
     # One untimed pass over the first layer: the first torch/tltorch calls of a process pay
     # one-off costs (oneDNN JIT, allocator growth) that a per-row warm-up does not absorb.
     set_threads(1, torch, fc)
-    bench_one(*SHAPES[0][1:], FACTORIZATIONS[0], RANKS[0])
+    bench_one(*SHAPES[0][1:], FACTORIZATIONS[0], RANKS[0], machine_peaks(torch, 1))
     for threads in (1, 2):
+        peaks = machine_peaks(torch, threads)
+        print("threads %d: GEMM peak %.0f GFLOP/s, copy bandwidth %.1f GB/s" % (threads, peaks[0] / 1e9, peaks[1] / 1e9))
         set_threads(threads, torch, fc)
         for name, xshape, cout, k, p in SHAPES:
             for factorization in FACTORIZATIONS:
                 for rank in RANKS:
-                    r = bench_one(xshape, cout, k, p, factorization, rank)
+                    r = bench_one(xshape, cout, k, p, factorization, rank, peaks)
                     row = (name, threads, factorization, rank, r)
                     rows.append(row)
                     print(format_row(row))
                     sys.stdout.flush()
-    print("\n| layer | thr | fact. | rank | torch dense ms | tltorch best ms | ours best ms | auto ms (choice) | ours/tltorch | auto/dense |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| layer | thr | fact. | rank | torch dense ms | tltorch best ms | ours best ms | auto ms (choice) | roofline ms | ours/tltorch | goal met | auto/dense |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(format_markdown(row))
+    met = sum(goal_met(r) for *_, r in rows)
+    print("\ngoal met (ours <= max(0.5 x tltorch best, roofline)) on %d of %d rows; 0.5 x tltorch on %d" % (
+        met, len(rows), sum(r["ours_best"][1] <= 0.5 * r["tltorch_best"][1] for *_, r in rows)))
+
+
+def goal(r):
+    """0.5x tltorch's best, or the roofline where that is out of physical reach."""
+    return max(0.5 * r["tltorch_best"][1], r["roofline"])
+
+
+def goal_met(r):
+    """Whether ours meets `goal`."""
+    return r["ours_best"][1] <= goal(r)
 
 
 def format_row(row):
     name, threads, factorization, rank, r = row
     return ("%-24s t%d %-6s %-5s dense %7.2f  tltorch %-13s %7.2f  ours %-13s %7.2f  auto %-13s %7.2f  "
-            "ours/tltorch %.2f  auto/dense %.2f  (err %.1e)" % (
+            "roofline %6.2f  ours/tltorch %.2f%s  auto/dense %.2f  (err %.1e)" % (
                 name, threads, factorization, rank, r["torch_dense"] * 1e3, r["tltorch_best"][0],
                 r["tltorch_best"][1] * 1e3, r["ours_best"][0], r["ours_best"][1] * 1e3, r["auto"][0],
-                r["auto"][1] * 1e3, r["ours_best"][1] / r["tltorch_best"][1], r["auto"][1] / r["torch_dense"],
-                r["err"]))
+                r["auto"][1] * 1e3, r["roofline"] * 1e3, r["ours_best"][1] / r["tltorch_best"][1],
+                "" if goal_met(r) else " (goal missed)", r["auto"][1] / r["torch_dense"], r["err"]))
 
 
 def format_markdown(row):
     name, threads, factorization, rank, r = row
-    return "| %s | %d | %s | %s | %.2f | %.2f (%s) | %.2f (%s) | %.2f (%s) | %.2f | %.2f |" % (
+    return "| %s | %d | %s | %s | %.2f | %.2f (%s) | %.2f (%s) | %.2f (%s) | %.2f | %.2f | %s | %.2f |" % (
         name, threads, factorization, rank, r["torch_dense"] * 1e3, r["tltorch_best"][1] * 1e3,
         r["tltorch_best"][0], r["ours_best"][1] * 1e3, r["ours_best"][0], r["auto"][1] * 1e3, r["auto"][0],
-        r["ours_best"][1] / r["tltorch_best"][1], r["auto"][1] / r["torch_dense"])
+        r["roofline"] * 1e3, r["ours_best"][1] / r["tltorch_best"][1],
+        ("yes" if r["ours_best"][1] <= 0.5 * r["tltorch_best"][1] else "roofline") if goal_met(r) else "no",
+        r["auto"][1] / r["torch_dense"])
 
 
 if __name__ == "__main__":
