@@ -29,13 +29,13 @@ public enum MemoryLimit {
 
     /// Throws `.outOfMemory` when `elements` values of `bytesPerElement` bytes exceed the bound.
     /// - Parameter what: what the memory is for, for the message.
-    public static func check(elements: Int, bytesPerElement: Int = 4, _ what: String) throws {
+    public static func check(elements: Int, bytesPerElement: Int = 4, _ what: @autoclosure () -> String) throws {
         let (total, overflow) = elements.multipliedReportingOverflow(by: bytesPerElement)
         let limit = bytes
         if overflow || elements < 0 || total > limit {
             let needed = overflow ? "more than 2^63 bytes" : readable(total)
             throw FactorConvError(.outOfMemory,
-                "\(what) needs \(needed) but the memory limit is \(readable(limit)) (raise it with fconv_set_memory_limit or FACTORCONV_MAX_BYTES)")
+                "\(what()) needs \(needed) but the memory limit is \(readable(limit)) (raise it with fconv_set_memory_limit or FACTORCONV_MAX_BYTES)")
         }
     }
 
