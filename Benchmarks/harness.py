@@ -9,8 +9,6 @@ import platform
 import statistics
 import time
 
-import numpy as np
-
 
 def timeit(fn, min_time=0.4, min_runs=5, warmup=2):
     """Median wall time of fn() in seconds, after warm-up calls."""
