@@ -1,7 +1,8 @@
 // The position-vectorized GEMM of factorconv_kernels.h for channel mixing (1×1 convolutions).
 //
 // Micro-tile: up to 12 rows (output channels, each weight broadcast) × 32 columns (positions,
-// two zmm vectors of X), 24 accumulators over the whole depth. Unlike BLAS, X is read in place
+// two zmm vectors of X), 24 accumulators over the whole depth; blocks of at most 16 columns (a
+// line's or a row's last few, the narrow first block) use 16-column tiles at half the cost. Unlike BLAS, X is read in place
 // (copied only when its rows alias in L1) and Y is never zero-filled first: each output is
 // written once, with its bias.
 #include "factorconv_kernels.h"
@@ -30,18 +31,46 @@
         } \
         EACH(FCK_STORE) \
     }
-FCK_MIX_TILE(1, FCK_EACH_1)
-FCK_MIX_TILE(2, FCK_EACH_2)
-FCK_MIX_TILE(3, FCK_EACH_3)
-FCK_MIX_TILE(4, FCK_EACH_4)
-FCK_MIX_TILE(5, FCK_EACH_5)
-FCK_MIX_TILE(6, FCK_EACH_6)
-FCK_MIX_TILE(7, FCK_EACH_7)
-FCK_MIX_TILE(8, FCK_EACH_8)
-FCK_MIX_TILE(9, FCK_EACH_9)
-FCK_MIX_TILE(10, FCK_EACH_10)
-FCK_MIX_TILE(11, FCK_EACH_11)
-FCK_MIX_TILE(12, FCK_EACH_12)
+
+#define FCK_INIT16(r) __m512 a0_##r = _mm512_set1_ps(bias ? bias[r] : 0.0f);
+#define FCK_FMA16(r) a0_##r = _mm512_fmadd_ps(_mm512_set1_ps(w[(r) * ldw + k]), x0, a0_##r);
+#define FCK_STORE16(r) _mm512_mask_storeu_ps(y + (r) * ldy, lo, a0_##r);
+/// Rows [0, NR) × 16 columns (`hi` is empty).
+#define FCK_MIX_TILE16(NR, EACH) \
+    static FCK_AVX512 void mix_tile16_##NR(const float *w, ptrdiff_t ldw, int depth, const float *x, ptrdiff_t ldx, \
+                                           float *y, ptrdiff_t ldy, const float *bias, __mmask16 lo, __mmask16 hi) { \
+        (void)hi; \
+        EACH(FCK_INIT16) \
+        for (int k = 0; k < depth; k++) { \
+            const __m512 x0 = _mm512_maskz_loadu_ps(lo, x + k * ldx); \
+            EACH(FCK_FMA16) \
+        } \
+        EACH(FCK_STORE16) \
+    }
+
+/// Both tile widths for NR rows.
+#define FCK_MIX_TILES(NR, EACH) FCK_MIX_TILE(NR, EACH) FCK_MIX_TILE16(NR, EACH)
+FCK_MIX_TILES(1, FCK_EACH_1)
+FCK_MIX_TILES(2, FCK_EACH_2)
+FCK_MIX_TILES(3, FCK_EACH_3)
+FCK_MIX_TILES(4, FCK_EACH_4)
+FCK_MIX_TILES(5, FCK_EACH_5)
+FCK_MIX_TILES(6, FCK_EACH_6)
+FCK_MIX_TILES(7, FCK_EACH_7)
+FCK_MIX_TILES(8, FCK_EACH_8)
+FCK_MIX_TILES(9, FCK_EACH_9)
+FCK_MIX_TILES(10, FCK_EACH_10)
+FCK_MIX_TILES(11, FCK_EACH_11)
+FCK_MIX_TILES(12, FCK_EACH_12)
+
+typedef void (*mix_tile_fn)(const float *, ptrdiff_t, int, const float *, ptrdiff_t, float *, ptrdiff_t, const float *,
+                            __mmask16, __mmask16);
+/// The tiles by height (index 1–12), 32 and 16 columns wide.
+static const mix_tile_fn wide_tiles[13] = {0, mix_tile_1, mix_tile_2, mix_tile_3, mix_tile_4, mix_tile_5, mix_tile_6,
+                                           mix_tile_7, mix_tile_8, mix_tile_9, mix_tile_10, mix_tile_11, mix_tile_12};
+static const mix_tile_fn narrow_tiles[13] = {0, mix_tile16_1, mix_tile16_2, mix_tile16_3, mix_tile16_4, mix_tile16_5,
+                                             mix_tile16_6, mix_tile16_7, mix_tile16_8, mix_tile16_9, mix_tile16_10,
+                                             mix_tile16_11, mix_tile16_12};
 
 /// True when the block (`depth` rows of the columns `lo`/`hi` select) holds a NaN or infinity: on
 /// the bit patterns, an all-ones exponent plus one carries into the sign bit (as FiniteCheck).
@@ -87,27 +116,13 @@ FCK_AVX512 void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int de
         // too few accumulators to hide the multiply-add latency; and with Y's rows 4 KB apart,
         // 12-row tiles fill all 12 ways of their L1 sets with Y (128 × 31 × 16384: 87 → 123
         // GFLOP/s, 64 × 28 × 25088: 105 → 120, in isolation; 1–3% on whole rank-0.1 layers).
-#define FCK_TILE(NR) mix_tile_##NR(w + r * ldw, ldw, depth, xb, ldb, y + r * ldy + j, ldy, bias ? bias + r : 0, lo, hi)
+        const mix_tile_fn *tiles_of_height = width > 16 ? wide_tiles : narrow_tiles;
         const int tiles = (rows + 11) / 12;
         for (int t = 0, r = 0; t < tiles; t++) {
             const int n = (rows - r) / (tiles - t);
-            switch (n) {
-            case 1: FCK_TILE(1); break;
-            case 2: FCK_TILE(2); break;
-            case 3: FCK_TILE(3); break;
-            case 4: FCK_TILE(4); break;
-            case 5: FCK_TILE(5); break;
-            case 6: FCK_TILE(6); break;
-            case 7: FCK_TILE(7); break;
-            case 8: FCK_TILE(8); break;
-            case 9: FCK_TILE(9); break;
-            case 10: FCK_TILE(10); break;
-            case 11: FCK_TILE(11); break;
-            default: FCK_TILE(12); break;
-            }
+            tiles_of_height[n](w + r * ldw, ldw, depth, xb, ldb, y + r * ldy + j, ldy, bias ? bias + r : 0, lo, hi);
             r += n;
         }
-#undef FCK_TILE
     }
 }
 
