@@ -10,9 +10,9 @@ import Testing
     @Test(arguments: [false] + (AVX512.isAvailable ? [true] : []))
     func matchesTripleLoop(useKernels: Bool) {
         var rng = TestRandom(seed: useKernels ? 5101 : 5100)
-        for rows in [1, 2, 3, 5, 11, 12, 13, 27, 31, 40] {
+        for rows in [1, 2, 3, 5, 11, 12, 13, 27, 31, 40, 65, 100] {
             for columns in [1, 15, 16, 17, 31, 32, 33, 100] {
-                // Row strides a multiple of 4 KB (X read through scratch) in some of the cases.
+                // Row strides a multiple of 4 KB (X read through scratch when rows > 64) in some of the cases.
                 let aliased = rng.int(0...2) == 0
                 let depth = rng.int(1...70), ldx = aliased ? 1024 : columns + rng.int(0...3), ldy = columns + rng.int(0...3)
                 let w = rng.tensor([rows * depth]).scalars, x = rng.tensor([depth * ldx]).scalars
@@ -47,13 +47,15 @@ import Testing
 
     /// The optional non-finite check: a single NaN, +Inf or -Inf anywhere in X's `columns`
     /// (first and last column, either vector of a block, the last block, an aliased X) sets the
-    /// flag; finite extremes (largest float, subnormals, -0) and non-finite values in the row
-    /// padding beyond `columns` do not.
+    /// flag, also where the first row of W is zero (the kernel looks at Y's first row first);
+    /// finite extremes (largest float, subnormals, -0), products that overflow to infinity, and
+    /// non-finite values in the row padding beyond `columns` do not.
     @Test(arguments: [false] + (AVX512.isAvailable ? [true] : []))
     func flagsNonFiniteInput(useKernels: Bool) {
         var rng = TestRandom(seed: useKernels ? 5201 : 5200)
-        func flag(_ x: [Float], rows: Int, depth: Int, ldx: Int, columns: Int) -> Int32 {
-            let w = [Float](repeating: 0.5, count: rows * depth)
+        func flag(_ x: [Float], rows: Int, depth: Int, ldx: Int, columns: Int, zeroFirstRow: Bool = true) -> Int32 {
+            var w = [Float](repeating: 0.5, count: rows * depth)
+            if zeroFirstRow { for k in 0..<depth { w[k] = 0 } }
             var y = [Float](repeating: 0, count: rows * columns)
             var nonFinite: Int32 = 0
             ChannelMixing.apply(weight: w, rows: rows, depth: depth, input: x, ldx: ldx, columns: columns, output: &y,
@@ -68,6 +70,9 @@ import Testing
             if x.count > 2 { x[1] = -0.0 }
             for k in 0..<depth where ldx > columns { x[k * ldx + columns] = .nan }   // padding: not read
             #expect(flag(x, rows: rows, depth: depth, ldx: ldx, columns: columns) == 0, "depth \(depth) columns \(columns)")
+            let huge = [Float](repeating: .greatestFiniteMagnitude, count: depth * ldx)
+            #expect(flag(huge, rows: 2, depth: depth, ldx: ldx, columns: columns, zeroFirstRow: false) == 0,
+                    "overflow, depth \(depth) columns \(columns)")
             let spots = [(0, 0), (depth - 1, columns - 1), (depth / 2, min(16, columns - 1)),
                          (rng.int(0...(depth - 1)), rng.int(0...(columns - 1)))]
             for (k, j) in spots {
