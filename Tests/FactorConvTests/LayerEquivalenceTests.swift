@@ -1,5 +1,5 @@
 import Testing
-import FactorConv
+@testable import FactorConv
 import FactorConvTestSupport
 
 // factorized == reconstructed == mobilenet (CP) == auto on random seeded layers (issue 4 "Must
@@ -218,6 +218,40 @@ struct TuckerSeparableTests {
                                           implementation: .factorized, seed: UInt64(trial + 1))
             try conv.loadStateDict(["bias": rng.tensor([7])], strict: false)
             #expect(conv.weight.rank == .tucker([ranks.0, ranks.1] + Array(repeating: 1, count: order)))
+            let x = rng.tensor([2, 6] + randomInputSizes(&rng, kernel: kernel, geometries: [g]))
+            let reference = referenceConv(x, weight: try conv.reconstructKernel(), bias: conv.bias?.scalars,
+                                          stride: g.stride, padding: g.padding, dilation: g.dilation)
+            let y = try conv.forward(x)
+            try #require(y.shape == reference.shape, "ranks \(ranks) kernel \(kernel) \(g)")
+            let error = relativeMaxError(y, reference)
+            #expect(error <= equivalenceTolerance, "ranks \(ranks) kernel \(kernel) \(g): relative error \(error)")
+        }
+    }
+}
+
+@Suite("TT layers with small inner ranks (the end 1×1s folded into the mode convs)")
+struct TTFoldedEndsTests {
+    /// Ranks that make ForwardPlans fold the first 1×1, the last, both or neither (for any kernel
+    /// of 2 or 3 taps; 6 → 7 channels), over random geometries: every plan equals the reference.
+    @Test("factorized equals the reference conv of the reconstructed kernel",
+          arguments: [([1, 5, 1, 5, 1], true, true), ([1, 1, 6, 1, 1], false, false), ([1, 5, 1, 6, 1, 1], true, false),
+                      ([1, 1, 6, 1, 5, 1], false, true), ([1, 5, 1, 1, 5, 1], true, true), ([1, 5, 1, 1], true, false),
+                      ([1, 1, 5, 1], false, true)])
+    func matchesReference(_ ranks: [Int], _ foldsFirst: Bool, _ foldsLast: Bool) throws {
+        let order = ranks.count - 3
+        var rng = TestRandom(seed: UInt64(9500 + ranks.reduce(0, { 10 * $0 + $1 })))
+        for trial in 0..<3 {
+            let kernel = (0..<order).map { _ in rng.int(2...3) }
+            let g = try randomGeometry(&rng, order: order)
+            let conv = try FactorizedConv(inChannels: 6, outChannels: 7, kernelSize: kernel, stride: g.stride,
+                                          padding: g.padding, dilation: g.dilation, bias: true, factorization: .tt,
+                                          rank: .perMode(ranks), implementation: .factorized, seed: UInt64(trial + 1))
+            try conv.loadStateDict(["bias": rng.tensor([7])], strict: false)
+            #expect(conv.weight.rank == .tt(ranks))
+            let plan = try ForwardPlans.pipeline(for: conv.weight, implementation: .factorized, geometry: g, bias: nil)
+            #expect(plan.stages.count == order + 2 - (foldsFirst ? 1 : 0) - (foldsLast ? 1 : 0), "ranks \(ranks)")
+            if case .pointwise = plan.stages.first { #expect(!foldsFirst, "ranks \(ranks)") } else { #expect(foldsFirst, "ranks \(ranks)") }
+            if case .pointwise = plan.stages.last { #expect(!foldsLast, "ranks \(ranks)") } else { #expect(foldsLast, "ranks \(ranks)") }
             let x = rng.tensor([2, 6] + randomInputSizes(&rng, kernel: kernel, geometries: [g]))
             let reference = referenceConv(x, weight: try conv.reconstructKernel(), bias: conv.bias?.scalars,
                                           stride: g.stride, padding: g.padding, dilation: g.dilation)

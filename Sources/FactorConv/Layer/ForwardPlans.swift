@@ -137,21 +137,50 @@ enum ForwardPlans {
     }
 
     /// TT: 1×1 (C_in → R_1) → per spatial mode a full 1-D conv R_m → R_{m+1} → 1×1 (R_N → C_out) + bias.
+    ///
+    /// The 1×1 at either end is folded into the neighbouring mode conv when that takes fewer
+    /// multiply-adds per position — when the rank beyond that conv is small: first
+    /// C_in·R_2·K_1 < C_in·R_1 + R_1·R_2·K_1, last R_N·C_out·K_N < R_N·R_{N+1}·K_N + R_{N+1}·C_out.
+    /// tltorch's rank 0.1 on 3×3 kernels gives such ranks (64 → 26 → 2 → 26 → 64: 3,640 → 768 per
+    /// position; 256 → 112 → 3 → 112 → 256: 59,000 → 4,600).
     static func ttChain(_ tt: TTTensor, geometry: ConvGeometry, bias: [Float]?) throws -> ConvPipeline {
         let order = geometry.order
-        let first = tt.cores[0]                           // (1, C_in, R_1)
-        var stages: [ConvStage] = [
-            .pointwise(weight: try first.reshaped([first.shape[1], first.shape[2]]).permuted([1, 0]), bias: nil)
-        ]
-        for mode in 0..<order {
-            let core = tt.cores[1 + mode]                 // (R_m, K_m, R_{m+1})
-            let weight = try core.permuted([2, 0, 1])
-                .reshaped(lineKernelShape([core.shape[2], core.shape[0]], size: core.shape[1], mode: mode, order: order))
-            stages.append(.dense(weight: weight, geometry: try alongMode(mode, of: geometry), bias: nil))
+        let first = tt.cores[0], last = tt.cores[order + 1]       // (1, C_in, R_1), (R_N, C_out, 1)
+        let cin = first.shape[1], cout = last.shape[1]
+        var convs = try (0..<order).map { try tt.cores[1 + $0].permuted([2, 0, 1]) }   // (R_{m+1}, R_m, K_m)
+        var inMatrix: Tensor<Float>? = try first.reshaped([cin, first.shape[2]])           // (C_in, R_1)
+        var outMatrix: Tensor<Float>? = try last.reshaped([last.shape[0], cout])           // (R_{N+1}, C_out)
+        if let a = inMatrix, cin * convs[0].shape[0] * convs[0].shape[2] < cin * a.shape[1] + convs[0].count {
+            convs[0] = try foldingInput(convs[0], a)
+            inMatrix = nil
         }
-        let last = tt.cores[order + 1]                    // (R_N, C_out, 1)
-        stages.append(.pointwise(weight: try last.reshaped([last.shape[0], last.shape[1]]).permuted([1, 0]), bias: bias))
+        let n = order - 1
+        if let b = outMatrix, convs[n].shape[1] * cout * convs[n].shape[2] < convs[n].count + convs[n].shape[0] * cout {
+            convs[n] = try foldingOutput(convs[n], b)
+            outMatrix = nil
+        }
+        var stages: [ConvStage] = []
+        if let a = inMatrix { stages.append(.pointwise(weight: try a.permuted([1, 0]), bias: nil)) }
+        for (mode, w) in convs.enumerated() {
+            let weight = try w.reshaped(lineKernelShape([w.shape[0], w.shape[1]], size: w.shape[2], mode: mode, order: order))
+            let ownsBias = mode == n && outMatrix == nil
+            stages.append(.dense(weight: weight, geometry: try alongMode(mode, of: geometry), bias: ownsBias ? bias : nil))
+        }
+        if let b = outMatrix { stages.append(.pointwise(weight: try b.permuted([1, 0]), bias: bias)) }
         return ConvPipeline(stages: stages)
+    }
+
+    /// The conv `w` (R_out, R_in, K) applied after the 1×1 `a` (C, R_in): (R_out, C, K).
+    static func foldingInput(_ w: Tensor<Float>, _ a: Tensor<Float>) throws -> Tensor<Float> {
+        let (rOut, rIn, k) = (w.shape[0], w.shape[1], w.shape[2])
+        return try w.permuted([0, 2, 1]).reshaped([rOut * k, rIn]).matmul(a, transposeOther: true)
+            .reshaped([rOut, k, a.shape[0]]).permuted([0, 2, 1])
+    }
+
+    /// The 1×1 `b` (R_out, C) applied after the conv `w` (R_out, R_in, K): (C, R_in, K).
+    static func foldingOutput(_ w: Tensor<Float>, _ b: Tensor<Float>) throws -> Tensor<Float> {
+        let (rOut, rIn, k) = (w.shape[0], w.shape[1], w.shape[2])
+        return try b.matmul(w.reshaped([rOut, rIn * k]), transposeSelf: true).reshaped([b.shape[1], rIn, k])
     }
 
     /// `matrix` (rows × R) with column r multiplied by `scale[r]`.
