@@ -31,20 +31,69 @@
         } \
         EACH(FCK_ACC_STORE) \
     }
-FCK_MODE_VECTOR(1, FCK_EACH_1)
-FCK_MODE_VECTOR(2, FCK_EACH_2)
-FCK_MODE_VECTOR(4, FCK_EACH_4)
 FCK_MODE_VECTOR(8, FCK_EACH_8)
 
-/// All output channels of one vector of outputs, 8 at a time then 4, 2, 1.
+/// Four partial sums per output channel (input channels c mod 4), added at the store: with fewer
+/// than 8 output channels, one sum each would be a chain of dependent multiply-adds, bound by
+/// their latency rather than throughput (a folded TT stage 64 → 2 with 3 taps: two chains of 192
+/// per vector).
+#define FCK_SPLIT_INIT(q) __m512 acc##q = _mm512_set1_ps(bias ? bias[o0 + (q)] : 0.0f), \
+    accb##q = _mm512_setzero_ps(), accc##q = accb##q, accd##q = accb##q;
+#define FCK_SPLIT_FMA(q) { const float *wq = wt + (q) * wq_stride; \
+    acc##q = _mm512_fmadd_ps(_mm512_set1_ps(wq[0]), x0, acc##q); \
+    accb##q = _mm512_fmadd_ps(_mm512_set1_ps(wq[taps]), x1, accb##q); \
+    accc##q = _mm512_fmadd_ps(_mm512_set1_ps(wq[2 * taps]), x2, accc##q); \
+    accd##q = _mm512_fmadd_ps(_mm512_set1_ps(wq[3 * taps]), x3, accd##q); }
+#define FCK_SPLIT_STORE(q) _mm512_mask_storeu_ps(dst + (ptrdiff_t)(q) * out_cs, out_mask, \
+    _mm512_add_ps(_mm512_add_ps(acc##q, accb##q), _mm512_add_ps(accc##q, accd##q)));
+
+/// mode_vector_NO with the partial sums above; the last cin mod 4 channels go to the first sum.
+#define FCK_MODE_VECTOR_SPLIT(NO, EACH) \
+    static FCK_AVX512 void mode_vector_split_##NO(const float *src, int cin, ptrdiff_t in_cs, const ptrdiff_t *offset, \
+                                                  const __mmask16 *mask, int taps, const float *w, int o0, \
+                                                  const float *bias, float *dst, ptrdiff_t out_cs, __mmask16 out_mask) { \
+        const ptrdiff_t wq_stride = (ptrdiff_t)cin * taps; \
+        EACH(FCK_SPLIT_INIT) \
+        int c = 0; \
+        for (; c + 4 <= cin; c += 4) { \
+            const float *channel = src + c * in_cs; \
+            for (int t = 0; t < taps; t++) { \
+                if (!mask[t]) continue; \
+                const __m512 x0 = _mm512_maskz_loadu_ps(mask[t], channel + offset[t]), \
+                             x1 = _mm512_maskz_loadu_ps(mask[t], channel + in_cs + offset[t]), \
+                             x2 = _mm512_maskz_loadu_ps(mask[t], channel + 2 * in_cs + offset[t]), \
+                             x3 = _mm512_maskz_loadu_ps(mask[t], channel + 3 * in_cs + offset[t]); \
+                const float *wt = w + ((ptrdiff_t)o0 * cin + c) * taps + t; \
+                EACH(FCK_SPLIT_FMA) \
+            } \
+        } \
+        for (; c < cin; c++) { \
+            const float *channel = src + c * in_cs; \
+            for (int t = 0; t < taps; t++) { \
+                if (!mask[t]) continue; \
+                const __m512 xv = _mm512_maskz_loadu_ps(mask[t], channel + offset[t]); \
+                const float *wt = w + ((ptrdiff_t)o0 * cin + c) * taps + t; \
+                EACH(FCK_ACC_FMA) \
+            } \
+        } \
+        EACH(FCK_SPLIT_STORE) \
+    }
+FCK_MODE_VECTOR_SPLIT(1, FCK_EACH_1)
+FCK_MODE_VECTOR_SPLIT(2, FCK_EACH_2)
+FCK_MODE_VECTOR_SPLIT(4, FCK_EACH_4)
+
+/// All output channels of one vector of outputs, 8 at a time, then 4, 2, 1 with split sums.
 static FCK_AVX512 void mode_vector(const float *src, int cin, ptrdiff_t in_cs, const ptrdiff_t *offset,
                                    const __mmask16 *mask, int taps, const float *w, int cout, const float *bias,
                                    float *dst, ptrdiff_t out_cs, __mmask16 out_mask) {
     int o = 0;
 #define FCK_RUN(NO) for (; o + NO <= cout; o += NO) \
         mode_vector_##NO(src, cin, in_cs, offset, mask, taps, w, o, bias, dst + o * out_cs, out_cs, out_mask);
-    FCK_RUN(8) FCK_RUN(4) FCK_RUN(2) FCK_RUN(1)
+#define FCK_RUN_SPLIT(NO) for (; o + NO <= cout; o += NO) \
+        mode_vector_split_##NO(src, cin, in_cs, offset, mask, taps, w, o, bias, dst + o * out_cs, out_cs, out_mask);
+    FCK_RUN(8) FCK_RUN_SPLIT(4) FCK_RUN_SPLIT(2) FCK_RUN_SPLIT(1)
 #undef FCK_RUN
+#undef FCK_RUN_SPLIT
 }
 
 FCK_AVX512 int fck_mode_conv(const float *in, int cin, ptrdiff_t in_cs, float *out, int cout, ptrdiff_t out_cs,
