@@ -46,7 +46,7 @@ def multiply_adds_per_position(state, factorization, cin, cout, kernel):
     """Multiply-adds per output position of the cheapest direct algorithm: the dense conv or the
     factorized contraction (CP: 1x1, per-mode depthwise or one N-D depthwise, 1x1; Tucker: 1x1,
     core conv (per-mode depthwise on min(R_0, R_1) channels when the spatial ranks are 1), 1x1;
-    TT: each core once). Stride 1 is assumed (every benchmark layer has it)."""
+    TT: `tt_multiply_adds`). Stride 1 is assumed (every benchmark layer has it)."""
     dense = cin * cout * int(np.prod(kernel))
     if factorization == "cp":
         r = state["weight.weights"].shape[0]
@@ -59,8 +59,31 @@ def multiply_adds_per_position(state, factorization, cin, cout, kernel):
         else:
             factorized = cin * r1 + r0 * r1 * int(np.prod(kernel)) + r0 * cout
     else:
-        factorized = sum(v.size for name, v in state.items() if name.startswith("weight.factors"))
+        factorized = tt_multiply_adds(state, cin, cout)
     return min(dense, factorized)
+
+
+def tt_multiply_adds(state, cin, cout):
+    """Per position, the cheapest TT chain: 1x1 (C_in -> R_1), a conv R_m -> R_{m+1} of K_m taps
+    per mode, 1x1 (R_N -> C_out), with either 1x1 folded or not into its neighbouring conv."""
+    cores = [state["weight.factors.factor_%d" % i].shape for i in range(len(state))
+             if "weight.factors.factor_%d" % i in state][1:-1]           # (R_m, K_m, R_{m+1})
+    best = None
+    for fold_first in (False, True):
+        for fold_last in (False, True):
+            convs = [[r0, k, r1] for r0, k, r1 in cores]
+            total = 0
+            if fold_first:
+                convs[0][0] = cin
+            else:
+                total += cin * cores[0][0]
+            if fold_last:
+                convs[-1][2] = cout
+            else:
+                total += cores[-1][2] * cout
+            total += sum(r0 * k * r1 for r0, k, r1 in convs)
+            best = total if best is None else min(best, total)
+    return best
 
 
 def layer_roofline(xshape, cout, state, factorization, kernel, peaks):
