@@ -13,8 +13,9 @@ enum ChannelMixing {
     /// multiplying (together ~20% of a rank-0.1 layer's forward); else a BLAS GEMM plus a bias
     /// pass.
     ///
-    /// When `nonFinite` is given, X is also checked for NaN and infinities (by the kernel as it
-    /// reads X, so at no extra pass over memory) and `nonFinite.pointee` set to 1 if it has any.
+    /// When `nonFinite` is given, X is also checked for NaN and infinities (by the kernel through
+    /// Y's first row, which any of them makes non-finite: no extra pass over X) and
+    /// `nonFinite.pointee` set to 1 if it has any.
     static func apply(weight: UnsafePointer<Float>, rows: Int, depth: Int, input: UnsafePointer<Float>, ldx: Int,
                       columns: Int, output: UnsafeMutablePointer<Float>, ldy: Int, bias: UnsafePointer<Float>?,
                       nonFinite: UnsafeMutablePointer<Int32>? = nil, useKernels: Bool = AVX512.isAvailable) {

@@ -116,7 +116,7 @@ public struct ConvPipeline: Sendable {
     ///
     /// With `rejectingNonFinite`, an input holding NaN or infinities throws `.numerical`; the
     /// output may then be partly written. When the first stage is a pointwise one (it reads every
-    /// input value), it checks the values as it reads them; else they are checked first.
+    /// input value), its channel mixing checks them; else they are checked in a pass before.
     public func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutablePointer<Float>,
                         rejectingNonFinite: Bool = false) throws {
         let shapes = try imageShapes(input: Array(inputShape.dropFirst()))
