@@ -12,23 +12,27 @@
 #define FCK_ACC_FMA(q) acc##q = _mm512_fmadd_ps(_mm512_set1_ps(wt[(q) * wq_stride]), xv, acc##q);
 #define FCK_ACC_STORE(q) _mm512_mask_storeu_ps(dst + (ptrdiff_t)(q) * out_cs, out_mask, acc##q);
 
+/// Input channel c's taps multiply-added into the accumulators acc##q (FCK_ACC_FMA).
+#define FCK_CHANNEL(EACH) { \
+        const float *channel = src + c * in_cs; \
+        for (int t = 0; t < taps; t++) { \
+            if (!mask[t]) continue; \
+            const __m512 xv = _mm512_maskz_loadu_ps(mask[t], channel + offset[t]); \
+            const float *wt = w + ((ptrdiff_t)o0 * cin + c) * taps + t; \
+            EACH(FCK_ACC_FMA) \
+        } \
+    }
+
 /// One vector of outputs for NO output channels: inputs of channel c, tap t start at
 /// src + c · in_cs + offset[t] (masked by mask[t], a tap absent when its mask is 0).
+#define FCK_MODE_VECTOR_PARAMETERS const float *src, int cin, ptrdiff_t in_cs, const ptrdiff_t *offset, \
+    const __mmask16 *mask, int taps, const float *w, int o0, const float *bias, float *dst, ptrdiff_t out_cs, \
+    __mmask16 out_mask
 #define FCK_MODE_VECTOR(NO, EACH) \
-    static FCK_AVX512 void mode_vector_##NO(const float *src, int cin, ptrdiff_t in_cs, const ptrdiff_t *offset, \
-                                            const __mmask16 *mask, int taps, const float *w, int o0, \
-                                            const float *bias, float *dst, ptrdiff_t out_cs, __mmask16 out_mask) { \
+    static FCK_AVX512 void mode_vector_##NO(FCK_MODE_VECTOR_PARAMETERS) { \
         const ptrdiff_t wq_stride = (ptrdiff_t)cin * taps; \
         EACH(FCK_ACC_INIT) \
-        for (int c = 0; c < cin; c++) { \
-            const float *channel = src + c * in_cs; \
-            for (int t = 0; t < taps; t++) { \
-                if (!mask[t]) continue; \
-                const __m512 xv = _mm512_maskz_loadu_ps(mask[t], channel + offset[t]); \
-                const float *wt = w + ((ptrdiff_t)o0 * cin + c) * taps + t; \
-                EACH(FCK_ACC_FMA) \
-            } \
-        } \
+        for (int c = 0; c < cin; c++) FCK_CHANNEL(EACH) \
         EACH(FCK_ACC_STORE) \
     }
 FCK_MODE_VECTOR(8, FCK_EACH_8)
@@ -49,9 +53,7 @@ FCK_MODE_VECTOR(8, FCK_EACH_8)
 
 /// mode_vector_NO with the partial sums above; the last cin mod 4 channels go to the first sum.
 #define FCK_MODE_VECTOR_SPLIT(NO, EACH) \
-    static FCK_AVX512 void mode_vector_split_##NO(const float *src, int cin, ptrdiff_t in_cs, const ptrdiff_t *offset, \
-                                                  const __mmask16 *mask, int taps, const float *w, int o0, \
-                                                  const float *bias, float *dst, ptrdiff_t out_cs, __mmask16 out_mask) { \
+    static FCK_AVX512 void mode_vector_split_##NO(FCK_MODE_VECTOR_PARAMETERS) { \
         const ptrdiff_t wq_stride = (ptrdiff_t)cin * taps; \
         EACH(FCK_SPLIT_INIT) \
         int c = 0; \
@@ -67,15 +69,7 @@ FCK_MODE_VECTOR(8, FCK_EACH_8)
                 EACH(FCK_SPLIT_FMA) \
             } \
         } \
-        for (; c < cin; c++) { \
-            const float *channel = src + c * in_cs; \
-            for (int t = 0; t < taps; t++) { \
-                if (!mask[t]) continue; \
-                const __m512 xv = _mm512_maskz_loadu_ps(mask[t], channel + offset[t]); \
-                const float *wt = w + ((ptrdiff_t)o0 * cin + c) * taps + t; \
-                EACH(FCK_ACC_FMA) \
-            } \
-        } \
+        for (; c < cin; c++) FCK_CHANNEL(EACH) \
         EACH(FCK_SPLIT_STORE) \
     }
 FCK_MODE_VECTOR_SPLIT(1, FCK_EACH_1)

@@ -211,22 +211,30 @@ struct TuckerSeparableTests {
         var rng = TestRandom(seed: UInt64(9000 + 10 * ranks.0 + ranks.1 + 100 * order))
         for trial in 0..<3 {
             let kernel = (0..<order).map { _ in rng.int(1...3) }
-            let g = try randomGeometry(&rng, order: order)
-            let conv = try FactorizedConv(inChannels: 6, outChannels: 7, kernelSize: kernel, stride: g.stride,
-                                          padding: g.padding, dilation: g.dilation, bias: true, factorization: .tucker,
-                                          rank: .perMode([ranks.0, ranks.1] + Array(repeating: 1, count: order)),
-                                          implementation: .factorized, seed: UInt64(trial + 1))
-            try conv.loadStateDict(["bias": rng.tensor([7])], strict: false)
-            #expect(conv.weight.rank == .tucker([ranks.0, ranks.1] + Array(repeating: 1, count: order)))
-            let x = rng.tensor([2, 6] + randomInputSizes(&rng, kernel: kernel, geometries: [g]))
-            let reference = referenceConv(x, weight: try conv.reconstructKernel(), bias: conv.bias?.scalars,
-                                          stride: g.stride, padding: g.padding, dilation: g.dilation)
-            let y = try conv.forward(x)
-            try #require(y.shape == reference.shape, "ranks \(ranks) kernel \(kernel) \(g)")
-            let error = relativeMaxError(y, reference)
-            #expect(error <= equivalenceTolerance, "ranks \(ranks) kernel \(kernel) \(g): relative error \(error)")
+            let ranks = [ranks.0, ranks.1] + Array(repeating: 1, count: order)
+            let conv = try checkFactorizedForward(.tucker, ranks: ranks, kernel: kernel, geometry: try randomGeometry(&rng, order: order),
+                                                  seed: UInt64(trial + 1), rng: &rng)
+            #expect(conv.weight.rank == .tucker(ranks))
         }
     }
+}
+
+/// Builds a 6 → 7 channel `f` layer with per-mode `ranks`, `kernel`, geometry `g` and a random
+/// bias, and checks its factorized forward against the float64 reference conv of its kernel.
+private func checkFactorizedForward(_ f: Factorization, ranks: [Int], kernel: [Int], geometry g: ConvGeometry,
+                                    seed: UInt64, rng: inout TestRandom) throws -> FactorizedConv {
+    let conv = try FactorizedConv(inChannels: 6, outChannels: 7, kernelSize: kernel, stride: g.stride, padding: g.padding,
+                                  dilation: g.dilation, bias: true, factorization: f, rank: .perMode(ranks),
+                                  implementation: .factorized, seed: seed)
+    try conv.loadStateDict(["bias": rng.tensor([7])], strict: false)
+    let x = rng.tensor([2, 6] + randomInputSizes(&rng, kernel: kernel, geometries: [g]))
+    let reference = referenceConv(x, weight: try conv.reconstructKernel(), bias: conv.bias?.scalars,
+                                  stride: g.stride, padding: g.padding, dilation: g.dilation)
+    let y = try conv.forward(x)
+    try #require(y.shape == reference.shape, "\(f) ranks \(ranks) kernel \(kernel) \(g)")
+    let error = relativeMaxError(y, reference)
+    #expect(error <= equivalenceTolerance, "\(f) ranks \(ranks) kernel \(kernel) \(g): relative error \(error)")
+    return conv
 }
 
 @Suite("TT layers with small inner ranks (the end 1×1s folded into the mode convs)")
@@ -243,22 +251,12 @@ struct TTFoldedEndsTests {
         for trial in 0..<3 {
             let kernel = (0..<order).map { _ in rng.int(2...3) }
             let g = try randomGeometry(&rng, order: order)
-            let conv = try FactorizedConv(inChannels: 6, outChannels: 7, kernelSize: kernel, stride: g.stride,
-                                          padding: g.padding, dilation: g.dilation, bias: true, factorization: .tt,
-                                          rank: .perMode(ranks), implementation: .factorized, seed: UInt64(trial + 1))
-            try conv.loadStateDict(["bias": rng.tensor([7])], strict: false)
+            let conv = try checkFactorizedForward(.tt, ranks: ranks, kernel: kernel, geometry: g, seed: UInt64(trial + 1), rng: &rng)
             #expect(conv.weight.rank == .tt(ranks))
             let plan = try ForwardPlans.pipeline(for: conv.weight, implementation: .factorized, geometry: g, bias: nil)
             #expect(plan.stages.count == order + 2 - (foldsFirst ? 1 : 0) - (foldsLast ? 1 : 0), "ranks \(ranks)")
             if case .pointwise = plan.stages.first { #expect(!foldsFirst, "ranks \(ranks)") } else { #expect(foldsFirst, "ranks \(ranks)") }
             if case .pointwise = plan.stages.last { #expect(!foldsLast, "ranks \(ranks)") } else { #expect(foldsLast, "ranks \(ranks)") }
-            let x = rng.tensor([2, 6] + randomInputSizes(&rng, kernel: kernel, geometries: [g]))
-            let reference = referenceConv(x, weight: try conv.reconstructKernel(), bias: conv.bias?.scalars,
-                                          stride: g.stride, padding: g.padding, dilation: g.dilation)
-            let y = try conv.forward(x)
-            try #require(y.shape == reference.shape, "ranks \(ranks) kernel \(kernel) \(g)")
-            let error = relativeMaxError(y, reference)
-            #expect(error <= equivalenceTolerance, "ranks \(ranks) kernel \(kernel) \(g): relative error \(error)")
         }
     }
 }
