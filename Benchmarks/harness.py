@@ -60,9 +60,10 @@ def machine_peaks(torch, threads):
     b = torch.randn(n, n)
     t = timeit(lambda: torch.mm(a, b), min_time=0.5)
     gemm = 2 * n ** 3 / t
-    # A 64 MB copy with torch's `threads` threads (numpy copies with one: 12 GB/s here, where
-    # two threads reach 22).
-    src = torch.ones(64 * 1024 * 1024 // 4)
+    # An 8 MB copy with torch's `threads` threads: the size of a benchmark layer's input or
+    # output, which stay in cache between its timed calls (8 MB: 27 GB/s on one thread here,
+    # 54 on two; 64 MB, out of cache: 10 and 20).
+    src = torch.ones(8 * 1024 * 1024 // 4)
     dst = torch.empty_like(src)
     tb = timeit(lambda: dst.copy_(src), min_time=0.5)
     bandwidth = 2 * src.numel() * 4 / tb
