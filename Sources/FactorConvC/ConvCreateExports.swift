@@ -17,7 +17,7 @@ private func geometry(_ o: OptionsHandle, order: Int) throws -> ConvGeometry {
 private func denseBias(_ data: UnsafePointer<Float>?, count: Int, _ name: String) throws -> [Float]? {
     guard let data else { return nil }
     let values = Array(UnsafeBufferPointer(start: data, count: count))
-    guard values.allSatisfy(\.isFinite) else { throw FactorConvError(.numerical, "\(name) contains NaN or infinite values") }
+    guard values.allSatisfy(\.isFinite) else { throw FactorConvError.nonFinite(name) }
     return values
 }
 

@@ -32,4 +32,6 @@ public struct FactorConvError: Error, CustomStringConvertible, Equatable, Sendab
     public static func invalid(_ message: String) -> FactorConvError { .init(.invalidArgument, message) }
     /// Shorthand for a `.shapeMismatch` error.
     public static func shape(_ message: String) -> FactorConvError { .init(.shapeMismatch, message) }
+    /// The `.numerical` error of values (`what`) that hold NaN or infinities.
+    public static func nonFinite(_ what: String) -> FactorConvError { .init(.numerical, "\(what) contains NaN or infinite values") }
 }

@@ -111,11 +111,7 @@ extension FactorizedConv {
 
     /// Rejects NaN and infinities in `values`, naming them `name`.
     static func checkFinite(_ values: [Float], _ name: String) throws {
-        try values.withUnsafeBufferPointer { try checkFinite($0, name) }
-    }
-
-    /// Rejects NaN and infinities in `values`, naming them `name`.
-    static func checkFinite(_ values: UnsafeBufferPointer<Float>, _ name: String) throws {
-        if !FiniteCheck.allFiniteParallel(values) { throw FactorConvError(.numerical, "\(name) contains NaN or infinite values") }
+        let finite = values.withUnsafeBufferPointer { FiniteCheck.allFiniteParallel($0) }
+        if !finite { throw FactorConvError.nonFinite(name) }
     }
 }

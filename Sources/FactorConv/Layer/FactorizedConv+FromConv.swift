@@ -107,7 +107,7 @@ extension FactorizedConv {
         let weight: FactorizedTensor
         if decompose {
             for (i, c) in convs.enumerated() where !c.weight.allFinite {
-                throw FactorConvError(.numerical, "\(convs.count == 1 ? "weight" : "conv \(i)'s kernel") contains NaN or infinite values")
+                throw FactorConvError.nonFinite(convs.count == 1 ? "weight" : "conv \(i)'s kernel")
             }
             let stacked = try Tensor(shape: grid.shape + kernelShape, scalars: convs.flatMap(\.weight.scalars))
             let target = try KernelLayout.kernelToTensor(stacked, factorization: factorization, layerModes: grid.modes)

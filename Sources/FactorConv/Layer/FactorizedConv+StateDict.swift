@@ -32,7 +32,7 @@ extension FactorizedConv {
             throw FactorConvError(.format, "unknown parameter name(s) \(unknown); expected \(known.sorted() + (s.bias == nil ? [] : ["bias"]))")
         }
         for (name, value) in values where !value.allFinite {
-            throw FactorConvError(.numerical, "parameter \(name) contains NaN or infinite values")
+            throw FactorConvError.nonFinite("parameter \(name)")
         }
         var newBias = s.bias
         if let biasValue {

@@ -130,7 +130,7 @@ public struct ConvPipeline: Sendable {
             if case .pointwise = stages.first {
                 checkInFirstStage = true
             } else if !FiniteCheck.allFiniteParallel(UnsafeBufferPointer(start: input, count: batch * counts[0])) {
-                throw Self.nonFiniteInput
+                throw FactorConvError.nonFinite("input")
             }
         }
         // One flag per (image, worker), each written by one thread only.
@@ -174,11 +174,8 @@ public struct ConvPipeline: Sendable {
                 for b in 0..<batch { runImage(b, innerWorkers: innerWorkers, buffers: buffers) }
             }
         }
-        if (0..<flagCount).contains(where: { nonFinite[$0] != 0 }) { throw Self.nonFiniteInput }
+        if (0..<flagCount).contains(where: { nonFinite[$0] != 0 }) { throw FactorConvError.nonFinite("input") }
     }
-
-    /// The error of an input holding NaN or infinities.
-    static var nonFiniteInput: FactorConvError { FactorConvError(.numerical, "input contains NaN or infinite values") }
 
     /// Applies one stage to one image, splitting the work over `workers` threads. A pointwise
     /// stage given `nonFinite` (one flag per worker) also checks its input for NaN/infinities.
