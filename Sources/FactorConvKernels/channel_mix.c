@@ -2,9 +2,9 @@
 //
 // Micro-tile: up to 12 rows (output channels, each weight broadcast) × 32 columns (positions,
 // two zmm vectors of X), 24 accumulators over the whole depth; blocks of at most 16 columns (a
-// line's or a row's last few, the narrow first block) use 16-column tiles at half the cost. Unlike BLAS, X is read in place
-// (copied only when its rows alias in L1) and Y is never zero-filled first: each output is
-// written once, with its bias.
+// line's or a row's last few, the narrow first block) use 16-column tiles at half the cost.
+// Unlike BLAS, X is read in place (copied only when its rows alias in L1) and Y is never
+// zero-filled first: each output is written once, with its bias.
 #include "factorconv_kernels.h"
 #include "kernels_common.h"
 

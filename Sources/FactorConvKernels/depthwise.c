@@ -15,7 +15,7 @@ static inline void valid_taps(int o, int size, int taps, int stride, int pad, in
     *last = hi;
 }
 
-/// Output o of an innermost-mode line, one at a time (the ends of a line, and strided lines).
+/// Output o of a strided innermost-mode line, one at a time.
 static inline float line_output(const float *src, int o, int size, const float *w, int taps, int stride, int pad,
                                 int dilation) {
     int first, last;

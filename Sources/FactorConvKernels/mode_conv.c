@@ -117,12 +117,13 @@ FCK_AVX512 int fck_mode_conv(const float *in, int cin, ptrdiff_t in_cs, float *o
             // The innermost mode, stride 1: 16 consecutive outputs; lanes whose input falls in the
             // padding are masked off.
             for (int o = 0; o < out_size; o += 16) {
+                const __mmask16 outputs = fck_first_vector(out_size - o);
                 for (int t = 0; t < taps; t++) {
                     const int first = o - pad + t * dilation;
                     offset[t] = first;
-                    mask[t] = fck_lanes(-first, size - first) & fck_lanes(0, out_size - o);
+                    mask[t] = fck_lanes(-first, size - first) & outputs;
                 }
-                mode_vector(src, cin, in_cs, offset, mask, taps, w, cout, bias, dst + o, out_cs, fck_lanes(0, out_size - o));
+                mode_vector(src, cin, in_cs, offset, mask, taps, w, cout, bias, dst + o, out_cs, outputs);
             }
         }
     }

@@ -46,8 +46,8 @@ void fck_winograd_input_line(int taps, const float *even, const float *odd, int 
 /// X is `depth` × `columns` (row stride `ldx`), Y is `rows` × `columns` (row stride `ldy`),
 /// all row-major; `bias` (`rows` floats) may be NULL. X is read in place — or, when its rows are
 /// a multiple of 4 KB apart and `rows` > 64, through `scratch` (32 · `depth` floats, may be NULL
-/// to never do so)
-/// — and each output written once (BLAS copies X into a packed buffer and zero-fills Y first).
+/// to never do so) — and each output written once (BLAS copies X into a packed buffer and
+/// zero-fills Y first).
 /// When `nonfinite` is not NULL, X is also checked for NaN and infinities, and *nonfinite set
 /// to 1 if it has any (left unchanged otherwise): any of them makes its column of Y non-finite,
 /// so Y's first row is checked, and X's block only when that row is not finite. `rows` ≥ 1.
