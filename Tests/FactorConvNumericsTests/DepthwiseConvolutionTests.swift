@@ -12,11 +12,28 @@ import Testing
         var rng = TestRandom(seed: useKernels ? 6101 : 6100)
         for _ in 0..<60 {
             let order = rng.int(1...3), mode = rng.int(0...(order - 1))
-            let k = rng.int(1...5), s = rng.int(1...3), p = rng.int(0...3), d = rng.int(1...3)
+            let k = rng.int(1...9), s = rng.int(1...3), p = rng.int(0...3), d = rng.int(1...3)
             var spatial = (0..<order).map { _ in rng.int(1...6) }
             spatial[mode] = max(1, d * (k - 1) + 1 - 2 * p) + rng.int(0...40)
             try checkAlongMode(mode, spatial: spatial, taps: k, stride: s, padding: p, dilation: d,
                                useKernels: useKernels, rng: &rng)
+        }
+    }
+
+    /// Stride-1 modes long enough that the kernel has vectors whose taps all fall inside (run
+    /// unmasked) between its masked ends: lines of up to 200, rows of 63–100 floats (up to 64,
+    /// a block of rows runs as one flat line), and a padding as wide as the mode.
+    @Test(arguments: [false] + (AVX512.isAvailable ? [true] : []))
+    func longModesMatchPlainLoop(useKernels: Bool) throws {
+        var rng = TestRandom(seed: useKernels ? 6301 : 6300)
+        for _ in 0..<30 {
+            let k = rng.int(1...9), d = rng.int(1...2), size = rng.int(20...200)
+            let p = rng.int(0...1) == 0 ? rng.int(0...(d * (k - 1))) : size
+            try checkAlongMode(0, spatial: [size], taps: k, stride: 1, padding: p, dilation: d,
+                               useKernels: useKernels, rng: &rng)
+            let inner = [63, 64, 65, 100][rng.int(0...3)]
+            try checkAlongMode(0, spatial: [d * (k - 1) + rng.int(1...9), inner], taps: k, stride: 1, padding: min(p, 4),
+                               dilation: d, useKernels: useKernels, rng: &rng)
         }
     }
 
@@ -27,7 +44,8 @@ import Testing
     func sameLinesMatchPlainLoop(useKernels: Bool) throws {
         var rng = TestRandom(seed: useKernels ? 6201 : 6200)
         for size in [1, 2, 3, 7, 14, 15, 16, 17, 31, 33, 56] {
-            for (k, d) in [(1, 1), (3, 1), (3, 2), (5, 1), (5, 3)] where d * (k - 1) % 2 == 0 {
+            // 6 and 8 taps (dilation 2) run the kernel's runtime-count loop, 9 line by line.
+            for (k, d) in [(1, 1), (3, 1), (3, 2), (5, 1), (5, 3), (6, 2), (8, 2), (9, 1)] where d * (k - 1) % 2 == 0 {
                 let lines = rng.int(1...5), order = rng.int(2...3)
                 let spatial = (order == 3 ? [rng.int(1...3)] : []) + [lines, size]
                 try checkAlongMode(order - 1, spatial: spatial, taps: k, stride: 1, padding: d * (k - 1) / 2, dilation: d,
