@@ -3,6 +3,9 @@
 /// formatting the shapes into the message up front took ~15% of a small layer's call overhead.
 public enum Checked {
     /// The product of `values`, or an `.invalidArgument` error naming `what` on overflow.
+    /// Inlinable so that callers in other modules get it specialized: unspecialized, through
+    /// witness tables, it took ~10% of a small layer's forward call.
+    @inlinable
     public static func product<S: Sequence>(_ values: S, _ what: @autoclosure () -> String) throws -> Int where S.Element == Int {
         var total = 1
         for v in values {

@@ -12,11 +12,16 @@ public enum MemoryLimit {
     /// The default: `FACTORCONV_MAX_BYTES` if set and valid, else 3/4 of physical memory.
     public static var defaultBytes: Int {
         if let raw = getenv("FACTORCONV_MAX_BYTES"), let n = Int(String(cString: raw)), n > 0 { return n }
+        return threeQuartersOfPhysicalMemory
+    }
+
+    /// Read once: `sysconf(_SC_PHYS_PAGES)` is a system call, and every forward call checks.
+    private static let threeQuartersOfPhysicalMemory: Int = {
         let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
         guard pages > 0, pageSize > 0 else { return 1 << 34 }
         let (physical, overflow) = pages.multipliedReportingOverflow(by: pageSize)
         return overflow ? Int.max / 4 * 3 : physical / 4 * 3
-    }
+    }()
 
     /// The bound in bytes (> 0). Setting 0 restores the default.
     public static var bytes: Int {

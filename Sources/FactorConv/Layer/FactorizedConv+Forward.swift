@@ -4,10 +4,11 @@ extension FactorizedConv {
     /// - Throws: `.shapeMismatch` for a wrong input rank or channel count or a too small input,
     ///   `.indexOutOfRange` for a bad layer index, `.numerical` for NaN/Inf in `x`.
     public func forward(_ x: Tensor<Float>, layer: [Int] = []) throws -> Tensor<Float> {
-        let (pipeline, outShape) = try plan(inputShape: x.shape, layer: layer)
+        let (pipeline, shapes, outShape) = try plan(inputShape: x.shape, layer: layer)
         let y = try x.scalars.withUnsafeBufferPointer { xp in
             try Tensor<Float>.uninitializedFloats(try Checked.product(outShape, "output shape")) { yp in
-                try pipeline.forward(input: xp.baseAddress!, inputShape: x.shape, output: yp, rejectingNonFinite: true)
+                try pipeline.forward(input: xp.baseAddress!, inputShape: x.shape, imageShapes: shapes, output: yp,
+                                     rejectingNonFinite: true)
             }
         }
         return try Tensor(shape: outShape, scalars: y)
@@ -17,8 +18,9 @@ extension FactorizedConv {
     /// `output` room for `outputShape(inputShape:layer:)`.
     public func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutablePointer<Float>,
                         layer: [Int] = []) throws {
-        let (pipeline, _) = try plan(inputShape: inputShape, layer: layer)
-        try pipeline.forward(input: input, inputShape: inputShape, output: output, rejectingNonFinite: true)
+        let (pipeline, shapes, _) = try plan(inputShape: inputShape, layer: layer)
+        try pipeline.forward(input: input, inputShape: inputShape, imageShapes: shapes, output: output,
+                             rejectingNonFinite: true)
     }
 
     /// The output shape (B, C_out, S'...) of layer `layer` for an input of shape `inputShape`.
@@ -39,22 +41,23 @@ extension FactorizedConv {
 
     // MARK: - Internals
 
-    /// The pipeline and output shape for one forward call (validating everything first).
-    func plan(inputShape: [Int], layer: [Int]) throws -> (ConvPipeline, [Int]) {
+    /// The pipeline, its image shapes (`ConvPipeline.imageShapes`) and the output shape for one
+    /// forward call (validating everything first).
+    func plan(inputShape: [Int], layer: [Int]) throws -> (ConvPipeline, [[Int]], [Int]) {
         try BLAS.require()
         let s = snapshot
         try validateInput(inputShape, state: s)
         let flat = try layers.flatIndex(layer)
         let implementation = try choose(s, flat: flat, inputShape: inputShape)
         let pipeline = try cachedPipeline(s, flat: flat, implementation: implementation)
-        let outShape = try pipeline.outputShape(input: inputShape)
-        // The output plus two intermediates per worker: refuse before allocating.
         let images = try pipeline.imageShapes(input: Array(inputShape.dropFirst()))
+        let outShape = [inputShape[0]] + images.last!
+        // The output plus two intermediates per worker: refuse before allocating.
         let scratch = images.map { $0.reduce(1, *) }.max() ?? 0
         try MemoryLimit.check(elements: try Checked.add(try Checked.product(outShape, "output shape"),
                                                         try Checked.multiply(2 * Parallel.threadCount, scratch, "workspace"), "workspace"),
                               "forward of input \(inputShape)")
-        return (pipeline, outShape)
+        return (pipeline, images, outShape)
     }
 
     /// The cached (or newly built) pipeline of layer `flat` for a concrete implementation.

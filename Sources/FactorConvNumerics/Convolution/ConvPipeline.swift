@@ -119,7 +119,15 @@ public struct ConvPipeline: Sendable {
     /// input value), its channel mixing checks them; else they are checked in a pass before.
     public func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutablePointer<Float>,
                         rejectingNonFinite: Bool = false) throws {
-        let shapes = try imageShapes(input: Array(inputShape.dropFirst()))
+        try forward(input: input, inputShape: inputShape, imageShapes: imageShapes(input: Array(inputShape.dropFirst())),
+                    output: output, rejectingNonFinite: rejectingNonFinite)
+    }
+
+    /// `forward(input:inputShape:output:rejectingNonFinite:)` for a caller that has already
+    /// computed (and so validated) `imageShapes(input:)` of the input's image shape, `shapes`:
+    /// a layer's forward call needs them first for its memory check.
+    public func forward(input: UnsafePointer<Float>, inputShape: [Int], imageShapes shapes: [[Int]],
+                        output: UnsafeMutablePointer<Float>, rejectingNonFinite: Bool) throws {
         let batch = inputShape[0]
         let counts = shapes.map { $0.reduce(1, *) }
         let scratch = counts.dropFirst().dropLast().max() ?? 0

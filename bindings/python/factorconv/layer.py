@@ -102,6 +102,8 @@ def _layer_arg(indices, name="indices"):
     """``indices`` (None, an int or a tuple of ints) as (int64 array or None, ndim)."""
     if indices is None:
         return None, 0
+    if type(indices) is int and 0 <= indices <= _INT64_MAX:     # the common case, kept cheap
+        return (ctypes.c_int64 * 1)(indices), 1
     if isinstance(indices, (tuple, list, np.ndarray)):
         values = _ints(indices, name)
         return (_int64_array(values) if values else None), len(values)
