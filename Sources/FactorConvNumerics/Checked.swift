@@ -16,6 +16,15 @@ public enum Checked {
         return total
     }
 
+    /// `count`, or an `.invalidArgument` error naming `what` when it exceeds Int32.max: the
+    /// kernels and BLAS take sizes, a channel's plane above all, as 32-bit ints.
+    public static func int32(_ count: Int, _ what: @autoclosure () -> String) throws -> Int {
+        guard count <= Int(Int32.max) else {
+            throw FactorConvError.invalid("\(what()) is \(count), more than the 2^31 - 1 that kernels and BLAS index with 32-bit ints")
+        }
+        return count
+    }
+
     /// `a * b` or an error naming `what` on overflow.
     public static func multiply(_ a: Int, _ b: Int, _ what: @autoclosure () -> String) throws -> Int {
         let (p, overflow) = a.multipliedReportingOverflow(by: b)

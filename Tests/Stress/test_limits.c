@@ -10,7 +10,8 @@
  * The oversized kernels and parameters are 4 GiB PROT_NONE mappings: the library must refuse
  * them from their shape alone — reading a single byte of one is a segfault (that was a bug:
  * from_conv and set_parameters copied the caller's data before checking the bound).
- * Exits 1 if any check fails.
+ * Sizes beyond the 32-bit ints of the kernels and BLAS are refused the same way, as invalid
+ * arguments, whatever the bound. Exits 1 if any check fails.
  */
 #define _DEFAULT_SOURCE
 #include <stdint.h>
@@ -59,6 +60,21 @@ static int failures = 0, checks = 0;
         if (!(cond)) {                                                                       \
             fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                  \
             failures++;                                                                      \
+        }                                                                                    \
+    } while (0)
+
+/* Checks that `call` returns `status` with a message. */
+#define EXPECT_STATUS(call, status)                                                          \
+    do {                                                                                     \
+        fconv_status s_ = (call);                                                            \
+        const char *m_ = fconv_last_error_message();                                         \
+        checks++;                                                                            \
+        if (s_ != (status) || m_[0] == '\0') {                                               \
+            fprintf(stderr, "FAIL %s:%d: %s\n  returned %s (\"%s\")\n", __FILE__, __LINE__,   \
+                    #call, fconv_status_string(s_), m_);                                     \
+            failures++;                                                                      \
+        } else {                                                                             \
+            printf("  ok  %-60.60s -> %s: %s\n", #call, fconv_status_string(s_), m_);        \
         }                                                                                    \
     } while (0)
 
@@ -177,6 +193,36 @@ int main(void) {
         fconv_conv_free(one);
         free(x);
         free(y);
+    }
+
+    /* 32-bit sizes: with the bound lifted, a 1-D input of 2^31 + 16 positions per channel is
+     * refused as an invalid argument before anything is read or written (the kernels and BLAS
+     * index a plane with 32-bit ints; converting it trapped). Input and output are PROT_NONE. */
+    {
+        const int64_t xs[3] = {1, 2, ((int64_t)1 << 31) + 16}, k3_1d[1] = {3}, ws[3] = {2, 2, 3};
+        const size_t n = (size_t)2 * (((size_t)1 << 31) + 16);
+        const char *factorizations[4] = {"cp", "tucker", "tt", "dense"};
+        const int64_t pad = 1;
+        int f;
+        EXPECT_OK(fconv_set_memory_limit((uint64_t)1 << 62));
+        for (f = 0; f < 4; f++) {
+            fconv_conv *line = NULL;
+            EXPECT_OK(fconv_options_create(&o));
+            EXPECT_OK(fconv_options_set_string(o, "factorization", factorizations[f]));
+            EXPECT_OK(fconv_options_set_string(o, "implementation", f == 3 ? "reconstructed" : "auto"));
+            EXPECT_OK(fconv_options_set_int(o, "padding", 1));
+            EXPECT_OK(fconv_conv_create(2, 2, k3_1d, 1, o, &line));
+            fconv_options_free(o);
+            EXPECT_STATUS(fconv_conv_forward(line, never, xs, 3, NULL, 0, never, n), FCONV_ERR_INVALID_ARGUMENT);
+            if (f < 3) {
+                EXPECT_OK(fconv_conv_set_implementation(line, FCONV_IMPL_RECONSTRUCTED));
+                EXPECT_STATUS(fconv_conv_forward(line, never, xs, 3, NULL, 0, never, n), FCONV_ERR_INVALID_ARGUMENT);
+            }
+            fconv_conv_free(line);
+        }
+        EXPECT_STATUS(fconv_dense_conv_forward(never, xs, 3, never, ws, 3, NULL, NULL, &pad, NULL, 1, never, n),
+                      FCONV_ERR_INVALID_ARGUMENT);
+        EXPECT_OK(fconv_set_memory_limit(0));
     }
 
     /* Files: a 2.3 MiB layer saved under the default bound does not load under 1 MiB. */

@@ -74,9 +74,16 @@ public struct ConvPipeline: Sendable {
     }
 
     /// The per-image shapes (C, S...) before the first stage and after each stage.
+    /// - Throws: `.shapeMismatch` for an image the stages do not fit, `.invalidArgument` for
+    ///   channels or a plane (Π S) beyond 32-bit ints (`Checked.int32`).
     public func imageShapes(input image: [Int]) throws -> [[Int]] {
         var shapes = [image]
         for stage in stages { shapes.append(try stage.outputShape(shapes.last!)) }
+        for shape in shapes {
+            _ = try Checked.int32(shape[0], "the channel count of image shape \(shape)")
+            _ = try Checked.int32(Checked.product(shape.dropFirst(), "image shape \(shape)"),
+                                  "the plane size of image shape \(shape)")
+        }
         return shapes
     }
 

@@ -58,6 +58,12 @@ public struct ConvProblem: Equatable, Sendable {
         let outSpatial = try geometry.outputSpatial(input: Array(inputShape[2...]), kernel: Array(weightShape[2...]))
         _ = try Checked.product([inputShape[0], weightShape[0]] + outSpatial, "output shape")
         _ = try Checked.product([weightShape[1]] + weightShape[2...] + outSpatial, "im2col size")
+        // Sizes the kernels and BLAS take as 32-bit ints.
+        _ = try Checked.int32(inputShape[1], "the channel count of input shape \(inputShape)")
+        _ = try Checked.int32(weightShape[0], "the output channel count of weight shape \(weightShape)")
+        _ = try Checked.int32(Checked.product(weightShape[1...], "weight shape"), "in_channels × kernel volume of weight shape \(weightShape)")
+        _ = try Checked.int32(Checked.product(inputShape[2...], "input shape"), "the plane size of input shape \(inputShape)")
+        _ = try Checked.int32(Checked.product(outSpatial, "output shape"), "the output plane size \(outSpatial)")
         batch = inputShape[0]
         inChannels = inputShape[1]
         outChannels = weightShape[0]
