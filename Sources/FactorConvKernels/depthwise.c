@@ -59,22 +59,16 @@ static FCK_AVX512 void rows_mode(const float *src, float *dst, int size, int inn
     }
 }
 
-/// Lanes j of a vector whose input index first + j lies in [0, size).
-static inline __mmask16 lanes_inside(ptrdiff_t first, ptrdiff_t size) {
-    if (first >= size || first + 16 <= 0) return 0;
-    return fck_lanes(first < 0 ? (int)-first : 0, size - first > 16 ? 16 : (int)(size - first));
-}
-
 /// One vector of line outputs [o, o + 16) ∩ [0, out_size) that reaches a line end: each tap's
 /// lanes that fall in the zero padding are masked off (masked lanes are never read).
 static inline FCK_AVX512 void line_edge_vector(const float *src, float *dst, ptrdiff_t o, ptrdiff_t size,
                                                ptrdiff_t out_size, const float *w, int taps, ptrdiff_t pad,
                                                ptrdiff_t dilation) {
-    const __mmask16 out = lanes_inside(o, out_size);
+    const __mmask16 out = fck_lanes_inside(o, out_size);
     __m512 acc = _mm512_setzero_ps();
     for (int t = 0; t < taps; t++) {
         const ptrdiff_t first = o + t * dilation - pad;     // the input index of lane 0
-        const __mmask16 inside = out & lanes_inside(first, size);
+        const __mmask16 inside = out & fck_lanes_inside(first, size);
         if (inside) acc = _mm512_fmadd_ps(_mm512_set1_ps(w[t]), _mm512_maskz_loadu_ps(inside, src + first), acc);
     }
     _mm512_mask_storeu_ps(dst + o, out, acc);

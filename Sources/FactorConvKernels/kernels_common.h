@@ -32,6 +32,13 @@ static inline __mmask16 fck_lanes(int lo, int hi) {
     return hi <= lo ? 0 : (__mmask16)(((1u << (hi - lo)) - 1) << lo);
 }
 
+/// Lanes j of a vector whose index first + j lies in [0, size) (ptrdiff_t: a padded index may
+/// not fit an int).
+static inline __mmask16 fck_lanes_inside(ptrdiff_t first, ptrdiff_t size) {
+    if (first >= size || first + 16 <= 0) return 0;
+    return fck_lanes(first < 0 ? (int)-first : 0, size - first > 16 ? 16 : (int)(size - first));
+}
+
 /// The lanes of the first vector, and of the second, that a run of n floats covers.
 static inline __mmask16 fck_first_vector(int n) { return fck_lanes(0, n); }
 static inline __mmask16 fck_second_vector(int n) { return fck_lanes(0, n - 16); }
