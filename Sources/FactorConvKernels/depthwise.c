@@ -141,57 +141,71 @@ static inline __attribute__((always_inline)) FCK_AVX512 void same_lines_vector(
 }
 
 /// same_lines_mode's loop over the run, inlined with a constant `taps` (its switch) so that the
-/// per-tap loops unroll and their constants stay in registers.
+/// per-tap loops unroll and their constants stay in registers. Away from the run's ends every
+/// lane is an output and every load in bounds: those vectors run without the output mask.
 static inline __attribute__((always_inline)) FCK_AVX512 void same_lines_run(const float *src, float *dst,
                                                                             ptrdiff_t count, int size, const float *w,
                                                                             int taps, int pad, int dilation) {
     __m512 weight[FCK_LINE_UNROLLED_TAPS];
     __m512i low[FCK_LINE_UNROLLED_TAPS], span[FCK_LINE_UNROLLED_TAPS];
     ptrdiff_t shift[FCK_LINE_UNROLLED_TAPS];
-    int used = 0;                    // taps that reach the line at all
     for (int t = 0; t < taps; t++) {
-        const ptrdiff_t s = (ptrdiff_t)t * dilation - pad;
-        if (s <= -size || s >= size) continue;
-        weight[used] = _mm512_set1_ps(w[t]);
-        low[used] = _mm512_set1_epi32(s < 0 ? (int)-s : 0);          // columns c with 0 ≤ c + s < size
-        span[used] = _mm512_set1_epi32(size - (int)(s < 0 ? -s : s));
-        shift[used++] = s;
+        const ptrdiff_t s = (ptrdiff_t)t * dilation - pad, reach = s < 0 ? -s : s;
+        weight[t] = _mm512_set1_ps(w[t]);
+        // Columns c with 0 ≤ c + s < size: [low, low + span), empty for a tap beyond the line.
+        low[t] = _mm512_set1_epi32(s < 0 && reach < size ? (int)reach : 0);
+        span[t] = _mm512_set1_epi32(reach < size ? size - (int)reach : 0);
+        shift[t] = s;
     }
     // Lane j's column is j mod size, counted up: 16 divisions cost as much as a 14 × 14 mode.
     int lane_columns[16], c = 0;
     for (int j = 0; j < 16; j++, c = c + 1 == size ? 0 : c + 1) lane_columns[j] = c;
     __m512i column = _mm512_loadu_si512(lane_columns);
     const __m512i step = _mm512_set1_epi32(c), width = _mm512_set1_epi32(size);   // c = 16 mod size
-    const ptrdiff_t lowest = used ? shift[0] : 0, highest = used ? shift[used - 1] : 0;
+    const ptrdiff_t lowest = shift[0] < 0 ? shift[0] : 0, highest = shift[taps - 1] > 0 ? shift[taps - 1] : 0;
     for (ptrdiff_t p = 0; p < count; p += 16) {
-        const __mmask16 out = fck_first_vector((int)(count - p < 16 ? count - p : 16));
-        const int edge = p + lowest < 0 || p + 16 + highest > count;
-        if (edge) same_lines_vector(src, dst, p, column, out, weight, low, span, shift, used, 1);
-        else same_lines_vector(src, dst, p, column, out, weight, low, span, shift, used, 0);
+        if (p + lowest < 0 || p + 16 + highest > count)
+            same_lines_vector(src, dst, p, column, fck_first_vector((int)(count - p < 16 ? count - p : 16)), weight, low,
+                              span, shift, taps, 1);
+        else
+            same_lines_vector(src, dst, p, column, 0xFFFF, weight, low, span, shift, taps, 0);
         column = _mm512_add_epi32(column, step);
         column = _mm512_mask_sub_epi32(column, _mm512_cmpge_epi32_mask(column, width), column, width);
     }
 }
 
+/// same_lines_run for a fixed number of taps, as a function of its own: called from one switch
+/// with constants, the instances were merged back into one with a run-time count (not unrolled).
+#define FCK_SAME_LINES(TAPS) \
+    static __attribute__((noinline)) FCK_AVX512 void same_lines_##TAPS(const float *src, float *dst, ptrdiff_t count, \
+                                                                        int size, const float *w, int pad, int dilation) { \
+        same_lines_run(src, dst, count, size, w, TAPS, pad, dilation); \
+    }
+FCK_SAME_LINES(2)
+FCK_SAME_LINES(3)
+FCK_SAME_LINES(5)
+FCK_SAME_LINES(7)
+
 /// Innermost mode of `lines` lines of `size`, stride 1 and as long as their input (same
 /// padding): all lines as one flat run, 16 outputs per vector across line ends, each lane masked
 /// by its own column (`column` holds each lane's column, advanced by 16 mod size per vector).
 /// Short lines gain most: a 14-wide mode 0.021 → 0.010 ms, a 32-wide 0.31 → 0.21 ms; one
-/// compare per tap, the unrolled taps and no divisions, 114 planes of 14 × 14: 9.9 → 7.0 µs.
+/// compare per tap, the unrolled taps and no divisions, 114 planes of 14 × 14: 9.9 → 6.4 µs.
 static FCK_AVX512 void same_lines_mode(const float *src, float *dst, int lines, int size, const float *w, int taps,
                                        int pad, int dilation) {
     const ptrdiff_t count = (ptrdiff_t)lines * size;
     switch (taps) {
-    case 1: same_lines_run(src, dst, count, size, w, 1, pad, dilation); break;
-    case 2: same_lines_run(src, dst, count, size, w, 2, pad, dilation); break;
-    case 3: same_lines_run(src, dst, count, size, w, 3, pad, dilation); break;
-    case 4: same_lines_run(src, dst, count, size, w, 4, pad, dilation); break;
-    case 5: same_lines_run(src, dst, count, size, w, 5, pad, dilation); break;
-    case 7: same_lines_run(src, dst, count, size, w, 7, pad, dilation); break;
-    case 6: case 8: same_lines_run(src, dst, count, size, w, taps, pad, dilation); break;
-    default:   // more taps than same_lines_run holds in registers: line by line
-        for (int l = 0; l < lines; l++)
-            line_mode(src + (ptrdiff_t)l * size, dst + (ptrdiff_t)l * size, size, size, w, taps, pad, dilation);
+    case 2: same_lines_2(src, dst, count, size, w, pad, dilation); break;
+    case 3: same_lines_3(src, dst, count, size, w, pad, dilation); break;
+    case 5: same_lines_5(src, dst, count, size, w, pad, dilation); break;
+    case 7: same_lines_7(src, dst, count, size, w, pad, dilation); break;
+    default:
+        if (taps <= FCK_LINE_UNROLLED_TAPS) {
+            same_lines_run(src, dst, count, size, w, taps, pad, dilation);
+        } else {   // more taps than same_lines_run holds in registers: line by line
+            for (int l = 0; l < lines; l++)
+                line_mode(src + (ptrdiff_t)l * size, dst + (ptrdiff_t)l * size, size, size, w, taps, pad, dilation);
+        }
         break;
     }
 }
