@@ -35,8 +35,8 @@ static inline float line_output(const float *src, int o, int size, const float *
 /// computed once per block): 28 channels of 56×56, 21 → 15 µs.
 static FCK_AVX512 void rows_mode(const float *src, float *dst, int size, int inner, int out_size, const float *w,
                                  int taps, int stride, int pad, int dilation) {
-    for (int j = 0; j < inner; j += 64) {
-        const int n = inner - j;
+    for (ptrdiff_t j = 0; j < inner; j += 64) {         // ptrdiff_t: j + 64 may pass INT_MAX
+        const int n = (int)(inner - j);
         const __mmask16 m0 = fck_first_vector(n), m1 = fck_first_vector(n - 16), m2 = fck_first_vector(n - 32),
                         m3 = fck_first_vector(n - 48);
         for (int o = 0; o < out_size; o++) {

@@ -170,8 +170,8 @@ FCK_AVX512 int fck_mode_conv(const float *in, int cin, ptrdiff_t in_cs, float *o
             // Output row r is a weighted sum of whole input rows, 16 columns per vector, two
             // vectors at a time while the row has them.
             for (int r = 0; r < out_size; r++) {
-                for (int j = 0; j < inner; j += 32) {
-                    const __mmask16 columns = fck_lanes(0, inner - j), columns1 = fck_lanes(0, inner - j - 16);
+                for (ptrdiff_t j = 0; j < inner; j += 32) {     // ptrdiff_t: j + 32 may pass INT_MAX
+                    const __mmask16 columns = fck_lanes_inside(j, inner), columns1 = fck_lanes_inside(j + 16, inner);
                     for (int t = 0; t < taps; t++) {
                         const ptrdiff_t row = (ptrdiff_t)r * stride - pad + (ptrdiff_t)t * dilation;
                         const int inside = row >= 0 && row < size;
@@ -190,10 +190,10 @@ FCK_AVX512 int fck_mode_conv(const float *in, int cin, ptrdiff_t in_cs, float *o
         } else {
             // The innermost mode, stride 1: 16 consecutive outputs per vector, two vectors at a
             // time; lanes whose input falls in the padding are masked off.
-            for (int o = 0; o < out_size; o += 32) {
-                const __mmask16 outputs = fck_first_vector(out_size - o), outputs1 = fck_second_vector(out_size - o);
+            for (ptrdiff_t o = 0; o < out_size; o += 32) {
+                const __mmask16 outputs = fck_lanes_inside(o, out_size), outputs1 = fck_lanes_inside(o + 16, out_size);
                 for (int t = 0; t < taps; t++) {
-                    const ptrdiff_t first = (ptrdiff_t)o - pad + (ptrdiff_t)t * dilation;
+                    const ptrdiff_t first = o - pad + (ptrdiff_t)t * dilation;
                     offset[t] = first;
                     mask[t] = fck_lanes_inside(first, size) & outputs;
                     mask1[t] = fck_lanes_inside(first + 16, size) & outputs1;
