@@ -44,10 +44,10 @@ for (name, xShape, cout, k, p) in layers where only.map({ name.contains($0) }) ?
     let g = try ConvGeometry(order: order, padding: Array(repeating: p, count: order))
     let problem = try ConvProblem(inputShape: x.shape, weightShape: w.shape, geometry: g)
     var y = [Float](repeating: 0, count: problem.outputCount)
-    let t = try x.scalars.withUnsafeBufferPointer { xp in
-        try w.scalars.withUnsafeBufferPointer { wp in
-            try y.withUnsafeMutableBufferPointer { yp in
-                try measure {
+    let t = x.scalars.withUnsafeBufferPointer { xp in
+        w.scalars.withUnsafeBufferPointer { wp in
+            y.withUnsafeMutableBufferPointer { yp in
+                measure {
                     DenseConvolution.forward(problem, input: xp.baseAddress!, weight: wp.baseAddress!, bias: nil, output: yp.baseAddress!)
                 }
             }
