@@ -70,6 +70,56 @@ import Testing
         }
     }
 
+    /// The intermediates start at the output's offset within a cache line, 0–15 floats into the
+    /// workspace, whatever the two addresses.
+    @Test func intermediatesShareTheOutputsCacheLineOffset() {
+        let base = UnsafeMutablePointer<Float>.allocate(capacity: 64)
+        defer { base.deallocate() }
+        for w in 0..<16 {
+            for t in 0..<16 {
+                let workspace = base + w, target = base + 32 + t
+                let buffers = ConvPipeline.alignedLike(target, workspace)
+                #expect((0..<16).contains(buffers - workspace))
+                #expect((Int(bitPattern: buffers) - Int(bitPattern: target)) % 64 == 0)
+            }
+        }
+    }
+
+    /// Wherever the output starts within a cache line (numpy's arrays start 16 bytes past one),
+    /// the results are the same bit for bit: the channel mixings split their columns where the
+    /// output is aligned, but sum every output in the same order.
+    @Test func outputOffsetDoesNotChangeTheResult() throws {
+        var rng = TestRandom(seed: 5301)
+        let x = rng.tensor([2, 6, 9, 11])
+        let stages: [ConvStage] = [
+            .pointwise(weight: rng.tensor([5, 6]), bias: nil),
+            .depthwise(taps: rng.tensor([5, 3, 1]), geometry: try ConvGeometry(order: 2, padding: [1, 0])),
+            .depthwise(taps: rng.tensor([5, 1, 3]), geometry: try ConvGeometry(order: 2, padding: [0, 1])),
+            .pointwise(weight: rng.tensor([7, 5]), bias: rng.tensor([7]).scalars),
+        ]
+        let pipeline = ConvPipeline(stages: stages)
+        let count = 2 * 7 * 9 * 11
+        let storage = UnsafeMutablePointer<Float>.allocate(capacity: count + 16)
+        defer { storage.deallocate() }
+        var results: [[Float]] = []
+        for offset in 0..<16 {
+            try x.scalars.withUnsafeBufferPointer { xp in
+                try pipeline.forward(input: xp.baseAddress!, inputShape: x.shape, output: storage + offset)
+            }
+            results.append(Array(UnsafeBufferPointer(start: storage + offset, count: count)))
+        }
+        #expect(results.allSatisfy { $0 == results[0] })
+        #expect(try pipeline.forward(x).scalars == results[0])         // a tensor's own output buffer
+    }
+
+    /// Planes beyond the kernels' 32-bit ints are refused from the shapes alone.
+    @Test func refusesPlanesBeyond32BitInts() {
+        let pipeline = ConvPipeline(stages: [.pointwise(weight: Tensor(shape: [2, 3]), bias: nil)])
+        let error = #expect(throws: FactorConvError.self) { _ = try pipeline.imageShapes(input: [3, 1 << 16, 1 << 15]) }
+        #expect(error?.kind == .invalidArgument)
+        #expect(throws: Never.self) { _ = try pipeline.imageShapes(input: [3, 1 << 16, (1 << 15) - 1]) }
+    }
+
     @Test func rejectsChannelMismatch() throws {
         let pipeline = ConvPipeline(stages: [.pointwise(weight: Tensor(shape: [2, 3]), bias: nil)])
         #expect(throws: FactorConvError.self) { try pipeline.forward(Tensor(shape: [1, 4, 5])) }
