@@ -139,10 +139,10 @@ static const mode_pair_fn pair_kernels[13] = {0, 0, 0, 0, mode_pair_4, mode_pair
 /// of balanced sizes (23 as 12 + 11, 15 as 8 + 7: each group has at least 8 accumulators to hide
 /// the multiply-add latency). Fewer than 4 channels go vector by vector (mode_vector).
 static FCK_AVX512 void mode_pair(const float *src, int cin, ptrdiff_t in_cs, const ptrdiff_t *offset,
-                                 const __mmask16 *mask0, const __mmask16 *mask1, ptrdiff_t *offset1, int taps,
-                                 const float *w, int cout, const float *bias, float *dst, ptrdiff_t out_cs,
-                                 __mmask16 out0, __mmask16 out1) {
+                                 const __mmask16 *mask0, const __mmask16 *mask1, int taps, const float *w, int cout,
+                                 const float *bias, float *dst, ptrdiff_t out_cs, __mmask16 out0, __mmask16 out1) {
     if (cout < 4) {
+        ptrdiff_t offset1[FCK_MODE_CONV_MAX_TAPS];
         for (int t = 0; t < taps; t++) offset1[t] = offset[t] + 16;
         mode_vector(src, cin, in_cs, offset, mask0, taps, w, cout, bias, dst, out_cs, out0);
         mode_vector(src, cin, in_cs, offset1, mask1, taps, w, cout, bias, dst + 16, out_cs, out1);
@@ -161,7 +161,7 @@ FCK_AVX512 int fck_mode_conv(const float *in, int cin, ptrdiff_t in_cs, float *o
                              int outer, int size, int inner, int out_size, const float *w, int taps, int stride,
                              int pad, int dilation, const float *bias) {
     if (taps > FCK_MODE_CONV_MAX_TAPS || (inner == 1 && stride != 1)) return -1;
-    ptrdiff_t offset[FCK_MODE_CONV_MAX_TAPS], offset1[FCK_MODE_CONV_MAX_TAPS];
+    ptrdiff_t offset[FCK_MODE_CONV_MAX_TAPS];
     __mmask16 mask[FCK_MODE_CONV_MAX_TAPS], mask1[FCK_MODE_CONV_MAX_TAPS];
     for (int b = 0; b < outer; b++) {
         const float *src = in + (ptrdiff_t)b * size * inner;
@@ -181,7 +181,7 @@ FCK_AVX512 int fck_mode_conv(const float *in, int cin, ptrdiff_t in_cs, float *o
                     }
                     float *d = dst + (ptrdiff_t)r * inner + j;
                     if (columns1)
-                        mode_pair(src, cin, in_cs, offset, mask, mask1, offset1, taps, w, cout, bias, d, out_cs, columns,
+                        mode_pair(src, cin, in_cs, offset, mask, mask1, taps, w, cout, bias, d, out_cs, columns,
                                   columns1);
                     else
                         mode_vector(src, cin, in_cs, offset, mask, taps, w, cout, bias, d, out_cs, columns);
@@ -199,7 +199,7 @@ FCK_AVX512 int fck_mode_conv(const float *in, int cin, ptrdiff_t in_cs, float *o
                     mask1[t] = fck_lanes_inside(first + 16, size) & outputs1;
                 }
                 if (outputs1)
-                    mode_pair(src, cin, in_cs, offset, mask, mask1, offset1, taps, w, cout, bias, dst + o, out_cs, outputs,
+                    mode_pair(src, cin, in_cs, offset, mask, mask1, taps, w, cout, bias, dst + o, out_cs, outputs,
                               outputs1);
                 else
                     mode_vector(src, cin, in_cs, offset, mask, taps, w, cout, bias, dst + o, out_cs, outputs);

@@ -50,8 +50,7 @@ extension FactorizedConv {
         let flat = try layers.flatIndex(layer)
         let implementation = try choose(s, flat: flat, inputShape: inputShape)
         let pipeline = try cachedPipeline(s, flat: flat, implementation: implementation)
-        let images = try pipeline.imageShapes(input: Array(inputShape.dropFirst()))
-        let outShape = [inputShape[0]] + images.last!
+        let (images, outShape) = try pipeline.imageAndOutputShapes(input: inputShape)
         // The output plus two intermediates per worker: refuse before allocating.
         let scratch = images.map { $0.reduce(1, *) }.max() ?? 0
         try MemoryLimit.check(elements: try Checked.add(try Checked.product(outShape, "output shape"),

@@ -89,8 +89,15 @@ public struct ConvPipeline: Sendable {
 
     /// Output shape (B, C_out, S'...) for an input shape (B, C_in, S...).
     public func outputShape(input: [Int]) throws -> [Int] {
+        try imageAndOutputShapes(input: input).output
+    }
+
+    /// The image shapes (`imageShapes`) and the output shape for an input shape (B, C_in, S...):
+    /// what a forward call needs first, for its memory check and its buffers.
+    public func imageAndOutputShapes(input: [Int]) throws -> (images: [[Int]], output: [Int]) {
         guard input.count >= 3 else { throw FactorConvError.shape("input shape \(input) needs (batch, channels, spatial...)") }
-        return [input[0]] + (try imageShapes(input: Array(input.dropFirst())).last!)
+        let images = try imageShapes(input: Array(input.dropFirst()))
+        return (images, [input[0]] + images.last!)
     }
 
     /// Multiply-adds × 2 of a forward pass over `input` (B, C, S...): a cost model for 'auto'.
@@ -108,10 +115,11 @@ public struct ConvPipeline: Sendable {
     /// Runs the pipeline on a tensor.
     public func forward(_ x: Tensor<Float>) throws -> Tensor<Float> {
         try BLAS.require()
-        let outShape = try outputShape(input: x.shape)
+        let (images, outShape) = try imageAndOutputShapes(input: x.shape)
         let y = try x.scalars.withUnsafeBufferPointer { xp in
             try Tensor<Float>.uninitializedFloats(try Checked.product(outShape, "output shape")) { yp in
-                try forward(input: xp.baseAddress!, inputShape: x.shape, output: yp)
+                try forward(input: xp.baseAddress!, inputShape: x.shape, imageShapes: images, output: yp,
+                            rejectingNonFinite: false)
             }
         }
         return Tensor(uncheckedShape: outShape, scalars: y)
@@ -167,10 +175,11 @@ public struct ConvPipeline: Sendable {
 
         func runImage(_ b: Int, innerWorkers: Int, workspace: UnsafeMutablePointer<Float>) {
             var src = input + b * counts[0]
-            let buffers = Self.alignedLike(output + b * counts.last!, workspace)
+            let image = output + b * counts.last!
+            let buffers = Self.alignedLike(image, workspace)
             for (i, stage) in stages.enumerated() {
                 let last = i == stages.count - 1
-                let dst = last ? output + b * counts.last! : buffers + (i % 2) * scratch
+                let dst = last ? image : buffers + (i % 2) * scratch
                 apply(stage, index: i, input: src, shape: shapes[i], output: dst, outputShape: shapes[i + 1], workers: innerWorkers,
                       nonFinite: i == 0 && checkInFirstStage ? nonFinite + b * workers : nil)
                 src = UnsafePointer(dst)
