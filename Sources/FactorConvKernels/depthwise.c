@@ -60,19 +60,12 @@ static FCK_AVX512 void rows_mode(const float *src, float *dst, int size, int inn
     }
 }
 
-/// One vector of line outputs [o, o + 16) ∩ [0, out_size) that reaches a line end: each tap's
-/// lanes that fall in the zero padding are masked off (masked lanes are never read).
+/// One vector of line outputs [o, o + 16) ∩ [0, out_size) that reaches a line end.
 static inline FCK_AVX512 void line_edge_vector(const float *src, float *dst, ptrdiff_t o, ptrdiff_t size,
                                                ptrdiff_t out_size, const float *w, int taps, ptrdiff_t pad,
                                                ptrdiff_t dilation) {
-    const __mmask16 out = fck_lanes_inside(o, out_size);
-    __m512 acc = _mm512_setzero_ps();
-    for (int t = 0; t < taps; t++) {
-        const ptrdiff_t first = o + t * dilation - pad;     // the input index of lane 0
-        const __mmask16 inside = out & fck_lanes_inside(first, size);
-        if (inside) acc = _mm512_fmadd_ps(_mm512_set1_ps(w[t]), _mm512_maskz_loadu_ps(inside, src + first), acc);
-    }
-    _mm512_mask_storeu_ps(dst + o, out, acc);
+    _mm512_mask_storeu_ps(dst + o, fck_lanes_inside(o, out_size),
+                          fck_line_edge_sum(src, o, size, out_size, w, taps, pad, dilation));
 }
 
 /// The vectors of outputs [o, end) (end − o a multiple of 16) whose every tap lies inside the

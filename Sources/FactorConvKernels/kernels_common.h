@@ -42,6 +42,22 @@ static inline __mmask16 fck_lanes_inside(ptrdiff_t first, ptrdiff_t size) {
 /// The lanes of the first vector, and of the second, that a run of n floats covers.
 static inline __mmask16 fck_first_vector(int n) { return fck_lanes(0, n); }
 static inline __mmask16 fck_second_vector(int n) { return fck_lanes(0, n - 16); }
+
+/// Outputs [o, o + 16) ∩ [0, out_size) of a stride-1 depthwise line of `size` inputs, for a
+/// vector that reaches past either end: each tap's lanes that fall in the zero padding are
+/// masked off and never read; lanes past out_size are zero.
+static inline FCK_AVX512 __m512 fck_line_edge_sum(
+    const float *src, ptrdiff_t o, ptrdiff_t size, ptrdiff_t out_size, const float *w, int taps, ptrdiff_t pad,
+    ptrdiff_t dilation) {
+    const __mmask16 out = fck_lanes_inside(o, out_size);
+    __m512 acc = _mm512_setzero_ps();
+    for (int t = 0; t < taps; t++) {
+        const ptrdiff_t first = o + t * dilation - pad;     // the input index of lane 0
+        const __mmask16 inside = out & fck_lanes_inside(first, size);
+        if (inside) acc = _mm512_fmadd_ps(_mm512_set1_ps(w[t]), _mm512_maskz_loadu_ps(inside, src + first), acc);
+    }
+    return acc;
+}
 #endif
 
 #endif

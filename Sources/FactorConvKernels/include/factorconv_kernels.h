@@ -61,6 +61,24 @@ void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int depth, const 
 void fck_depthwise_mode(const float *src, float *dst, int outer, int size, int inner, int out_size,
                         const float *w, int taps, int stride, int pad, int dilation);
 
+/// The two depthwise 1-D convolutions along the last two modes in one pass, the first one's
+/// output never stored: `channels` channels, each of `outer` planes of `rows` rows of `width`
+/// floats (channel c's weights at w_rows + c · taps_rows and w_cols + c · taps_cols). First along
+/// the rows, at stride 1: output row o (of `out_rows`) is Σ_t w_rows[t] · row(o − pad_rows + t ·
+/// dil_rows) over the `taps_rows` taps whose row exists; then along each of those rows, 'same'
+/// (stride 1, `width` columns out): column x is Σ_t w_cols[t] · v(x − pad_cols + t · dil_cols)
+/// over the columns that exist. Equal to fck_depthwise_mode along the rows into a buffer, then
+/// along the columns. Returns 0, or −1 without writing when fck_depthwise_plane_handles says no.
+int fck_depthwise_plane(const float *src, float *dst, int channels, int outer, int rows, int width, int out_rows,
+                        const float *w_rows, int taps_rows, int pad_rows, int dil_rows, const float *w_cols,
+                        int taps_cols, int pad_cols, int dil_cols);
+
+/// 1 when fck_depthwise_plane handles planes `width` wide with these taps, else 0: at most 8
+/// taps in either pass, dilations ≥ 1, 'same' columns (2 · pad_cols = (taps_cols − 1) ·
+/// dil_cols) whose taps reach at most 16 columns (pad_cols ≤ 16), and a width whose lanes'
+/// columns repeat within 256 vectors (width / gcd(width, 16) ≤ 256).
+int fck_depthwise_plane_handles(int width, int taps_rows, int dil_rows, int taps_cols, int pad_cols, int dil_cols);
+
 /// Asks the CPU to start loading `bytes` bytes at `start` into cache (a hint; no effect off x86-64).
 void fck_prefetch(const void *start, size_t bytes);
 

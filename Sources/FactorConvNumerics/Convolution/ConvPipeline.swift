@@ -53,6 +53,8 @@ public struct ConvPipeline: Sendable {
     /// Per stage, the Winograd-transformed kernel of a dense stage that qualifies (else nil):
     /// computed on the stage's first run rather than on every forward call.
     private let winogradKernels: [LazyWinogradKernel?]
+    /// Per stage, the pair it forms with the next one when both run as one pass (else nil).
+    private let planePairs: [DepthwisePlanePair?]
 
     /// Fewest multiply-adds × 2 per worker when one image's stages are split over workers
     /// (see `forward`); tests lower it to exercise the split on small images.
@@ -71,6 +73,7 @@ public struct ConvPipeline: Sendable {
             guard case .dense(let w, let geometry, _) = stage else { return nil }
             return LazyWinogradKernel(w, geometry: geometry)
         }
+        planePairs = stages.indices.map { $0 + 1 < stages.count ? DepthwisePlanePair(stages[$0], stages[$0 + 1]) : nil }
     }
 
     /// The per-image shapes (C, S...) before the first stage and after each stage.
@@ -177,12 +180,27 @@ public struct ConvPipeline: Sendable {
             var src = input + b * counts[0]
             let image = output + b * counts.last!
             let buffers = Self.alignedLike(image, workspace)
-            for (i, stage) in stages.enumerated() {
-                let last = i == stages.count - 1
-                let dst = last ? image : buffers + (i % 2) * scratch
-                apply(stage, index: i, input: src, shape: shapes[i], output: dst, outputShape: shapes[i + 1], workers: innerWorkers,
-                      nonFinite: i == 0 && checkInFirstStage ? nonFinite + b * workers : nil)
-                src = UnsafePointer(dst)
+            // Each step (a stage, or a pair run as one pass) writes the buffer it does not read,
+            // the last one the image.
+            var slot = 0
+            func destination(lastStage: Int) -> UnsafeMutablePointer<Float> {
+                defer { slot = 1 - slot }
+                return lastStage == stages.count - 1 ? image : buffers + slot * scratch
+            }
+            var i = 0
+            while i < stages.count {
+                if let pair = planePairs[i], pair.handles(width: shapes[i].last!) {
+                    let dst = destination(lastStage: i + 1)
+                    applyPair(pair, input: src, shape: shapes[i], output: dst, outputShape: shapes[i + 2], workers: innerWorkers)
+                    src = UnsafePointer(dst)
+                    i += 2
+                } else {
+                    let dst = destination(lastStage: i)
+                    apply(stages[i], index: i, input: src, shape: shapes[i], output: dst, outputShape: shapes[i + 1],
+                          workers: innerWorkers, nonFinite: i == 0 && checkInFirstStage ? nonFinite + b * workers : nil)
+                    src = UnsafePointer(dst)
+                    i += 1
+                }
             }
             if stages.isEmpty { output.advanced(by: b * counts[0]).update(from: src, count: counts[0]) }
         }
@@ -253,6 +271,17 @@ public struct ConvPipeline: Sendable {
             // Validated by imageShapes (outputShape builds the same problem), so this cannot throw.
             let problem = try! ConvProblem(inputShape: [1] + shape, weightShape: w.shape, geometry: geometry)
             runDense(problem, stage: index, weight: w, bias: bias, input: input, output: output, workers: workers)
+        }
+    }
+
+    /// Applies two depthwise stages that form `pair` to one image in one pass, splitting the
+    /// channels over `workers` threads (as `apply` splits a depthwise stage).
+    private func applyPair(_ pair: DepthwisePlanePair, input: UnsafePointer<Float>, shape: [Int],
+                           output: UnsafeMutablePointer<Float>, outputShape: [Int], workers: Int) {
+        let channels = shape[0], spatial = Array(shape.dropFirst()), outputRows = outputShape[outputShape.count - 2]
+        Parallel.forEach(workers, maxWorkers: workers) { part in
+            pair.forward(input: input, spatial: spatial, outputRows: outputRows, output: output,
+                         channels: (channels * part / workers)..<(channels * (part + 1) / workers))
         }
     }
 

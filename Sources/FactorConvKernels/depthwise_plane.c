@@ -1,0 +1,214 @@
+// fck_depthwise_plane of factorconv_kernels.h: the last two per-mode depthwise convolutions of a
+// separable path (CP, separable Tucker) in one pass. Along the rows, then along the width, with
+// the row pass's vectors kept in registers: the column taps are lane shifts of three adjacent
+// row-pass vectors (one two-source permute each) instead of loads of a stored intermediate, and
+// their lane masks come from a table by phase. On the CP layer 8 × 64 × 56² at rank 0.1, the two
+// passes had taken 12–15% of the forward, at 2.1 and 3.4 ns a vector.
+#include "factorconv_kernels.h"
+#include "kernels_common.h"
+
+/// Taps each pass handles (their weights and shifts live in registers).
+#define FCK_PLANE_MAX_TAPS 8
+/// Farthest a column tap may reach: one vector to either side.
+#define FCK_PLANE_MAX_SHIFT 16
+/// Most vectors before the lanes' columns repeat (width / gcd(width, 16)): the lane masks of
+/// every phase are tabulated (4 KB), so that the vector units, the bottleneck, do arithmetic only.
+#define FCK_PLANE_MAX_PERIOD 256
+
+#if defined(__x86_64__)
+
+/// The row pass's constants: flat line `size` = rows · width inputs, `count` = out_rows · width
+/// outputs, tap t reading shift[t] = (t · dilation − pad) · width floats away.
+typedef struct {
+    const float *src;
+    const float *w;
+    ptrdiff_t size, count, pad, dilation, shift[FCK_PLANE_MAX_TAPS];
+} row_pass;
+
+/// Row-pass outputs [q, q + 16) when every tap's read lies inside the plane and the vector
+/// inside the output (row_interior): no masks.
+static inline __attribute__((always_inline)) FCK_AVX512 __m512 row_interior_vector(const row_pass *r,
+                                                                                     const __m512 *weight, int taps,
+                                                                                     ptrdiff_t q) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int t = 0; t < taps; t++) acc = _mm512_fmadd_ps(weight[t], _mm512_loadu_ps(r->src + q + r->shift[t]), acc);
+    return acc;
+}
+
+/// True when row_interior_vector serves q.
+static inline int row_interior(const row_pass *r, int taps, ptrdiff_t q) {
+    return q + r->shift[0] >= 0 && q + 16 + r->shift[taps - 1] <= r->size && q + 16 <= r->count;
+}
+
+/// Row-pass outputs [q, q + 16), masked lane by lane where needed (zero beyond `count`).
+static inline __attribute__((always_inline)) FCK_AVX512 __m512 row_vector(const row_pass *r, const __m512 *weight,
+                                                                            int taps, ptrdiff_t q) {
+    if (q >= r->count) return _mm512_setzero_ps();
+    if (row_interior(r, taps, q)) return row_interior_vector(r, weight, taps, q);
+    return fck_line_edge_sum(r->src, q, r->size, r->count, r->w, taps, r->pad, r->dilation);
+}
+
+/// The column pass's constants: per tap, its weight and the permute indices of its lane shift;
+/// for each phase of the lanes' columns (they repeat every `period` vectors), the lanes each tap
+/// reaches.
+typedef struct {
+    __m512 weight[FCK_PLANE_MAX_TAPS];
+    __m512i lane_source[FCK_PLANE_MAX_TAPS];
+    const __mmask16 (*reaches)[FCK_PLANE_MAX_TAPS];
+    int period;
+} column_pass;
+
+/// The column pass's running state: the row-pass vectors before, at and after the output vector,
+/// and the phase of its columns.
+typedef struct {
+    __m512 previous, current, next;
+    int phase;
+} column_state;
+
+/// Writes outputs [p, p + 16) ∩ [0, count) of the column pass and moves the state one vector on.
+/// `interior`: the whole vector is an output and row vector p + 32 is row_interior.
+static inline __attribute__((always_inline)) FCK_AVX512 void column_step(
+    column_state *st, const column_pass *cp, int taps, const row_pass *r, const __m512 *row_weight, int row_taps,
+    float *dst, ptrdiff_t p, int interior) {
+    const __mmask16 *reaches = cp->reaches[st->phase];
+    __m512 acc = _mm512_setzero_ps();
+    for (int t = 0; t < taps; t++) {
+        if (2 * t == taps - 1) {   // the centre tap reaches every lane
+            acc = _mm512_fmadd_ps(cp->weight[t], st->current, acc);
+        } else {
+            const __m512 v = 2 * t < taps - 1 ? _mm512_permutex2var_ps(st->previous, cp->lane_source[t], st->current)
+                                              : _mm512_permutex2var_ps(st->current, cp->lane_source[t], st->next);
+            acc = _mm512_mask3_fmadd_ps(cp->weight[t], v, acc, reaches[t]);
+        }
+    }
+    if (interior || p + 16 <= r->count) _mm512_storeu_ps(dst + p, acc);
+    else _mm512_mask_storeu_ps(dst + p, fck_first_vector((int)(r->count - p)), acc);
+    st->phase = st->phase + 1 == cp->period ? 0 : st->phase + 1;
+    st->previous = st->current;
+    st->current = st->next;
+    st->next = interior ? row_interior_vector(r, row_weight, row_taps, p + 32) : row_vector(r, row_weight, row_taps, p + 32);
+}
+
+/// What fck_depthwise_plane's planes share: their shape, both passes' geometry, and the column
+/// pass's lane masks by phase.
+typedef struct {
+    int rows, width, out_rows, pad_rows, dil_rows, pad_cols, dil_cols, period;
+    const __mmask16 (*reaches)[FCK_PLANE_MAX_TAPS];
+} plane_shape;
+
+/// One plane with its weights (`taps_rows` and `taps_cols` constant when inlined into an
+/// instance below, so that both tap loops unroll).
+static inline __attribute__((always_inline)) FCK_AVX512 void plane_run(const float *src, float *dst,
+                                                                       const plane_shape *shape, const float *w_rows,
+                                                                       int taps_rows, const float *w_cols, int taps_cols) {
+    const ptrdiff_t width = shape->width;
+    row_pass r = {src, w_rows, shape->rows * width, shape->out_rows * width, shape->pad_rows * width,
+                  shape->dil_rows * width, {0}};
+    __m512 row_weight[FCK_PLANE_MAX_TAPS];
+    for (int t = 0; t < taps_rows; t++) {
+        r.shift[t] = t * r.dilation - r.pad;
+        row_weight[t] = _mm512_set1_ps(w_rows[t]);
+    }
+    // Column tap t moves lanes by s = t · dil − pad. The pass is 'same' (2 · pad = (taps − 1) ·
+    // dil), so s has the sign of 2t − (taps − 1), known where taps is: lane j takes lane j + s of
+    // the row-pass vectors (previous, current) when s < 0, of (current, next) when s > 0.
+    column_pass cp = {.reaches = shape->reaches, .period = shape->period};
+    for (int t = 0; t < taps_cols; t++) {
+        const int s = t * shape->dil_cols - shape->pad_cols;
+        cp.weight[t] = _mm512_set1_ps(w_cols[t]);
+        cp.lane_source[t] = _mm512_add_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                             _mm512_set1_epi32(s < 0 ? 16 + s : s));
+    }
+    column_state st = {_mm512_setzero_ps(), row_vector(&r, row_weight, taps_rows, 0),
+                       row_vector(&r, row_weight, taps_rows, 16), 0};
+    // Steps whose next row vector (p + 32) is interior run without the checks: p + 32 in
+    // [−shift[0], min(size − shift[last], count) − 16], which also keeps p + 16 ≤ count.
+    const ptrdiff_t reach_end = r.size - r.shift[taps_rows - 1];
+    const ptrdiff_t first_interior = -r.shift[0] - 32, last_interior = (reach_end < r.count ? reach_end : r.count) - 48;
+    for (ptrdiff_t p = 0; p < r.count;) {
+        if (p >= first_interior && p <= last_interior) {
+            // Three steps a pass: the state's three vectors come back to their registers (no moves).
+            for (; p + 32 <= last_interior; p += 48) {
+                column_step(&st, &cp, taps_cols, &r, row_weight, taps_rows, dst, p, 1);
+                column_step(&st, &cp, taps_cols, &r, row_weight, taps_rows, dst, p + 16, 1);
+                column_step(&st, &cp, taps_cols, &r, row_weight, taps_rows, dst, p + 32, 1);
+            }
+            for (; p <= last_interior; p += 16) column_step(&st, &cp, taps_cols, &r, row_weight, taps_rows, dst, p, 1);
+        } else {
+            column_step(&st, &cp, taps_cols, &r, row_weight, taps_rows, dst, p, 0);
+            p += 16;
+        }
+    }
+}
+
+/// plane_run for equal tap counts in both passes, as a function of its own (as same_lines_N in
+/// depthwise.c: instances inlined into one switch were merged back into a run-time count).
+#define FCK_PLANE(TAPS) \
+    static __attribute__((noinline)) FCK_AVX512 void plane_##TAPS(const float *src, float *dst, const plane_shape *shape, \
+                                                                   const float *w_rows, const float *w_cols) { \
+        plane_run(src, dst, shape, w_rows, TAPS, w_cols, TAPS); \
+    }
+FCK_PLANE(2)
+FCK_PLANE(3)
+FCK_PLANE(5)
+FCK_PLANE(7)
+
+/// Vectors before the lanes' columns repeat: vector v's lanes have columns (16v + j) mod width.
+static int lane_period(int width) {
+    for (int g = 16; g > 1; g /= 2)
+        if (width % g == 0) return width / g;
+    return width;
+}
+
+int fck_depthwise_plane_handles(int width, int taps_rows, int dil_rows, int taps_cols, int pad_cols, int dil_cols) {
+    // 'Same' columns, every tap within one vector: 2 · pad = (taps − 1) · dil ≤ 32.
+    return width >= 1 && taps_rows >= 1 && taps_rows <= FCK_PLANE_MAX_TAPS && taps_cols >= 1 &&
+           taps_cols <= FCK_PLANE_MAX_TAPS && dil_rows >= 1 && dil_cols >= 1 && pad_cols <= FCK_PLANE_MAX_SHIFT &&
+           2 * (ptrdiff_t)pad_cols == (ptrdiff_t)(taps_cols - 1) * dil_cols && lane_period(width) <= FCK_PLANE_MAX_PERIOD;
+}
+
+FCK_AVX512 int fck_depthwise_plane(const float *src, float *dst, int channels, int outer, int rows, int width,
+                                   int out_rows, const float *w_rows, int taps_rows, int pad_rows, int dil_rows,
+                                   const float *w_cols, int taps_cols, int pad_cols, int dil_cols) {
+    if (!fck_depthwise_plane_handles(width, taps_rows, dil_rows, taps_cols, pad_cols, dil_cols)) return -1;
+    // Tap t (shift s) reaches lane j of phase v when 0 ≤ column + s < width.
+    const int period = lane_period(width);
+    __mmask16 reaches[FCK_PLANE_MAX_PERIOD][FCK_PLANE_MAX_TAPS] = {{0}};
+    for (int v = 0, column = 0; v < period; v++) {
+        for (int j = 0; j < 16; j++, column = column + 1 == width ? 0 : column + 1) {   // counted: no divisions
+            for (int t = 0; t < taps_cols; t++) {
+                const int s = t * dil_cols - pad_cols;
+                if (column + s >= 0 && column + s < width) reaches[v][t] |= (__mmask16)(1u << j);
+            }
+        }
+    }
+    const plane_shape shape = {rows, width, out_rows, pad_rows, dil_rows, pad_cols, dil_cols, period,
+                               (const __mmask16(*)[FCK_PLANE_MAX_TAPS])reaches};
+    const ptrdiff_t in_plane = (ptrdiff_t)rows * width, out_plane = (ptrdiff_t)out_rows * width;
+    for (ptrdiff_t b = 0; b < (ptrdiff_t)channels * outer; b++) {
+        const float *s = src + b * in_plane, *wr = w_rows + b / outer * taps_rows, *wc = w_cols + b / outer * taps_cols;
+        float *d = dst + b * out_plane;
+        if (taps_rows != taps_cols) plane_run(s, d, &shape, wr, taps_rows, wc, taps_cols);
+        else if (taps_rows == 3) plane_3(s, d, &shape, wr, wc);
+        else if (taps_rows == 5) plane_5(s, d, &shape, wr, wc);
+        else if (taps_rows == 7) plane_7(s, d, &shape, wr, wc);
+        else if (taps_rows == 2) plane_2(s, d, &shape, wr, wc);
+        else plane_run(s, d, &shape, wr, taps_rows, wc, taps_cols);
+    }
+    return 0;
+}
+
+#else
+// Not reached: callers check fck_avx512_available(), which is 0 off x86-64.
+int fck_depthwise_plane_handles(int width, int taps_rows, int dil_rows, int taps_cols, int pad_cols, int dil_cols) {
+    (void)width; (void)taps_rows; (void)dil_rows; (void)taps_cols; (void)pad_cols; (void)dil_cols;
+    return 0;
+}
+int fck_depthwise_plane(const float *src, float *dst, int channels, int outer, int rows, int width, int out_rows,
+                        const float *w_rows, int taps_rows, int pad_rows, int dil_rows, const float *w_cols,
+                        int taps_cols, int pad_cols, int dil_cols) {
+    (void)src; (void)dst; (void)channels; (void)outer; (void)rows; (void)width; (void)out_rows; (void)w_rows;
+    (void)taps_rows; (void)pad_rows; (void)dil_rows; (void)w_cols; (void)taps_cols; (void)pad_cols; (void)dil_cols;
+    return -1;
+}
+#endif
