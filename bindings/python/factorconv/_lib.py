@@ -209,3 +209,19 @@ def check(status):
     if status != OK:
         message = lib.fconv_last_error_message() or b""
         raise make_error(status, message.decode("utf-8", "replace"))
+
+
+def float_pointer(array):
+    """A ``float *`` pointer object to ``array``'s data (a C-contiguous float32 ndarray): what an
+    array of pointers holds."""
+    return array.ctypes.data_as(_c_float_p)
+
+
+def float_argument(array):
+    """``array``'s data (a C-contiguous float32 ndarray) as a ``float *`` call argument: ``byref``
+    of a float that views the buffer, 0.4 us against 2.3 for a pointer object (a forward call
+    passes two). Read-only and empty arrays, which ``from_buffer`` refuses, take a pointer."""
+    try:
+        return ctypes.byref(ctypes.c_float.from_buffer(array))
+    except (TypeError, ValueError):
+        return float_pointer(array)

@@ -47,10 +47,6 @@ def _int64_array(values):
     return (ctypes.c_int64 * len(values))(*values)
 
 
-def _float_ptr(array):
-    return array.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
-
-
 def conv(x, weight, bias=None, stride=1, padding=0, dilation=1):
     """Dense N-D convolution with PyTorch semantics (``torch.nn.functional.convNd``, any N >= 1).
 
@@ -88,7 +84,7 @@ def conv(x, weight, bias=None, stride=1, padding=0, dilation=1):
         if weight.ndim < 1 or bias.shape != (weight.shape[0],):
             raise ShapeMismatchError("bias must have shape (out_channels,) = (%s,), got %s"
                                      % (weight.shape[0] if weight.ndim else "?", bias.shape))
-        bias_ptr = _float_ptr(bias)
+        bias_ptr = _lib.float_argument(bias)
 
     x_shape, w_shape = _int64_array(x.shape), _int64_array(weight.shape)
     out_shape = (ctypes.c_int64 * max(x.ndim, 1))()
@@ -97,6 +93,6 @@ def conv(x, weight, bias=None, stride=1, padding=0, dilation=1):
 
     output = np.empty(tuple(out_shape[:x.ndim]), dtype=np.float32)
     _lib.check(_lib.lib.fconv_dense_conv_forward(
-        _float_ptr(x), x_shape, x.ndim, _float_ptr(weight), w_shape, weight.ndim, bias_ptr,
-        *geometry, n_spatial, _float_ptr(output), output.size))
+        _lib.float_argument(x), x_shape, x.ndim, _lib.float_argument(weight), w_shape, weight.ndim,
+        bias_ptr, *geometry, n_spatial, _lib.float_argument(output), output.size))
     return output

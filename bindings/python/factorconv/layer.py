@@ -94,10 +94,6 @@ def _int64_array(values):
     return (ctypes.c_int64 * max(len(values), 1))(*values)
 
 
-def _float_ptr(array):
-    return array.ctypes.data_as(_c_float_p)
-
-
 def _layer_arg(indices, name="indices"):
     """``indices`` (None, an int or a tuple of ints) as (int64 array or None, ndim)."""
     if indices is None:
@@ -517,8 +513,8 @@ class FactorizedConv:
 
         def create(options, handle):
             return _lib_.fconv_conv_from_conv(
-                _float_ptr(weight), _int64_array(weight.shape), weight.ndim,
-                None if bias is None else _float_ptr(bias), options, handle)
+                _lib.float_pointer(weight), _int64_array(weight.shape), weight.ndim,
+                None if bias is None else _lib.float_pointer(bias), options, handle)
 
         return cls._decompose(create, factorization, implementation, rank, fixed_rank_modes, seed,
                               decomposition_kwargs, decompose_weights, progress, configure=geometry)
@@ -572,10 +568,10 @@ class FactorizedConv:
             for key, value in (("stride", s), ("padding", p), ("dilation", d)):
                 rows[key].extend(_geometry_list(value, "%s %s" % (name, key), order))
         n = len(weights)
-        weight_ptrs = (_c_float_p * n)(*[_float_ptr(w) for w in weights])
+        weight_ptrs = (_c_float_p * n)(*[_lib.float_pointer(w) for w in weights])
         bias_ptrs = None
         if any(b is not None for b in bias_arrays):
-            bias_ptrs = (_c_float_p * n)(*[None if b is None else _float_ptr(b)
+            bias_ptrs = (_c_float_p * n)(*[None if b is None else _lib.float_pointer(b)
                                            for b in bias_arrays])
         geometry = [_int64_array(rows[k]) for k in ("stride", "padding", "dilation")]
         def create(options, handle):
@@ -836,8 +832,8 @@ class FactorizedConv:
             _lib.check(_lib_.fconv_conv_output_shape(handle, x_shape, x.ndim, layer, layer_ndim,
                                                      out_shape, len(out_shape)))
             y = np.empty(tuple(out_shape[:x.ndim]), dtype=np.float32)
-            _lib.check(_lib_.fconv_conv_forward(handle, _float_ptr(x), x_shape, x.ndim, layer,
-                                                layer_ndim, _float_ptr(y), y.size))
+            _lib.check(_lib_.fconv_conv_forward(handle, _lib.float_argument(x), x_shape, x.ndim, layer,
+                                                layer_ndim, _lib.float_argument(y), y.size))
         return y
 
     def __call__(self, x, indices=0):
@@ -876,7 +872,7 @@ class FactorizedConv:
                 _lib.check(_lib_.fconv_conv_parameter_shape(handle, key, shape, 32,
                                                             ctypes.byref(ndim)))
                 value = np.empty(tuple(shape[:ndim.value]), dtype=np.float32)
-                _lib.check(_lib_.fconv_conv_get_parameter(handle, key, _float_ptr(value),
+                _lib.check(_lib_.fconv_conv_get_parameter(handle, key, _lib.float_pointer(value),
                                                           value.size))
                 result[name] = value
         return result
@@ -899,7 +895,7 @@ class FactorizedConv:
             arrays.append(array)
         n = len(names)
         c_names = (ctypes.c_char_p * max(n, 1))(*[s.encode("utf-8") for s in names])
-        c_values = (_c_float_p * max(n, 1))(*[_float_ptr(a) for a in arrays])
+        c_values = (_c_float_p * max(n, 1))(*[_lib.float_pointer(a) for a in arrays])
         shapes = [_int64_array(a.shape) for a in arrays]
         c_shapes = (_c_int64_p * max(n, 1))(*[ctypes.cast(s, _c_int64_p) for s in shapes])
         c_ndims = (ctypes.c_size_t * max(n, 1))(*[a.ndim for a in arrays])
@@ -920,7 +916,7 @@ class FactorizedConv:
                                                      ctypes.byref(ndim)))
             kernel = np.empty(tuple(shape[:ndim.value]), dtype=np.float32)
             _lib.check(_lib_.fconv_conv_reconstruct_kernel(handle, layer, layer_ndim,
-                                                           _float_ptr(kernel), kernel.size))
+                                                           _lib.float_pointer(kernel), kernel.size))
         return kernel
 
     def reset_parameters(self, std=0.02, seed=None):
@@ -950,7 +946,7 @@ class FactorizedConv:
             if bias.ndim != 1:
                 raise ShapeMismatchError("bias must have shape (out_channels,), got %s"
                                          % (bias.shape,))
-            bias_ptr, bias_count = _float_ptr(bias), bias.size
+            bias_ptr, bias_count = _lib.float_pointer(bias), bias.size
         with _Writing(self._lock):
             _lib.check(_lib_.fconv_conv_set(self._live(), layer, layer_ndim, *geometry, order,
                                             bias_ptr, bias_count))

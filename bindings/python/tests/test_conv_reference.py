@@ -103,6 +103,18 @@ def test_inputs_are_not_modified():
         np.testing.assert_array_equal(before, after)
 
 
+def test_read_only_inputs_give_the_same_result():
+    # Writable arrays reach C as byref of a float over their buffer, read-only ones (which
+    # ctypes cannot view that way) as pointers: both must read the same data.
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal(shape).astype(np.float32) for shape in ((2, 3, 7), (4, 3, 3), (4,))]
+    expected = fc.conv(*arrays, padding=1)
+    for a in arrays:
+        a.setflags(write=False)
+    np.testing.assert_array_equal(fc.conv(*arrays, padding=1), expected)
+    np.testing.assert_allclose(expected, conv_reference(*arrays, 1, 1, 1), rtol=1e-5, atol=1e-5)
+
+
 def test_pointwise_and_large_channel_case():
     # A 1x1 kernel (the library's GEMM path) and enough channels to need several blocks.
     rng = np.random.default_rng(4)

@@ -96,6 +96,16 @@ def test_any_dtype_and_layout_in_float32_out():
     assert conv(X.astype(np.int64)).dtype == np.float32
 
 
+def test_read_only_input():
+    # Writable inputs reach C as byref of a float over their buffer; read-only ones, which
+    # ctypes cannot view that way, as pointers: same data either way.
+    conv = fc.FactorizedConv(4, 5, (3, 3), padding=1, bias=True)
+    expected = conv(X)
+    frozen = X.copy()
+    frozen.setflags(write=False)
+    assert np.array_equal(conv(frozen), expected)
+
+
 def test_float32_contiguous_input_is_not_copied(monkeypatch):
     seen = []
     original = layer_module._as_float32
