@@ -1,9 +1,11 @@
-// fck_depthwise_plane of factorconv_kernels.h: the last two per-mode depthwise convolutions of a
-// separable path (CP, separable Tucker) in one pass. Along the rows, then along the width, with
-// the row pass's vectors kept in registers: the column taps are lane shifts of three adjacent
-// row-pass vectors (one two-source permute each) instead of loads of a stored intermediate, and
-// their lane masks come from a table by phase. On the CP layer 8 × 64 × 56² at rank 0.1, the two
-// passes had taken 12–15% of the forward, at 2.1 and 3.4 ns a vector.
+// fck_depthwise_plane and fck_depthwise_2d of factorconv_kernels.h: depthwise convolution over
+// the last two modes in one pass. Along the rows, then along the width, with the row sums kept in
+// registers: the column taps are lane shifts of three adjacent row-sum vectors (one two-source
+// permute each) instead of loads of a stored intermediate, and their lane masks come from a table
+// by phase. A separable kernel (CP's and separable Tucker's last two per-mode stages) needs one
+// row sum per position; a full k_r × k_c kernel (CP's mobilenet path) one per column tap. On the
+// CP layer 8 × 64 × 56² at rank 0.1, the two per-mode passes had taken 12–15% of the forward, at
+// 2.1 and 3.4 ns a vector; the fused pass takes 2.5.
 #include "factorconv_kernels.h"
 #include "kernels_common.h"
 
@@ -17,16 +19,15 @@
 
 #if defined(__x86_64__)
 
-/// The row pass's constants: flat line `size` = rows · width inputs, `count` = out_rows · width
+/// The row pass's geometry: flat line `size` = rows · width inputs, `count` = out_rows · width
 /// outputs, tap t reading shift[t] = (t · dilation − pad) · width floats away.
 typedef struct {
     const float *src;
-    const float *w;
     ptrdiff_t size, count, pad, dilation, shift[FCK_PLANE_MAX_TAPS];
 } row_pass;
 
-/// Row-pass outputs [q, q + 16) when every tap's read lies inside the plane and the vector
-/// inside the output (row_interior): no masks.
+/// Row sums [q, q + 16) with the broadcast weights `weight` when every tap's read lies inside
+/// the plane and the vector inside the output (row_interior): no masks.
 static inline __attribute__((always_inline)) FCK_AVX512 __m512 row_interior_vector(const row_pass *r,
                                                                                      const __m512 *weight, int taps,
                                                                                      ptrdiff_t q) {
@@ -40,17 +41,26 @@ static inline int row_interior(const row_pass *r, int taps, ptrdiff_t q) {
     return q + r->shift[0] >= 0 && q + 16 + r->shift[taps - 1] <= r->size && q + 16 <= r->count;
 }
 
-/// Row-pass outputs [q, q + 16), masked lane by lane where needed (zero beyond `count`).
-static inline __attribute__((always_inline)) FCK_AVX512 __m512 row_vector(const row_pass *r, const __m512 *weight,
-                                                                            int taps, ptrdiff_t q) {
+/// Row sums [q, q + 16) with weights `w` (broadcast in `weight`), masked lane by lane where
+/// needed (zero beyond `count`).
+static inline __attribute__((always_inline)) FCK_AVX512 __m512 row_vector(const row_pass *r, const float *w,
+                                                                            const __m512 *weight, int taps,
+                                                                            ptrdiff_t q) {
     if (q >= r->count) return _mm512_setzero_ps();
     if (row_interior(r, taps, q)) return row_interior_vector(r, weight, taps, q);
-    return fck_line_edge_sum(r->src, q, r->size, r->count, r->w, taps, r->pad, r->dilation);
+    return fck_line_edge_sum(r->src, q, r->size, r->count, w, taps, r->pad, r->dilation);
 }
 
-/// The column pass's constants: per tap, its weight and the permute indices of its lane shift;
-/// for each phase of the lanes' columns (they repeat every `period` vectors), the lanes each tap
-/// reaches.
+/// The row sums a plane needs: `sums` of them per position (1 for a separable kernel, one per
+/// column tap for a full one), sum g with weights w[g] (broadcast in weight[g]).
+typedef struct {
+    float w[FCK_PLANE_MAX_TAPS][FCK_PLANE_MAX_TAPS];
+    __m512 weight[FCK_PLANE_MAX_TAPS][FCK_PLANE_MAX_TAPS];
+} row_weights;
+
+/// The column pass's constants: per tap, its weight (1 for a full kernel, whose row sums carry
+/// the weights) and the permute indices of its lane shift; for each phase of the lanes' columns
+/// (they repeat every `period` vectors), the lanes each tap reaches.
 typedef struct {
     __m512 weight[FCK_PLANE_MAX_TAPS];
     __m512i lane_source[FCK_PLANE_MAX_TAPS];
@@ -58,69 +68,86 @@ typedef struct {
     int period;
 } column_pass;
 
-/// The column pass's running state: the row-pass vectors before, at and after the output vector,
-/// and the phase of its columns.
+/// The running state: each row sum's vectors before, at and after the output vector, and the
+/// phase of its columns.
 typedef struct {
-    __m512 previous, current, next;
+    __m512 previous[FCK_PLANE_MAX_TAPS], current[FCK_PLANE_MAX_TAPS], next[FCK_PLANE_MAX_TAPS];
     int phase;
 } column_state;
 
-/// Writes outputs [p, p + 16) ∩ [0, count) of the column pass and moves the state one vector on.
-/// `interior`: the whole vector is an output and row vector p + 32 is row_interior.
+/// Writes outputs [p, p + 16) ∩ [0, count) and moves the state one vector on. Column tap t
+/// takes row sum `sums` == 1 ? 0 : t. `interior`: the whole vector is an output and row vector
+/// p + 32 is row_interior.
 static inline __attribute__((always_inline)) FCK_AVX512 void column_step(
-    column_state *st, const column_pass *cp, int taps, const row_pass *r, const __m512 *row_weight, int row_taps,
-    float *dst, ptrdiff_t p, int interior) {
+    column_state *st, const column_pass *cp, int taps, const row_pass *r, const row_weights *rw, int row_taps,
+    int sums, float *dst, ptrdiff_t p, int interior) {
     const __mmask16 *reaches = cp->reaches[st->phase];
     __m512 acc = _mm512_setzero_ps();
     for (int t = 0; t < taps; t++) {
+        const int g = sums == 1 ? 0 : t;
         if (2 * t == taps - 1) {   // the centre tap reaches every lane
-            acc = _mm512_fmadd_ps(cp->weight[t], st->current, acc);
+            acc = _mm512_fmadd_ps(cp->weight[t], st->current[g], acc);
         } else {
-            const __m512 v = 2 * t < taps - 1 ? _mm512_permutex2var_ps(st->previous, cp->lane_source[t], st->current)
-                                              : _mm512_permutex2var_ps(st->current, cp->lane_source[t], st->next);
+            const __m512 v = 2 * t < taps - 1
+                                 ? _mm512_permutex2var_ps(st->previous[g], cp->lane_source[t], st->current[g])
+                                 : _mm512_permutex2var_ps(st->current[g], cp->lane_source[t], st->next[g]);
             acc = _mm512_mask3_fmadd_ps(cp->weight[t], v, acc, reaches[t]);
         }
     }
     if (interior || p + 16 <= r->count) _mm512_storeu_ps(dst + p, acc);
     else _mm512_mask_storeu_ps(dst + p, fck_first_vector((int)(r->count - p)), acc);
     st->phase = st->phase + 1 == cp->period ? 0 : st->phase + 1;
-    st->previous = st->current;
-    st->current = st->next;
-    st->next = interior ? row_interior_vector(r, row_weight, row_taps, p + 32) : row_vector(r, row_weight, row_taps, p + 32);
+    for (int g = 0; g < sums; g++) {
+        st->previous[g] = st->current[g];
+        st->current[g] = st->next[g];
+        st->next[g] = interior ? row_interior_vector(r, rw->weight[g], row_taps, p + 32)
+                               : row_vector(r, rw->w[g], rw->weight[g], row_taps, p + 32);
+    }
 }
 
-/// What fck_depthwise_plane's planes share: their shape, both passes' geometry, and the column
-/// pass's lane masks by phase.
+/// What a call's planes share: their shape, both passes' geometry, and the column pass's lane
+/// masks by phase.
 typedef struct {
     int rows, width, out_rows, pad_rows, dil_rows, pad_cols, dil_cols, period;
     const __mmask16 (*reaches)[FCK_PLANE_MAX_TAPS];
 } plane_shape;
 
-/// One plane with its weights (`taps_rows` and `taps_cols` constant when inlined into an
-/// instance below, so that both tap loops unroll).
+/// One plane. Separable (`kernel` NULL): row weights `w_rows`, column weights `w_cols`. Full:
+/// `kernel` (taps_rows × taps_cols, row-major). The tap counts are constants where inlined into an
+/// instance below, so that the tap loops unroll.
 static inline __attribute__((always_inline)) FCK_AVX512 void plane_run(const float *src, float *dst,
                                                                        const plane_shape *shape, const float *w_rows,
-                                                                       int taps_rows, const float *w_cols, int taps_cols) {
+                                                                       const float *w_cols, const float *kernel,
+                                                                       int taps_rows, int taps_cols) {
     const ptrdiff_t width = shape->width;
-    row_pass r = {src, w_rows, shape->rows * width, shape->out_rows * width, shape->pad_rows * width,
-                  shape->dil_rows * width, {0}};
-    __m512 row_weight[FCK_PLANE_MAX_TAPS];
-    for (int t = 0; t < taps_rows; t++) {
-        r.shift[t] = t * r.dilation - r.pad;
-        row_weight[t] = _mm512_set1_ps(w_rows[t]);
+    row_pass r = {src, shape->rows * width, shape->out_rows * width, shape->pad_rows * width, shape->dil_rows * width,
+                  {0}};
+    for (int t = 0; t < taps_rows; t++) r.shift[t] = t * r.dilation - r.pad;
+    const int sums = kernel ? taps_cols : 1;
+    row_weights rw;
+    for (int g = 0; g < sums; g++) {
+        for (int t = 0; t < taps_rows; t++) {
+            rw.w[g][t] = kernel ? kernel[t * taps_cols + g] : w_rows[t];
+            rw.weight[g][t] = _mm512_set1_ps(rw.w[g][t]);
+        }
     }
     // Column tap t moves lanes by s = t · dil − pad. The pass is 'same' (2 · pad = (taps − 1) ·
     // dil), so s has the sign of 2t − (taps − 1), known where taps is: lane j takes lane j + s of
-    // the row-pass vectors (previous, current) when s < 0, of (current, next) when s > 0.
+    // the row-sum vectors (previous, current) when s < 0, of (current, next) when s > 0.
     column_pass cp = {.reaches = shape->reaches, .period = shape->period};
     for (int t = 0; t < taps_cols; t++) {
         const int s = t * shape->dil_cols - shape->pad_cols;
-        cp.weight[t] = _mm512_set1_ps(w_cols[t]);
+        cp.weight[t] = _mm512_set1_ps(kernel ? 1.0f : w_cols[t]);
         cp.lane_source[t] = _mm512_add_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
                                              _mm512_set1_epi32(s < 0 ? 16 + s : s));
     }
-    column_state st = {_mm512_setzero_ps(), row_vector(&r, row_weight, taps_rows, 0),
-                       row_vector(&r, row_weight, taps_rows, 16), 0};
+    column_state st;   // not zero-filled: 1.5 KB a plane (2.5 → 2.7 ns a vector on 56 × 56 planes)
+    st.phase = 0;
+    for (int g = 0; g < sums; g++) {
+        st.previous[g] = _mm512_setzero_ps();
+        st.current[g] = row_vector(&r, rw.w[g], rw.weight[g], taps_rows, 0);
+        st.next[g] = row_vector(&r, rw.w[g], rw.weight[g], taps_rows, 16);
+    }
     // Steps whose next row vector (p + 32) is interior run without the checks: p + 32 in
     // [−shift[0], min(size − shift[last], count) − 16], which also keeps p + 16 ≤ count.
     const ptrdiff_t reach_end = r.size - r.shift[taps_rows - 1];
@@ -129,24 +156,30 @@ static inline __attribute__((always_inline)) FCK_AVX512 void plane_run(const flo
         if (p >= first_interior && p <= last_interior) {
             // Three steps a pass: the state's three vectors come back to their registers (no moves).
             for (; p + 32 <= last_interior; p += 48) {
-                column_step(&st, &cp, taps_cols, &r, row_weight, taps_rows, dst, p, 1);
-                column_step(&st, &cp, taps_cols, &r, row_weight, taps_rows, dst, p + 16, 1);
-                column_step(&st, &cp, taps_cols, &r, row_weight, taps_rows, dst, p + 32, 1);
+                column_step(&st, &cp, taps_cols, &r, &rw, taps_rows, sums, dst, p, 1);
+                column_step(&st, &cp, taps_cols, &r, &rw, taps_rows, sums, dst, p + 16, 1);
+                column_step(&st, &cp, taps_cols, &r, &rw, taps_rows, sums, dst, p + 32, 1);
             }
-            for (; p <= last_interior; p += 16) column_step(&st, &cp, taps_cols, &r, row_weight, taps_rows, dst, p, 1);
+            for (; p <= last_interior; p += 16) column_step(&st, &cp, taps_cols, &r, &rw, taps_rows, sums, dst, p, 1);
         } else {
-            column_step(&st, &cp, taps_cols, &r, row_weight, taps_rows, dst, p, 0);
+            column_step(&st, &cp, taps_cols, &r, &rw, taps_rows, sums, dst, p, 0);
             p += 16;
         }
     }
 }
 
-/// plane_run for equal tap counts in both passes, as a function of its own (as same_lines_N in
-/// depthwise.c: instances inlined into one switch were merged back into a run-time count).
+/// plane_run for equal tap counts in both passes, as functions of their own (as same_lines_N in
+/// depthwise.c: instances inlined into one switch were merged back into a run-time count):
+/// separable_N and full_N.
 #define FCK_PLANE(TAPS) \
-    static __attribute__((noinline)) FCK_AVX512 void plane_##TAPS(const float *src, float *dst, const plane_shape *shape, \
-                                                                   const float *w_rows, const float *w_cols) { \
-        plane_run(src, dst, shape, w_rows, TAPS, w_cols, TAPS); \
+    static __attribute__((noinline)) FCK_AVX512 void separable_##TAPS(const float *src, float *dst, \
+                                                                       const plane_shape *shape, const float *w_rows, \
+                                                                       const float *w_cols) { \
+        plane_run(src, dst, shape, w_rows, w_cols, 0, TAPS, TAPS); \
+    } \
+    static __attribute__((noinline)) FCK_AVX512 void full_##TAPS(const float *src, float *dst, const plane_shape *shape, \
+                                                                  const float *kernel) { \
+        plane_run(src, dst, shape, 0, 0, kernel, TAPS, TAPS); \
     }
 FCK_PLANE(2)
 FCK_PLANE(3)
@@ -167,9 +200,12 @@ int fck_depthwise_plane_handles(int width, int taps_rows, int dil_rows, int taps
            2 * (ptrdiff_t)pad_cols == (ptrdiff_t)(taps_cols - 1) * dil_cols && lane_period(width) <= FCK_PLANE_MAX_PERIOD;
 }
 
-FCK_AVX512 int fck_depthwise_plane(const float *src, float *dst, int channels, int outer, int rows, int width,
-                                   int out_rows, const float *w_rows, int taps_rows, int pad_rows, int dil_rows,
-                                   const float *w_cols, int taps_cols, int pad_cols, int dil_cols) {
+/// Both entry points: the planes of `channels` channels, separable (`kernels` NULL: channel c's
+/// weights at w_rows + c · taps_rows and w_cols + c · taps_cols) or full (channel c's kernel at
+/// kernels + c · taps_rows · taps_cols).
+static FCK_AVX512 int run_planes(const float *src, float *dst, int channels, int outer, int rows, int width,
+                                 int out_rows, const float *w_rows, const float *w_cols, const float *kernels,
+                                 int taps_rows, int pad_rows, int dil_rows, int taps_cols, int pad_cols, int dil_cols) {
     if (!fck_depthwise_plane_handles(width, taps_rows, dil_rows, taps_cols, pad_cols, dil_cols)) return -1;
     // Tap t (shift s) reaches lane j of phase v when 0 ≤ column + s < width.
     const int period = lane_period(width);
@@ -185,17 +221,42 @@ FCK_AVX512 int fck_depthwise_plane(const float *src, float *dst, int channels, i
     const plane_shape shape = {rows, width, out_rows, pad_rows, dil_rows, pad_cols, dil_cols, period,
                                (const __mmask16(*)[FCK_PLANE_MAX_TAPS])reaches};
     const ptrdiff_t in_plane = (ptrdiff_t)rows * width, out_plane = (ptrdiff_t)out_rows * width;
+    const int square = taps_rows == taps_cols ? taps_rows : 0;
     for (ptrdiff_t b = 0; b < (ptrdiff_t)channels * outer; b++) {
-        const float *s = src + b * in_plane, *wr = w_rows + b / outer * taps_rows, *wc = w_cols + b / outer * taps_cols;
+        const float *s = src + b * in_plane;
         float *d = dst + b * out_plane;
-        if (taps_rows != taps_cols) plane_run(s, d, &shape, wr, taps_rows, wc, taps_cols);
-        else if (taps_rows == 3) plane_3(s, d, &shape, wr, wc);
-        else if (taps_rows == 5) plane_5(s, d, &shape, wr, wc);
-        else if (taps_rows == 7) plane_7(s, d, &shape, wr, wc);
-        else if (taps_rows == 2) plane_2(s, d, &shape, wr, wc);
-        else plane_run(s, d, &shape, wr, taps_rows, wc, taps_cols);
+        const ptrdiff_t c = b / outer;
+        if (kernels) {
+            const float *k = kernels + c * taps_rows * taps_cols;
+            if (square == 3) full_3(s, d, &shape, k);
+            else if (square == 5) full_5(s, d, &shape, k);
+            else if (square == 7) full_7(s, d, &shape, k);
+            else if (square == 2) full_2(s, d, &shape, k);
+            else plane_run(s, d, &shape, 0, 0, k, taps_rows, taps_cols);
+        } else {
+            const float *wr = w_rows + c * taps_rows, *wc = w_cols + c * taps_cols;
+            if (square == 3) separable_3(s, d, &shape, wr, wc);
+            else if (square == 5) separable_5(s, d, &shape, wr, wc);
+            else if (square == 7) separable_7(s, d, &shape, wr, wc);
+            else if (square == 2) separable_2(s, d, &shape, wr, wc);
+            else plane_run(s, d, &shape, wr, wc, 0, taps_rows, taps_cols);
+        }
     }
     return 0;
+}
+
+FCK_AVX512 int fck_depthwise_plane(const float *src, float *dst, int channels, int outer, int rows, int width,
+                                   int out_rows, const float *w_rows, int taps_rows, int pad_rows, int dil_rows,
+                                   const float *w_cols, int taps_cols, int pad_cols, int dil_cols) {
+    return run_planes(src, dst, channels, outer, rows, width, out_rows, w_rows, w_cols, 0, taps_rows, pad_rows,
+                      dil_rows, taps_cols, pad_cols, dil_cols);
+}
+
+FCK_AVX512 int fck_depthwise_2d(const float *src, float *dst, int channels, int outer, int rows, int width,
+                                int out_rows, const float *kernels, int taps_rows, int pad_rows, int dil_rows,
+                                int taps_cols, int pad_cols, int dil_cols) {
+    return run_planes(src, dst, channels, outer, rows, width, out_rows, 0, 0, kernels, taps_rows, pad_rows, dil_rows,
+                      taps_cols, pad_cols, dil_cols);
 }
 
 #else
@@ -209,6 +270,13 @@ int fck_depthwise_plane(const float *src, float *dst, int channels, int outer, i
                         int taps_cols, int pad_cols, int dil_cols) {
     (void)src; (void)dst; (void)channels; (void)outer; (void)rows; (void)width; (void)out_rows; (void)w_rows;
     (void)taps_rows; (void)pad_rows; (void)dil_rows; (void)w_cols; (void)taps_cols; (void)pad_cols; (void)dil_cols;
+    return -1;
+}
+int fck_depthwise_2d(const float *src, float *dst, int channels, int outer, int rows, int width, int out_rows,
+                     const float *kernels, int taps_rows, int pad_rows, int dil_rows, int taps_cols, int pad_cols,
+                     int dil_cols) {
+    (void)src; (void)dst; (void)channels; (void)outer; (void)rows; (void)width; (void)out_rows; (void)kernels;
+    (void)taps_rows; (void)pad_rows; (void)dil_rows; (void)taps_cols; (void)pad_cols; (void)dil_cols;
     return -1;
 }
 #endif

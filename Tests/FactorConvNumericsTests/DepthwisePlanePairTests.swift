@@ -2,10 +2,11 @@
 import FactorConvTestSupport
 import Testing
 
-/// The fused pass of two depthwise stages along the last two modes (`DepthwisePlanePair`,
-/// `fck_depthwise_plane`): against a float64 plain loop over widths in every lane phase, row
-/// geometry of every kind and 'same' columns of 1–8 taps; through `ConvPipeline`, equal to the
-/// stages run one at a time, with and without the kernel taking the width.
+/// The one-pass depthwise convolutions over the last two modes: two per-mode stages fused
+/// (`DepthwisePlanePair`, `fck_depthwise_plane`) and a full 2-D kernel (`fck_depthwise_2d`),
+/// against float64 plain loops over widths in every lane phase, row geometry of every kind and
+/// 'same' columns of 1–8 taps; through `ConvPipeline`, the pair equal to its stages run one at a
+/// time, with and without the kernel taking the width.
 @Suite(.enabled(if: AVX512.isAvailable)) struct DepthwisePlanePairTests {
     /// The pair of a row stage (`kr` taps, padding `pr`, dilation `dr`, stride `sr`) and a column
     /// stage (`kc` taps, padding `pc`, dilation `dc`) over `channels` channels of order `order`.
@@ -68,6 +69,61 @@ import Testing
                             v += Double(wr[c * kr + t]) * Double(x.scalars[((c * outer + a) * rows + i) * width + j])
                         }
                         want += Double(wc[c * kc + u]) * v
+                    }
+                    worst = max(worst, abs(got - want))
+                }}}}
+                #expect(worst <= 1e-5, "width \(width) rows \(rows) order \(order) kr \(kr) pr \(pr) dr \(dr) kc \(kc) dc \(dc)")
+            }
+        }
+    }
+
+    /// A full kernel over the last two modes (CP's mobilenet path, `fck_depthwise_2d`) on
+    /// channels 1..<C (channel 0 must stay untouched) against a float64 plain loop, with the
+    /// same widths and geometry as `matchesPlainLoop`; cases the kernel does not take write nothing.
+    @Test func fullKernelMatchesPlainLoop() throws {
+        var rng = TestRandom(seed: 6405)
+        for width in [1, 2, 3, 7, 14, 15, 16, 17, 31, 32, 33, 48, 56, 57, 100, 130, 257] {
+            for _ in 0..<6 {
+                let order = rng.int(2...3), channels = rng.int(2...4)
+                let kr = rng.int(1...9), dr = rng.int(1...3), pr = rng.int(0...(dr * (kr - 1) + 1))
+                let (kc, dc) = [(1, 1), (2, 2), (3, 1), (3, 2), (4, 2), (5, 1), (7, 1), (8, 2), (3, 8)][rng.int(0...8)]
+                let pc = dc * (kc - 1) / 2
+                let rows = max(1, dr * (kr - 1) + 1 - 2 * pr) + rng.int(0...12)
+                let outer = order == 3 ? rng.int(1...3) : 1
+                let spatial = (order == 3 ? [outer] : []) + [rows, width]
+                let outRows = rows + 2 * pr - dr * (kr - 1)
+                let outputSpatial = (order == 3 ? [outer] : []) + [outRows, width]
+                let kernel = (order == 3 ? [1] : []) + [kr, kc]
+                let geometry = try ConvGeometry(order: order, padding: (order == 3 ? [0] : []) + [pr, pc],
+                                                dilation: (order == 3 ? [1] : []) + [dr, dc])
+                let x = rng.tensor([channels] + spatial), w = rng.tensor([channels, kr, kc])
+                var y = [Float](repeating: 99, count: channels * outer * outRows * width)
+                let ran = x.scalars.withUnsafeBufferPointer { xp in
+                    w.scalars.withUnsafeBufferPointer { wp in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            DepthwiseConvolution.overLastTwoModes(
+                                input: xp.baseAddress!, spatial: spatial, taps: wp.baseAddress!, kernel: kernel,
+                                geometry: geometry, outputSpatial: outputSpatial, output: yp.baseAddress!,
+                                channels: 1..<channels)
+                        }
+                    }
+                }
+                let takes = kr <= 8 && kc <= 8 && pc <= 16 && width != 257
+                #expect(ran == takes, "kr \(kr) kc \(kc) pc \(pc) width \(width)")
+                guard ran else { #expect(y.allSatisfy { $0 == 99 }); continue }
+                var worst = 0.0
+                for c in 0..<channels { for a in 0..<outer { for o in 0..<outRows { for col in 0..<width {
+                    let got = Double(y[((c * outer + a) * outRows + o) * width + col])
+                    guard c > 0 else { #expect(got == 99); continue }
+                    var want = 0.0
+                    for t in 0..<kr {
+                        let i = o - pr + t * dr
+                        guard i >= 0 && i < rows else { continue }
+                        for u in 0..<kc {
+                            let j = col - pc + u * dc
+                            guard j >= 0 && j < width else { continue }
+                            want += Double(w.scalars[(c * kr + t) * kc + u]) * Double(x.scalars[((c * outer + a) * rows + i) * width + j])
+                        }
                     }
                     worst = max(worst, abs(got - want))
                 }}}}

@@ -73,7 +73,17 @@ int fck_depthwise_plane(const float *src, float *dst, int channels, int outer, i
                         const float *w_rows, int taps_rows, int pad_rows, int dil_rows, const float *w_cols,
                         int taps_cols, int pad_cols, int dil_cols);
 
-/// 1 when fck_depthwise_plane handles planes `width` wide with these taps, else 0: at most 8
+/// A depthwise 2-D convolution over the last two modes in one pass, with a full kernel per channel
+/// (CP's mobilenet path): `channels` channels of `outer` planes of `rows` rows of `width` floats,
+/// channel c's `taps_rows` × `taps_cols` kernel row-major at kernels + c · taps_rows · taps_cols.
+/// Output row o (of `out_rows`, stride 1), column x ('same') is Σ_{t,u} k[t][u] · in(o − pad_rows
+/// + t · dil_rows, x − pad_cols + u · dil_cols) over the positions that exist. Returns 0, or −1
+/// without writing when fck_depthwise_plane_handles says no.
+int fck_depthwise_2d(const float *src, float *dst, int channels, int outer, int rows, int width, int out_rows,
+                     const float *kernels, int taps_rows, int pad_rows, int dil_rows, int taps_cols, int pad_cols,
+                     int dil_cols);
+
+/// 1 when fck_depthwise_plane and fck_depthwise_2d handle planes `width` wide with these taps, else 0: at most 8
 /// taps in either pass, dilations ≥ 1, 'same' columns (2 · pad_cols = (taps_cols − 1) ·
 /// dil_cols) whose taps reach at most 16 columns (pad_cols ≤ 16), and a width whose lanes'
 /// columns repeat within 256 vectors (width / gcd(width, 16) ≤ 256).

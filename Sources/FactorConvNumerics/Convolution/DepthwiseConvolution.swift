@@ -19,6 +19,11 @@ enum DepthwiseConvolution {
                       outputSpatial: outputSpatial, output: output, channels: channels)
             return
         }
+        if modes == [spatial.count - 2, spatial.count - 1],
+           overLastTwoModes(input: input, spatial: spatial, taps: taps, kernel: kernel, geometry: geometry,
+                            outputSpatial: outputSpatial, output: output, channels: channels) {
+            return
+        }
         let n = spatial.count
         let inCount = spatial.reduce(1, *), outCount = outputSpatial.reduce(1, *)
         let tapCount = kernel.reduce(1, *)
@@ -75,6 +80,35 @@ enum DepthwiseConvolution {
                 }
             }
         }
+    }
+}
+
+extension DepthwiseConvolution {
+    /// A kernel over the last two modes (CP's mobilenet path on 2-D layers) in one pass with
+    /// `fck_depthwise_2d`, when AVX-512 is available, both modes have stride 1 and the last 'same'
+    /// padding, and the kernel takes the shape; false (nothing written) otherwise. CP at rank 0.1
+    /// on 8 × 64 × 56² as 'mobilenet', 1 thread: 3.19 ms with the tap-by-tap loops above, 1.48 ms.
+    static func overLastTwoModes(input: UnsafePointer<Float>, spatial: [Int], taps: UnsafePointer<Float>, kernel: [Int],
+                                 geometry: ConvGeometry, outputSpatial: [Int], output: UnsafeMutablePointer<Float>,
+                                 channels: Range<Int>, useKernels: Bool = AVX512.isAvailable) -> Bool {
+        let n = spatial.count, rows = n - 2, columns = n - 1
+        let s = geometry.stride, p = geometry.padding, d = geometry.dilation
+        guard useKernels, s[rows] == 1, s[columns] == 1, outputSpatial[columns] == spatial[columns],
+              spatial[columns] <= Int(Int32.max),
+              fck_depthwise_plane_handles(Int32(spatial[columns]), Int32(kernel[rows]), Int32(d[rows]),
+                                          Int32(kernel[columns]), Int32(p[columns]), Int32(d[columns])) == 1
+        else { return false }
+        guard !channels.isEmpty else { return true }
+        let outer = spatial[..<rows].reduce(1, *), inPlane = spatial[rows] * spatial[columns]
+        let outPlane = outputSpatial[rows] * spatial[columns], volume = kernel[rows] * kernel[columns]
+        let c = channels.lowerBound
+        let status = fck_depthwise_2d(input + c * outer * inPlane, output + c * outer * outPlane, Int32(channels.count),
+                                      Int32(outer), Int32(spatial[rows]), Int32(spatial[columns]),
+                                      Int32(outputSpatial[rows]), taps + c * volume, Int32(kernel[rows]),
+                                      Int32(p[rows]), Int32(d[rows]), Int32(kernel[columns]), Int32(p[columns]),
+                                      Int32(d[columns]))
+        precondition(status == 0, "fck_depthwise_2d refused a case fck_depthwise_plane_handles accepted")
+        return true
     }
 }
 
