@@ -27,107 +27,54 @@ import Testing
     /// Channels 1..<C of the fused pass (channel 0 must stay untouched) against a float64 loop.
     @Test func matchesPlainLoop() throws {
         var rng = TestRandom(seed: 6401)
-        // Widths below, at and above a vector, in each of the lane periods up to 57 (the table's
-        // phases), and a period past the table (257: not taken, checked below).
-        for width in [1, 2, 3, 7, 14, 15, 16, 17, 31, 32, 33, 48, 56, 57, 100, 130] {
+        for width in PlaneCase.widths {
             for _ in 0..<6 {
-                let order = rng.int(2...3), channels = rng.int(2...4)
-                let kr = rng.int(1...9), dr = rng.int(1...3), pr = rng.int(0...(dr * (kr - 1) + 1))
-                let (kc, dc) = [(1, 1), (2, 2), (3, 1), (3, 2), (4, 2), (5, 1), (7, 1), (8, 2), (3, 8)][rng.int(0...8)]
-                let pc = dc * (kc - 1) / 2
-                let rows = max(1, dr * (kr - 1) + 1 - 2 * pr) + rng.int(0...12)
-                let outer = order == 3 ? rng.int(1...3) : 1
-                let (first, second) = try Self.stages(order: order, channels: channels, kr: kr, pr: pr, dr: dr, kc: kc,
-                                                      pc: pc, dc: dc, rng: &rng)
+                let t = PlaneCase(width: width, rng: &rng)
+                let (first, second) = try Self.stages(order: t.order, channels: t.channels, kr: t.kr, pr: t.pr, dr: t.dr,
+                                                      kc: t.kc, pc: t.pc, dc: t.dc, rng: &rng)
                 let pair = try #require(DepthwisePlanePair(first, second))
-                let takes = kr <= 8 && kc <= 8 && pc <= 16
-                #expect(pair.handles(width: width) == takes, "kr \(kr) kc \(kc) pc \(pc) width \(width)")
-                guard takes else { continue }
-                let spatial = (order == 3 ? [outer] : []) + [rows, width]
-                let outRows = rows + 2 * pr - dr * (kr - 1)
-                let x = rng.tensor([channels] + spatial)
-                var y = [Float](repeating: 99, count: channels * outer * outRows * width)
+                #expect(pair.handles(width: width) == t.taken, "\(t)")
+                guard t.taken else { continue }
+                let x = rng.tensor([t.channels] + t.spatial)
+                var y = t.untouchedOutput
                 x.scalars.withUnsafeBufferPointer { xp in
                     y.withUnsafeMutableBufferPointer { yp in
-                        pair.forward(input: xp.baseAddress!, spatial: spatial, outputRows: outRows,
-                                     output: yp.baseAddress!, channels: 1..<channels)
+                        pair.forward(input: xp.baseAddress!, spatial: t.spatial, outputRows: t.outRows,
+                                     output: yp.baseAddress!, channels: 1..<t.channels)
                     }
                 }
                 let wr = pair.rowTaps.scalars, wc = pair.columnTaps.scalars
-                var worst = 0.0
-                for c in 0..<channels { for a in 0..<outer { for o in 0..<outRows { for col in 0..<width {
-                    let got = Double(y[((c * outer + a) * outRows + o) * width + col])
-                    guard c > 0 else { #expect(got == 99); continue }
-                    var want = 0.0
-                    for u in 0..<kc {
-                        let j = col - pc + u * dc
-                        guard j >= 0 && j < width else { continue }
-                        var v = 0.0
-                        for t in 0..<kr {
-                            let i = o - pr + t * dr
-                            guard i >= 0 && i < rows else { continue }
-                            v += Double(wr[c * kr + t]) * Double(x.scalars[((c * outer + a) * rows + i) * width + j])
-                        }
-                        want += Double(wc[c * kc + u]) * v
-                    }
-                    worst = max(worst, abs(got - want))
-                }}}}
-                #expect(worst <= 1e-5, "width \(width) rows \(rows) order \(order) kr \(kr) pr \(pr) dr \(dr) kc \(kc) dc \(dc)")
+                t.check(y, x: x) { c, i, j in Double(wr[c * t.kr + i]) * Double(wc[c * t.kc + j]) }
             }
         }
     }
 
     /// A full kernel over the last two modes (CP's mobilenet path, `fck_depthwise_2d`) on
-    /// channels 1..<C (channel 0 must stay untouched) against a float64 plain loop, with the
-    /// same widths and geometry as `matchesPlainLoop`; cases the kernel does not take write nothing.
+    /// channels 1..<C (channel 0 must stay untouched) against a float64 plain loop, over the same
+    /// kind of cases; cases the kernel does not take write nothing.
     @Test func fullKernelMatchesPlainLoop() throws {
         var rng = TestRandom(seed: 6405)
-        for width in [1, 2, 3, 7, 14, 15, 16, 17, 31, 32, 33, 48, 56, 57, 100, 130, 257] {
+        for width in PlaneCase.widths + [257] {
             for _ in 0..<6 {
-                let order = rng.int(2...3), channels = rng.int(2...4)
-                let kr = rng.int(1...9), dr = rng.int(1...3), pr = rng.int(0...(dr * (kr - 1) + 1))
-                let (kc, dc) = [(1, 1), (2, 2), (3, 1), (3, 2), (4, 2), (5, 1), (7, 1), (8, 2), (3, 8)][rng.int(0...8)]
-                let pc = dc * (kc - 1) / 2
-                let rows = max(1, dr * (kr - 1) + 1 - 2 * pr) + rng.int(0...12)
-                let outer = order == 3 ? rng.int(1...3) : 1
-                let spatial = (order == 3 ? [outer] : []) + [rows, width]
-                let outRows = rows + 2 * pr - dr * (kr - 1)
-                let outputSpatial = (order == 3 ? [outer] : []) + [outRows, width]
-                let kernel = (order == 3 ? [1] : []) + [kr, kc]
-                let geometry = try ConvGeometry(order: order, padding: (order == 3 ? [0] : []) + [pr, pc],
-                                                dilation: (order == 3 ? [1] : []) + [dr, dc])
-                let x = rng.tensor([channels] + spatial), w = rng.tensor([channels, kr, kc])
-                var y = [Float](repeating: 99, count: channels * outer * outRows * width)
+                let t = PlaneCase(width: width, rng: &rng)
+                let leading = t.order == 3 ? [1] : [], zero = t.order == 3 ? [0] : []
+                let geometry = try ConvGeometry(order: t.order, padding: zero + [t.pr, t.pc],
+                                                dilation: leading + [t.dr, t.dc])
+                let x = rng.tensor([t.channels] + t.spatial), w = rng.tensor([t.channels, t.kr, t.kc])
+                var y = t.untouchedOutput
                 let ran = x.scalars.withUnsafeBufferPointer { xp in
                     w.scalars.withUnsafeBufferPointer { wp in
                         y.withUnsafeMutableBufferPointer { yp in
                             DepthwiseConvolution.overLastTwoModes(
-                                input: xp.baseAddress!, spatial: spatial, taps: wp.baseAddress!, kernel: kernel,
-                                geometry: geometry, outputSpatial: outputSpatial, output: yp.baseAddress!,
-                                channels: 1..<channels)
+                                input: xp.baseAddress!, spatial: t.spatial, taps: wp.baseAddress!,
+                                kernel: leading + [t.kr, t.kc], geometry: geometry, outputSpatial: t.outputSpatial,
+                                output: yp.baseAddress!, channels: 1..<t.channels)
                         }
                     }
                 }
-                let takes = kr <= 8 && kc <= 8 && pc <= 16 && width != 257
-                #expect(ran == takes, "kr \(kr) kc \(kc) pc \(pc) width \(width)")
-                guard ran else { #expect(y.allSatisfy { $0 == 99 }); continue }
-                var worst = 0.0
-                for c in 0..<channels { for a in 0..<outer { for o in 0..<outRows { for col in 0..<width {
-                    let got = Double(y[((c * outer + a) * outRows + o) * width + col])
-                    guard c > 0 else { #expect(got == 99); continue }
-                    var want = 0.0
-                    for t in 0..<kr {
-                        let i = o - pr + t * dr
-                        guard i >= 0 && i < rows else { continue }
-                        for u in 0..<kc {
-                            let j = col - pc + u * dc
-                            guard j >= 0 && j < width else { continue }
-                            want += Double(w.scalars[(c * kr + t) * kc + u]) * Double(x.scalars[((c * outer + a) * rows + i) * width + j])
-                        }
-                    }
-                    worst = max(worst, abs(got - want))
-                }}}}
-                #expect(worst <= 1e-5, "width \(width) rows \(rows) order \(order) kr \(kr) pr \(pr) dr \(dr) kc \(kc) dc \(dc)")
+                #expect(ran == t.taken, "\(t)")
+                guard ran else { #expect(y == t.untouchedOutput); continue }
+                t.check(y, x: x) { c, i, j in Double(w.scalars[(c * t.kr + i) * t.kc + j]) }
             }
         }
     }
@@ -184,5 +131,63 @@ import Testing
             let differing = zip(fused.scalars, stepwise.scalars).filter { $0 != $1 }.count
             #expect(differing == 0, "width \(width) kr \(kr) kc \(kc): \(differing) of \(fused.count) differ")
         }
+    }
+}
+
+/// A random case of the one-pass depthwise kernels: `channels` channels of `outer` planes (order
+/// 3) of `rows` × `width`; rows: `kr` taps, padding `pr`, dilation `dr`, stride 1; columns: `kc`
+/// taps, dilation `dc`, 'same' padding `pc`.
+private struct PlaneCase: CustomStringConvertible {
+    /// Widths below, at and above a vector, in each of the lane periods up to 57 (the table's
+    /// phases) and beyond.
+    static let widths = [1, 2, 3, 7, 14, 15, 16, 17, 31, 32, 33, 48, 56, 57, 100, 130]
+
+    let order, channels, outer, rows, width, outRows, kr, pr, dr, kc, pc, dc: Int
+
+    init(width: Int, rng: inout TestRandom) {
+        order = rng.int(2...3)
+        channels = rng.int(2...4)
+        kr = rng.int(1...9)
+        dr = rng.int(1...3)
+        pr = rng.int(0...(dr * (kr - 1) + 1))
+        (kc, dc) = [(1, 1), (2, 2), (3, 1), (3, 2), (4, 2), (5, 1), (7, 1), (8, 2), (3, 8)][rng.int(0...8)]
+        pc = dc * (kc - 1) / 2
+        rows = max(1, dr * (kr - 1) + 1 - 2 * pr) + rng.int(0...12)
+        outer = order == 3 ? rng.int(1...3) : 1
+        self.width = width
+        outRows = rows + 2 * pr - dr * (kr - 1)
+    }
+
+    var spatial: [Int] { (order == 3 ? [outer] : []) + [rows, width] }
+    var outputSpatial: [Int] { (order == 3 ? [outer] : []) + [outRows, width] }
+    /// Whether the kernels take the case: at most 8 taps a mode, taps within a vector, a width
+    /// whose lane pattern repeats within 256 vectors.
+    var taken: Bool { kr <= 8 && kc <= 8 && pc <= 16 && width / [16, 8, 4, 2, 1].first { width % $0 == 0 }! <= 256 }
+    /// An output buffer filled with 99, the value a channel that is not computed keeps.
+    var untouchedOutput: [Float] { [Float](repeating: 99, count: channels * outer * outRows * width) }
+    var description: String {
+        "order \(order) rows \(rows) width \(width) kr \(kr) pr \(pr) dr \(dr) kc \(kc) pc \(pc) dc \(dc)"
+    }
+
+    /// Expects channel 0 of `y` untouched and channels 1..<C within 1e-5 of the float64 loop with
+    /// kernel tap (row i, column j) of channel c `weight(c, i, j)`.
+    func check(_ y: [Float], x: Tensor<Float>, weight: (Int, Int, Int) -> Double) {
+        var worst = 0.0
+        for c in 0..<channels { for a in 0..<outer { for o in 0..<outRows { for col in 0..<width {
+            let got = Double(y[((c * outer + a) * outRows + o) * width + col])
+            guard c > 0 else { #expect(got == 99); continue }
+            var want = 0.0
+            for i in 0..<kr {
+                let r = o - pr + i * dr
+                guard r >= 0 && r < rows else { continue }
+                for j in 0..<kc {
+                    let k = col - pc + j * dc
+                    guard k >= 0 && k < width else { continue }
+                    want += weight(c, i, j) * Double(x.scalars[((c * outer + a) * rows + r) * width + k])
+                }
+            }
+            worst = max(worst, abs(got - want))
+        }}}}
+        #expect(worst <= 1e-5, "\(self)")
     }
 }
