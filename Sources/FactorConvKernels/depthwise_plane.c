@@ -66,6 +66,7 @@ typedef struct {
     __m512i lane_source[FCK_PLANE_MAX_TAPS];
     const __mmask16 (*reaches)[FCK_PLANE_MAX_TAPS];
     int period;
+    int accumulate;   // add to the output instead of overwriting it
 } column_pass;
 
 /// The running state: each row sum's vectors before, at and after the output vector, and the
@@ -94,8 +95,14 @@ static inline __attribute__((always_inline)) FCK_AVX512 void column_step(
             acc = _mm512_mask3_fmadd_ps(cp->weight[t], v, acc, reaches[t]);
         }
     }
-    if (interior || p + 16 <= r->count) _mm512_storeu_ps(dst + p, acc);
-    else _mm512_mask_storeu_ps(dst + p, fck_first_vector((int)(r->count - p)), acc);
+    if (interior || p + 16 <= r->count) {
+        if (cp->accumulate) acc = _mm512_add_ps(acc, _mm512_loadu_ps(dst + p));
+        _mm512_storeu_ps(dst + p, acc);
+    } else {
+        const __mmask16 lanes = fck_first_vector((int)(r->count - p));
+        if (cp->accumulate) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(lanes, dst + p));
+        _mm512_mask_storeu_ps(dst + p, lanes, acc);
+    }
     st->phase = st->phase + 1 == cp->period ? 0 : st->phase + 1;
     for (int g = 0; g < sums; g++) {
         st->previous[g] = st->current[g];
@@ -108,7 +115,7 @@ static inline __attribute__((always_inline)) FCK_AVX512 void column_step(
 /// What a call's planes share: their shape, both passes' geometry, and the column pass's lane
 /// masks by phase.
 typedef struct {
-    int rows, width, out_rows, pad_rows, dil_rows, pad_cols, dil_cols, period;
+    int rows, width, out_rows, pad_rows, dil_rows, pad_cols, dil_cols, period, accumulate;
     const __mmask16 (*reaches)[FCK_PLANE_MAX_TAPS];
 } plane_shape;
 
@@ -134,14 +141,17 @@ static inline __attribute__((always_inline)) FCK_AVX512 void plane_run(const flo
     // Column tap t moves lanes by s = t · dil − pad. The pass is 'same' (2 · pad = (taps − 1) ·
     // dil), so s has the sign of 2t − (taps − 1), known where taps is: lane j takes lane j + s of
     // the row-sum vectors (previous, current) when s < 0, of (current, next) when s > 0.
-    column_pass cp = {.reaches = shape->reaches, .period = shape->period};
+    column_pass cp;   // assigned field by field: an initializer would zero-fill its 1 KB a plane
+    cp.reaches = shape->reaches;
+    cp.period = shape->period;
+    cp.accumulate = shape->accumulate;
     for (int t = 0; t < taps_cols; t++) {
         const int s = t * shape->dil_cols - shape->pad_cols;
         cp.weight[t] = _mm512_set1_ps(kernel ? 1.0f : w_cols[t]);
         cp.lane_source[t] = _mm512_add_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
                                              _mm512_set1_epi32(s < 0 ? 16 + s : s));
     }
-    column_state st;   // not zero-filled: 1.5 KB a plane (2.5 → 2.7 ns a vector on 56 × 56 planes)
+    column_state st;   // not zero-filled either: 1.5 KB a plane (2.5 → 2.7 ns a vector on 56 × 56 planes)
     st.phase = 0;
     for (int g = 0; g < sums; g++) {
         st.previous[g] = _mm512_setzero_ps();
@@ -200,46 +210,58 @@ int fck_depthwise_plane_handles(int width, int taps_rows, int dil_rows, int taps
            2 * (ptrdiff_t)pad_cols == (ptrdiff_t)(taps_cols - 1) * dil_cols && lane_period(width) <= FCK_PLANE_MAX_PERIOD;
 }
 
-/// Both entry points: the planes of `channels` channels, separable (`kernels` NULL: channel c's
-/// weights at w_rows + c · taps_rows and w_cols + c · taps_cols) or full (channel c's kernel at
-/// kernels + c · taps_rows · taps_cols).
-static FCK_AVX512 int run_planes(const float *src, float *dst, int channels, int outer, int rows, int width,
-                                 int out_rows, const float *w_rows, const float *w_cols, const float *kernels,
-                                 int taps_rows, int pad_rows, int dil_rows, int taps_cols, int pad_cols, int dil_cols) {
-    if (!fck_depthwise_plane_handles(width, taps_rows, dil_rows, taps_cols, pad_cols, dil_cols)) return -1;
+/// A call of either entry point: the planes of `channels` channels, `outer` planes each (channel
+/// c's at src + c · src_cs and dst + c · dst_cs, plane after plane), separable (`kernels` NULL:
+/// channel c's weights at w_rows + c · taps_rows and w_cols + c · taps_cols) or full (channel
+/// c's kernel at kernels + c · kernel_cs).
+typedef struct {
+    const float *src;
+    float *dst;
+    ptrdiff_t src_cs, dst_cs, kernel_cs;
+    int channels, outer, rows, width, out_rows;
+    const float *w_rows, *w_cols, *kernels;
+    int taps_rows, pad_rows, dil_rows, taps_cols, pad_cols, dil_cols, accumulate;
+} plane_call;
+
+static FCK_AVX512 int run_planes(const plane_call *call) {
+    const int width = call->width, taps_rows = call->taps_rows, taps_cols = call->taps_cols;
+    if (!fck_depthwise_plane_handles(width, taps_rows, call->dil_rows, taps_cols, call->pad_cols, call->dil_cols))
+        return -1;
     // Tap t (shift s) reaches lane j of phase v when 0 ≤ column + s < width.
     const int period = lane_period(width);
     __mmask16 reaches[FCK_PLANE_MAX_PERIOD][FCK_PLANE_MAX_TAPS] = {{0}};
     for (int v = 0, column = 0; v < period; v++) {
         for (int j = 0; j < 16; j++, column = column + 1 == width ? 0 : column + 1) {   // counted: no divisions
             for (int t = 0; t < taps_cols; t++) {
-                const int s = t * dil_cols - pad_cols;
+                const int s = t * call->dil_cols - call->pad_cols;
                 if (column + s >= 0 && column + s < width) reaches[v][t] |= (__mmask16)(1u << j);
             }
         }
     }
-    const plane_shape shape = {rows, width, out_rows, pad_rows, dil_rows, pad_cols, dil_cols, period,
+    const plane_shape shape = {call->rows, width, call->out_rows, call->pad_rows, call->dil_rows, call->pad_cols,
+                               call->dil_cols, period, call->accumulate,
                                (const __mmask16(*)[FCK_PLANE_MAX_TAPS])reaches};
-    const ptrdiff_t in_plane = (ptrdiff_t)rows * width, out_plane = (ptrdiff_t)out_rows * width;
+    const ptrdiff_t in_plane = (ptrdiff_t)call->rows * width, out_plane = (ptrdiff_t)call->out_rows * width;
     const int square = taps_rows == taps_cols ? taps_rows : 0;
-    for (ptrdiff_t b = 0; b < (ptrdiff_t)channels * outer; b++) {
-        const float *s = src + b * in_plane;
-        float *d = dst + b * out_plane;
-        const ptrdiff_t c = b / outer;
-        if (kernels) {
-            const float *k = kernels + c * taps_rows * taps_cols;
-            if (square == 3) full_3(s, d, &shape, k);
-            else if (square == 5) full_5(s, d, &shape, k);
-            else if (square == 7) full_7(s, d, &shape, k);
-            else if (square == 2) full_2(s, d, &shape, k);
-            else plane_run(s, d, &shape, 0, 0, k, taps_rows, taps_cols);
-        } else {
-            const float *wr = w_rows + c * taps_rows, *wc = w_cols + c * taps_cols;
-            if (square == 3) separable_3(s, d, &shape, wr, wc);
-            else if (square == 5) separable_5(s, d, &shape, wr, wc);
-            else if (square == 7) separable_7(s, d, &shape, wr, wc);
-            else if (square == 2) separable_2(s, d, &shape, wr, wc);
-            else plane_run(s, d, &shape, wr, wc, 0, taps_rows, taps_cols);
+    for (ptrdiff_t c = 0; c < call->channels; c++) {
+        for (ptrdiff_t o = 0; o < call->outer; o++) {
+            const float *s = call->src + c * call->src_cs + o * in_plane;
+            float *d = call->dst + c * call->dst_cs + o * out_plane;
+            if (call->kernels) {
+                const float *k = call->kernels + c * call->kernel_cs;
+                if (square == 3) full_3(s, d, &shape, k);
+                else if (square == 5) full_5(s, d, &shape, k);
+                else if (square == 7) full_7(s, d, &shape, k);
+                else if (square == 2) full_2(s, d, &shape, k);
+                else plane_run(s, d, &shape, 0, 0, k, taps_rows, taps_cols);
+            } else {
+                const float *wr = call->w_rows + c * taps_rows, *wc = call->w_cols + c * taps_cols;
+                if (square == 3) separable_3(s, d, &shape, wr, wc);
+                else if (square == 5) separable_5(s, d, &shape, wr, wc);
+                else if (square == 7) separable_7(s, d, &shape, wr, wc);
+                else if (square == 2) separable_2(s, d, &shape, wr, wc);
+                else plane_run(s, d, &shape, wr, wc, 0, taps_rows, taps_cols);
+            }
         }
     }
     return 0;
@@ -248,15 +270,19 @@ static FCK_AVX512 int run_planes(const float *src, float *dst, int channels, int
 FCK_AVX512 int fck_depthwise_plane(const float *src, float *dst, int channels, int outer, int rows, int width,
                                    int out_rows, const float *w_rows, int taps_rows, int pad_rows, int dil_rows,
                                    const float *w_cols, int taps_cols, int pad_cols, int dil_cols) {
-    return run_planes(src, dst, channels, outer, rows, width, out_rows, w_rows, w_cols, 0, taps_rows, pad_rows,
-                      dil_rows, taps_cols, pad_cols, dil_cols);
+    const plane_call call = {src, dst, (ptrdiff_t)outer * rows * width, (ptrdiff_t)outer * out_rows * width, 0,
+                             channels, outer, rows, width, out_rows, w_rows, w_cols, 0,
+                             taps_rows, pad_rows, dil_rows, taps_cols, pad_cols, dil_cols, 0};
+    return run_planes(&call);
 }
 
-FCK_AVX512 int fck_depthwise_2d(const float *src, float *dst, int channels, int outer, int rows, int width,
-                                int out_rows, const float *kernels, int taps_rows, int pad_rows, int dil_rows,
-                                int taps_cols, int pad_cols, int dil_cols) {
-    return run_planes(src, dst, channels, outer, rows, width, out_rows, 0, 0, kernels, taps_rows, pad_rows, dil_rows,
-                      taps_cols, pad_cols, dil_cols);
+FCK_AVX512 int fck_depthwise_2d(const float *src, ptrdiff_t src_cs, float *dst, ptrdiff_t dst_cs, int channels,
+                                int rows, int width, int out_rows, const float *kernels, ptrdiff_t kernel_cs,
+                                int taps_rows, int pad_rows, int dil_rows, int taps_cols, int pad_cols, int dil_cols,
+                                int accumulate) {
+    const plane_call call = {src, dst, src_cs, dst_cs, kernel_cs, channels, 1, rows, width, out_rows, 0, 0, kernels,
+                             taps_rows, pad_rows, dil_rows, taps_cols, pad_cols, dil_cols, accumulate};
+    return run_planes(&call);
 }
 
 #else
@@ -272,11 +298,12 @@ int fck_depthwise_plane(const float *src, float *dst, int channels, int outer, i
     (void)taps_rows; (void)pad_rows; (void)dil_rows; (void)w_cols; (void)taps_cols; (void)pad_cols; (void)dil_cols;
     return -1;
 }
-int fck_depthwise_2d(const float *src, float *dst, int channels, int outer, int rows, int width, int out_rows,
-                     const float *kernels, int taps_rows, int pad_rows, int dil_rows, int taps_cols, int pad_cols,
-                     int dil_cols) {
-    (void)src; (void)dst; (void)channels; (void)outer; (void)rows; (void)width; (void)out_rows; (void)kernels;
-    (void)taps_rows; (void)pad_rows; (void)dil_rows; (void)taps_cols; (void)pad_cols; (void)dil_cols;
+int fck_depthwise_2d(const float *src, ptrdiff_t src_cs, float *dst, ptrdiff_t dst_cs, int channels, int rows,
+                     int width, int out_rows, const float *kernels, ptrdiff_t kernel_cs, int taps_rows, int pad_rows,
+                     int dil_rows, int taps_cols, int pad_cols, int dil_cols, int accumulate) {
+    (void)src; (void)src_cs; (void)dst; (void)dst_cs; (void)channels; (void)rows; (void)width; (void)out_rows;
+    (void)kernels; (void)kernel_cs; (void)taps_rows; (void)pad_rows; (void)dil_rows; (void)taps_cols; (void)pad_cols;
+    (void)dil_cols; (void)accumulate;
     return -1;
 }
 #endif

@@ -44,37 +44,36 @@ import Testing
                     }
                 }
                 let wr = pair.rowTaps.scalars, wc = pair.columnTaps.scalars
-                t.check(y, x: x) { c, i, j in Double(wr[c * t.kr + i]) * Double(wc[c * t.kc + j]) }
+                t.check(y, x: x) { c, _, i, j in Double(wr[c * t.kr + i]) * Double(wc[c * t.kc + j]) }
             }
         }
     }
 
-    /// A full kernel over the last two modes (CP's mobilenet path, `fck_depthwise_2d`) on
-    /// channels 1..<C (channel 0 must stay untouched) against a float64 plain loop, over the same
-    /// kind of cases; cases the kernel does not take write nothing.
+    /// A full kernel over the last two modes and, in 3-D, an outer mode of 1–3 taps with stride,
+    /// padding and dilation (CP's mobilenet path, `fck_depthwise_2d` per outer tap, added up), on
+    /// channels 1..<C (channel 0 must stay untouched) against a float64 plain loop; outputs whose
+    /// outer taps all fall in the padding are zero, and cases the kernel does not take write nothing.
     @Test func fullKernelMatchesPlainLoop() throws {
         var rng = TestRandom(seed: 6405)
         for width in PlaneCase.widths + [257] {
             for _ in 0..<6 {
-                let t = PlaneCase(width: width, rng: &rng)
-                let leading = t.order == 3 ? [1] : [], zero = t.order == 3 ? [0] : []
-                let geometry = try ConvGeometry(order: t.order, padding: zero + [t.pr, t.pc],
-                                                dilation: leading + [t.dr, t.dc])
-                let x = rng.tensor([t.channels] + t.spatial), w = rng.tensor([t.channels, t.kr, t.kc])
+                let t = PlaneCase(width: width, outerTaps: true, rng: &rng)
+                let x = rng.tensor([t.channels] + t.spatial), w = rng.tensor([t.channels] + t.kernel)
+                let geometry = try t.geometry()
                 var y = t.untouchedOutput
                 let ran = x.scalars.withUnsafeBufferPointer { xp in
                     w.scalars.withUnsafeBufferPointer { wp in
                         y.withUnsafeMutableBufferPointer { yp in
                             DepthwiseConvolution.overLastTwoModes(
-                                input: xp.baseAddress!, spatial: t.spatial, taps: wp.baseAddress!,
-                                kernel: leading + [t.kr, t.kc], geometry: geometry, outputSpatial: t.outputSpatial,
-                                output: yp.baseAddress!, channels: 1..<t.channels)
+                                input: xp.baseAddress!, spatial: t.spatial, taps: wp.baseAddress!, kernel: t.kernel,
+                                geometry: geometry, outputSpatial: t.outputSpatial, output: yp.baseAddress!,
+                                channels: 1..<t.channels)
                         }
                     }
                 }
                 #expect(ran == t.taken, "\(t)")
                 guard ran else { #expect(y == t.untouchedOutput); continue }
-                t.check(y, x: x) { c, i, j in Double(w.scalars[(c * t.kr + i) * t.kc + j]) }
+                t.check(y, x: x) { c, a, i, j in Double(w.scalars[((c * t.ko + a) * t.kr + i) * t.kc + j]) }
             }
         }
     }
@@ -136,15 +135,17 @@ import Testing
 
 /// A random case of the one-pass depthwise kernels: `channels` channels of `outer` planes (order
 /// 3) of `rows` × `width`; rows: `kr` taps, padding `pr`, dilation `dr`, stride 1; columns: `kc`
-/// taps, dilation `dc`, 'same' padding `pc`.
+/// taps, dilation `dc`, 'same' padding `pc`; with `outerTaps`, an outer mode of `ko` taps, stride
+/// `so`, padding `po` and dilation `dOuter` (else 1 tap, trivial geometry).
 private struct PlaneCase: CustomStringConvertible {
     /// Widths below, at and above a vector, in each of the lane periods up to 57 (the table's
     /// phases) and beyond.
     static let widths = [1, 2, 3, 7, 14, 15, 16, 17, 31, 32, 33, 48, 56, 57, 100, 130]
 
     let order, channels, outer, rows, width, outRows, kr, pr, dr, kc, pc, dc: Int
+    let ko, so, po, dOuter, outerOut: Int
 
-    init(width: Int, rng: inout TestRandom) {
+    init(width: Int, outerTaps: Bool = false, rng: inout TestRandom) {
         order = rng.int(2...3)
         channels = rng.int(2...4)
         kr = rng.int(1...9)
@@ -153,37 +154,57 @@ private struct PlaneCase: CustomStringConvertible {
         (kc, dc) = [(1, 1), (2, 2), (3, 1), (3, 2), (4, 2), (5, 1), (7, 1), (8, 2), (3, 8)][rng.int(0...8)]
         pc = dc * (kc - 1) / 2
         rows = max(1, dr * (kr - 1) + 1 - 2 * pr) + rng.int(0...12)
-        outer = order == 3 ? rng.int(1...3) : 1
         self.width = width
         outRows = rows + 2 * pr - dr * (kr - 1)
+        let taps = outerTaps && order == 3
+        ko = taps ? rng.int(1...3) : 1
+        so = taps ? rng.int(1...2) : 1
+        dOuter = taps ? rng.int(1...2) : 1
+        po = taps ? rng.int(0...2) : 0
+        // Every outer tap may fall in the padding for some outputs (po up to 2, dilation 2).
+        outer = order == 3 ? max(1, dOuter * (ko - 1) + 1 - 2 * po) + rng.int(0...3) : 1
+        outerOut = (outer + 2 * po - dOuter * (ko - 1) - 1) / so + 1
     }
 
     var spatial: [Int] { (order == 3 ? [outer] : []) + [rows, width] }
-    var outputSpatial: [Int] { (order == 3 ? [outer] : []) + [outRows, width] }
+    var outputSpatial: [Int] { (order == 3 ? [outerOut] : []) + [outRows, width] }
+    /// The kernel shape after the channel.
+    var kernel: [Int] { (order == 3 ? [ko] : []) + [kr, kc] }
+    /// The geometry (stride, padding, dilation per mode).
+    func geometry() throws -> ConvGeometry {
+        let outerMode = order == 3
+        return try ConvGeometry(order: order, stride: (outerMode ? [so] : []) + [1, 1],
+                                padding: (outerMode ? [po] : []) + [pr, pc],
+                                dilation: (outerMode ? [dOuter] : []) + [dr, dc])
+    }
     /// Whether the kernels take the case: at most 8 taps a mode, taps within a vector, a width
     /// whose lane pattern repeats within 256 vectors.
     var taken: Bool { kr <= 8 && kc <= 8 && pc <= 16 && width / [16, 8, 4, 2, 1].first { width % $0 == 0 }! <= 256 }
     /// An output buffer filled with 99, the value a channel that is not computed keeps.
-    var untouchedOutput: [Float] { [Float](repeating: 99, count: channels * outer * outRows * width) }
+    var untouchedOutput: [Float] { [Float](repeating: 99, count: channels * outerOut * outRows * width) }
     var description: String {
-        "order \(order) rows \(rows) width \(width) kr \(kr) pr \(pr) dr \(dr) kc \(kc) pc \(pc) dc \(dc)"
+        "order \(order) outer \(outer) (k \(ko) s \(so) p \(po) d \(dOuter)) rows \(rows) width \(width) kr \(kr) pr \(pr) dr \(dr) kc \(kc) pc \(pc) dc \(dc)"
     }
 
     /// Expects channel 0 of `y` untouched and channels 1..<C within 1e-5 of the float64 loop with
-    /// kernel tap (row i, column j) of channel c `weight(c, i, j)`.
-    func check(_ y: [Float], x: Tensor<Float>, weight: (Int, Int, Int) -> Double) {
+    /// kernel tap (outer tap a, row i, column j) of channel c `weight(c, a, i, j)`.
+    func check(_ y: [Float], x: Tensor<Float>, weight: (Int, Int, Int, Int) -> Double) {
         var worst = 0.0
-        for c in 0..<channels { for a in 0..<outer { for o in 0..<outRows { for col in 0..<width {
-            let got = Double(y[((c * outer + a) * outRows + o) * width + col])
+        for c in 0..<channels { for b in 0..<outerOut { for o in 0..<outRows { for col in 0..<width {
+            let got = Double(y[((c * outerOut + b) * outRows + o) * width + col])
             guard c > 0 else { #expect(got == 99); continue }
             var want = 0.0
-            for i in 0..<kr {
-                let r = o - pr + i * dr
-                guard r >= 0 && r < rows else { continue }
-                for j in 0..<kc {
-                    let k = col - pc + j * dc
-                    guard k >= 0 && k < width else { continue }
-                    want += weight(c, i, j) * Double(x.scalars[((c * outer + a) * rows + r) * width + k])
+            for a in 0..<ko {
+                let plane = b * so - po + a * dOuter
+                guard plane >= 0 && plane < outer else { continue }
+                for i in 0..<kr {
+                    let r = o - pr + i * dr
+                    guard r >= 0 && r < rows else { continue }
+                    for j in 0..<kc {
+                        let k = col - pc + j * dc
+                        guard k >= 0 && k < width else { continue }
+                        want += weight(c, a, i, j) * Double(x.scalars[((c * outer + plane) * rows + r) * width + k])
+                    }
                 }
             }
             worst = max(worst, abs(got - want))

@@ -73,15 +73,17 @@ int fck_depthwise_plane(const float *src, float *dst, int channels, int outer, i
                         const float *w_rows, int taps_rows, int pad_rows, int dil_rows, const float *w_cols,
                         int taps_cols, int pad_cols, int dil_cols);
 
-/// A depthwise 2-D convolution over the last two modes in one pass, with a full kernel per channel
-/// (CP's mobilenet path): `channels` channels of `outer` planes of `rows` rows of `width` floats,
-/// channel c's `taps_rows` × `taps_cols` kernel row-major at kernels + c · taps_rows · taps_cols.
-/// Output row o (of `out_rows`, stride 1), column x ('same') is Σ_{t,u} k[t][u] · in(o − pad_rows
-/// + t · dil_rows, x − pad_cols + u · dil_cols) over the positions that exist. Returns 0, or −1
-/// without writing when fck_depthwise_plane_handles says no.
-int fck_depthwise_2d(const float *src, float *dst, int channels, int outer, int rows, int width, int out_rows,
-                     const float *kernels, int taps_rows, int pad_rows, int dil_rows, int taps_cols, int pad_cols,
-                     int dil_cols);
+/// A depthwise 2-D convolution of one plane per channel in one pass, with a full kernel per
+/// channel (CP's mobilenet path): `channels` planes of `rows` rows of `width` floats, channel c's
+/// at src + c · src_cs (output at dst + c · dst_cs), its `taps_rows` × `taps_cols` kernel
+/// row-major at kernels + c · kernel_cs. Output row o (of `out_rows`, stride 1), column x ('same')
+/// is Σ_{t,u} k[t][u] · in(o − pad_rows + t · dil_rows, x − pad_cols + u · dil_cols) over the
+/// positions that exist; added to the output when `accumulate` is nonzero (the outer taps of an
+/// N-D kernel), else written. Returns 0, or −1 without writing when fck_depthwise_plane_handles
+/// says no.
+int fck_depthwise_2d(const float *src, ptrdiff_t src_cs, float *dst, ptrdiff_t dst_cs, int channels, int rows,
+                     int width, int out_rows, const float *kernels, ptrdiff_t kernel_cs, int taps_rows, int pad_rows,
+                     int dil_rows, int taps_cols, int pad_cols, int dil_cols, int accumulate);
 
 /// 1 when fck_depthwise_plane and fck_depthwise_2d handle planes `width` wide with these taps, else 0: at most 8
 /// taps in either pass, dilations ≥ 1, 'same' columns (2 · pad_cols = (taps_cols − 1) ·
