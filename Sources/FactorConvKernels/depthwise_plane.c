@@ -223,6 +223,8 @@ typedef struct {
     int taps_rows, pad_rows, dil_rows, taps_cols, pad_cols, dil_cols, accumulate;
 } plane_call;
 
+/// Runs `call` after building its lane-mask table; −1 without writing when the kernel does not
+/// take it (fck_depthwise_plane_handles).
 static FCK_AVX512 int run_planes(const plane_call *call) {
     const int width = call->width, taps_rows = call->taps_rows, taps_cols = call->taps_cols;
     if (!fck_depthwise_plane_handles(width, taps_rows, call->dil_rows, taps_cols, call->pad_cols, call->dil_cols))
