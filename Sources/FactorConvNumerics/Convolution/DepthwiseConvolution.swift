@@ -13,7 +13,7 @@ enum DepthwiseConvolution {
                         geometry: ConvGeometry, outputSpatial: [Int], output: UnsafeMutablePointer<Float>,
                         channels: Range<Int>) {
         // The separable CP path convolves along one mode at a time: a faster dedicated kernel.
-        let modes = (0..<kernel.count).filter { kernel[$0] != 1 || !ForwardGeometry.trivial(geometry, $0) }
+        let modes = activeModes(kernel: kernel, geometry: geometry)
         if modes.count == 1 {
             alongMode(modes[0], input: input, spatial: spatial, taps: taps, kernel: kernel[modes[0]], geometry: geometry,
                       outputSpatial: outputSpatial, output: output, channels: channels)
@@ -84,6 +84,20 @@ enum DepthwiseConvolution {
 }
 
 extension DepthwiseConvolution {
+    /// The modes a depthwise kernel acts along: more than one tap, or padding, stride or dilation.
+    static func activeModes(kernel: [Int], geometry: ConvGeometry) -> [Int] {
+        (0..<kernel.count).filter { kernel[$0] != 1 || !ForwardGeometry.trivial(geometry, $0) }
+    }
+
+    /// True when the one-pass kernels of the last two modes (`fck_depthwise_plane`,
+    /// `fck_depthwise_2d`) take planes `width` wide with these row and ('same') column taps.
+    static func planeKernelTakes(width: Int, rowTaps: Int, rowDilation: Int, columnTaps: Int, columnPadding: Int,
+                                 columnDilation: Int) -> Bool {
+        width <= Int(Int32.max)
+            && fck_depthwise_plane_handles(Int32(width), Int32(rowTaps), Int32(rowDilation), Int32(columnTaps),
+                                           Int32(columnPadding), Int32(columnDilation)) == 1
+    }
+
     /// A kernel whose last two modes are the rows (stride 1) and the columns ('same', stride 1),
     /// with any outer modes (CP's mobilenet path): for each outer output position, the kernel's
     /// 2-D slice at each valid outer tap in one pass (`fck_depthwise_2d`), the first written and
@@ -96,9 +110,8 @@ extension DepthwiseConvolution {
         let n = spatial.count, rows = n - 2, columns = n - 1
         let s = geometry.stride, p = geometry.padding, d = geometry.dilation
         guard useKernels, s[rows] == 1, s[columns] == 1, outputSpatial[columns] == spatial[columns],
-              spatial[columns] <= Int(Int32.max),
-              fck_depthwise_plane_handles(Int32(spatial[columns]), Int32(kernel[rows]), Int32(d[rows]),
-                                          Int32(kernel[columns]), Int32(p[columns]), Int32(d[columns])) == 1
+              planeKernelTakes(width: spatial[columns], rowTaps: kernel[rows], rowDilation: d[rows],
+                               columnTaps: kernel[columns], columnPadding: p[columns], columnDilation: d[columns])
         else { return false }
         guard !channels.isEmpty else { return true }
         let inPlane = spatial[rows] * spatial[columns], outPlane = outputSpatial[rows] * spatial[columns]

@@ -36,14 +36,14 @@ struct DepthwisePlanePair: Sendable {
     /// True when the depthwise stage with `taps` (C, K_1..K_N) and `geometry` acts along `mode`
     /// only: one tap and trivial geometry in every other mode.
     private static func isLine(_ taps: Tensor<Float>, _ geometry: ConvGeometry, mode: Int) -> Bool {
-        (0..<geometry.order).allSatisfy { $0 == mode || (taps.shape[$0 + 1] == 1 && ForwardGeometry.trivial(geometry, $0)) }
+        DepthwiseConvolution.activeModes(kernel: Array(taps.shape.dropFirst()), geometry: geometry).allSatisfy { $0 == mode }
     }
 
     /// True when `fck_depthwise_plane` takes images whose last mode is `width` long.
     func handles(width: Int) -> Bool {
-        width <= Int(Int32.max)
-            && fck_depthwise_plane_handles(Int32(width), Int32(rowKernel), Int32(rowDilation), Int32(columnKernel),
-                                           Int32(columnPadding), Int32(columnDilation)) == 1
+        DepthwiseConvolution.planeKernelTakes(width: width, rowTaps: rowKernel, rowDilation: rowDilation,
+                                              columnTaps: columnKernel, columnPadding: columnPadding,
+                                              columnDilation: columnDilation)
     }
 
     /// Runs both stages on `channels` of one image (C, S_1..S_N) → (C, S_1..S'_{N−1}, S_N), sizes
