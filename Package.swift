@@ -4,6 +4,7 @@
 // Layout (numerics below, layer above, a thin ABI shim, bindings outside):
 //   FactorConvBLAS         OpenBLAS + LAPACKE loaded at run time (picks fast kernels first)
 //   FactorConvKernels      hand-written AVX-512 kernels (packed-panel GEMM, Winograd output transform)
+//   FactorConvForkGate     a tiny C target: the fork gate that keeps the library's locks fork-safe
 //   FactorConvNumerics     Tensor, BLAS/LAPACK wrappers, convolution kernels, decompositions
 //   FactorConv             the layer: ranks, factorized tensors, FactorizedConv (native Swift API)
 //   FactorConvErrorState   a tiny C target: the thread-local last-error buffer of the C ABI
@@ -27,7 +28,8 @@ let package = Package(
         .target(name: "FactorConvBLAS", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("m")]),
         .systemLibrary(name: "CFactorConvABI", path: "include"),
         .target(name: "FactorConvKernels"),
-        .target(name: "FactorConvNumerics", dependencies: ["FactorConvBLAS", "FactorConvKernels"]),
+        .target(name: "FactorConvForkGate"),
+        .target(name: "FactorConvNumerics", dependencies: ["FactorConvBLAS", "FactorConvKernels", "FactorConvForkGate"]),
         .target(name: "FactorConv", dependencies: ["FactorConvNumerics"]),
         .target(name: "FactorConvErrorState"),
         .target(

@@ -25,8 +25,30 @@
  * Memory.  Any function that allocates may also return FCONV_ERR_OUT_OF_MEMORY: requests beyond
  *   the memory bound (fconv_set_memory_limit) are refused before anything is allocated.
  *
- * Threads.  Distinct calls on distinct objects are independent. The numbers of worker threads
- *   the library uses inside one call is process-wide (fconv_set_num_threads).
+ * Handles.  A handle (fconv_conv *, fconv_options *) is an opaque value, not an address: it is
+ *   never reused after its object is freed, so a freed, foreign or wrong-type handle is always
+ *   FCONV_ERR_INVALID_ARGUMENT (and a free of one is a no-op), never another caller's object.
+ *
+ * Threads.  The library is thread-safe: distinct calls on distinct objects are independent, and
+ *   calls on one layer may come from any threads at once. Forwards and getters run in parallel;
+ *   a change (fconv_conv_set, _transduct, _set_parameters, _reset_parameters,
+ *   _set_implementation) is atomic: each concurrent forward runs wholly on the parameters before
+ *   or after it, and checks its output buffer against the shape it actually computes
+ *   (FCONV_ERR_BUFFER_TOO_SMALL, or FCONV_ERR_SHAPE_MISMATCH with fconv_conv_forward_shaped,
+ *   instead of a write past the buffer). A free racing other calls on the same handle is safe:
+ *   calls already inside finish on the object, later ones fail with FCONV_ERR_INVALID_ARGUMENT.
+ *   Results are only meaningful if the caller orders its own changes, so the per-object rules
+ *   below say which calls need exclusive access; breaking them gives an error or a result of
+ *   the layer before or after a change, never memory corruption. An fconv_options handle is
+ *   not synchronized: use one from one thread at a time. The number of worker threads inside
+ *   one call is process-wide (fconv_set_num_threads).
+ *
+ * Fork.  fork() may be called at any time, also while other threads are inside the library: it
+ *   waits (microseconds) for any short internal critical section to end, so the child inherits
+ *   every internal lock free and every layer consistent. In the child, all handles of the
+ *   parent stay valid and usable, and the library can be used as in any process. Calls that
+ *   other parent threads were running do not exist in the child; memory they were using is not
+ *   reclaimed there. (Do not call fork() from inside a progress callback.)
  *
  * Versions.  FCONV_ABI_VERSION changes whenever a signature or a pinned value changes; a binding
  *   must refuse a library whose fconv_abi_version() differs from the header it was built with.
@@ -272,7 +294,8 @@ fconv_status fconv_options_set_progress(fconv_options *options, fconv_progress_f
  * Threads: fconv_conv_forward, fconv_conv_output_shape and every getter may run concurrently on
  * one handle and give identical results. fconv_conv_set, fconv_conv_transduct,
  * fconv_conv_set_parameters, fconv_conv_reset_parameters, fconv_conv_set_implementation and
- * fconv_conv_free need exclusive access to the handle (and to its sub-convolutions' parent).
+ * fconv_conv_free should have exclusive access to the handle (and to its sub-convolutions'
+ * parent) for results to be predictable; without it they are still safe (GLOBAL RULES, Threads).
  */
 typedef struct fconv_conv fconv_conv;
 
@@ -386,6 +409,18 @@ fconv_status fconv_conv_output_shape(const fconv_conv *conv, const int64_t *inpu
 fconv_status fconv_conv_forward(const fconv_conv *conv, const float *input, const int64_t *input_shape,
                                 size_t input_ndim, const int64_t *layer, size_t layer_ndim, float *output,
                                 size_t output_capacity);
+
+/**
+ * fconv_conv_forward with the output's shape instead of its capacity: the call fails with
+ * FCONV_ERR_SHAPE_MISMATCH, writing nothing, unless the output has exactly `output_shape`
+ * (as fconv_conv_output_shape reports it). `output` holds the product of output_shape floats.
+ * A binding that allocates from a cached shape calls this alone, and queries the shape again
+ * only when it fails.
+ * @return the codes of fconv_conv_forward.
+ */
+fconv_status fconv_conv_forward_shaped(const fconv_conv *conv, const float *input, const int64_t *input_shape,
+                                       size_t input_ndim, const int64_t *layer, size_t layer_ndim, float *output,
+                                       const int64_t *output_shape, size_t output_ndim);
 
 /** Changes the forward implementation. @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT; FCONV_ERR_UNSUPPORTED. */
 fconv_status fconv_conv_set_implementation(fconv_conv *conv, fconv_implementation implementation);

@@ -117,5 +117,5 @@ public func fconv_conv_from_conv_list(
 
 @c @implementation
 public func fconv_conv_free(_ conv: OpaquePointer?) {
-    if let conv, (try? Handles.resolve(conv, as: ConvHandle.self, "conv")) != nil { Handles.release(conv) }
+    Handles.release(conv, as: ConvHandle.self)
 }

@@ -100,11 +100,28 @@ public func fconv_conv_forward(_ conv: OpaquePointer?, _ input: UnsafePointer<Fl
         let handle = try convHandle(conv)
         let shape = try Arguments.shape(inputShape, inputNDim, "input_shape")
         let index = try handle.layer(layer, layerNDim)
-        let outShape = try handle.conv.outputShape(inputShape: shape, layer: index)
         let x = try Arguments.required(input, "input")
         let y = try Arguments.required(output, "output")
-        try Arguments.capacity(outputCapacity, needed: try Checked.product(outShape, "output shape"), "output (output_capacity)")
-        try handle.conv.forward(input: x, inputShape: shape, output: y, layer: index)
+        try handle.conv.forward(input: x, inputShape: shape, output: UnsafeMutableBufferPointer(start: y, count: outputCapacity),
+                                layer: index)
+    }
+}
+
+@c @implementation
+public func fconv_conv_forward_shaped(_ conv: OpaquePointer?, _ input: UnsafePointer<Float>?, _ inputShape: UnsafePointer<Int64>?,
+                                      _ inputNDim: Int, _ layer: UnsafePointer<Int64>?, _ layerNDim: Int,
+                                      _ output: UnsafeMutablePointer<Float>?, _ outputShape: UnsafePointer<Int64>?,
+                                      _ outputNDim: Int) -> fconv_status {
+    guarded("fconv_conv_forward_shaped") {
+        let handle = try convHandle(conv)
+        let shape = try Arguments.shape(inputShape, inputNDim, "input_shape")
+        let expected = try Arguments.shape(outputShape, outputNDim, "output_shape")
+        let index = try handle.layer(layer, layerNDim)
+        let x = try Arguments.required(input, "input")
+        let y = try Arguments.required(output, "output")
+        let count = try Checked.product(expected, "output_shape")
+        try handle.conv.forward(input: x, inputShape: shape, output: UnsafeMutableBufferPointer(start: y, count: count),
+                                expectedShape: expected, layer: index)
     }
 }
 

@@ -28,46 +28,78 @@ final class ConvHandle {
     }
 }
 
-/// Every live handle the library has given out, so a NULL, freed or foreign pointer is an
-/// error instead of a crash, and a double free is reported rather than corrupting memory.
+/// Every live handle the library has given out.
+///
+/// A handle is not the object's address but a serial number that is never reused (and that no
+/// real pointer can equal), so a stale handle stays invalid after its object is freed and the
+/// allocator reuses the memory: NULL, freed, foreign and wrong-type handles are always
+/// `FCONV_ERR_INVALID_ARGUMENT`, never another caller's object. `resolve` takes its strong
+/// reference under the registry lock, so a free racing a call cannot destroy the object while
+/// the call uses it: the call finishes on it, and later calls see the handle as freed.
 enum Handles {
-    private static let live = Mutex<Set<UInt>>([])
+    private struct Registry {
+        /// The next serial number (starts at 1; 2^52 handles before it could wrap).
+        var next: UInt = 1
+        /// Handle value → the retained object's address XOR `mask`.
+        var objects: [UInt: UInt] = [:]
+    }
 
-    /// Addresses are stored XOR-ed with this mask: a leak checker (valgrind, LeakSanitizer)
+    private static let registry = LibraryMutex(Registry())
+
+    /// Handle values are `base | serial << 4`: above every user-space address on 64-bit
+    /// Linux (a caller that dereferences one faults at once), and 16-byte aligned.
+    private static let base: UInt = 0x0FAC_0000_0000_0000
+
+    /// Object addresses are stored XOR-ed with this mask: a leak checker (valgrind, LeakSanitizer)
     /// scanning memory conservatively would otherwise take the registry's entries for
     /// references and never report a handle the caller forgot to free.
     private static let mask: UInt = 0xA5A5_5A5A_A5A5_5A5A
 
-    private static func key(_ raw: UnsafeRawPointer) -> UInt { UInt(bitPattern: raw) ^ mask }
-
-    /// Retains `object` and returns its opaque pointer.
+    /// Retains `object` and returns a new handle for it.
     static func register<T: AnyObject>(_ object: T) -> OpaquePointer {
-        let raw = UnsafeRawPointer(Unmanaged.passRetained(object).toOpaque())
-        live.withLock { _ = $0.insert(key(raw)) }
-        return OpaquePointer(raw)
+        let address = UInt(bitPattern: Unmanaged.passRetained(object as AnyObject).toOpaque())
+        let value = registry.withLock { r -> UInt in
+            let value = base | (r.next << 4)
+            r.next += 1
+            r.objects[value] = address ^ mask
+            return value
+        }
+        return OpaquePointer(bitPattern: value)!
     }
 
-    /// The object behind a live pointer of type `T`.
+    /// The object behind a live handle of type `T` (a strong reference, valid even if another
+    /// thread frees the handle meanwhile).
     static func resolve<T: AnyObject>(_ pointer: OpaquePointer?, as _: T.Type, _ name: String) throws -> T {
         guard let pointer else { throw FactorConvError.invalid("\(name) is NULL") }
-        let raw = UnsafeRawPointer(pointer)
-        guard live.withLock({ $0.contains(key(raw)) }) else {
+        let value = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(pointer)))
+        let object: AnyObject? = registry.withLock { r in
+            guard let masked = r.objects[value], let raw = UnsafeRawPointer(bitPattern: masked ^ mask) else { return nil }
+            return Unmanaged<AnyObject>.fromOpaque(raw).takeUnretainedValue()   // retained before the unlock
+        }
+        guard let object else {
             throw FactorConvError.invalid("\(name) is not a live handle (freed, or not created by this library)")
         }
-        guard let object = Unmanaged<AnyObject>.fromOpaque(raw).takeUnretainedValue() as? T else {
-            throw FactorConvError.invalid("\(name) is a handle of another type")
-        }
-        return object
+        guard let typed = object as? T else { throw FactorConvError.invalid("\(name) is a handle of another type") }
+        return typed
     }
 
-    /// Releases a live pointer; false if it was not live (NULL, foreign or already freed).
+    /// Releases a live handle of type `T`; false if it was not one (NULL, foreign, already
+    /// freed, or of another type, which stays live).
     @discardableResult
-    static func release(_ pointer: OpaquePointer?) -> Bool {
+    static func release<T: AnyObject>(_ pointer: OpaquePointer?, as _: T.Type) -> Bool {
         guard let pointer else { return false }
-        let raw = UnsafeRawPointer(pointer)
-        guard live.withLock({ $0.remove(key(raw)) != nil }) else { return false }
-        Unmanaged<AnyObject>.fromOpaque(raw).release()
-        return true
+        let value = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(pointer)))
+        let removed: Unmanaged<AnyObject>? = registry.withLock { r in
+            guard let masked = r.objects[value], let raw = UnsafeRawPointer(bitPattern: masked ^ mask) else { return nil }
+            let object = Unmanaged<AnyObject>.fromOpaque(raw)
+            guard object.takeUnretainedValue() is T else { return nil }
+            r.objects[value] = nil
+            return object
+        }
+        // Released outside the lock: a layer's deinit may be long, and calls that resolved it
+        // before the removal still hold their own references.
+        removed?.release()
+        return removed != nil
     }
 }
 

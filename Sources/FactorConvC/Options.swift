@@ -159,7 +159,7 @@ public func fconv_options_create(_ out: UnsafeMutablePointer<OpaquePointer?>?) -
 
 @c @implementation
 public func fconv_options_free(_ options: OpaquePointer?) {
-    if let options, (try? Handles.resolve(options, as: OptionsHandle.self, "options")) != nil { Handles.release(options) }
+    Handles.release(options, as: OptionsHandle.self)
 }
 
 /// Shared body of the typed setters.

@@ -10,12 +10,12 @@ public final class Workspace: Sendable {
 
     // Unchecked: a buffer is owned by exactly one borrower or by the pool, never both.
     private struct Buffer: @unchecked Sendable { var pointer: UnsafeMutableRawPointer; var bytes: Int }
-    private let free: Mutex<[Buffer]>
+    private let free: LibraryMutex<[Buffer]>
     private let maxRetained: Int
 
     init(maxRetained: Int) {
         self.maxRetained = maxRetained
-        self.free = Mutex([])
+        self.free = LibraryMutex([])
     }
 
     /// Lends `body` an uninitialized buffer of at least `count` elements of `T` (64-byte aligned).

@@ -722,17 +722,17 @@ struct LayerMiscAPITests {
         var out = [Float](repeating: .nan, count: outShape.reduce(1, *))
         try x.scalars.withUnsafeBufferPointer { xp in
             try out.withUnsafeMutableBufferPointer { op in
-                try conv.forward(input: xp.baseAddress!, inputShape: x.shape, output: op.baseAddress!, layer: [1])
+                try conv.forward(input: xp.baseAddress!, inputShape: x.shape, output: op, layer: [1])
             }
         }
         #expect(out == expected.scalars)
         x.scalars.withUnsafeBufferPointer { xp in
             out.withUnsafeMutableBufferPointer { op in
                 expectError(.indexOutOfRange, "raw forward layer [2]") {
-                    try conv.forward(input: xp.baseAddress!, inputShape: x.shape, output: op.baseAddress!, layer: [2])
+                    try conv.forward(input: xp.baseAddress!, inputShape: x.shape, output: op, layer: [2])
                 }
                 expectError(.shapeMismatch, "raw forward with 5 channels") {
-                    try conv.forward(input: xp.baseAddress!, inputShape: [2, 5, 7, 6], output: op.baseAddress!, layer: [0])
+                    try conv.forward(input: xp.baseAddress!, inputShape: [2, 5, 7, 6], output: op, layer: [0])
                 }
             }
         }

@@ -14,13 +14,27 @@ extension FactorizedConv {
         return try Tensor(shape: outShape, scalars: y)
     }
 
-    /// `forward` on raw buffers (the C ABI's path): `input` holds `Π inputShape` floats and
-    /// `output` room for `outputShape(inputShape:layer:)`.
-    public func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutablePointer<Float>,
-                        layer: [Int] = []) throws {
-        let (pipeline, shapes, _) = try plan(inputShape: inputShape, layer: layer)
-        try pipeline.forward(input: input, inputShape: inputShape, imageShapes: shapes, output: output,
+    /// `forward` on raw buffers (the C ABI's path): `input` holds `Π inputShape` floats.
+    ///
+    /// The output is checked against the plan that runs, not against an earlier shape query, so
+    /// a `set` on another thread can change the result's shape but never make this write past
+    /// `output`: `output` must hold the output's elements (else `.bufferTooSmall`) and, when
+    /// `expectedShape` is given, the output must have exactly that shape (else `.shapeMismatch`).
+    /// - Returns: the output shape.
+    @discardableResult
+    public func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutableBufferPointer<Float>,
+                        expectedShape: [Int]? = nil, layer: [Int] = []) throws -> [Int] {
+        let (pipeline, shapes, outShape) = try plan(inputShape: inputShape, layer: layer)
+        if let expectedShape, expectedShape != outShape {
+            throw FactorConvError.shape("the output has shape \(outShape), not the expected \(expectedShape) (did the layer change?)")
+        }
+        let needed = try Checked.product(outShape, "output shape")
+        guard output.count >= needed, let base = output.baseAddress else {
+            throw FactorConvError(.bufferTooSmall, "output holds \(output.count) elements but the output \(outShape) needs \(needed)")
+        }
+        try pipeline.forward(input: input, inputShape: inputShape, imageShapes: shapes, output: base,
                              rejectingNonFinite: true)
+        return outShape
     }
 
     /// The output shape (B, C_out, S'...) of layer `layer` for an input of shape `inputShape`.

@@ -36,7 +36,7 @@ public final class FactorizedConv: @unchecked Sendable {
         var version: Int
     }
 
-    let state: Mutex<State>
+    let state: LibraryMutex<State>
     let cache: PipelineCache
 
     /// Creates a layer with every argument of tltorch's constructor (spec §2), initialized
@@ -90,7 +90,7 @@ public final class FactorizedConv: @unchecked Sendable {
         self.outChannels = outChannels
         self.layers = layers
         self.factorization = state.weight.factorization
-        self.state = Mutex(state)
+        self.state = LibraryMutex(state)
         self.cache = PipelineCache()
     }
 

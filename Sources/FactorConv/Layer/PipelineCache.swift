@@ -5,7 +5,7 @@ import Synchronization
 final class PipelineCache: Sendable {
     private struct Key: Hashable { var layer: Int; var implementation: Implementation }
     private struct Entries { var version = -1; var pipelines: [Key: ConvPipeline] = [:] }
-    private let entries = Mutex(Entries())
+    private let entries = LibraryMutex(Entries())
 
     /// The cached pipeline for `layer` and `implementation` at `version`, or `build()`'s result,
     /// which is then cached. Building happens outside the lock; two racing builders produce equal

@@ -163,7 +163,7 @@ final class TransformedKernel: @unchecked Sendable {
 final class LazyWinogradKernel: Sendable {
     private let layout: WinogradKernel
     private let weight: Tensor<Float>
-    private let transformed = Mutex<TransformedKernel?>(nil)
+    private let transformed = LibraryMutex<TransformedKernel?>(nil)
 
     /// A slot for `weight` if it qualifies for a Winograd path, else nil.
     init?(_ weight: Tensor<Float>, geometry: ConvGeometry) {
@@ -172,13 +172,20 @@ final class LazyWinogradKernel: Sendable {
         self.weight = weight
     }
 
-    /// Calls `body` with U, computing it on the first call (concurrent first callers wait).
+    /// Calls `body` with U, computing it on the first call. The transform runs outside the
+    /// lock (it may be long and parallel, see `LibraryMutex`): concurrent first callers each
+    /// compute an equal U, and the first one stored is kept.
     func withTransformed<R>(_ body: (UnsafePointer<Float>) -> R) -> R {
-        let u = transformed.withLock { value in
-            if let value { return value }
+        let u: TransformedKernel
+        if let cached = transformed.withLock({ $0 }) {
+            u = cached
+        } else {
             let fresh = weight.scalars.withUnsafeBufferPointer { layout.transformed($0.baseAddress!) }
-            value = fresh
-            return fresh
+            u = transformed.withLock { value in
+                if let value { return value }
+                value = fresh
+                return fresh
+            }
         }
         return withExtendedLifetime(u) { body(u.pointer) }
     }
