@@ -25,7 +25,7 @@ VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kin
 REFENV_PY := $(or $(REFENV),$(or $(TMPDIR),/tmp)/factorconv-refenv)/bin/python
 
 .PHONY: all deps lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions check-exports cli fuzz-load clean \
-	fuzz fuzz-lib stress test-reliability test-valgrind-reliability test-sanitizers
+	fuzz fuzz-lib stress test-reliability test-valgrind-reliability test-sanitizers test-concurrency test-tsan
 
 all: lib
 
@@ -147,9 +147,33 @@ stress: lib
 	$(C_BUILD)/stress $(STRESS_SECONDS) 8 2
 
 ## test-reliability (part of `make test`): valgrind (limits, regressions, fuzz corpus replay),
-## the sanitizer build (ASan/LSan/UBSan), and a TEST_STRESS_SECONDS stress run.
-test-reliability: test-valgrind-reliability test-sanitizers
+## the sanitizer builds (ASan/LSan/UBSan, TSan), the concurrency and fork regressions, and a
+## TEST_STRESS_SECONDS stress run.
+test-reliability: test-valgrind-reliability test-sanitizers test-concurrency test-tsan
 	@$(MAKE) --no-print-directory stress STRESS_SECONDS=$(TEST_STRESS_SECONDS)
+
+## test-concurrency: Tests/Stress/test_concurrency.c (set / transduct / free racing forwards with
+## guard pages, stale handles, fork during churn) against the release library.
+test-concurrency: lib
+	@mkdir -p $(C_BUILD)
+	$(CC) $(C_FLAGS) Tests/Stress/test_concurrency.c -o $(C_BUILD)/test_concurrency $(C_LINK) -lpthread
+	$(C_BUILD)/test_concurrency 1
+
+## test-tsan: the library built with ThreadSanitizer ($(TSAN_BUILD)) and test_concurrency's
+## thread cases under it (fork is left out: TSan does not support threads after a fork).
+TSAN_BUILD := .build-tsan
+test-tsan: deps
+	@if ! echo 'int main(void){return 0;}' | $(SAN_CLANG) -x c - -fsanitize=thread -fuse-ld=lld -o /dev/null 2>/dev/null; then \
+	  echo "(no clang with ThreadSanitizer and lld at $(SAN_CLANG): TSan run skipped)"; exit 0; fi; \
+	set -e; $(SWIFT) build -c release --product factorconv --scratch-path $(TSAN_BUILD) --sanitize=thread \
+	  -Xswiftc -static-stdlib -Xlinker --version-script=$(abspath Sources/FactorConvC/exports.map); \
+	mkdir -p $(C_BUILD)/tsan; \
+	$(SAN_CLANG) -std=c99 -g -O1 -Iinclude -fuse-ld=lld -fsanitize=thread Tests/Stress/test_concurrency.c \
+	  -o $(C_BUILD)/tsan/test_concurrency -L$(TSAN_BUILD)/release -lfactorconv -Wl,-rpath,$(abspath $(TSAN_BUILD)/release) -lm -lpthread; \
+	for case in set_vs_forward free_vs_forward transduct_vs_forward stale_handles; do \
+	  echo "== $(C_BUILD)/tsan/test_concurrency $$case (ThreadSanitizer)"; \
+	  TSAN_OPTIONS="halt_on_error=1 exitcode=66" $(C_BUILD)/tsan/test_concurrency 1 $$case | tail -1; \
+	done
 
 test-valgrind-reliability: lib
 	@mkdir -p $(C_BUILD)/valgrind-lib
@@ -171,7 +195,7 @@ test-sanitizers:
 	  echo "(no clang with AddressSanitizer and lld at $(SAN_CLANG): sanitizer build skipped)"; exit 0; fi; \
 	$(MAKE) --no-print-directory fuzz-lib && mkdir -p $(C_BUILD)/asan && set -eo pipefail; \
 	for src in bindings/c/test_layer_errors.c bindings/c/test_dense_conv_errors.c bindings/c/layers_example.c \
-	           bindings/c/transduct_example.c bindings/c/file_example.c $(RELIABILITY_C); do \
+	           bindings/c/transduct_example.c bindings/c/file_example.c $(RELIABILITY_C) Tests/Stress/test_concurrency.c; do \
 	  exe=$(C_BUILD)/asan/$$(basename $$src .c); \
 	  $(SAN_CLANG) $(SAN_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all $$src -o $$exe $(SAN_LINK); \
 	  echo "== $$exe (ASan + LeakSanitizer + UBSan)"; $$exe | tail -1; \
@@ -216,4 +240,4 @@ bench-decompositions: lib
 	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_decompositions.py
 
 clean:
-	rm -rf .build $(C_BUILD) $(SAN_BUILD)
+	rm -rf .build $(C_BUILD) $(SAN_BUILD) $(TSAN_BUILD)

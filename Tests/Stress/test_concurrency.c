@@ -11,6 +11,9 @@
  *                    FCONV_ERR_BUFFER_TOO_SMALL; none writes past its buffer (the guard page).
  *   free_vs_forward  threads run forwards on a layer that another thread frees: each call is
  *                    FCONV_OK or FCONV_ERR_INVALID_ARGUMENT, never a use after free.
+ *   transduct_vs_forward  forwards on a 2-D input while another thread adds a spatial dimension:
+ *                    each forward is FCONV_OK with the 2-D layer's result (before) or
+ *                    FCONV_ERR_SHAPE_MISMATCH (after), never a mix or a fault.
  *   stale_handles    a freed handle stays invalid while new layers are created and freed (the
  *                    allocator reuses addresses): it never resolves to, or frees, a new layer.
  *   fork_churn       children forked while threads create, run, set and free layers (and run
@@ -192,6 +195,60 @@ static void test_free_vs_forward(void) {
            victim_ok, victim_invalid);
 }
 
+/* ---- transduct_vs_forward ----------------------------------------------------------------- */
+
+static fconv_conv *transduct_layer;
+static float transduct_input[2 * 8 * 16 * 16], transduct_reference[2 * 8 * 16 * 16];
+static volatile long transduct_ok, transduct_shape, transduct_other, transduct_mismatch;
+
+static void *forward_until_transducted(void *arg) {
+    int64_t x_shape[4] = {2, 8, 16, 16};
+    float *y = malloc(sizeof transduct_reference);
+    (void)arg;
+    while (!race_stop) {
+        fconv_status s = fconv_conv_forward(transduct_layer, transduct_input, x_shape, 4, NULL, 0, y,
+                                            sizeof transduct_reference / sizeof(float));
+        if (s == FCONV_OK) {
+            __sync_fetch_and_add(&transduct_ok, 1);
+            if (memcmp(y, transduct_reference, sizeof transduct_reference) != 0) __sync_fetch_and_add(&transduct_mismatch, 1);
+        } else if (s == FCONV_ERR_SHAPE_MISMATCH) {
+            __sync_fetch_and_add(&transduct_shape, 1);
+        } else {
+            __sync_fetch_and_add(&transduct_other, 1);
+        }
+    }
+    free(y);
+    return NULL;
+}
+
+static void test_transduct_vs_forward(void) {
+    pthread_t threads[2];
+    int64_t x_shape[4] = {2, 8, 16, 16};
+    int i, rounds = 0;
+    double end = now() + seconds_per_case;
+    for (i = 0; i < 2 * 8 * 16 * 16; i++) transduct_input[i] = (float)((i * 7) % 23) * 0.05f - 0.5f;
+    while (now() < end) {
+        transduct_layer = make_layer(1, 40 + rounds);
+        fconv_conv_forward(transduct_layer, transduct_input, x_shape, 4, NULL, 0, transduct_reference,
+                           sizeof transduct_reference / sizeof(float));
+        race_stop = 0;
+        for (i = 0; i < 2; i++) pthread_create(&threads[i], NULL, forward_until_transducted, NULL);
+        usleep(2000);
+        CHECK(fconv_conv_transduct(transduct_layer, 3, 0, 1, 1, 1) == FCONV_OK, "transduct: %s", fconv_last_error_message());
+        usleep(2000);
+        race_stop = 1;
+        for (i = 0; i < 2; i++) pthread_join(threads[i], NULL);
+        fconv_conv_free(transduct_layer);
+        rounds++;
+    }
+    CHECK(transduct_other == 0, "transduct_vs_forward: %ld forwards failed with another status", transduct_other);
+    CHECK(transduct_mismatch == 0, "transduct_vs_forward: %ld OK forwards differ from the 2-D result", transduct_mismatch);
+    CHECK(transduct_ok > 0 && transduct_shape > 0, "transduct_vs_forward: both outcomes expected (ok %ld, shape %ld)",
+          transduct_ok, transduct_shape);
+    printf("transduct_vs_forward: %d transducts under forwards: %ld OK, %ld SHAPE_MISMATCH\n", rounds, transduct_ok,
+           transduct_shape);
+}
+
 /* ---- stale_handles ------------------------------------------------------------------------- */
 
 static void test_stale_handles(void) {
@@ -299,6 +356,7 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc <= 2 || strcmp(argv[2], "set_vs_forward") == 0) test_set_vs_forward();
     if (argc <= 2 || strcmp(argv[2], "free_vs_forward") == 0) test_free_vs_forward();
+    if (argc <= 2 || strcmp(argv[2], "transduct_vs_forward") == 0) test_transduct_vs_forward();
     if (argc <= 2 || strcmp(argv[2], "stale_handles") == 0) test_stale_handles();
     if (argc <= 2 || strcmp(argv[2], "fork_churn") == 0) test_fork_churn();
     printf("%s: %d of %d checks passed\n", failures ? "FAILED" : "test_concurrency", checks - failures, checks);

@@ -108,6 +108,11 @@ SIGNATURES = {
         _c_int64_p, ctypes.c_size_t,                       # layer, layer_ndim
         _c_float_p, ctypes.c_size_t,                       # output, output_capacity
     ]),
+    "fconv_conv_forward_shaped": (_status, [
+        _conv_p, _c_float_p, _c_int64_p, ctypes.c_size_t,  # conv, input, input_shape, input_ndim
+        _c_int64_p, ctypes.c_size_t,                       # layer, layer_ndim
+        _c_float_p, _c_int64_p, ctypes.c_size_t,           # output, output_shape, output_ndim
+    ]),
     "fconv_conv_set_implementation": (_status, [_conv_p, ctypes.c_int32]),
     "fconv_conv_chosen_implementation": (_status, [
         _conv_p, _c_int64_p, ctypes.c_size_t, _c_int64_p, ctypes.c_size_t,

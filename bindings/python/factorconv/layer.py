@@ -5,11 +5,13 @@ library validates the arguments and its messages name the argument at fault. Thi
 converts Python values (ints, floats, strings, sequences, numpy arrays, torch-like tensors) to
 the C representation and back, and keeps handles and callbacks alive for as long as needed.
 
-Threads: ``forward`` / ``__call__``, the getters and ``state_dict`` may run concurrently on one
-layer (ctypes releases the GIL during the C call). Operations that change the layer (``set``,
-``transduct``, ``load_state_dict``, ``reset_parameters``, ``implementation = ...``, ``close``)
-wait for running forwards and exclude them while they run; a sub-convolution shares this lock
-with its main layer.
+Threads: any method may run on one layer from several threads at once (ctypes releases the GIL
+during the C call), and no Python lock is taken: the library makes each change atomic with
+respect to forwards (a forward runs wholly before or after it), keeps a layer alive while a
+call uses it, and turns a handle closed by another thread into an error. A forward allocates its
+output from the shape it last saw for that input and asks the library to check it
+(``fconv_conv_forward_shaped``), so a concurrent ``set`` that changes the output shape costs a
+new shape query, never a wrongly shaped result.
 """
 
 import ctypes
@@ -17,13 +19,12 @@ import numbers
 import operator
 import os
 import sys
-import threading
 
 import numpy as np
 
 from . import _lib
-from ._errors import (CancelledError, InvalidArgumentError, ShapeMismatchError,
-                      UnsupportedError)
+from ._errors import (ERR_BUFFER_TOO_SMALL, ERR_SHAPE_MISMATCH, CancelledError,
+                      InvalidArgumentError, ShapeMismatchError, UnsupportedError)
 from .functional import as_float32
 
 __all__ = ["FactorizedConv", "SubFactorizedConv"]
@@ -43,6 +44,10 @@ _INFO = {
 # Keys of decomposition_kwargs and the option each becomes (random_state becomes the seed).
 _DECOMPOSITION_KEYS = ("n_iter_max", "tol", "l2_reg", "init", "random_state", "cp_regularization",
                        "n_restarts")
+
+# Forwards retried when a concurrent change of the layer moves the output shape between the
+# shape query and the forward (each retry queries the shape again).
+_SHAPE_ATTEMPTS = 64
 
 _lib_ = _lib.lib
 _c_int64_p = ctypes.POINTER(ctypes.c_int64)
@@ -207,61 +212,6 @@ class _Options:
             else:
                 self.set_ints("fixed_rank_modes", fixed_rank_modes)
         self.set_int("seed", 0 if seed is None else seed)
-
-
-class _RWLock:
-    """Many concurrent readers (forward, getters) or one writer (set, load_state_dict, close)."""
-
-    def __init__(self):
-        self._cond = threading.Condition(threading.Lock())
-        self._readers = 0
-        self._writer = False
-
-    def acquire_read(self):
-        with self._cond:
-            while self._writer:
-                self._cond.wait()
-            self._readers += 1
-
-    def release_read(self):
-        with self._cond:
-            self._readers -= 1
-            if self._readers == 0:
-                self._cond.notify_all()
-
-    def acquire_write(self):
-        with self._cond:
-            while self._writer or self._readers:
-                self._cond.wait()
-            self._writer = True
-
-    def release_write(self):
-        with self._cond:
-            self._writer = False
-            self._cond.notify_all()
-
-
-class _Reading:
-    __slots__ = ("lock",)
-
-    def __init__(self, lock):
-        self.lock = lock
-
-    def __enter__(self):
-        self.lock.acquire_read()
-
-    def __exit__(self, *exc):
-        self.lock.release_read()
-
-
-class _Writing(_Reading):
-    __slots__ = ()
-
-    def __enter__(self):
-        self.lock.acquire_write()
-
-    def __exit__(self, *exc):
-        self.lock.release_write()
 
 
 # ------------------------------------------------------------------------------------------
@@ -472,7 +422,7 @@ class FactorizedConv:
         self._handle = handle
         self._seed = 0 if seed is None else _int(seed, "seed")
         self._parent = parent
-        self._lock = parent._lock if parent is not None else _RWLock()
+        self._output_shapes = {}   # (input shape, indices) -> the output shape last computed
         self._free = _lib_.fconv_conv_free   # kept so __del__ works during interpreter shutdown
 
     @classmethod
@@ -614,8 +564,7 @@ class FactorizedConv:
         """Saves the layer as one ``.safetensors`` file: the parameters under their state_dict
         names and the configuration in ``__metadata__`` (a sub-convolution saves its main
         layer). The file is replaced atomically. Raises fc.IOError when it cannot be written."""
-        with _Reading(self._lock):
-            _lib.check(_lib_.fconv_conv_save(self._live(), _path_bytes(path)))
+        _lib.check(_lib_.fconv_conv_save(self._live(), _path_bytes(path)))
 
     @classmethod
     def load(cls, path):
@@ -631,13 +580,9 @@ class FactorizedConv:
     def close(self):
         """Releases the native layer (idempotent). A main layer freed before its
         sub-convolutions stays alive natively until the last of them is closed."""
-        handle = self._handle
-        if handle is None:
-            return
-        with _Writing(self._lock):
-            handle, self._handle = self._handle, None
-            if handle is not None:
-                self._free(handle)
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            self._free(handle)   # a racing close frees a handle no longer live: a no-op
 
     def __enter__(self):
         return self
@@ -668,17 +613,16 @@ class FactorizedConv:
     # -- getters -----------------------------------------------------------------------------
 
     def _ints_info(self, key):
-        with _Reading(self._lock):
-            handle = self._live()
-            count = ctypes.c_size_t()
-            buffer = (ctypes.c_int64 * 64)()
-            status = _lib_.fconv_conv_get_ints(handle, _INFO[key], buffer, 64, ctypes.byref(count))
-            if status == 9:   # FCONV_ERR_BUFFER_TOO_SMALL: count says how many are needed
-                buffer = (ctypes.c_int64 * count.value)()
-                status = _lib_.fconv_conv_get_ints(handle, _INFO[key], buffer, count.value,
-                                                   ctypes.byref(count))
-            _lib.check(status)
-            return list(buffer[:count.value])
+        handle = self._live()
+        count = ctypes.c_size_t()
+        buffer = (ctypes.c_int64 * 64)()
+        status = _lib_.fconv_conv_get_ints(handle, _INFO[key], buffer, 64, ctypes.byref(count))
+        if status == ERR_BUFFER_TOO_SMALL:   # count says how many are needed
+            buffer = (ctypes.c_int64 * count.value)()
+            status = _lib_.fconv_conv_get_ints(handle, _INFO[key], buffer, count.value,
+                                               ctypes.byref(count))
+        _lib.check(status)
+        return list(buffer[:count.value])
 
     @property
     def in_channels(self):
@@ -732,8 +676,7 @@ class FactorizedConv:
         if code is None:
             raise InvalidArgumentError("implementation must be one of %s, got %r"
                                        % (", ".join(_IMPLEMENTATIONS), implementation))
-        with _Writing(self._lock):
-            _lib.check(_lib_.fconv_conv_set_implementation(self._live(), code))
+        _lib.check(_lib_.fconv_conv_set_implementation(self._live(), code))
         return self
 
     @property
@@ -791,10 +734,9 @@ class FactorizedConv:
         shape = _ints(x_shape, "x_shape")
         layer, layer_ndim = self._layer(indices)
         result = ctypes.c_int32()
-        with _Reading(self._lock):
-            _lib.check(_lib_.fconv_conv_chosen_implementation(
-                self._live(), _int64_array(shape), len(shape), layer, layer_ndim,
-                ctypes.byref(result)))
+        _lib.check(_lib_.fconv_conv_chosen_implementation(
+            self._live(), _int64_array(shape), len(shape), layer, layer_ndim,
+            ctypes.byref(result)))
         return _IMPLEMENTATION_NAMES.get(result.value, "unknown")
 
     def __repr__(self):
@@ -803,16 +745,15 @@ class FactorizedConv:
         return "FactorizedConv(%s)" % self._repr_text()
 
     def _repr_text(self):
-        with _Reading(self._lock):
-            handle = self._live()
-            length = ctypes.c_size_t()
-            buffer = ctypes.create_string_buffer(1024)
+        handle = self._live()
+        length = ctypes.c_size_t()
+        buffer = ctypes.create_string_buffer(1024)
+        status = _lib_.fconv_conv_repr(handle, buffer, len(buffer), ctypes.byref(length))
+        if status == ERR_BUFFER_TOO_SMALL:
+            buffer = ctypes.create_string_buffer(length.value + 1)
             status = _lib_.fconv_conv_repr(handle, buffer, len(buffer), ctypes.byref(length))
-            if status == 9:
-                buffer = ctypes.create_string_buffer(length.value + 1)
-                status = _lib_.fconv_conv_repr(handle, buffer, len(buffer), ctypes.byref(length))
-            _lib.check(status)
-            return buffer.value.decode("utf-8", "replace")
+        _lib.check(status)
+        return buffer.value.decode("utf-8", "replace")
 
     # -- forward -----------------------------------------------------------------------------
 
@@ -825,16 +766,37 @@ class FactorizedConv:
         is used without a copy. Returns a new float32 C-contiguous array."""
         x = _as_float32(x, "x")
         layer, layer_ndim = self._layer(indices)
+        handle = self._live()
         x_shape = _int64_array(x.shape)
-        out_shape = (ctypes.c_int64 * max(x.ndim, 1))()
-        with _Reading(self._lock):
-            handle = self._live()
-            _lib.check(_lib_.fconv_conv_output_shape(handle, x_shape, x.ndim, layer, layer_ndim,
-                                                     out_shape, len(out_shape)))
-            y = np.empty(tuple(out_shape[:x.ndim]), dtype=np.float32)
-            _lib.check(_lib_.fconv_conv_forward(handle, _lib.float_argument(x), x_shape, x.ndim, layer,
-                                                layer_ndim, _lib.float_argument(y), y.size))
+        try:
+            key = (x.shape, indices)
+            out_shape = self._output_shapes.get(key)
+        except TypeError:   # unhashable indices (a list): no cached shape
+            key, out_shape = None, None
+        for _ in range(_SHAPE_ATTEMPTS):
+            if out_shape is None:
+                out_shape = self._output_shape(handle, x_shape, x.ndim, layer, layer_ndim)
+            y = np.empty(out_shape, dtype=np.float32)
+            status = _lib_.fconv_conv_forward_shaped(
+                handle, _lib.float_argument(x), x_shape, x.ndim, layer, layer_ndim,
+                _lib.float_argument(y), _int64_array(out_shape), len(out_shape))
+            if status != ERR_SHAPE_MISMATCH:
+                break
+            # The layer changed since the shape was computed (or the input is wrong, which the
+            # new shape query reports): query again and retry.
+            out_shape = None
+        _lib.check(status)
+        if key is not None:
+            if len(self._output_shapes) >= 16:
+                self._output_shapes.clear()
+            self._output_shapes[key] = out_shape
         return y
+
+    def _output_shape(self, handle, x_shape, x_ndim, layer, layer_ndim):
+        out = (ctypes.c_int64 * max(x_ndim, 1))()
+        _lib.check(_lib_.fconv_conv_output_shape(handle, x_shape, x_ndim, layer, layer_ndim,
+                                                 out, len(out)))
+        return tuple(out[:x_ndim])
 
     def __call__(self, x, indices=0):
         return self.forward(x, indices)
@@ -850,7 +812,7 @@ class FactorizedConv:
             buffer = ctypes.create_string_buffer(64)
             status = _lib_.fconv_conv_parameter_name(handle, i, buffer, len(buffer),
                                                      ctypes.byref(length))
-            if status == 9:
+            if status == ERR_BUFFER_TOO_SMALL:
                 buffer = ctypes.create_string_buffer(length.value + 1)
                 status = _lib_.fconv_conv_parameter_name(handle, i, buffer, len(buffer),
                                                          ctypes.byref(length))
@@ -863,18 +825,17 @@ class FactorizedConv:
         'weight.core', 'weight.factors.factor_<i>', 'weight.tensor'); copies. A
         sub-convolution returns its main layer's parameters (as tltorch's shared ones)."""
         result = {}
-        with _Reading(self._lock):
-            handle = self._live()
-            for name in self._parameter_names(handle):
-                key = name.encode("utf-8")
-                ndim = ctypes.c_size_t()
-                shape = (ctypes.c_int64 * 32)()
-                _lib.check(_lib_.fconv_conv_parameter_shape(handle, key, shape, 32,
-                                                            ctypes.byref(ndim)))
-                value = np.empty(tuple(shape[:ndim.value]), dtype=np.float32)
-                _lib.check(_lib_.fconv_conv_get_parameter(handle, key, _lib.float_pointer(value),
-                                                          value.size))
-                result[name] = value
+        handle = self._live()
+        for name in self._parameter_names(handle):
+            key = name.encode("utf-8")
+            ndim = ctypes.c_size_t()
+            shape = (ctypes.c_int64 * 32)()
+            _lib.check(_lib_.fconv_conv_parameter_shape(handle, key, shape, 32,
+                                                        ctypes.byref(ndim)))
+            value = np.empty(tuple(shape[:ndim.value]), dtype=np.float32)
+            _lib.check(_lib_.fconv_conv_get_parameter(handle, key, _lib.float_pointer(value),
+                                                      value.size))
+            result[name] = value
         return result
 
     def load_state_dict(self, state_dict, strict=True):
@@ -899,24 +860,22 @@ class FactorizedConv:
         shapes = [_int64_array(a.shape) for a in arrays]
         c_shapes = (_c_int64_p * max(n, 1))(*[ctypes.cast(s, _c_int64_p) for s in shapes])
         c_ndims = (ctypes.c_size_t * max(n, 1))(*[a.ndim for a in arrays])
-        with _Writing(self._lock):
-            _lib.check(_lib_.fconv_conv_set_parameters(self._live(), n, c_names, c_values,
-                                                       c_shapes, c_ndims, 1 if strict else 0))
+        _lib.check(_lib_.fconv_conv_set_parameters(self._live(), n, c_names, c_values,
+                                                   c_shapes, c_ndims, 1 if strict else 0))
         return self
 
     def reconstruct_kernel(self, indices=None):
         """The dense kernel (out, in, *kernel_size) of layer ``indices``; with a grid and
         ``indices=None`` every layer stacked: (*layers, out, in, *kernel_size)."""
         layer, layer_ndim = self._layer(indices)
-        with _Reading(self._lock):
-            handle = self._live()
-            ndim = ctypes.c_size_t()
-            shape = (ctypes.c_int64 * 40)()
-            _lib.check(_lib_.fconv_conv_kernel_shape(handle, layer, layer_ndim, shape, 40,
-                                                     ctypes.byref(ndim)))
-            kernel = np.empty(tuple(shape[:ndim.value]), dtype=np.float32)
-            _lib.check(_lib_.fconv_conv_reconstruct_kernel(handle, layer, layer_ndim,
-                                                           _lib.float_pointer(kernel), kernel.size))
+        handle = self._live()
+        ndim = ctypes.c_size_t()
+        shape = (ctypes.c_int64 * 40)()
+        _lib.check(_lib_.fconv_conv_kernel_shape(handle, layer, layer_ndim, shape, 40,
+                                                 ctypes.byref(ndim)))
+        kernel = np.empty(tuple(shape[:ndim.value]), dtype=np.float32)
+        _lib.check(_lib_.fconv_conv_reconstruct_kernel(handle, layer, layer_ndim,
+                                                       _lib.float_pointer(kernel), kernel.size))
         return kernel
 
     def reset_parameters(self, std=0.02, seed=None):
@@ -927,8 +886,7 @@ class FactorizedConv:
         seed = self._seed if seed is None else _int(seed, "seed")
         if seed < 0:
             raise InvalidArgumentError("seed must be >= 0, got %d" % seed)
-        with _Writing(self._lock):
-            _lib.check(_lib_.fconv_conv_reset_parameters(self._live(), float(std), seed))
+        _lib.check(_lib_.fconv_conv_reset_parameters(self._live(), float(std), seed))
         return self
 
     # -- layer grid ----------------------------------------------------------------------------
@@ -947,9 +905,8 @@ class FactorizedConv:
                 raise ShapeMismatchError("bias must have shape (out_channels,), got %s"
                                          % (bias.shape,))
             bias_ptr, bias_count = _lib.float_pointer(bias), bias.size
-        with _Writing(self._lock):
-            _lib.check(_lib_.fconv_conv_set(self._live(), layer, layer_ndim, *geometry, order,
-                                            bias_ptr, bias_count))
+        _lib.check(_lib_.fconv_conv_set(self._live(), layer, layer_ndim, *geometry, order,
+                                        bias_ptr, bias_count))
         return self
 
     def get_conv(self, indices):
@@ -957,9 +914,8 @@ class FactorizedConv:
         shares this layer's parameters, and keeps the native layer alive."""
         layer, layer_ndim = self._layer(indices)
         out = _lib.POINTER_CONV()
-        with _Reading(self._lock):
-            _lib.check(_lib_.fconv_conv_get_conv(self._live(), layer, layer_ndim,
-                                                 ctypes.byref(out)))
+        _lib.check(_lib_.fconv_conv_get_conv(self._live(), layer, layer_ndim,
+                                             ctypes.byref(out)))
         sub = SubFactorizedConv._from_handle(out, self._seed, parent=self)
         sub.indices = indices
         return sub
@@ -974,8 +930,7 @@ class FactorizedConv:
         args = [_int(v, n) for v, n in ((kernel_size, "kernel_size"), (mode, "mode"),
                                         (padding, "padding"), (stride, "stride"),
                                         (dilation, "dilation"))]
-        with _Writing(self._lock):
-            _lib.check(_lib_.fconv_conv_transduct(self._live(), *args))
+        _lib.check(_lib_.fconv_conv_transduct(self._live(), *args))
         return self
 
 
