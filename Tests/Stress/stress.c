@@ -8,8 +8,12 @@
  * its sub-convolutions. A serial reference output is computed first for every (layer, input);
  * then FORWARD_THREADS threads run forwards on random shared layers and compare every result
  * bit for bit with the reference, while CHURN_THREADS threads create, run, compress
- * (from_conv), save/load, re-parameterize and free layers and sub-convolutions of their own
- * (freeing parents before children). The main thread samples VmRSS every 250 ms.
+ * (from_conv), save/load, re-parameterize, transduct and free layers and sub-convolutions of
+ * their own (freeing parents before children), flip the stride of one shared layer between 1
+ * and 2 under the forwards (which must give the result of one stride or the other, bit for bit)
+ * and now and then fork a child that runs shared layers and checks them the same way. Every
+ * output buffer is followed by canaries that must survive the forward. The main thread samples
+ * VmRSS every 250 ms.
  *
  * Fails (exit 1) on any mismatch, any unexpected status, or an RSS trend: after the first
  * quarter of the run (warm-up: thread stacks, BLAS buffers, workspace pools), the least-squares
@@ -22,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "factorconv.h"
@@ -114,6 +119,49 @@ static void add_shared(const char *name, fconv_conv *conv, const int64_t *x_shap
     OK(fconv_conv_forward(conv, s->x, x_shape, x_ndim, NULL, 0, s->reference, s->y_count), name);
 }
 
+/* The shared layer whose stride a churn thread flips between 1 and 2 while forwards run on it:
+ * references for both strides; a forward must give one of them bit for bit. */
+static fconv_conv *flip_layer;
+static float flip_x[2 * 8 * 12 * 12], flip_reference[2][2 * 16 * 12 * 12];
+static const int64_t flip_x_shape[4] = {2, 8, 12, 12}, flip_y_shape[2][4] = {{2, 16, 12, 12}, {2, 16, 6, 6}};
+static const size_t flip_y_count[2] = {2 * 16 * 12 * 12, 2 * 16 * 6 * 6};
+
+enum { CANARY_FLOATS = 16 };
+static const uint32_t canary_bits = 0x7fc0dea1u;
+
+/* Fills the CANARY_FLOATS floats after y[count]; canary_intact tells whether they survived. */
+static void set_canary(float *y, size_t count) {
+    size_t i;
+    for (i = 0; i < CANARY_FLOATS; ++i) memcpy(&y[count + i], &canary_bits, sizeof canary_bits);
+}
+
+static int canary_intact(const float *y, size_t count) {
+    size_t i;
+    for (i = 0; i < CANARY_FLOATS; ++i)
+        if (memcmp(&y[count + i], &canary_bits, sizeof canary_bits) != 0) return 0;
+    return 1;
+}
+
+/* A forward on the flipping layer with the stride-1 shape, else the stride-2 one. */
+static void flip_forward(float *y) {
+    int k;
+    for (k = 0; k < 2; ++k) {
+        fconv_status st;
+        set_canary(y, flip_y_count[k]);
+        st = fconv_conv_forward_shaped(flip_layer, flip_x, flip_x_shape, 4, NULL, 0, y, flip_y_shape[k], 4);
+        if (st == FCONV_ERR_SHAPE_MISMATCH) continue;
+        if (st != FCONV_OK) { fail("flip forward", st); return; }
+        if (!canary_intact(y, flip_y_count[k])) {
+            fprintf(stderr, "stress: OVERRUN on the flipping layer\n");
+            __sync_fetch_and_add(&mismatches, 1);
+        } else if (memcmp(y, flip_reference[k], flip_y_count[k] * sizeof(float)) != 0) {
+            fprintf(stderr, "stress: MISMATCH on the flipping layer (stride %d)\n", k + 1);
+            __sync_fetch_and_add(&mismatches, 1);
+        }
+        return;
+    }
+}
+
 static void *forward_worker(void *arg) {
     uint32_t state = (uint32_t)(uintptr_t)arg * 2654435761u + 1;
     long *ops = (long *)malloc(sizeof(long));
@@ -123,14 +171,24 @@ static void *forward_worker(void *arg) {
     while (!stop) {
         shared_layer *s = &shared[next(&state) % (uint32_t)n_shared];
         fconv_status st;
-        if (cap < s->y_count) {
+        size_t need = s->y_count > flip_y_count[0] ? s->y_count : flip_y_count[0];
+        if (cap < need) {
             free(y);
-            cap = s->y_count;
-            y = (float *)malloc(cap * sizeof(float));
+            cap = need;
+            y = (float *)malloc((cap + CANARY_FLOATS) * sizeof(float));
         }
+        if (next(&state) % 8 == 0) {
+            flip_forward(y);
+            ++*ops;
+            continue;
+        }
+        set_canary(y, s->y_count);
         st = fconv_conv_forward(s->conv, s->x, s->x_shape, s->x_ndim, NULL, 0, y, s->y_count);
         if (st != FCONV_OK) {
             fail(s->name, st);
+        } else if (!canary_intact(y, s->y_count)) {
+            fprintf(stderr, "stress: OVERRUN on %s\n", s->name);
+            __sync_fetch_and_add(&mismatches, 1);
         } else if (memcmp(y, s->reference, s->y_count * sizeof(float)) != 0) {
             fprintf(stderr, "stress: MISMATCH on %s\n", s->name);
             __sync_fetch_and_add(&mismatches, 1);
@@ -139,6 +197,28 @@ static void *forward_worker(void *arg) {
     }
     free(y);
     return ops;
+}
+
+/* Forks a child that runs a shared layer and the flipping one and compares with the
+ * references; returns 0 when the child exited 0 (a hang is killed by its alarm). */
+static int fork_and_check(uint32_t *state) {
+    pid_t pid = fork();
+    int status = 0;
+    if (pid == 0) {
+        shared_layer *s = &shared[next(state) % (uint32_t)n_shared];
+        float *y = (float *)malloc((s->y_count + flip_y_count[0] + CANARY_FLOATS) * sizeof(float));
+        alarm(20);
+        if (fconv_conv_forward(s->conv, s->x, s->x_shape, s->x_ndim, NULL, 0, y, s->y_count) != FCONV_OK) _exit(2);
+        if (memcmp(y, s->reference, s->y_count * sizeof(float)) != 0) _exit(3);
+        flip_forward(y);
+        _exit(mismatches || errors ? 4 : 0);
+    }
+    if (pid < 0) return -1;
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+    fprintf(stderr, "stress: fork child failed (%s %d)\n", WIFSIGNALED(status) ? "signal" : "exit status",
+            WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    return 1;
 }
 
 /* Creates, runs, compresses, saves/loads, re-parameterizes and frees layers of its own. */
@@ -183,6 +263,22 @@ static void *churn_worker(void *arg) {
             fconv_options_free(o);
             OK(fconv_conv_forward(compressed, x, x_shape, 4, NULL, 0, y, 800), "compressed forward");
         }
+        {   /* Flip the shared layer's stride under the forwards. */
+            int64_t stride[2] = {1 + (int64_t)(next(&state) % 2), 0}, pad[2] = {1, 1};
+            stride[1] = stride[0];
+            OK(fconv_conv_set(flip_layer, NULL, 0, stride, pad, NULL, 2, NULL, 0), "flip set");
+        }
+        if (next(&state) % 8 == 0) {   /* A spatial dimension added to a layer of its own. */
+            int64_t x3_shape[5] = {1, 6, 3, 10, 10};
+            float *x3 = (float *)calloc(6 * 3 * 10 * 10, sizeof(float)), *y3 = (float *)malloc(8 * 3 * 10 * 10 * sizeof(float));
+            fconv_conv *t = make(6, 8, kernel, 2, factorizations[f], implementations[f], 0.5, 1, (int64_t)next(&state) % 100);
+            OK(fconv_conv_transduct(t, 3, 0, 1, 1, 1), "transduct");
+            OK(fconv_conv_forward(t, x3, x3_shape, 5, NULL, 0, y3, 8 * 3 * 10 * 10), "transducted forward");
+            fconv_conv_free(t);
+            free(x3);
+            free(y3);
+        }
+        if (next(&state) % 64 == 0 && fork_and_check(&state) != 0) __sync_fetch_and_add(&errors, 1);
         /* Free the parent first: the sub-convolution keeps it alive and must still run. */
         fconv_conv_free(grid);
         OK(fconv_conv_forward(sub, x, x_shape, 4, NULL, 0, y, 800), "orphan sub forward");
@@ -221,6 +317,16 @@ int main(int argc, char **argv) {
     grid = make(8, 16, k2, 2, "tt", "factorized", 0.5, 3, 12);
     OK(fconv_conv_get_conv(grid, &layer, 1, &grid_sub), "grid get_conv");
     add_shared("tt-grid[2]/sub", grid_sub, x2, 4);
+    {
+        uint32_t state = 4242u;
+        int64_t pad[2] = {1, 1}, stride2[2] = {2, 2};
+        size_t i;
+        for (i = 0; i < sizeof flip_x / sizeof flip_x[0]; ++i) flip_x[i] = uniform(&state);
+        flip_layer = make(8, 16, k2, 2, "cp", "factorized", 0.5, 1, 13);
+        OK(fconv_conv_forward(flip_layer, flip_x, flip_x_shape, 4, NULL, 0, flip_reference[0], flip_y_count[0]), "flip reference");
+        OK(fconv_conv_set(flip_layer, NULL, 0, stride2, pad, NULL, 2, NULL, 0), "flip set");
+        OK(fconv_conv_forward(flip_layer, flip_x, flip_x_shape, 4, NULL, 0, flip_reference[1], flip_y_count[1]), "flip reference");
+    }
     if (errors) return 1;
 
     printf("stress: %d shared layers, %d forward threads, %d churn threads, %.0f s, %d worker threads per call\n",
@@ -260,7 +366,7 @@ int main(int argc, char **argv) {
         projected = slope * (n > 1 ? times[n_samples - 1] - times[start] : 0);
         allowed = mr * 0.10 > 16384 ? mr * 0.10 : 16384;
         printf("stress: %ld forwards (%.0f/s) compared bit for bit: %ld mismatches; %ld churn rounds "
-               "(create grid, get_conv, forwards, reset, save/load, from_conv, free parent first); %ld errors\n",
+               "(create grid, get_conv, forwards, reset, save/load, from_conv, stride flips, transduct, fork, free parent first); %ld errors\n",
                forward_ops, forward_ops / seconds, mismatches, churn_ops, errors);
         printf("stress: RSS after warm-up %ld KiB, at end %ld KiB, max %ld KiB, trend %+.1f KiB/s "
                "(%+.0f KiB over the run, allowed %.0f); peak RSS (VmHWM) %ld KiB; %d samples\n",
