@@ -161,18 +161,26 @@ test-concurrency: lib
 
 ## test-tsan: the library built with ThreadSanitizer ($(TSAN_BUILD)) and test_concurrency's
 ## thread cases under it (fork is left out: TSan does not support threads after a fork).
+## The library links the toolchain's shared Swift runtime here (not -static-stdlib), so that TSan
+## intercepts the one libdispatch in the process; the toolchain's TSan runtime needs it linked.
 TSAN_BUILD := .build-tsan
+TSAN_SWIFT_LIBS := $(abspath $(dir $(SAN_CLANG))../lib/swift/linux)
+TSAN_LINK := -L$(TSAN_BUILD)/release -lfactorconv -L$(TSAN_SWIFT_LIBS) -ldispatch -lBlocksRuntime \
+	-Wl,-rpath,$(abspath $(TSAN_BUILD)/release):$(TSAN_SWIFT_LIBS) -lm -lpthread
 test-tsan: deps
-	@if ! echo 'int main(void){return 0;}' | $(SAN_CLANG) -x c - -fsanitize=thread -fuse-ld=lld -o /dev/null 2>/dev/null; then \
+	@if ! echo 'int main(void){return 0;}' | $(SAN_CLANG) -x c - -fsanitize=thread -fuse-ld=lld \
+	    -L$(TSAN_SWIFT_LIBS) -ldispatch -lBlocksRuntime -o /dev/null 2>/dev/null; then \
 	  echo "(no clang with ThreadSanitizer and lld at $(SAN_CLANG): TSan run skipped)"; exit 0; fi; \
 	set -e; $(SWIFT) build -c release --product factorconv --scratch-path $(TSAN_BUILD) --sanitize=thread \
-	  -Xswiftc -static-stdlib -Xlinker --version-script=$(abspath Sources/FactorConvC/exports.map); \
+	  -Xlinker --version-script=$(abspath Sources/FactorConvC/exports.map); \
 	mkdir -p $(C_BUILD)/tsan; \
 	$(SAN_CLANG) -std=c99 -g -O1 -Iinclude -fuse-ld=lld -fsanitize=thread Tests/Stress/test_concurrency.c \
-	  -o $(C_BUILD)/tsan/test_concurrency -L$(TSAN_BUILD)/release -lfactorconv -Wl,-rpath,$(abspath $(TSAN_BUILD)/release) -lm -lpthread; \
+	  -o $(C_BUILD)/tsan/test_concurrency $(TSAN_LINK); \
 	for case in set_vs_forward free_vs_forward transduct_vs_forward stale_handles; do \
 	  echo "== $(C_BUILD)/tsan/test_concurrency $$case (ThreadSanitizer)"; \
-	  TSAN_OPTIONS="halt_on_error=1 exitcode=66" $(C_BUILD)/tsan/test_concurrency 1 $$case | tail -1; \
+	  out=$$(TSAN_OPTIONS="halt_on_error=1 exitcode=66" $(C_BUILD)/tsan/test_concurrency 1 $$case 2>&1) \
+	    || { echo "$$out"; exit 1; }; \
+	  echo "$$out" | tail -1; \
 	done
 
 test-valgrind-reliability: lib

@@ -543,6 +543,28 @@ fconv_status fconv_conv_save(const fconv_conv *conv, const char *path);
  */
 fconv_status fconv_conv_load(const char *path, fconv_conv **out);
 
+/**
+ * The bytes fconv_conv_save would write (the layer's .safetensors file), into a caller buffer:
+ * to keep, send or embed a layer without a file. Call with buffer NULL and capacity 0 to learn
+ * the size (then FCONV_ERR_BUFFER_TOO_SMALL); the size of a layer changes only when its
+ * parameters or configuration do.
+ * @param buffer   [out] capacity bytes, or NULL when capacity is 0.
+ * @param size     [out] the layer file's size in bytes, set on FCONV_OK and on
+ *                 FCONV_ERR_BUFFER_TOO_SMALL.
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT; FCONV_ERR_BUFFER_TOO_SMALL; FCONV_ERR_OUT_OF_MEMORY.
+ */
+fconv_status fconv_conv_save_to_buffer(const fconv_conv *conv, void *buffer, size_t capacity, size_t *size);
+
+/**
+ * Loads a layer from `size` bytes of a layer file in memory (fconv_conv_save_to_buffer's output,
+ * or a file's contents), with every check of fconv_conv_load. The library copies what it needs:
+ * the buffer may be freed or reused as soon as the call returns.
+ * @param out [out] the new layer; NULL on failure.
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT; FCONV_ERR_FORMAT (malformed, truncated or
+ *   inconsistent bytes); FCONV_ERR_OUT_OF_MEMORY (sizes beyond the memory bound).
+ */
+fconv_status fconv_conv_load_from_buffer(const void *data, size_t size, fconv_conv **out);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

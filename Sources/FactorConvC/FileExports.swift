@@ -21,3 +21,32 @@ public func fconv_conv_load(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutableP
         out.pointee = Handles.register(ConvHandle(conv: conv))
     }
 }
+
+@c @implementation
+public func fconv_conv_save_to_buffer(_ conv: OpaquePointer?, _ buffer: UnsafeMutableRawPointer?, _ capacity: Int,
+                                      _ size: UnsafeMutablePointer<Int>?) -> fconv_status {
+    guarded("fconv_conv_save_to_buffer") {
+        let size = try Arguments.required(size, "size")
+        let bytes = try convHandle(conv).conv.fileBytes()
+        size.pointee = bytes.count
+        guard capacity >= bytes.count else {
+            throw FactorConvError(.bufferTooSmall, "buffer holds \(capacity) bytes but the layer file needs \(bytes.count) (now in *size)")
+        }
+        let out = try Arguments.required(buffer, "buffer")
+        bytes.withUnsafeBytes { out.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+    }
+}
+
+@c @implementation
+public func fconv_conv_load_from_buffer(_ data: UnsafeRawPointer?, _ size: Int,
+                                        _ out: UnsafeMutablePointer<OpaquePointer?>?) -> fconv_status {
+    out?.pointee = nil
+    return guarded("fconv_conv_load_from_buffer") {
+        let out = try Arguments.required(out, "out")
+        guard size >= 0 else { throw FactorConvError.invalid("size \(UInt(bitPattern: size)) is beyond any buffer") }
+        try MemoryLimit.check(elements: size, bytesPerElement: 1, "a layer file of \(size) bytes")
+        let data = try Arguments.required(data, "data")
+        let bytes = [UInt8](UnsafeRawBufferPointer(start: data, count: size))
+        out.pointee = Handles.register(ConvHandle(conv: try FactorizedConv.load(fileBytes: bytes)))
+    }
+}

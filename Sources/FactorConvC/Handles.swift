@@ -1,6 +1,5 @@
 import CFactorConvABI
 import FactorConv
-import Synchronization
 
 /// The object behind an `fconv_conv *`: a layer, or one layer of a parent's grid.
 final class ConvHandle {

@@ -90,7 +90,9 @@ static float *guarded_floats(size_t count, void **mapping, size_t *mapping_bytes
 /* ---- set_vs_forward ------------------------------------------------------------------------ */
 
 static fconv_conv *race_layer;
-static volatile int race_stop;
+static int race_stop;   /* read and written with __atomic builtins (ThreadSanitizer-clean) */
+#define STOPPED() __atomic_load_n(&race_stop, __ATOMIC_ACQUIRE)
+#define SET_STOP(v) __atomic_store_n(&race_stop, (v), __ATOMIC_RELEASE)
 static float race_input[1 * 8 * 64 * 64];
 static float race_reference[8 * 32 * 32];   /* the stride-2 output */
 static volatile long race_ok, race_too_small, race_other, race_mismatch;
@@ -101,7 +103,7 @@ static void *forward_with_exact_capacity(void *arg) {
     void *mapping = NULL;
     float *y = guarded_floats(capacity, &mapping, &mapping_bytes);
     (void)arg;
-    while (!race_stop) {
+    while (!STOPPED()) {
         fconv_status s = fconv_conv_forward(race_layer, race_input, x_shape, 4, NULL, 0, y, capacity);
         if (s == FCONV_OK) {
             __sync_fetch_and_add(&race_ok, 1);
@@ -121,7 +123,7 @@ static void *alternate_stride(void *arg) {
     int64_t one[2] = {1, 1}, two[2] = {2, 2}, pad[2] = {1, 1};
     long flips = 0;
     (void)arg;
-    while (!race_stop) {
+    while (!STOPPED()) {
         fconv_conv_set(race_layer, NULL, 0, (flips++ & 1) ? two : one, pad, NULL, 2, NULL, 0);
     }
     return NULL;
@@ -136,12 +138,12 @@ static void test_set_vs_forward(void) {
     CHECK(race_layer != NULL, "create: %s", fconv_last_error_message());
     CHECK(fconv_conv_forward(race_layer, race_input, x_shape, 4, NULL, 0, race_reference, 8 * 32 * 32) == FCONV_OK,
           "reference forward: %s", fconv_last_error_message());
-    race_stop = 0;
+    SET_STOP(0);
     pthread_create(&forwards[0], NULL, forward_with_exact_capacity, NULL);
     pthread_create(&forwards[1], NULL, forward_with_exact_capacity, NULL);
     pthread_create(&setter, NULL, alternate_stride, NULL);
     usleep((useconds_t)(seconds_per_case * 1e6));
-    race_stop = 1;
+    SET_STOP(1);
     pthread_join(forwards[0], NULL);
     pthread_join(forwards[1], NULL);
     pthread_join(setter, NULL);
@@ -155,7 +157,7 @@ static void test_set_vs_forward(void) {
 
 /* ---- free_vs_forward ----------------------------------------------------------------------- */
 
-static fconv_conv *volatile victim;
+static fconv_conv *victim;   /* swapped with __atomic builtins */
 static volatile long victim_ok, victim_invalid, victim_other;
 
 static void *forward_on_victim(void *arg) {
@@ -163,8 +165,8 @@ static void *forward_on_victim(void *arg) {
     static const float x[8 * 16 * 16];
     float y[8 * 16 * 16];
     (void)arg;
-    while (!race_stop) {
-        fconv_status s = fconv_conv_forward(victim, x, x_shape, 4, NULL, 0, y, sizeof y / sizeof y[0]);
+    while (!STOPPED()) {
+        fconv_status s = fconv_conv_forward(__atomic_load_n(&victim, __ATOMIC_ACQUIRE), x, x_shape, 4, NULL, 0, y, sizeof y / sizeof y[0]);
         if (s == FCONV_OK) __sync_fetch_and_add(&victim_ok, 1);
         else if (s == FCONV_ERR_INVALID_ARGUMENT) __sync_fetch_and_add(&victim_invalid, 1);
         else __sync_fetch_and_add(&victim_other, 1);
@@ -178,16 +180,16 @@ static void test_free_vs_forward(void) {
     long rounds = 0;
     double end = now() + seconds_per_case;
     victim = make_layer(1, 2);
-    race_stop = 0;
+    SET_STOP(0);
     for (i = 0; i < 3; i++) pthread_create(&threads[i], NULL, forward_on_victim, NULL);
     while (now() < end) {
-        fconv_conv *old = victim;
+        fconv_conv *old = __atomic_load_n(&victim, __ATOMIC_ACQUIRE);
         usleep(200);
-        victim = make_layer(1, 3 + rounds);
+        __atomic_store_n(&victim, make_layer(1, 3 + rounds), __ATOMIC_RELEASE);
         fconv_conv_free(old);   /* forwards may still be running on it */
         rounds++;
     }
-    race_stop = 1;
+    SET_STOP(1);
     for (i = 0; i < 3; i++) pthread_join(threads[i], NULL);
     fconv_conv_free(victim);
     CHECK(victim_other == 0, "free_vs_forward: %ld forwards failed with another status", victim_other);
@@ -205,7 +207,7 @@ static void *forward_until_transducted(void *arg) {
     int64_t x_shape[4] = {2, 8, 16, 16};
     float *y = malloc(sizeof transduct_reference);
     (void)arg;
-    while (!race_stop) {
+    while (!STOPPED()) {
         fconv_status s = fconv_conv_forward(transduct_layer, transduct_input, x_shape, 4, NULL, 0, y,
                                             sizeof transduct_reference / sizeof(float));
         if (s == FCONV_OK) {
@@ -231,12 +233,12 @@ static void test_transduct_vs_forward(void) {
         transduct_layer = make_layer(1, 40 + rounds);
         fconv_conv_forward(transduct_layer, transduct_input, x_shape, 4, NULL, 0, transduct_reference,
                            sizeof transduct_reference / sizeof(float));
-        race_stop = 0;
+        SET_STOP(0);
         for (i = 0; i < 2; i++) pthread_create(&threads[i], NULL, forward_until_transducted, NULL);
         usleep(2000);
         CHECK(fconv_conv_transduct(transduct_layer, 3, 0, 1, 1, 1) == FCONV_OK, "transduct: %s", fconv_last_error_message());
         usleep(2000);
-        race_stop = 1;
+        SET_STOP(1);
         for (i = 0; i < 2; i++) pthread_join(threads[i], NULL);
         fconv_conv_free(transduct_layer);
         rounds++;
@@ -285,7 +287,7 @@ static void *churn(void *arg) {
     static float x[4 * 8 * 32 * 32];
     static float y[2][4 * 8 * 32 * 32];
     long seed = (long)(intptr_t)arg;
-    while (!race_stop) {
+    while (!STOPPED()) {
         fconv_conv *c = make_layer(1, seed++);
         fconv_conv_forward(c, x, x_shape, 4, NULL, 0, y[(intptr_t)arg & 1], 4 * 8 * 32 * 32);
         fconv_conv_set(c, NULL, 0, stride, pad, NULL, 2, NULL, 0);
@@ -318,7 +320,7 @@ static void test_fork_churn(void) {
     double end = now() + seconds_per_case * 2;
     shared_layer = make_layer(1, 99);
     fconv_set_num_threads(2);
-    race_stop = 0;
+    SET_STOP(0);
     for (i = 0; i < 2; i++) pthread_create(&threads[i], NULL, churn, (void *)(intptr_t)(i * 100000));
     while (now() < end) {
         int status = 0;
@@ -336,7 +338,7 @@ static void test_fork_churn(void) {
             }
         }
     }
-    race_stop = 1;
+    SET_STOP(1);
     for (i = 0; i < 2; i++) pthread_join(threads[i], NULL);
     fconv_conv_free(shared_layer);
     fconv_set_num_threads(0);

@@ -6,12 +6,34 @@ extension FactorizedConv {
     /// leaves a partial file at `path`.
     /// - Throws: `.io` when the file cannot be written.
     public func save(to path: String) throws {
+        try fileContents().write(to: path)
+    }
+
+    /// The bytes of the layer's `.safetensors` file (what `save(to:)` writes), for a caller that
+    /// keeps or sends them itself: pickling, a network, weights compiled into a binary.
+    public func fileBytes() throws -> [UInt8] {
+        try fileContents().encoded()
+    }
+
+    /// A layer from the bytes of a layer file (`fileBytes()`, or a file's contents), with the
+    /// checks of `load(from:)`.
+    /// - Throws: `.format` (malformed or inconsistent bytes, naming what), `.outOfMemory`.
+    public static func load(fileBytes bytes: [UInt8]) throws -> FactorizedConv {
+        let file = try SafeTensors.decode(bytes)
+        do {
+            return try make(from: file)
+        } catch let e as FactorConvError where e.kind != .outOfMemory {
+            throw FactorConvError(.format, "layer file bytes: \(e.message)")
+        }
+    }
+
+    /// Parameters and configuration of one consistent snapshot, as a layer file.
+    func fileContents() -> SafeTensors {
         let s = snapshot
-        let configuration = LayerFileConfiguration(self)
+        let configuration = LayerFileConfiguration(self, state: s)
         var tensors = s.weight.namedParameters(prefix: "weight").map { (name: $0.0, value: $0.1) }
         if let bias = s.bias { tensors.append((name: "bias", value: bias)) }
-        let file = SafeTensors(tensors: tensors, metadata: [LayerFileConfiguration.metadataKey: configuration.json])
-        try file.write(to: path)
+        return SafeTensors(tensors: tensors, metadata: [LayerFileConfiguration.metadataKey: configuration.json])
     }
 
     /// Loads a layer saved by `save(to:)`, or written by another safetensors writer (e.g. the

@@ -22,9 +22,8 @@ struct LayerFileConfiguration: Equatable {
     var hasBias: [Bool]
     var implementation: Implementation
 
-    /// The configuration of `conv` as it is now.
-    init(_ conv: FactorizedConv) {
-        let s = conv.snapshot
+    /// The configuration of `conv` in state `s` (one snapshot, the one whose tensors are saved).
+    init(_ conv: FactorizedConv, state s: FactorizedConv.State) {
         factorization = conv.factorization
         inChannels = conv.inChannels
         outChannels = conv.outChannels

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// An N-D convolution whose kernel is stored as a CP, Tucker, tensor-train or dense factorized
 /// tensor — TensorLy-Torch's `tltorch.FactorizedConv`, for any order ≥ 1.

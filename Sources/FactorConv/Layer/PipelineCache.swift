@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Derived weights of a layer: one `ConvPipeline` per (layer, implementation), built on first use
 /// and kept until the parameters change (the state's version moves on).

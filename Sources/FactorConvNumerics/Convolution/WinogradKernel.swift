@@ -1,4 +1,3 @@
-import Synchronization
 
 /// The kernel side of a Winograd convolution — F(2×2, 3×3) over the last two dimensions
 /// (`WinogradConvolution`) or F(m, r) for 1-D kernels (`WinogradLineConvolution`): which kernels

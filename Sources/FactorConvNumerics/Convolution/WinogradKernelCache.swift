@@ -62,11 +62,11 @@ final class WinogradKernelCache: Sendable {
     /// Whether `count` floats at `a` and `b` are bitwise equal, comparing parts in parallel.
     private static func equal(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int, workers: Int) -> Bool {
         let parts = count >= 1 << 16 ? workers : 1
-        let differs = Mutex(false)
+        let differs = Atomic<Bool>(false)
         Parallel.forEach(parts, maxWorkers: parts) { part in
             let lo = count * part / parts, hi = count * (part + 1) / parts
-            if memcmp(a + lo, b + lo, (hi - lo) * 4) != 0 { differs.withLock { $0 = true } }
+            if memcmp(a + lo, b + lo, (hi - lo) * 4) != 0 { differs.store(true, ordering: .relaxed) }
         }
-        return !differs.withLock { $0 }
+        return !differs.load(ordering: .relaxed)
     }
 }

@@ -146,6 +146,12 @@ SIGNATURES = {
     # Files ---------------------------------------------------------------------------------
     "fconv_conv_save": (_status, [_conv_p, ctypes.c_char_p]),
     "fconv_conv_load": (_status, [ctypes.c_char_p, ctypes.POINTER(_conv_p)]),
+    "fconv_conv_save_to_buffer": (_status, [
+        _conv_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t),  # conv, buffer, capacity, size
+    ]),
+    "fconv_conv_load_from_buffer": (_status, [
+        ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(_conv_p),                    # data, size, out
+    ]),
 }
 
 

@@ -575,6 +575,39 @@ class FactorizedConv:
         _lib.check(_lib_.fconv_conv_load(_path_bytes(path), ctypes.byref(handle)))
         return cls._from_handle(handle, None)
 
+    def to_bytes(self):
+        """The bytes of the layer's ``.safetensors`` file (what ``save`` writes): parameters
+        and configuration, for keeping or sending a layer without a file."""
+        handle = self._live()
+        size = ctypes.c_size_t()
+        while True:
+            buffer = ctypes.create_string_buffer(max(size.value, 1))
+            status = _lib_.fconv_conv_save_to_buffer(handle, buffer, size.value, ctypes.byref(size))
+            # The first call asks the size; a change of the layer in between asks again.
+            if status != ERR_BUFFER_TOO_SMALL:
+                _lib.check(status)
+                return buffer.raw[:size.value]
+
+    @classmethod
+    def from_bytes(cls, data):
+        """A layer from the bytes of a layer file (``to_bytes()``, or a file's contents); the
+        checks of ``load``. Raises fc.FormatError for malformed or inconsistent bytes."""
+        data = bytes(data)
+        handle = _lib.POINTER_CONV()
+        _lib.check(_lib_.fconv_conv_load_from_buffer(data, len(data), ctypes.byref(handle)))
+        return cls._from_handle(handle, None)
+
+    # -- copying and pickling: an independent layer made from the layer file's bytes ----------
+
+    def __reduce__(self):
+        return (_layer_from_bytes, (self.to_bytes(), self._seed))
+
+    def __copy__(self):
+        return _layer_from_bytes(self.to_bytes(), self._seed)
+
+    def __deepcopy__(self, memo):
+        return self.__copy__()
+
     # -- lifetime ----------------------------------------------------------------------------
 
     def close(self):
@@ -948,6 +981,13 @@ class SubFactorizedConv(FactorizedConv):
     def main_conv(self):
         return self._parent
 
+    def __reduce__(self):
+        # The main layer travels whole (the parameters are shared), then the same sub-convolution.
+        return (_sub_layer_from_bytes, (self.to_bytes(), self._seed, self.indices))
+
+    def __copy__(self):
+        return _sub_layer_from_bytes(self.to_bytes(), self._seed, self.indices)
+
     def _layer(self, indices):
         # A sub-convolution always means its own layer; anything else is passed on so the
         # library reports it.
@@ -969,3 +1009,15 @@ class SubFactorizedConv(FactorizedConv):
         if self._handle is None:
             return "SubFactorizedConv(<closed>)"
         return self._repr_text()
+
+
+def _layer_from_bytes(data, seed):
+    """Unpickles a FactorizedConv (module level, so that pickle can name it)."""
+    layer = FactorizedConv.from_bytes(data)
+    layer._seed = seed
+    return layer
+
+
+def _sub_layer_from_bytes(data, seed, indices):
+    """Unpickles a SubFactorizedConv: its main layer, then the sub-convolution."""
+    return _layer_from_bytes(data, seed).get_conv(indices)

@@ -50,7 +50,7 @@ C_TYPES = {
     "const int64_t *": ctypes.POINTER(ctypes.c_int64), "int64_t *": ctypes.POINTER(ctypes.c_int64),
     "const float *": ctypes.POINTER(ctypes.c_float), "float *": ctypes.POINTER(ctypes.c_float),
     "int64_t": ctypes.c_int64, "uint64_t": ctypes.c_uint64, "double": ctypes.c_double,
-    "char *": ctypes.c_char_p, "void *": ctypes.c_void_p,
+    "char *": ctypes.c_char_p, "void *": ctypes.c_void_p, "const void *": ctypes.c_void_p,
     "fconv_implementation": ctypes.c_int32, "fconv_info": ctypes.c_int32,
     "fconv_implementation *": ctypes.POINTER(ctypes.c_int32), "size_t *": ctypes.POINTER(ctypes.c_size_t),
     "fconv_options *": _lib.POINTER_OPTIONS, "const fconv_options *": _lib.POINTER_OPTIONS,
