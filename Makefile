@@ -14,7 +14,7 @@ CC ?= cc
 RELEASE_DIR := .build/release
 LIB := $(RELEASE_DIR)/libfactorconv.so
 APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config python3-dev libffi-dev valgrind
-PIP_PACKAGES := numpy pytest safetensors
+PIP_PACKAGES := numpy pytest safetensors distributed
 
 C_FLAGS := -std=c99 -pedantic -Wall -Wextra -Werror -O2 -Iinclude
 C_LINK := -L$(RELEASE_DIR) -lfactorconv -Wl,-rpath,$(abspath $(RELEASE_DIR)) -lm
@@ -38,7 +38,7 @@ deps:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) || exit 1; \
 	  else echo "missing system packages; run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; fi; \
 	fi
-	@$(PYTHON) -c "import numpy, pytest, safetensors" 2>/dev/null || \
+	@$(PYTHON) -c "import numpy, pytest, safetensors, distributed" 2>/dev/null || \
 	  { if [ "$$(id -u)" = 0 ]; then $(PYTHON) -m pip install -q $(PIP_PACKAGES); \
 	    else echo "missing Python packages; run: $(PYTHON) -m pip install $(PIP_PACKAGES)"; exit 1; fi; }
 
@@ -119,7 +119,7 @@ SAN_LINK := -L$(SAN_LIB_DIR) -lfactorconv -Wl,-rpath,$(abspath $(SAN_LIB_DIR)) -
 FUZZ_WORK := .build/fuzz
 STRESS_SECONDS ?= 20
 TEST_STRESS_SECONDS ?= 5
-RELIABILITY_C := Tests/Stress/test_limits.c Tests/Fuzz/test_regressions.c
+RELIABILITY_C := Tests/Stress/test_limits.c Tests/Fuzz/test_regressions.c Tests/C/test_buffers.c
 # valgrind replays a fixed quarter of the corpus (names starting 0-3) plus the named regression
 # inputs (about 20 s); the sanitizer build replays all of it.
 FUZZ_VALGRIND_INPUTS = $(wildcard Tests/Fuzz/corpus/[0-3]*) $(wildcard Tests/Fuzz/corpus/regression-*) $(wildcard Tests/Fuzz/corpus/known-*)

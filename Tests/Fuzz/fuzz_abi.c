@@ -570,6 +570,16 @@ static void op_forward(reader *r) {
         if (memcmp(y, y2, out_n * sizeof(float)) != 0) violation("two forwards of one input differ", "fconv_conv_forward", s);
         free(y2);
     }
+    if (s == FCONV_OK && chance(r, 32)) { /* the exact-shape forward: same bits; a wrong shape writes nothing */
+        y2 = (float *)malloc((out_n + 1) * sizeof(float));
+        check("fconv_conv_forward_shaped", fconv_conv_forward_shaped(c, x, shape, ndim, layer, n_layer, y2, out_shape, ndim), 0);
+        if (memcmp(y, y2, out_n * sizeof(float)) != 0) violation("forward_shaped differs from forward", "fconv_conv_forward_shaped", s);
+        out_shape[ndim - 1] += 1;
+        check("fconv_conv_forward_shaped", fconv_conv_forward_shaped(c, x, shape, ndim, layer, n_layer, y2, out_shape, ndim),
+              S(FCONV_ERR_SHAPE_MISMATCH) | ALLOC);
+        out_shape[ndim - 1] -= 1;
+        free(y2);
+    }
     if (s == FCONV_OK) { /* chosen_implementation must accept what forward accepted */
         fconv_implementation impl = -1;
         check("fconv_conv_chosen_implementation",
@@ -836,12 +846,36 @@ static void op_save_load(reader *r) {
     if (get_facts(c, &f) == 0 && !f.is_sub && fingerprint(back, 1) != fingerprint(c, 1))
         violation("a saved and loaded layer differs from the original", "fconv_conv_load", s);
     put(take_slot(r), back, 0);
+    if (chance(r, 64)) { /* the same file through memory: the bytes load back; any cut is refused */
+        size_t size = 0, cut;
+        unsigned char *bytes;
+        fconv_conv *copy = (fconv_conv *)SENTINEL;
+        s = check("fconv_conv_save_to_buffer", fconv_conv_save_to_buffer(c, NULL, 0, &size), S(FCONV_ERR_BUFFER_TOO_SMALL) | ALLOC);
+        if (s != FCONV_ERR_BUFFER_TOO_SMALL || size == 0) return;
+        bytes = (unsigned char *)malloc(size);
+        s = check("fconv_conv_save_to_buffer", fconv_conv_save_to_buffer(c, bytes, size, &size), ALLOC);
+        if (s == FCONV_OK) {
+            s = fconv_conv_load_from_buffer(bytes, size, &copy);
+            check_ctor("fconv_conv_load_from_buffer", s, ALLOC, copy);
+            if (s == FCONV_OK) {
+                if (fingerprint(copy, 1) != fingerprint(back, 1))
+                    violation("a layer loaded from memory differs from the file's", "fconv_conv_load_from_buffer", s);
+                put(take_slot(r), copy, 0);
+            }
+            cut = (size_t)range(r, 0, 255) * size / 256;
+            copy = (fconv_conv *)SENTINEL;
+            s = fconv_conv_load_from_buffer(bytes, cut, &copy);
+            check_ctor("fconv_conv_load_from_buffer", s, S(FCONV_ERR_FORMAT) | S(FCONV_ERR_INVALID_ARGUMENT) | ALLOC, copy);
+            if (s == FCONV_OK) violation("a truncated layer file loaded from memory", "fconv_conv_load_from_buffer", s);
+        }
+        free(bytes);
+    }
 }
 
 static void op_load_garbage(reader *r) {
     char path[320];
     fconv_conv *c = (fconv_conv *)SENTINEL;
-    size_t n = (size_t)range(r, 0, 200), i;
+    size_t n = (size_t)range(r, 0, 200);
     FILE *fp;
     fconv_status s;
     snprintf(path, sizeof path, "%s/garbage.safetensors", temp_dir);
@@ -852,7 +886,18 @@ static void op_load_garbage(reader *r) {
         fwrite(&len, 8, 1, fp);
         fputs("{\"__metadata__\":{\"format\":\"factorconv\"},\"bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", fp);
     }
-    for (i = 0; i < n && remaining(r); ++i) fputc(u8(r), fp);
+    {
+        unsigned char garbage[200];
+        size_t k;
+        for (k = 0; k < n && remaining(r); ++k) garbage[k] = u8(r);
+        fwrite(garbage, 1, k, fp);
+        if (chance(r, 32)) { /* the same bytes from memory */
+            s = fconv_conv_load_from_buffer(garbage, k, &c);
+            check_ctor("fconv_conv_load_from_buffer", s, S(FCONV_ERR_FORMAT) | S(FCONV_ERR_INVALID_ARGUMENT) | ALLOC, c);
+            if (s == FCONV_OK) put(take_slot(r), c, 0);
+            c = (fconv_conv *)SENTINEL;
+        }
+    }
     fclose(fp);
     if (chance(r, 8)) {
         s = check("fconv_conv_load", fconv_conv_load(path, NULL), S(FCONV_ERR_IO) | S(FCONV_ERR_FORMAT) | ALLOC);
