@@ -2,11 +2,32 @@
 ///
 /// A value type with copy-on-write storage (a Swift `Array`). Shapes are validated on creation;
 /// operations that combine tensors throw `FactorConvError` on disagreement instead of trapping.
+/// The element count always equals the shape's product: the kernels read `count` elements from
+/// the storage on the strength of the shape, so no mutation may change it.
 public struct Tensor<Scalar: TensorScalar>: Equatable, Sendable {
     /// The size of each dimension.
     public private(set) var shape: [Int]
-    /// The elements in row-major order; `scalars.count == shape.product`.
-    public var scalars: [Scalar]
+    /// The storage; its count is the shape's product (checked by every mutation).
+    private var storage: [Scalar]
+
+    /// The elements in row-major order (`scalars.count == shape.product`). Elements may be
+    /// changed in place (`t.scalars[i] = v`); a mutation that changes their number (assigning an
+    /// array of another size, appending, removing) traps, like an out-of-range index, before a
+    /// forward could read past the storage. Build a tensor of another size with `init(shape:scalars:)`.
+    public var scalars: [Scalar] {
+        get { storage }
+        set {
+            precondition(newValue.count == storage.count,
+                         "Tensor.scalars must keep \(storage.count) elements for shape \(shape), got \(newValue.count)")
+            storage = newValue
+        }
+        _modify {
+            let count = storage.count
+            yield &storage
+            precondition(storage.count == count,
+                         "Tensor.scalars must keep \(count) elements for shape \(shape), got \(storage.count)")
+        }
+    }
 
     /// Creates a tensor from `scalars` laid out in row-major order.
     /// - Throws: `.invalidArgument` for a negative size or an element count that does not match.
@@ -17,20 +38,20 @@ public struct Tensor<Scalar: TensorScalar>: Equatable, Sendable {
             throw FactorConvError.shape("tensor shape \(shape) holds \(count) elements but \(scalars.count) were given")
         }
         self.shape = shape
-        self.scalars = scalars
+        self.storage = scalars
     }
 
     /// Creates a tensor filled with `value` (zeros by default). Sizes must be non-negative.
     public init(repeating value: Scalar = 0, shape: [Int]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative size in \(shape)")
         self.shape = shape
-        self.scalars = [Scalar](repeating: value, count: shape.reduce(1, *))
+        self.storage = [Scalar](repeating: value, count: shape.reduce(1, *))
     }
 
     /// Internal unchecked initializer for results whose shape is already known to be valid.
     @usableFromInline init(uncheckedShape shape: [Int], scalars: [Scalar]) {
         self.shape = shape
-        self.scalars = scalars
+        self.storage = scalars
     }
 
     /// The number of dimensions.
