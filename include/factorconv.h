@@ -503,7 +503,8 @@ fconv_status fconv_conv_save(const fconv_conv *conv, const char *path);
  * Loads a layer saved by fconv_conv_save (or written by another safetensors writer with the same
  * names and metadata). Every offset, length, dtype and shape is checked before use.
  * @param out [out] the new layer; NULL on failure.
- * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT; FCONV_ERR_IO (cannot read); FCONV_ERR_FORMAT
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT; FCONV_ERR_IO (cannot read, or not a regular
+ *   file: a FIFO, device or directory is refused without blocking on it); FCONV_ERR_FORMAT
  *   (malformed or inconsistent file); FCONV_ERR_OUT_OF_MEMORY (sizes beyond the memory bound).
  */
 fconv_status fconv_conv_load(const char *path, fconv_conv **out);

@@ -18,7 +18,8 @@ extension FactorizedConv {
     /// `safetensors` Python package) with the same tensor names and "factorconv" metadata.
     /// Every value is validated: the configuration's fields, the tensors' names and shapes
     /// against the configuration, and finiteness.
-    /// - Throws: `.io` (cannot read), `.format` (malformed or inconsistent file, naming what),
+    /// - Throws: `.io` (cannot read, or not a regular file: a FIFO, device or directory is
+    ///   refused without being waited on), `.format` (malformed or inconsistent file, naming what),
     ///   `.outOfMemory` (data beyond `FileLimits.maxBytes`).
     public static func load(from path: String) throws -> FactorizedConv {
         let file = try SafeTensors.read(from: path)

@@ -21,8 +21,9 @@ public struct SafeTensors: Sendable {
     public subscript(name: String) -> Tensor<Float>? { tensors.first { $0.name == name }?.value }
 
     /// Reads and validates a safetensors file.
-    /// - Throws: `.io` (cannot read), `.format` (anything malformed, naming it), `.outOfMemory`
-    ///   (data beyond `FileLimits.maxBytes`).
+    /// - Throws: `.io` (cannot read, or not a regular file: FIFOs, devices and directories are
+    ///   refused without waiting on them), `.format` (anything malformed, naming it),
+    ///   `.outOfMemory` (data beyond `FileLimits.maxBytes`).
     public static func read(from path: String) throws -> SafeTensors {
         let file = try InputFile(path: path)
         guard file.size >= 8 else {

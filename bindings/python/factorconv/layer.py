@@ -620,7 +620,8 @@ class FactorizedConv:
     @classmethod
     def load(cls, path):
         """A layer from a ``.safetensors`` file written by ``save`` (or by the safetensors
-        package with the same names and metadata). Raises fc.IOError (unreadable) or
+        package with the same names and metadata). Raises fc.IOError (unreadable, or not a
+        regular file: FIFOs, devices and directories are refused without blocking) or
         fc.FormatError (malformed or inconsistent file)."""
         handle = _lib.POINTER_CONV()
         _lib.check(_lib_.fconv_conv_load(_path_bytes(path), ctypes.byref(handle)))
