@@ -3,8 +3,10 @@
 extension FactorizedConv {
     /// Saves the layer (parameters and configuration) to `path`, atomically: the file is
     /// written under a temporary name in the same directory and renamed, so a failure never
-    /// leaves a partial file at `path`.
-    /// - Throws: `.io` when the file cannot be written.
+    /// leaves a partial file at `path`. A symlink is followed and its target replaced; an
+    /// existing file keeps its mode and, where permitted, its owner.
+    /// - Throws: `.io` when the file cannot be written, or `path` names something other than a
+    ///   regular file (a directory, FIFO, device or socket, which is left as it is).
     public func save(to path: String) throws {
         let s = snapshot
         let configuration = LayerFileConfiguration(self)

@@ -26,9 +26,10 @@ enum FileKind {
         }
     }
 
-    /// The `.io` error of a path that is not a regular file, naming it and what it is.
-    static func notRegular(_ path: String, _ mode: mode_t, _ action: String) -> FactorConvError {
-        FactorConvError(.io, "cannot \(action) '\(path)': it is not a regular file (it is \(describe(mode)))")
+    /// The `.io` error of a path that is not a regular file: `failure` says what could not be
+    /// done to which path ("cannot read 'x'"), followed by what the path is.
+    static func notRegular(_ failure: String, _ mode: mode_t) -> FactorConvError {
+        FactorConvError(.io, "\(failure): it is not a regular file (it is \(describe(mode)))")
     }
 
     /// The C library's message for the current `errno`.

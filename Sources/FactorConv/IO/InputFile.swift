@@ -25,7 +25,7 @@ final class InputFile {
         guard stat(path, &info) == 0 else {
             throw FactorConvError(.io, "cannot open '\(path)' for reading: \(FileKind.errnoText())")
         }
-        guard FileKind.isRegular(info.st_mode) else { throw FileKind.notRegular(path, info.st_mode, "read") }
+        guard FileKind.isRegular(info.st_mode) else { throw FileKind.notRegular("cannot read '\(path)'", info.st_mode) }
         // O_NONBLOCK: should a FIFO have taken the path's place since the stat, `open` returns
         // at once instead of waiting for a writer; O_NOCTTY: a terminal never becomes ours.
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
@@ -39,7 +39,7 @@ final class InputFile {
         }
         guard FileKind.isRegular(info.st_mode) else {
             close(fd)
-            throw FileKind.notRegular(path, info.st_mode, "read")
+            throw FileKind.notRegular("cannot read '\(path)'", info.st_mode)
         }
         // Reads block as usual from here (the flag means nothing for a regular file; it is
         // cleared so that nothing comes to depend on it).

@@ -46,8 +46,9 @@ public enum NPY {
         return out
     }
 
-    /// Writes `tensor` as a float32 `.npy` file, atomically.
-    /// - Throws: `.io` when the file cannot be written.
+    /// Writes `tensor` as a float32 `.npy` file, atomically and through symlinks, keeping an
+    /// existing file's mode and owner (see `FactorizedConv.save(to:)`).
+    /// - Throws: `.io` when the file cannot be written or `path` is not a regular file.
     public static func write(_ tensor: Tensor<Float>, to path: String) throws {
         try AtomicFile.write(encode(tensor), to: path)
     }

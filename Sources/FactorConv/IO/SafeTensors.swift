@@ -99,8 +99,11 @@ public struct SafeTensors: Sendable {
         return out
     }
 
-    /// Writes the file atomically (temporary file in the same directory, then rename).
-    /// - Throws: `.io` when the file cannot be written; `.invalidArgument` as `encoded()`.
+    /// Writes the file atomically (temporary file in the target's directory, then rename),
+    /// through symlinks, keeping an existing file's mode and owner; a path that is not a regular
+    /// file is refused.
+    /// - Throws: `.io` when the file cannot be written or `path` is not a regular file;
+    ///   `.invalidArgument` as `encoded()`.
     public func write(to path: String) throws {
         try AtomicFile.write(try encoded(), to: path)
     }

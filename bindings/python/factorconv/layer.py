@@ -613,7 +613,9 @@ class FactorizedConv:
     def save(self, path):
         """Saves the layer as one ``.safetensors`` file: the parameters under their state_dict
         names and the configuration in ``__metadata__`` (a sub-convolution saves its main
-        layer). The file is replaced atomically. Raises fc.IOError when it cannot be written."""
+        layer). The file is replaced atomically; a symlink's target is written; a directory,
+        FIFO or device at ``path`` is refused and left alone; a replaced file keeps its mode and
+        (where permitted) owner. Raises fc.IOError when it cannot be written."""
         with _Reading(self._lock):
             _lib.check(_lib_.fconv_conv_save(self._live(), _path_bytes(path)))
 
