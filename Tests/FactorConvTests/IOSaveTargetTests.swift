@@ -7,7 +7,7 @@ import FactorConv
 // keeps an existing file's mode and owner, fits its temporary name within NAME_MAX, and names
 // the path the caller gave in its errors, never the temporary file.
 
-/// A small layer saved by the layer tests, and its expected file bytes.
+/// The small layer the layer-save cases write (seeded: every call gives the same parameters).
 private func sampleLayer() throws -> FactorizedConv {
     try FactorizedConv(inChannels: 2, outChannels: 3, kernelSize: [2], bias: true, factorization: .tt,
                        rank: .int(2), seed: 5)

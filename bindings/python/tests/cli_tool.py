@@ -4,6 +4,7 @@
 import os
 import subprocess
 
+import numpy as np
 import pytest
 
 
@@ -35,7 +36,6 @@ FIFO_TIMEOUT = 10
 def kernel_files(directory):
     """Writes a small kernel (w.npy, 4x3x3), bias (b.npy) and input (x.npy, 1x3x8) into
     `directory` and compresses the kernel into layer.safetensors (CP rank 2); returns its path."""
-    import numpy as np
     rng = np.random.default_rng(7)
     np.save(directory / "w.npy", rng.standard_normal((4, 3, 3)).astype(np.float32))
     np.save(directory / "b.npy", rng.standard_normal(4).astype(np.float32))
