@@ -528,9 +528,12 @@ fconv_status fconv_conv_repr(const fconv_conv *conv, char *buffer, size_t capaci
  * Saves a layer as one .safetensors file: every parameter under its state_dict name (float32,
  * little-endian) and the configuration (factorization, ranks, kernel size, per-layer geometry,
  * has_bias, implementation, library version) as JSON in the "__metadata__" entry. The file is
- * written to a temporary name and renamed, so a failure never leaves a partial file at `path`.
+ * written to a temporary name in the target's directory and renamed, so a failure never leaves
+ * a partial file at `path`. A symlink at `path` is followed and its target replaced; a path that
+ * names a directory, FIFO, device or socket is refused (FCONV_ERR_IO) and left as it is; a
+ * replaced file keeps its permission bits and, where the process may set it, its owner.
  * A sub-convolution saves its whole parent.
- * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT (NULLs); FCONV_ERR_IO.
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT (NULLs); FCONV_ERR_IO (naming `path`).
  */
 fconv_status fconv_conv_save(const fconv_conv *conv, const char *path);
 
@@ -538,7 +541,8 @@ fconv_status fconv_conv_save(const fconv_conv *conv, const char *path);
  * Loads a layer saved by fconv_conv_save (or written by another safetensors writer with the same
  * names and metadata). Every offset, length, dtype and shape is checked before use.
  * @param out [out] the new layer; NULL on failure.
- * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT; FCONV_ERR_IO (cannot read); FCONV_ERR_FORMAT
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT; FCONV_ERR_IO (cannot read, or not a regular
+ *   file: a FIFO, device or directory is refused without blocking on it); FCONV_ERR_FORMAT
  *   (malformed or inconsistent file); FCONV_ERR_OUT_OF_MEMORY (sizes beyond the memory bound).
  */
 fconv_status fconv_conv_load(const char *path, fconv_conv **out);

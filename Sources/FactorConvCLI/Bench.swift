@@ -27,7 +27,7 @@ struct Bench: ParsableCommand {
         let conv = try FactorizedConv.load(from: layerFile)
         let index = layer?.values ?? []
         let shape = inputShape.values
-        guard shape.allSatisfy({ $0 >= 1 }), let count = Optional(shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }),
+        guard shape.allSatisfy({ $0 >= 1 }), let count = try? Checked.product(shape, "--input-shape"),
               count < 1 << 31 else {
             throw ToolError(message: "--input-shape \(shape) must have sizes >= 1 and fewer than 2^31 elements")
         }
@@ -40,9 +40,20 @@ struct Bench: ParsableCommand {
         print("\(conv.description)")
         print("input \(shape) -> output \(outShape), \(repeats) repeats")
         let clock = ContinuousClock()
+        var timed = 0
+        var lastError: FactorConvError?
         for implementation in Implementation.allCases {
             guard (try? conv.setImplementation(implementation)) != nil else { continue }
-            _ = try conv.forward(x, layer: index)  // warm-up: caches derived weights and workspaces
+            do {
+                _ = try conv.forward(x, layer: index)  // warm-up: caches derived weights and workspaces
+            } catch let error as FactorConvError where error.kind == .invalidArgument || error.kind == .outOfMemory {
+                // An implementation whose weights cannot be built (e.g. a dense kernel beyond 64-bit
+                // sizes or the memory limit) is reported and the others are still timed.
+                print("  \(implementation.rawValue.padding(14))  cannot run: \(error.message)")
+                lastError = error
+                continue
+            }
+            timed += 1
             var times: [Double] = []
             for _ in 0..<repeats {
                 let start = clock.now
@@ -56,6 +67,7 @@ struct Bench: ParsableCommand {
             }
             print(line)
         }
+        if timed == 0, let lastError { throw lastError }
     }
 }
 

@@ -96,12 +96,14 @@ func seconds(_ d: Duration) -> Double {
     Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
 }
 
-/// A fixed-point decimal rendering.
+/// A fixed-point decimal rendering; values whose digits would not fit in an Int (from
+/// 2^62 / 10^digits on) are given in scientific notation instead of trapping.
 func fixed(_ x: Double, _ digits: Int) -> String {
     guard x.isFinite else { return "\(x)" }
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }
     let r = (abs(x) * scale).rounded()
+    guard r < 0x1p62 else { return scientific(x) }
     let whole = Int(r / scale)
     var frac = String(Int(r - Double(whole) * scale))
     while frac.count < digits { frac = "0" + frac }

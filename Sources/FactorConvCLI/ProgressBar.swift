@@ -18,7 +18,8 @@ final class ProgressBar {
         guard enabled else { return true }
         let total = max(total, 1)
         let width = 30
-        let filled = min(width, iteration * width / total)
+        // In floating point: iteration * width could overflow for a huge --n-iter-max.
+        let filled = min(width, max(0, Int(Double(iteration) / Double(total) * Double(width))))
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
         writeStderr("\r  [\(bar)] iteration \(iteration)/\(total)  error \(scientific(error))   ")
         drawn = true

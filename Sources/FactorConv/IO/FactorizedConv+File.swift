@@ -3,8 +3,10 @@
 extension FactorizedConv {
     /// Saves the layer (parameters and configuration) to `path`, atomically: the file is
     /// written under a temporary name in the same directory and renamed, so a failure never
-    /// leaves a partial file at `path`.
-    /// - Throws: `.io` when the file cannot be written.
+    /// leaves a partial file at `path`. A symlink is followed and its target replaced; an
+    /// existing file keeps its mode and, where permitted, its owner.
+    /// - Throws: `.io` when the file cannot be written, or `path` names something other than a
+    ///   regular file (a directory, FIFO, device or socket, which is left as it is).
     public func save(to path: String) throws {
         try fileContents().write(to: path)
     }
@@ -40,7 +42,8 @@ extension FactorizedConv {
     /// `safetensors` Python package) with the same tensor names and "factorconv" metadata.
     /// Every value is validated: the configuration's fields, the tensors' names and shapes
     /// against the configuration, and finiteness.
-    /// - Throws: `.io` (cannot read), `.format` (malformed or inconsistent file, naming what),
+    /// - Throws: `.io` (cannot read, or not a regular file: a FIFO, device or directory is
+    ///   refused without being waited on), `.format` (malformed or inconsistent file, naming what),
     ///   `.outOfMemory` (data beyond `FileLimits.maxBytes`).
     public static func load(from path: String) throws -> FactorizedConv {
         let file = try SafeTensors.read(from: path)

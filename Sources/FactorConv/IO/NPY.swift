@@ -5,7 +5,7 @@ public enum NPY {
     private static let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
 
     /// Reads an array saved by `np.save` (dtype `<f4` or `<f8`, `fortran_order: False`).
-    /// - Throws: `.io` (cannot read), `.format` (bad magic, header, dtype, order, shape or data
+    /// - Throws: `.io` (cannot read, or not a regular file), `.format` (bad magic, header, dtype, order, shape or data
     ///   length, naming which), `.outOfMemory` (beyond `FileLimits.maxBytes`).
     public static func read(from path: String) throws -> Tensor<Float> {
         let file = try InputFile(path: path)
@@ -46,8 +46,9 @@ public enum NPY {
         return out
     }
 
-    /// Writes `tensor` as a float32 `.npy` file, atomically.
-    /// - Throws: `.io` when the file cannot be written.
+    /// Writes `tensor` as a float32 `.npy` file, atomically and through symlinks, keeping an
+    /// existing file's mode and owner (see `FactorizedConv.save(to:)`).
+    /// - Throws: `.io` when the file cannot be written or `path` is not a regular file.
     public static func write(_ tensor: Tensor<Float>, to path: String) throws {
         try AtomicFile.write(encode(tensor), to: path)
     }

@@ -21,8 +21,9 @@ public struct SafeTensors: Sendable {
     public subscript(name: String) -> Tensor<Float>? { tensors.first { $0.name == name }?.value }
 
     /// Reads and validates a safetensors file.
-    /// - Throws: `.io` (cannot read), `.format` (anything malformed, naming it), `.outOfMemory`
-    ///   (data beyond `FileLimits.maxBytes`).
+    /// - Throws: `.io` (cannot read, or not a regular file: FIFOs, devices and directories are
+    ///   refused without waiting on them), `.format` (anything malformed, naming it),
+    ///   `.outOfMemory` (data beyond `FileLimits.maxBytes`).
     public static func read(from path: String) throws -> SafeTensors {
         let file = try InputFile(path: path)
         guard file.size >= 8 else {
@@ -98,8 +99,11 @@ public struct SafeTensors: Sendable {
         return out
     }
 
-    /// Writes the file atomically (temporary file in the same directory, then rename).
-    /// - Throws: `.io` when the file cannot be written; `.invalidArgument` as `encoded()`.
+    /// Writes the file atomically (temporary file in the target's directory, then rename),
+    /// through symlinks, keeping an existing file's mode and owner; a path that is not a regular
+    /// file is refused.
+    /// - Throws: `.io` when the file cannot be written or `path` is not a regular file;
+    ///   `.invalidArgument` as `encoded()`.
     public func write(to path: String) throws {
         try AtomicFile.write(try encoded(), to: path)
     }

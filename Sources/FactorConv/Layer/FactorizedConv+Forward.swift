@@ -94,7 +94,10 @@ extension FactorizedConv {
         return Array(bias.scalars[(flat * outChannels)..<((flat + 1) * outChannels)])
     }
 
-    /// Resolves `.auto` to the cheapest valid implementation under the cost model.
+    /// Resolves `.auto` to the cheapest valid implementation under the cost model. A candidate
+    /// that cannot be built (its sizes overflow or pass a 32-bit or memory bound, e.g. the
+    /// mobilenet or dense kernel of a huge factorized one) is skipped; only when none can be
+    /// built is the first one's error thrown.
     func choose(_ s: State, flat: Int, inputShape: [Int]) throws -> Implementation {
         guard s.implementation == .auto else { return s.implementation }
         let candidates: [Implementation] = switch factorization {
@@ -102,10 +105,20 @@ extension FactorizedConv {
         case .tucker, .tt: [.factorized, .reconstructed]
         case .dense: [.reconstructed]
         }
-        var best = Implementation.reconstructed, bestCost = Double.infinity
+        var best: Implementation?, bestCost = Double.infinity
+        var firstError: FactorConvError?
         for candidate in candidates {
-            let cost = try CostModel.seconds(cachedPipeline(s, flat: flat, implementation: candidate), input: inputShape)
-            if cost < bestCost { best = candidate; bestCost = cost }
+            let cost: Double
+            do {
+                cost = try CostModel.seconds(cachedPipeline(s, flat: flat, implementation: candidate), input: inputShape)
+            } catch let error as FactorConvError where error.kind == .invalidArgument || error.kind == .outOfMemory {
+                firstError = firstError ?? error
+                continue
+            }
+            if best == nil || cost < bestCost { best = candidate; bestCost = cost }
+        }
+        guard let best else {
+            throw firstError ?? FactorConvError(.internal, "no forward implementation for \(factorization)")
         }
         return best
     }

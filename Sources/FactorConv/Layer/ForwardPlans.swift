@@ -71,6 +71,9 @@ enum ForwardPlans {
         let spatialFactors = Array(cp.factors[2...])
         let kernel = spatialFactors.map { $0.shape[0] }
         let volume = try Checked.product(kernel, "mobilenet kernel")
+        // The kernel is the factors' outer product, far larger than they are: refuse it before
+        // allocating (auto then skips this plan).
+        try MemoryLimit.check(elements: try Checked.multiply(rank, volume, "mobilenet kernel"), "the mobilenet kernel")
         var taps = Tensor<Float>(shape: [rank] + kernel)
         for r in 0..<rank {
             for t in 0..<volume {

@@ -563,13 +563,16 @@ class FactorizedConv:
     def save(self, path):
         """Saves the layer as one ``.safetensors`` file: the parameters under their state_dict
         names and the configuration in ``__metadata__`` (a sub-convolution saves its main
-        layer). The file is replaced atomically. Raises fc.IOError when it cannot be written."""
+        layer). The file is replaced atomically; a symlink's target is written; a directory,
+        FIFO or device at ``path`` is refused and left alone; a replaced file keeps its mode and
+        (where permitted) owner. Raises fc.IOError when it cannot be written."""
         _lib.check(_lib_.fconv_conv_save(self._live(), _path_bytes(path)))
 
     @classmethod
     def load(cls, path):
         """A layer from a ``.safetensors`` file written by ``save`` (or by the safetensors
-        package with the same names and metadata). Raises fc.IOError (unreadable) or
+        package with the same names and metadata). Raises fc.IOError (unreadable, or not a
+        regular file: FIFOs, devices and directories are refused without blocking) or
         fc.FormatError (malformed or inconsistent file)."""
         handle = _lib.POINTER_CONV()
         _lib.check(_lib_.fconv_conv_load(_path_bytes(path), ctypes.byref(handle)))

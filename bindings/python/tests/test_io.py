@@ -2,13 +2,12 @@
 and the `factorconv` command-line tool (compress / info / run / bench, exit codes)."""
 
 import json
-import os
-import subprocess
 
 import numpy as np
 import pytest
 
 import factorconv as fc
+from cli_tool import run_cli as _run
 
 FACTORIZATIONS = ["cp", "tucker", "tt", "dense"]
 
@@ -124,20 +123,6 @@ def test_inconsistent_metadata_is_a_format_error(tmp_path):
 
 
 # -- the command-line tool ------------------------------------------------------------------
-
-def _cli():
-    path = os.environ.get("FACTORCONV_CLI")
-    if not path:
-        here = os.path.dirname(os.path.abspath(__file__))
-        path = os.path.join(here, "..", "..", "..", ".build", "release", "factorconv")
-    if not os.path.isfile(path):
-        pytest.skip("the factorconv tool is not built (make cli)")
-    return path
-
-
-def _run(*args):
-    return subprocess.run([_cli(), *map(str, args)], capture_output=True, text=True, timeout=300)
-
 
 def test_cli_compress_info_run(tmp_path):
     rng = np.random.default_rng(3)
