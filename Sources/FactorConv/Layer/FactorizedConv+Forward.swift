@@ -1,8 +1,10 @@
 /// The forward pass (spec §5) and the choice made by `implementation='auto'`.
 extension FactorizedConv {
     /// Applies layer `layer` of the grid to `x` (B, C_in, S_1..S_N); `[]` for a single conv.
+    /// An interruptible call (`Interruption`): an interrupted forward throws `.cancelled` and
+    /// leaves the layer unchanged and usable.
     /// - Throws: `.shapeMismatch` for a wrong input rank or channel count or a too small input,
-    ///   `.indexOutOfRange` for a bad layer index, `.numerical` for NaN/Inf in `x`.
+    ///   `.indexOutOfRange` for a bad layer index, `.numerical` for NaN/Inf in `x`, `.cancelled`.
     public func forward(_ x: Tensor<Float>, layer: [Int] = []) throws -> Tensor<Float> {
         let (pipeline, shapes, outShape) = try plan(inputShape: x.shape, layer: layer)
         let y = try x.scalars.withUnsafeBufferPointer { xp in
@@ -15,7 +17,8 @@ extension FactorizedConv {
     }
 
     /// `forward` on raw buffers (the C ABI's path): `input` holds `Π inputShape` floats and
-    /// `output` room for `outputShape(inputShape:layer:)`.
+    /// `output` room for `outputShape(inputShape:layer:)`. Interruptible as `forward(_:layer:)`
+    /// (then `output` is partly written).
     public func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutablePointer<Float>,
                         layer: [Int] = []) throws {
         let (pipeline, shapes, _) = try plan(inputShape: inputShape, layer: layer)
