@@ -123,7 +123,9 @@ struct InterruptionTests {
         var rng = F.Normal(seed: 13)
         let t = rng.tensor([12, 10, 6, 5])
         // The progress hook runs on the calling thread, inside the call: interrupting there makes
-        // the next check point throw, before the next iteration reports.
+        // the next check point throw, before the next iteration reports. The iteration bounds
+        // are finite so that missing check points fail the test instead of hanging it.
+        let cp = CPOptions(nIterMax: 30, tol: 0), hooi = TuckerOptions(nIterMax: 30, tol: 0)
         func expectStopsAfterTwo(_ what: String, _ run: (InterruptSource, @escaping DecompositionProgress) throws -> Void) {
             let source = InterruptSource()
             var seen: [Int] = []
@@ -140,9 +142,9 @@ struct InterruptionTests {
             #expect(error?.message.contains("interrupted") == true, "\(what): \(String(describing: error))")
             #expect(seen == [1, 2], "\(what)")
         }
-        expectStopsAfterTwo("parafac") { _, progress in _ = try parafac(t, rank: 5, options: Self.endlessCP, progress: progress) }
+        expectStopsAfterTwo("parafac") { _, progress in _ = try parafac(t, rank: 5, options: cp, progress: progress) }
         expectStopsAfterTwo("tucker") { _, progress in
-            _ = try tucker(t, ranks: [4, 4, 3, 3], options: Self.endlessTucker, progress: progress)
+            _ = try tucker(t, ranks: [4, 4, 3, 3], options: hooi, progress: progress)
         }
         expectStopsAfterTwo("tensorTrain") { _, progress in _ = try tensorTrain(t, ranks: [1, 3, 4, 3, 1], progress: progress) }
         // Interrupted before it starts: an SVD inside the interrupted call throws at its first check.
