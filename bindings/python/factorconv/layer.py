@@ -10,9 +10,14 @@ layer (ctypes releases the GIL during the C call). Operations that change the la
 ``transduct``, ``load_state_dict``, ``reset_parameters``, ``implementation = ...``, ``close``)
 wait for running forwards and exclude them while they run; a sub-convolution shares this lock
 with its main layer.
+
+Ctrl-C: on the main thread, decompositions and large forwards run on a helper thread while the
+main thread waits interruptibly (``_lib.call_interruptibly``), so that KeyboardInterrupt stops
+them through fconv_interrupt() within a fraction of a second.
 """
 
 import ctypes
+import math
 import numbers
 import operator
 import os
@@ -47,6 +52,13 @@ _DECOMPOSITION_KEYS = ("n_iter_max", "tol", "l2_reg", "init", "random_state", "c
 _lib_ = _lib.lib
 _c_int64_p = ctypes.POINTER(ctypes.c_int64)
 _c_float_p = ctypes.POINTER(ctypes.c_float)
+
+# Forwards of at least this many dense-equivalent multiply-adds (output elements x in_channels x
+# kernel volume) run through _lib.call_interruptibly on the main thread; smaller ones are called
+# directly. Starting the helper thread is then a small fraction of the call, while no forward
+# below it runs long enough for a delayed KeyboardInterrupt to matter. (Factorized paths do
+# fewer multiply-adds than the dense count, so for them the bound is on the high side.)
+_INTERRUPTIBLE_FORWARD_MACS = 4 * 10**9
 
 
 # ------------------------------------------------------------------------------------------
@@ -298,7 +310,14 @@ class _TextProgressBar:
 class _Progress:
     """Wraps a Python progress function as an fconv_progress_fn. Exceptions raised by the
     function never cross into C: the first one is kept, the decomposition is cancelled, and
-    ``reraise`` raises it after the C call returns."""
+    ``reraise`` raises it after the C call returns.
+
+    Ctrl-C cannot be caught here: Python raises its KeyboardInterrupt on the main thread when
+    that thread next checks for signals, which can be the callback's first instruction, before
+    the ``try`` below; the exception then escaped into ctypes, which printed "Exception ignored
+    on calling ctypes callback function" and let the decomposition run on. So decompositions
+    called on the main thread run on a helper thread (``_lib.call_interruptibly``), where this
+    callback runs too, while the main thread waits and receives the KeyboardInterrupt."""
 
     def __init__(self, function):
         self.function = function
@@ -498,7 +517,11 @@ class FactorizedConv:
         ``random_state`` (the seed), ``cp_regularization`` ('proximal'|'ridge').
         progress: None, True (a progress bar on stderr) or ``callable(iteration, error)``
         returning False to cancel (then CancelledError is raised). An exception raised by the
-        callable cancels the decomposition and is re-raised.
+        callable cancels the decomposition and is re-raised. Called from a helper thread when
+        ``from_conv`` is called on the main thread.
+
+        Ctrl-C (KeyboardInterrupt) stops the decomposition within a fraction of a second and is
+        re-raised; no layer is created.
         """
         weight, bias, stride, padding, dilation = _conv_source(
             conv_or_weight, bias, stride, padding, dilation, "conv_or_weight")
@@ -599,13 +622,16 @@ class FactorizedConv:
                 _lib.check(_lib_.fconv_options_set_progress(options.ptr, callback.c_function, None))
             handle = _lib.POINTER_CONV()
             try:
-                status = create(options.ptr, ctypes.byref(handle))
+                # A layer created although Ctrl-C came is freed before KeyboardInterrupt is raised.
+                status, message = _lib.call_interruptibly(
+                    create, options.ptr, ctypes.byref(handle),
+                    discard=lambda: _lib_.fconv_conv_free(handle))
             finally:
                 if bar is not None:
                     bar.close()
             if callback is not None:
                 callback.reraise()
-            _lib.check(status)
+            _lib.check(status, message)
         return cls._from_handle(handle, seed_used)
 
     # -- files -------------------------------------------------------------------------------
@@ -822,7 +848,8 @@ class FactorizedConv:
     def forward(self, x, indices=0):
         """Runs layer ``indices`` (0 for a single convolution, an int or a tuple for a grid) on
         ``x`` (batch, in_channels, *spatial) of any real dtype/layout; float32 C-contiguous input
-        is used without a copy. Returns a new float32 C-contiguous array."""
+        is used without a copy. Returns a new float32 C-contiguous array. Ctrl-C stops a large
+        forward within a fraction of a second (KeyboardInterrupt; the layer stays usable)."""
         x = _as_float32(x, "x")
         layer, layer_ndim = self._layer(indices)
         x_shape = _int64_array(x.shape)
@@ -832,9 +859,27 @@ class FactorizedConv:
             _lib.check(_lib_.fconv_conv_output_shape(handle, x_shape, x.ndim, layer, layer_ndim,
                                                      out_shape, len(out_shape)))
             y = np.empty(tuple(out_shape[:x.ndim]), dtype=np.float32)
-            _lib.check(_lib_.fconv_conv_forward(handle, _lib.float_argument(x), x_shape, x.ndim, layer,
-                                                layer_ndim, _lib.float_argument(y), y.size))
+            args = (handle, _lib.float_argument(x), x_shape, x.ndim, layer, layer_ndim,
+                    _lib.float_argument(y), y.size)
+            if y.size * x.shape[1] * self._kernel_volume(handle) >= _INTERRUPTIBLE_FORWARD_MACS:
+                _lib.check(*_lib.call_interruptibly(_lib_.fconv_conv_forward, *args))
+            else:
+                _lib.check(_lib_.fconv_conv_forward(*args))
         return y
+
+    def _kernel_volume(self, handle):
+        """The product of the kernel size, cached on the main layer (only ``transduct`` changes
+        it). Called under the layer lock with the live ``handle``."""
+        root = self if self._parent is None else self._parent
+        volume = root.__dict__.get("_kernel_volume_cache")
+        if volume is None:
+            count = ctypes.c_size_t()
+            sizes = (ctypes.c_int64 * 64)()
+            _lib.check(_lib_.fconv_conv_get_ints(handle, _INFO["kernel_size"], sizes, 64,
+                                                 ctypes.byref(count)))
+            volume = math.prod(sizes[:count.value])
+            root._kernel_volume_cache = volume
+        return volume
 
     def __call__(self, x, indices=0):
         return self.forward(x, indices)
@@ -975,6 +1020,7 @@ class FactorizedConv:
                                         (padding, "padding"), (stride, "stride"),
                                         (dilation, "dilation"))]
         with _Writing(self._lock):
+            self._kernel_volume_cache = None
             _lib.check(_lib_.fconv_conv_transduct(self._live(), *args))
         return self
 
