@@ -50,6 +50,9 @@
  *   other parent threads were running do not exist in the child; memory they were using is not
  *   reclaimed there. (Do not call fork() from inside a progress callback.)
  *
+ * Interruption.  fconv_interrupt() makes the long calls in progress — decompositions and
+ *   forwards — fail with FCONV_ERR_CANCELLED soon after, on every thread (see its comment).
+ *
  * Versions.  FCONV_ABI_VERSION changes whenever a signature or a pinned value changes; a binding
  *   must refuse a library whose fconv_abi_version() differs from the header it was built with.
  */
@@ -96,7 +99,7 @@ typedef int32_t fconv_status;
 #define FCONV_ERR_OUT_OF_MEMORY     5  /**< an allocation failed or would exceed the memory bound */
 #define FCONV_ERR_FORMAT            6  /**< a malformed file or parameter dictionary */
 #define FCONV_ERR_IO                7  /**< a file could not be read or written */
-#define FCONV_ERR_CANCELLED         8  /**< a progress callback asked to stop */
+#define FCONV_ERR_CANCELLED         8  /**< a progress callback asked to stop, or fconv_interrupt */
 #define FCONV_ERR_BUFFER_TOO_SMALL  9  /**< a caller-allocated output has too few elements */
 #define FCONV_ERR_NUMERICAL        10  /**< NaN/Inf input, or a linear-algebra routine that failed */
 #define FCONV_ERR_INTERNAL         11  /**< a bug in FactorConv; please report it */
@@ -130,6 +133,32 @@ fconv_status fconv_set_num_threads(int32_t n_threads);
 
 /** The number of worker threads one FactorConv call may use (always >= 1). */
 int32_t fconv_get_num_threads(void);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Interrupting long calls                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * Interrupts every interruptible call in progress in the process, on any thread, as
+ * sqlite3_interrupt does for a connection: each returns FCONV_ERR_CANCELLED at its next check
+ * point, normally well under a second later. Calls that start after fconv_interrupt returns are
+ * not affected (each call notes, when it starts, how many interrupts came before it).
+ *
+ * Interruptible calls: fconv_conv_from_conv and fconv_conv_from_conv_list (checked between the
+ *   decomposition's iterations and steps and inside them), fconv_conv_forward and
+ *   fconv_dense_conv_forward (checked per image, between stages and per block). A single BLAS or
+ *   LAPACK call in progress runs to its end first. A call that finishes its work while the
+ *   interrupt arrives may still fail with FCONV_ERR_CANCELLED.
+ * State left: an interrupted from_conv / from_conv_list sets *out to NULL and creates nothing;
+ *   an interrupted forward leaves its output partly written. Layers are never changed: a layer
+ *   whose forward was interrupted gives the same results as before on its next call.
+ * Threads and signals: async-signal-safe (one lock-free atomic increment; no allocation, no
+ *   lock, never waits): it may be called from any thread and from a signal handler, e.g. a
+ *   SIGINT handler, while the interrupted calls run on other threads or below the handler.
+ *   It interrupts every thread's calls; callers that need to stop only some should use a
+ *   progress callback (decompositions) or split the work.
+ */
+void fconv_interrupt(void);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Memory bound                                                                                */
@@ -199,7 +228,8 @@ fconv_status fconv_dense_conv_output_shape(const int64_t *input_shape, size_t in
  * @param output  [out] float32, receives the (batch, out_channels, S'_1..S'_N) result.
  * @param output_capacity [in] elements available in output.
  * @return FCONV_OK; the codes of fconv_dense_conv_output_shape; FCONV_ERR_BUFFER_TOO_SMALL when
- *   output_capacity is below the output's element count; FCONV_ERR_OUT_OF_MEMORY.
+ *   output_capacity is below the output's element count; FCONV_ERR_OUT_OF_MEMORY;
+ *   FCONV_ERR_CANCELLED (fconv_interrupt during the call: the output is partly written).
  * Threads: safe to call concurrently; uses up to fconv_get_num_threads() workers.
  */
 fconv_status fconv_dense_conv_forward(const float *input, const int64_t *input_shape,
@@ -271,7 +301,8 @@ fconv_status fconv_options_set_string(fconv_options *options, const char *key, c
  * iteration number (counting on across CP restarts and TT cores), an upper bound on the number
  * of iterations (the run may converge and stop earlier), and the current relative
  * reconstruction error. Return nonzero to continue, 0 to cancel (the call then fails with
- * FCONV_ERR_CANCELLED and creates nothing). Called on the calling thread.
+ * FCONV_ERR_CANCELLED and creates nothing). Called on the calling thread. fconv_interrupt is the
+ * way to cancel from elsewhere (another thread, a signal handler).
  */
 typedef int32_t (*fconv_progress_fn)(int64_t iteration, int64_t max_iterations, double relative_error,
                                      void *user_data);
@@ -328,7 +359,8 @@ fconv_status fconv_conv_create(int64_t in_channels, int64_t out_channels, const 
  * @param out          [out] the new layer; NULL on failure.
  * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT; FCONV_ERR_SHAPE_MISMATCH; FCONV_ERR_NUMERICAL
  *   (NaN/Inf in the kernel or bias, a failed factorization); FCONV_ERR_UNSUPPORTED (an
- *   implementation the factorization lacks); FCONV_ERR_CANCELLED; FCONV_ERR_OUT_OF_MEMORY.
+ *   implementation the factorization lacks); FCONV_ERR_CANCELLED (the progress callback, or
+ *   fconv_interrupt during the call); FCONV_ERR_OUT_OF_MEMORY.
  */
 fconv_status fconv_conv_from_conv(const float *weight, const int64_t *weight_shape, size_t weight_ndim,
                                   const float *bias, const fconv_options *options, fconv_conv **out);
@@ -403,7 +435,8 @@ fconv_status fconv_conv_output_shape(const fconv_conv *conv, const int64_t *inpu
  * Runs layer `layer` on a float32 input (batch, in_channels, S_1..S_N) into a caller-allocated
  * output of fconv_conv_output_shape's shape.
  * @return FCONV_OK; the codes of fconv_conv_output_shape; FCONV_ERR_BUFFER_TOO_SMALL;
- *   FCONV_ERR_NUMERICAL (NaN or Inf in the input).
+ *   FCONV_ERR_NUMERICAL (NaN or Inf in the input); FCONV_ERR_CANCELLED (fconv_interrupt during
+ *   the call: the output is partly written, the layer unchanged).
  * Threads: concurrent calls on one handle are safe and give identical results.
  */
 fconv_status fconv_conv_forward(const fconv_conv *conv, const float *input, const int64_t *input_shape,

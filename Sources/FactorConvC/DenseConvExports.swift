@@ -59,6 +59,8 @@ public func fconv_dense_conv_forward(
         try MemoryLimit.check(elements: try Checked.add(try Checked.add(problem.outputCount, kernels, "workspace"),
                                                         try Checked.multiply(Parallel.threadCount, block, "workspace"), "workspace"),
                               "dense convolution of input \(problem.inputShape)")
-        DenseConvolution.forward(problem, input: x, weight: w, bias: bias, output: y)
+        try Interruption.interruptible("fconv_dense_conv_forward") {
+            DenseConvolution.forward(problem, input: x, weight: w, bias: bias, output: y)
+        }
     }
 }

@@ -27,20 +27,23 @@ public enum Parallel {
     }
 
     /// Runs `body(i)` for every `i` in `0..<count`, spread over up to `threadCount` workers in
-    /// contiguous chunks. `body` must be safe to run concurrently for distinct `i`.
+    /// contiguous chunks. `body` must be safe to run concurrently for distinct `i`. The workers
+    /// run as part of the caller's interruptible call, if any (`Interruption.isRequested` in
+    /// `body` reports the caller's interruption).
     public static func forEach(_ count: Int, maxWorkers: Int? = nil, _ body: (Int) -> Void) {
         let workers = min(count, maxWorkers ?? threadCount)
         if workers <= 1 {
             for i in 0..<count { body(i) }
             return
         }
+        let scope = Interruption.currentScope
         // The caller guarantees `body` is safe for concurrent distinct indices; the closure does
         // not outlive this call, so the unchecked capture is sound.
         withoutActuallyEscaping(body) { escapable in
             nonisolated(unsafe) let work = escapable
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 let lo = count * w / workers, hi = count * (w + 1) / workers
-                for i in lo..<hi { work(i) }
+                Interruption.working(for: scope) { for i in lo..<hi { work(i) } }
             }
         }
     }

@@ -1,8 +1,10 @@
 /// The forward pass (spec §5) and the choice made by `implementation='auto'`.
 extension FactorizedConv {
     /// Applies layer `layer` of the grid to `x` (B, C_in, S_1..S_N); `[]` for a single conv.
+    /// An interruptible call (`Interruption`): an interrupted forward throws `.cancelled` and
+    /// leaves the layer unchanged and usable.
     /// - Throws: `.shapeMismatch` for a wrong input rank or channel count or a too small input,
-    ///   `.indexOutOfRange` for a bad layer index, `.numerical` for NaN/Inf in `x`.
+    ///   `.indexOutOfRange` for a bad layer index, `.numerical` for NaN/Inf in `x`, `.cancelled`.
     public func forward(_ x: Tensor<Float>, layer: [Int] = []) throws -> Tensor<Float> {
         let (pipeline, shapes, outShape) = try plan(inputShape: x.shape, layer: layer)
         let y = try x.scalars.withUnsafeBufferPointer { xp in
@@ -20,6 +22,7 @@ extension FactorizedConv {
     /// a `set` on another thread can change the result's shape but never make this write past
     /// `output`: `output` must hold the output's elements (else `.bufferTooSmall`) and, when
     /// `expectedShape` is given, the output must have exactly that shape (else `.shapeMismatch`).
+    /// Interruptible as `forward(_:layer:)` (then `output` is partly written).
     /// - Returns: the output shape.
     @discardableResult
     public func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutableBufferPointer<Float>,

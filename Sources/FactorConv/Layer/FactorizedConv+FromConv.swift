@@ -34,7 +34,9 @@ extension FactorizedConv {
 
     /// Compresses a dense convolution (tltorch `FactorizedConv.from_conv`): decomposes its kernel
     /// (in float64) at `rank` and keeps its bias and geometry. With `decompose: false` the layer
-    /// is initialized instead (bias zero). `progress` may cancel (`.cancelled`, nothing created).
+    /// is initialized instead (bias zero). `progress` may cancel (`.cancelled`, nothing created),
+    /// and so may `Interruption.interruptCallsInProgress()`: the decomposition is an
+    /// interruptible call.
     public static func fromConv(_ conv: DenseConv, rank: RankSpec = .same, factorization: Factorization = .cp,
                                 implementation: Implementation = .reconstructed, decompose: Bool = true,
                                 options: DecompositionOptions = DecompositionOptions(),
@@ -46,7 +48,8 @@ extension FactorizedConv {
 
     /// Compresses several dense convolutions of equal kernel shape into one grid of
     /// `convs.count` layers sharing a factorization (tltorch `from_conv_list`); each layer keeps
-    /// its own geometry and bias (a layer whose conv has no bias applies none).
+    /// its own geometry and bias (a layer whose conv has no bias applies none). Cancellable as
+    /// `fromConv`.
     public static func fromConvList(_ convs: [DenseConv], rank: RankSpec = .same, factorization: Factorization = .cp,
                                     implementation: Implementation = .reconstructed, decompose: Bool = true,
                                     options: DecompositionOptions = DecompositionOptions(),
@@ -109,10 +112,12 @@ extension FactorizedConv {
             for (i, c) in convs.enumerated() where !c.weight.allFinite {
                 throw FactorConvError.nonFinite(convs.count == 1 ? "weight" : "conv \(i)'s kernel")
             }
-            let stacked = try Tensor(shape: grid.shape + kernelShape, scalars: convs.flatMap(\.weight.scalars))
-            let target = try KernelLayout.kernelToTensor(stacked, factorization: factorization, layerModes: grid.modes)
-            weight = try decomposition(of: target.converted(to: Double.self), factorization: factorization,
-                                       rank: resolved, options: options, progress: progress)
+            weight = try Interruption.interruptible(convs.count == 1 ? "from_conv" : "from_conv_list") {
+                let stacked = try Tensor(shape: grid.shape + kernelShape, scalars: convs.flatMap(\.weight.scalars))
+                let target = try KernelLayout.kernelToTensor(stacked, factorization: factorization, layerModes: grid.modes)
+                return try decomposition(of: target.converted(to: Double.self), factorization: factorization,
+                                         rank: resolved, options: options, progress: progress)
+            }
         } else {
             weight = try FactorizedTensor.make(factorization, shape: shape, rank: resolved,
                                                initialization: .normal(std: 0.02, seed: seed))

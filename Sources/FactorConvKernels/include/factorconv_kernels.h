@@ -8,10 +8,15 @@
 // Internal to libfactorconv (hidden by the release .so's version script). Every function here
 // except fck_avx512_available requires fck_avx512_available() == 1; callers fall back to BLAS
 // otherwise. No function allocates or fails: callers pass valid pointers and sizes.
+//
+// The module also holds the interrupt state behind fconv_interrupt (factorconv_interrupt.h,
+// included here so that every user of the module sees it).
 #ifndef FACTORCONV_KERNELS_H
 #define FACTORCONV_KERNELS_H
 
 #include <stddef.h>
+
+#include "factorconv_interrupt.h"
 
 /// Rows per packed panel of A (two 16-float AVX-512 vectors).
 #define FCK_PANEL_ROWS 32

@@ -144,8 +144,21 @@ public struct ConvPipeline: Sendable {
     /// `forward(input:inputShape:output:rejectingNonFinite:)` for a caller that has already
     /// computed (and so validated) `imageShapes(input:)` of the input's image shape, `shapes`:
     /// a layer's forward call needs them first for its memory check.
+    ///
+    /// An interruptible call (`Interruption`), checked per image, between stages and per block
+    /// of a dense stage: when interrupted it throws `.cancelled` with the output partly written.
     public func forward(input: UnsafePointer<Float>, inputShape: [Int], imageShapes shapes: [[Int]],
                         output: UnsafeMutablePointer<Float>, rejectingNonFinite: Bool) throws {
+        try Interruption.interruptible("forward") {
+            try run(input: input, inputShape: inputShape, imageShapes: shapes, output: output,
+                    rejectingNonFinite: rejectingNonFinite)
+        }
+    }
+
+    /// The body of `forward(input:inputShape:imageShapes:output:rejectingNonFinite:)`. Inside an
+    /// interrupted call, images and stages not started are skipped.
+    private func run(input: UnsafePointer<Float>, inputShape: [Int], imageShapes shapes: [[Int]],
+                     output: UnsafeMutablePointer<Float>, rejectingNonFinite: Bool) throws {
         let batch = inputShape[0]
         let counts = shapes.map { $0.reduce(1, *) }
         // Two intermediate images per worker, each a whole number of cache lines (so both share
@@ -189,6 +202,7 @@ public struct ConvPipeline: Sendable {
             }
             var i = 0
             while i < stages.count {
+                if Interruption.isRequested { return }
                 if let pair = planePairs[i], pair.handles(width: shapes[i].last!) {
                     let dst = destination(lastStage: i + 1)
                     applyPair(pair, input: src, shape: shapes[i], output: dst, outputShape: shapes[i + 2], workers: innerWorkers)

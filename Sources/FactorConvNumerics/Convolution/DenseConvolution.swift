@@ -14,7 +14,8 @@ public enum DenseConvolution {
     static let columnBlockFloats = 1 << 19
 
     /// Convolves tensors: `x` (B, C_in, S...), `weight` (C_out, C_in, K...), optional `bias` (C_out).
-    /// - Throws: `FactorConvError` on any shape or geometry problem.
+    /// An interruptible call (`Interruption`).
+    /// - Throws: `FactorConvError` on any shape or geometry problem; `.cancelled` when interrupted.
     public static func forward(_ x: Tensor<Float>, weight: Tensor<Float>, bias: Tensor<Float>? = nil,
                                geometry: ConvGeometry) throws -> Tensor<Float> {
         try BLAS.require()
@@ -22,7 +23,7 @@ public enum DenseConvolution {
         if let bias, bias.shape != [problem.outChannels] {
             throw FactorConvError.shape("bias has shape \(bias.shape) but expected [\(problem.outChannels)]")
         }
-        let out = x.scalars.withUnsafeBufferPointer { xp in
+        let out = try Interruption.interruptible("the dense convolution") { x.scalars.withUnsafeBufferPointer { xp in
             weight.scalars.withUnsafeBufferPointer { wp in
                 Tensor<Float>.uninitializedFloats(problem.outputCount) { op in
                     if let bias {
@@ -34,7 +35,7 @@ public enum DenseConvolution {
                     }
                 }
             }
-        }
+        } }
         return Tensor(uncheckedShape: problem.outputShape, scalars: out)
     }
 
@@ -44,6 +45,10 @@ public enum DenseConvolution {
     /// parallel loop). Requires `BLAS.require()` to have succeeded. `winogradWeight`, when given,
     /// is the kernel already transformed by `WinogradKernel.transformed` (callers with fixed
     /// weights compute it once).
+    ///
+    /// Blocks of work not started when the interruptible call it runs in is interrupted are
+    /// skipped, leaving the output incomplete: callers run it inside `Interruption.interruptible`,
+    /// which then throws `.cancelled`. A transformed kernel it caches is always complete.
     public static func forward(_ problem: ConvProblem, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
                                workers: Int = Parallel.threadCount, winogradWeight: UnsafePointer<Float>? = nil) {
@@ -70,6 +75,7 @@ public enum DenseConvolution {
         if problem.isPointwise {
             // The input image already is the (C_in × positions) column matrix.
             Parallel.forEach(items, maxWorkers: workers) { item in
+                if Interruption.isRequested { return }
                 let b = item / blocksPerImage, p0 = (item % blocksPerImage) * blockColumns
                 let n = min(blockColumns, positions - p0)
                 multiply(b: b, p0: p0, n: n, columns: input + b * problem.inputImageCount + p0,
@@ -101,6 +107,7 @@ public enum DenseConvolution {
         if items >= workers {
             // Enough independent blocks: each worker fills and multiplies whole blocks.
             Parallel.forEach(items, maxWorkers: workers) { item in
+                if Interruption.isRequested { return }
                 let b = item / blocksPerImage, p0 = (item % blocksPerImage) * blockColumns
                 let n = min(blockColumns, positions - p0)
                 Workspace.shared.withBuffer(of: Float.self, count: depth * n) { col in
@@ -113,7 +120,7 @@ public enum DenseConvolution {
         }
 
         // Few blocks (small batch and image): split each block's rows, then its output channels.
-        for item in 0..<items {
+        for item in 0..<items where !Interruption.isRequested {
             let b = item / blocksPerImage, p0 = (item % blocksPerImage) * blockColumns
             let n = min(blockColumns, positions - p0)
             Workspace.shared.withBuffer(of: Float.self, count: depth * n) { col in

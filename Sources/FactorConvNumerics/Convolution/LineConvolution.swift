@@ -65,7 +65,9 @@ struct LineConvolution {
     }
 
     /// Computes output rows [row0, row0 + rows) (first spatial dimension) of image `image` for
-    /// output channels `channels`, with the slab's line buffer `lines` already filled.
+    /// output channels `channels`, with the slab's line buffer `lines` already filled. Stops
+    /// between GEMMs when the interruptible call is interrupted (a slab of a large kernel is
+    /// many GEMMs), leaving those rows incomplete.
     func multiply(packed: UnsafePointer<Float>, lines: UnsafePointer<Float>, row0: Int, rows: Int,
                   output: UnsafeMutablePointer<Float>, channels: Range<Int>) {
         let n = problem.order
@@ -105,6 +107,7 @@ struct LineConvolution {
                 outColumn = n == 2 ? row0 * innerOut : outColumn * problem.outputSpatial[n - 2] * innerOut
                 let y = output + channels.lowerBound * outPositions + outColumn
                 for (t, tap) in taps.enumerated() {
+                    if Interruption.isRequested { return }
                     var lineColumn = 0
                     for d in 0..<(n - 2) { lineColumn += (coord[d] + tap[d] * g.dilation[d]) * paddedStrides[d] }
                     let last = n - 2                                          // last outer dimension
@@ -212,6 +215,7 @@ struct LineConvolution {
 
 extension LineConvolution {
     /// Runs the whole convolution (see `DenseConvolution.forward` for the buffer contract).
+    /// Slabs not started when the interruptible call is interrupted are skipped.
     func run(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
              output: UnsafeMutablePointer<Float>, workers: Int) {
         let cout = problem.outChannels
@@ -238,6 +242,7 @@ extension LineConvolution {
 
             if items >= workers {
                 Parallel.forEach(items, maxWorkers: workers) { item in
+                    if Interruption.isRequested { return }
                     let (b, row0, rows) = slab(item)
                     let y = output + b * cout * problem.outputPositions
                     Workspace.shared.withBuffer(of: Float.self, count: slabBufferCount) { lines in
@@ -250,7 +255,7 @@ extension LineConvolution {
             }
             // Few slabs: split each slab's fill by rows and its GEMMs by output channels.
             Workspace.shared.withBuffer(of: Float.self, count: slabBufferCount) { lines in
-                for item in 0..<items {
+                for item in 0..<items where !Interruption.isRequested {
                     let (b, row0, rows) = slab(item)
                     let y = output + b * cout * problem.outputPositions
                     Parallel.forEach(workers, maxWorkers: workers) { w in

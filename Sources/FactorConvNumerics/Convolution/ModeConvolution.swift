@@ -35,7 +35,8 @@ struct ModeConvolution {
     }
 
     /// Runs the whole convolution (see `DenseConvolution.forward` for the buffer contract):
-    /// images over the workers, or with fewer images than workers, output channels.
+    /// images over the workers, or with fewer images than workers, output channels. Items not
+    /// started when the interruptible call is interrupted are skipped (the output is then incomplete).
     func run(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
              output: UnsafeMutablePointer<Float>, workers: Int) {
         let cin = problem.inChannels, cout = problem.outChannels, k = problem.kernel[mode], g = problem.geometry
@@ -44,7 +45,7 @@ struct ModeConvolution {
         Parallel.forEach(problem.batch * parts, maxWorkers: workers) { item in
             let image = item / parts, part = item % parts
             let channels = (cout * part / parts)..<(cout * (part + 1) / parts)
-            guard !channels.isEmpty else { return }
+            guard !channels.isEmpty, !Interruption.isRequested else { return }
             let o0 = channels.lowerBound
             let status = fck_mode_conv(input + image * cin * inPlane, Int32(cin), inPlane,
                                        output + (image * cout + o0) * outPlane, Int32(channels.count), outPlane,

@@ -15,6 +15,7 @@ struct ShiftConvolution {
     }
 
     /// Runs the whole convolution (see `DenseConvolution.forward` for the buffer contract).
+    /// Images not started when the interruptible call is interrupted are skipped.
     func run(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
              output: UnsafeMutablePointer<Float>, workers: Int) {
         let cin = problem.inChannels, cout = problem.outChannels, k = problem.kernel[0]
@@ -38,6 +39,7 @@ struct ShiftConvolution {
             func multiply(_ image: Int, rows: UnsafePointer<Float>, channels: Range<Int>) {
                 let y = output + (image * cout + channels.lowerBound) * outLength
                 for t in 0..<k {
+                    if Interruption.isRequested { return }
                     Float.gemm(transA: false, transB: false, m: channels.count, n: outLength, k: cin, alpha: 1,
                                a: packed + (t * cout + channels.lowerBound) * cin, lda: cin, b: rows + t * dilation,
                                ldb: paddedLength, beta: t == 0 ? 0 : 1, c: y, ldc: outLength)
@@ -53,6 +55,7 @@ struct ShiftConvolution {
             let count = cin * paddedLength
             if problem.batch >= workers {
                 Parallel.forEach(problem.batch, maxWorkers: workers) { image in
+                    if Interruption.isRequested { return }
                     Workspace.shared.withBuffer(of: Float.self, count: count) { rows in
                         padRows(image, into: rows, channels: 0..<cin)
                         multiply(image, rows: rows, channels: 0..<cout)
@@ -61,7 +64,7 @@ struct ShiftConvolution {
                 return
             }
             Workspace.shared.withBuffer(of: Float.self, count: count) { rows in
-                for image in 0..<problem.batch {
+                for image in 0..<problem.batch where !Interruption.isRequested {
                     Parallel.forEach(workers, maxWorkers: workers) { w in
                         padRows(image, into: rows, channels: (cin * w / workers)..<(cin * (w + 1) / workers))
                     }

@@ -25,7 +25,7 @@ protocol WinogradPlan {
 
 extension WinogradPlan {
     /// Runs the whole convolution with U already computed (`DenseConvolution.forward`'s buffer
-    /// contract).
+    /// contract). Blocks not started when the interruptible call is interrupted are skipped.
     func run(input: UnsafePointer<Float>, transformedWeight u: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
              output: UnsafeMutablePointer<Float>, workers: Int) {
         let blocks = self.blocks
@@ -42,6 +42,7 @@ extension WinogradPlan {
 
         if blocks.count >= workers {
             Parallel.forEach(blocks.count, maxWorkers: workers) { item in
+                if Interruption.isRequested { return }
                 Workspace.shared.withBuffer(of: Float.self, count: workerFloats) { process(blocks[item], channels: 0..<cout, buffer: $0) }
             }
             return
@@ -54,7 +55,7 @@ extension WinogradPlan {
             Parallel.forEach(workers, maxWorkers: workers) { w in
                 let channels = channelShare(w, of: workers)
                 guard !channels.isEmpty else { return }
-                for block in blocks { process(block, channels: channels, buffer: buffer + w * workerFloats) }
+                for block in blocks where !Interruption.isRequested { process(block, channels: channels, buffer: buffer + w * workerFloats) }
             }
         }
     }

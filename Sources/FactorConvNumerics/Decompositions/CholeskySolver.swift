@@ -17,13 +17,16 @@ extension DecompositionKit {
         /// Inverses of the diagonal blocks of L (lower triangular, block × block each).
         private var inverses: [Matrix] = []
 
-        /// Factors the lower triangle of the n×n row-major `a` in place; nil if not positive definite.
+        /// Factors the lower triangle of the n×n row-major `a` in place; nil if not positive
+        /// definite, or when the interruptible call it runs in is interrupted (checked per block
+        /// column; `a` is then partly factored).
         init?(factoring a: UnsafeMutablePointer<Double>, n: Int) {
             self.n = n
             self.l = a
             let nb = Self.block
             var k0 = 0
             while k0 < n {
+                if Interruption.isRequested { return nil }
                 let kb = min(nb, n - k0)
                 let diag = a + k0 * n + k0
                 guard Self.factorDiagonal(diag, kb: kb, ld: n) else { return nil }
@@ -54,11 +57,13 @@ extension DecompositionKit {
             }
         }
 
-        /// Solves `X (L Lᵀ) = B` in place for the m rows of `b` (m × n row-major).
+        /// Solves `X (L Lᵀ) = B` in place for the m rows of `b` (m × n row-major). Row blocks
+        /// not started when the interruptible call is interrupted are left as they are.
         func solveRows(_ b: UnsafeMutablePointer<Double>, m: Int) {
             let rowBlocks = (m + tile - 1) / tile
             let nb = Self.block, blocks = inverses.count
             Parallel.forEach(rowBlocks) { p in
+                if Interruption.isRequested { return }
                 let r0 = p * tile, rows = min(tile, m - r0)
                 let rhs = b + r0 * n
                 let tmp = Matrix(rows: rows, cols: nb)

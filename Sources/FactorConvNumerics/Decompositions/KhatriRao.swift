@@ -50,7 +50,8 @@ extension DecompositionKit {
 
     /// `M = A · KR(factors)` for `A` (rows × J, row-major), `J = Π factor rows`, into `m` (rows × R).
     /// Work is split over row ranges of A (or column ranges of R when A has few rows); each task
-    /// streams Khatri-Rao chunks through GEMM.
+    /// streams Khatri-Rao chunks through GEMM. Stops between chunks when the interruptible call
+    /// is interrupted (`m` is then incomplete; the caller's check point throws).
     static func mttkrpDirect(_ a: UnsafePointer<Double>, rows: Int, cols j: Int, factors: [Matrix], rank r: Int, into m: Matrix) {
         let workers = max(1, Parallel.threadCount)
         var tasks: [(rows: Range<Int>, cols: Range<Int>)] = []
@@ -68,6 +69,7 @@ extension DecompositionKit {
             let kr = Matrix(rows: chunk, cols: w)
             var j0 = 0
             while j0 < j {
+                if Interruption.isRequested { return }
                 let j1 = min(j, j0 + chunk)
                 khatriRaoRows(factors, rows: j0, j1, columns: cr.lowerBound, cr.upperBound, into: kr.data)
                 Double.gemm(transA: false, transB: false, m: rr.count, n: w, k: j1 - j0, alpha: 1,
@@ -78,8 +80,17 @@ extension DecompositionKit {
         }
     }
 
+    /// Work (output elements × (I0 + 8), the 8 for writing the output) of one GEMM piece of
+    /// `leftContraction`: its output can be hundreds of MB, written by one GEMM per worker, and
+    /// an interruption is only seen between GEMMs.
+    static let leftContractionPieceWork = 1 << 26
+
     /// The left partial contraction `L[r, :] = F_0[:, r]ᵀ T_(0)` (R × J0) of a tensor viewed as
     /// `T_(0)` (I0 × J0): the start of the dimension tree that serves modes 1…N-1 of a sweep.
+    /// Each worker's share is computed in pieces of about `leftContractionPieceWork`, and of at
+    /// least 256 rows (every row piece packs all of `T_(0)` again) or 256 columns; pieces not
+    /// started when the interruptible call is interrupted are skipped (`L` is then incomplete;
+    /// the caller's check point throws).
     static func leftContraction(_ t: UnsafePointer<Double>, i0: Int, j0: Int, factor f: Matrix) -> Matrix {
         let r = f.cols
         let l = Matrix(rows: r, cols: j0)
@@ -89,12 +100,20 @@ extension DecompositionKit {
         Parallel.forEach(n) { b in
             if byRows {
                 let lo = r * b / n, hi = r * (b + 1) / n
-                Double.gemm(transA: true, transB: false, m: hi - lo, n: j0, k: i0, alpha: 1, a: f.data + lo, lda: r,
-                            b: t, ldb: j0, beta: 0, c: l.data + lo * j0, ldc: j0)
+                let step = max(256, leftContractionPieceWork / max(1, j0 * (i0 + 8)))
+                for p0 in stride(from: lo, to: hi, by: step) where !Interruption.isRequested {
+                    let p1 = min(hi, p0 + step)
+                    Double.gemm(transA: true, transB: false, m: p1 - p0, n: j0, k: i0, alpha: 1, a: f.data + p0, lda: r,
+                                b: t, ldb: j0, beta: 0, c: l.data + p0 * j0, ldc: j0)
+                }
             } else {
                 let lo = j0 * b / n, hi = j0 * (b + 1) / n
-                Double.gemm(transA: true, transB: false, m: r, n: hi - lo, k: i0, alpha: 1, a: f.data, lda: r,
-                            b: t + lo, ldb: j0, beta: 0, c: l.data + lo, ldc: j0)
+                let step = max(256, leftContractionPieceWork / max(1, r * (i0 + 8)))
+                for p0 in stride(from: lo, to: hi, by: step) where !Interruption.isRequested {
+                    let p1 = min(hi, p0 + step)
+                    Double.gemm(transA: true, transB: false, m: r, n: p1 - p0, k: i0, alpha: 1, a: f.data, lda: r,
+                                b: t + p0, ldb: j0, beta: 0, c: l.data + p0, ldc: j0)
+                }
             }
         }
         return l
@@ -102,6 +121,7 @@ extension DecompositionKit {
 
     /// MTTKRP of mode n from the left contraction `L` (R × (I_n · rest)):
     /// `M[i, r] = Σ_b L[r, i, b] · KR(right)[b, r]`, with `right` the factors of modes n+1… .
+    /// Stops between columns when the interruptible call is interrupted (as `mttkrpDirect`).
     static func mttkrpFromLeft(_ l: Matrix, size i: Int, rest: Int, right: [Matrix]) -> Matrix {
         let r = l.rows
         let m = Matrix(rows: i, cols: r)
@@ -110,6 +130,7 @@ extension DecompositionKit {
             let lo = r * b / blocks, hi = r * (b + 1) / blocks
             let w = Matrix(rows: rest, cols: 1), col = Matrix(rows: i, cols: 1)
             for c in lo..<hi {
+                if Interruption.isRequested { return }
                 khatriRaoRows(right, rows: 0, rest, columns: c, c + 1, into: w.data)
                 Double.gemm(transA: false, transB: false, m: i, n: 1, k: rest, alpha: 1, a: l.data + c * l.cols, lda: rest,
                             b: w.data, ldb: 1, beta: 0, c: col.data, ldc: 1)
@@ -120,7 +141,8 @@ extension DecompositionKit {
     }
 
     /// Contracts mode n of the left contraction with the updated factor:
-    /// `L'[r, b] = Σ_i L[r, i, b] F_n[i, r]` (R × rest).
+    /// `L'[r, b] = Σ_i L[r, i, b] F_n[i, r]` (R × rest). Stops between columns when the
+    /// interruptible call is interrupted (as `mttkrpDirect`).
     static func advanceLeft(_ l: Matrix, size i: Int, rest: Int, factor f: Matrix) -> Matrix {
         let r = l.rows
         let next = Matrix(rows: r, cols: rest)
@@ -129,6 +151,7 @@ extension DecompositionKit {
             let lo = r * b / blocks, hi = r * (b + 1) / blocks
             let col = Matrix(rows: i, cols: 1)
             for c in lo..<hi {
+                if Interruption.isRequested { return }
                 for x in 0..<i { col.data[x] = f.data[x * r + c] }
                 Double.gemm(transA: true, transB: false, m: rest, n: 1, k: i, alpha: 1, a: l.data + c * l.cols, lda: rest,
                             b: col.data, ldb: 1, beta: 0, c: next.data + c * rest, ldc: 1)

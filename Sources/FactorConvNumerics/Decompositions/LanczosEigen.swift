@@ -16,7 +16,8 @@ extension DecompositionKit {
     /// and `top`. Lanczos from a fixed pseudo-random start with full reorthogonalization (twice,
     /// classical Gram-Schmidt), so the result is deterministic.
     ///
-    /// Returns false, leaving `u` and `top` unspecified, unless the result is certified:
+    /// Returns false, leaving `u` and `top` unspecified, when the interruptible call it runs in is
+    /// interrupted (checked every step), and unless the result is certified:
     /// - every Ritz pair's residual ‖G x − θ x‖ ≤ 1e-13·θ_1, and
     /// - no other eigenvalue lies above σ = θ_k − 1e-4·θ_1, proved by a Cholesky factorization of
     ///   `σI − G + 2θ_1·XXᵀ` (X the Ritz vectors): positive definite exactly when the eigenvalues not
@@ -52,6 +53,7 @@ extension DecompositionKit {
                 var converged = false
                 var theta = 0.0                                 // θ_1, the largest Ritz value
                 for j in 0..<maxSteps {
+                    if Interruption.isRequested { return false }
                     let qj = q + j * m
                     fcb_cblas_dsymv(FCB_COL_MAJOR, FCB_UPPER, Int32(m), 1, g, Int32(m), qj, 1, 0, w, 1)
                     var a = 0.0

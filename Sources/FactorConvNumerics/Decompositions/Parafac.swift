@@ -10,6 +10,9 @@ import Foundation
 /// stream Khatri-Rao chunks through GEMM, modes ≥ 1 reuse one left contraction `F_0ᵀ T_(0)`
 /// (a dimension tree: two tensor-sized GEMMs per sweep instead of N), and at most a few R×R
 /// matrices are alive at once. Runs in float64 and is deterministic for a given seed.
+///
+/// An interruptible call (`Interruption`): checked per mode of every sweep and inside its
+/// solves and products.
 /// - Parameters:
 ///   - tensor: the tensor to decompose (finite values).
 ///   - rank: the CP rank R ≥ 1.
@@ -17,7 +20,7 @@ import Foundation
 ///   - progress: called after each sweep; returning false cancels.
 /// - Returns: unit weights, one `(I_n, R)` factor per mode, the error history and sweep count.
 /// - Throws: `.invalidArgument` (rank, options, shape), `.numerical` (non-finite input, failed
-///   solve, divergence), `.cancelled` (progress hook).
+///   solve, divergence), `.cancelled` (progress hook, interruption).
 public func parafac(_ tensor: Tensor<Double>, rank: Int, options: CPOptions = CPOptions(),
                     progress: DecompositionProgress? = nil) throws -> CPDecomposition {
     try DecompositionKit.validateInput(tensor, "parafac")
@@ -28,7 +31,9 @@ public func parafac(_ tensor: Tensor<Double>, rank: Int, options: CPOptions = CP
     _ = try Checked.product([rank, rank, 8], "parafac: the \(rank)×\(rank) normal matrix")
     for size in tensor.shape { _ = try Checked.product([size, rank, 8], "parafac: a \(size)×\(rank) factor") }
     try BLAS.require()
-    return try DecompositionKit.CPALS(tensor: tensor, rank: rank, options: options).run(progress)
+    return try Interruption.interruptible("parafac") {
+        try DecompositionKit.CPALS(tensor: tensor, rank: rank, options: options).run(progress)
+    }
 }
 
 extension DecompositionKit {
@@ -67,6 +72,7 @@ extension DecompositionKit {
                 var left: Matrix?          // F_0ᵀ T_(0) contracted with F_1…F_{n-1} (tree path)
                 var lastM: Matrix?         // MTTKRP of the last mode, for ⟨T, CP⟩
                 for n in 0..<order {
+                    try Interruption.check("parafac")
                     grams.normalMatrix(excluding: n, factors: factors, shift: options.l2Reg, into: p)
                     if n + 1 < order { grams.drop(n + 1) }   // its old value is dead from here on
                     grams.drop(n)
@@ -107,6 +113,7 @@ extension DecompositionKit {
                         return x
                     }
                     let trialError = try cpError(trial, normT2: normT2)
+                    try Interruption.check("parafac")
                     if trialError < error {
                         factors = trial
                         error = trialError
@@ -161,6 +168,8 @@ extension DecompositionKit {
                 solver.solveRows(m.data, m: m.rows)
                 return
             }
+            // An interrupted factorization stops early and fails: not a reason for LU.
+            try Interruption.check("parafac")
             // The Grams of modes already dropped are recomputed from the factors per tile.
             grams.normalMatrix(excluding: n, factors: factors, shift: options.l2Reg, into: p)
             mirrorLower(p.data, n: rank)
@@ -174,6 +183,7 @@ extension DecompositionKit {
             var rng = Random(seed: options.seed)
             var factors: [Matrix] = []
             for (n, size) in shape.enumerated() {
+                try Interruption.check("parafac")
                 let f = Matrix(rows: size, cols: rank, repeating: 0)
                 switch options.initialization {
                 case .random:

@@ -4,12 +4,14 @@
 /// core k = the `r_{k+1}` leading (sign-flipped) left singular vectors, `Z = diag(S) Vᵀ`; the last
 /// core is the remaining `Z`. Wide unfoldings use the Gram path, where `diag(S) Vᵀ = Uᵀ Z` is one
 /// GEMM and V is never formed; tall ones use the thin SVD.
+///
+/// An interruptible call (`Interruption`): checked before every core's SVD and inside it.
 /// - Parameters:
 ///   - ranks: N+1 ranks with `ranks[0] == ranks[N] == 1`, each ≥ 1; larger ranks than an unfolding
 ///     allows are truncated (e.g. (1,7,5,6,1) on (6,3,3,5) gives (1,6,5,5,1)).
 ///   - progress: called after each core with the error so far (from the discarded singular values).
 /// - Returns: cores `(r_k, I_k, r_{k+1})`, the ranks used and the relative error.
-/// - Throws: `.invalidArgument`, `.numerical`, `.cancelled`.
+/// - Throws: `.invalidArgument`, `.numerical`, `.cancelled` (progress hook, interruption).
 public func tensorTrain(_ tensor: Tensor<Double>, ranks: [Int], progress: DecompositionProgress? = nil) throws -> TTDecomposition {
     let normT2 = try DecompositionKit.validatedSquaredNorm(tensor, "tensorTrain")
     let shape = tensor.shape, order = shape.count
@@ -19,6 +21,15 @@ public func tensorTrain(_ tensor: Tensor<Double>, ranks: [Int], progress: Decomp
     guard ranks.first == 1, ranks.last == 1 else { throw FactorConvError.invalid("tensorTrain: the boundary ranks must be 1, got \(ranks)") }
     guard ranks.allSatisfy({ $0 >= 1 }) else { throw FactorConvError.invalid("tensorTrain: every rank must be ≥ 1, got \(ranks)") }
     try BLAS.require()
+    return try Interruption.interruptible("tensorTrain") {
+        try tensorTrainSteps(tensor, ranks: ranks, normT2: normT2, progress: progress)
+    }
+}
+
+/// The steps of `tensorTrain` on a validated tensor of squared norm `normT2`.
+private func tensorTrainSteps(_ tensor: Tensor<Double>, ranks: [Int], normT2: Double,
+                              progress: DecompositionProgress?) throws -> TTDecomposition {
+    let shape = tensor.shape, order = shape.count
     let normT = normT2.squareRoot()
     // The remainder Z; nil while it is still the input, which the first step reads in place.
     var z: DecompositionKit.Matrix? = nil
@@ -27,6 +38,7 @@ public func tensorTrain(_ tensor: Tensor<Double>, ranks: [Int], progress: Decomp
     var cores: [Tensor<Double>] = []
     var discarded = 0.0
     for k in 0..<(order - 1) {
+        try Interruption.check("tensorTrain")
         let rows = used[k] * shape[k], cols = tensor.count / shape[0...k].reduce(1, *)
         let r = min(rows, cols, ranks[k + 1])
         let svd: DecompositionKit.LeftSingular

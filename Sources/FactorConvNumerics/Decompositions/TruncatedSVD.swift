@@ -24,10 +24,12 @@ public struct TruncatedSVD: Sendable, Equatable {
 
 /// The `rank` leading left singular vectors and singular values of the `m × n` matrix `matrix`,
 /// sign-flipped like TensorLy's `svd_flip(u_based_decision=True)`. Never forms the full `V`.
+/// An interruptible call (`Interruption`).
 /// - Parameters:
 ///   - rank: how many columns of U, `1 ≤ rank ≤ m`; columns beyond `min(m, n)` are an orthonormal completion.
 ///   - projection: also return `Uᵀ A` (needs `rank ≤ min(m, n)`), as TT-SVD does.
-/// - Throws: `.invalidArgument` for a non-matrix or a bad rank, `.numerical` for non-finite input or a LAPACK failure.
+/// - Throws: `.invalidArgument` for a non-matrix or a bad rank, `.numerical` for non-finite input or a LAPACK failure,
+///   `.cancelled` when interrupted.
 public func truncatedSVD(_ matrix: Tensor<Double>, rank: Int, projection: Bool = false,
                          method: SVDMethod = .automatic) throws -> TruncatedSVD {
     guard matrix.rank == 2 else { throw FactorConvError.invalid("truncatedSVD needs a matrix, got shape \(matrix.shape)") }
@@ -37,8 +39,10 @@ public func truncatedSVD(_ matrix: Tensor<Double>, rank: Int, projection: Bool =
     if projection && rank > min(m, n) {
         throw FactorConvError.invalid("truncatedSVD: a projection needs rank ≤ min(m, n) = \(min(m, n)), got \(rank)")
     }
-    let r = try matrix.scalars.withUnsafeBufferPointer {
-        try DecompositionKit.leftSingular($0.baseAddress!, m: m, n: n, k: rank, project: projection, method: method)
+    let r = try Interruption.interruptible("truncatedSVD") {
+        try matrix.scalars.withUnsafeBufferPointer {
+            try DecompositionKit.leftSingular($0.baseAddress!, m: m, n: n, k: rank, project: projection, method: method)
+        }
     }
     return TruncatedSVD(u: r.u.tensor(shape: [m, rank]), singularValues: r.s,
                         projection: r.projection.map { $0.tensor(shape: [rank, n]) })
@@ -79,10 +83,13 @@ extension DecompositionKit {
         var top = [Double](repeating: 0, count: k)   // the k largest eigenvalues, descending
         try Workspace.shared.withBuffer(of: Double.self, count: m * m) { g in
             rowGramLower(a, n: m, k: n, lda: n, into: g, ldc: m)
+            try Interruption.check("a truncated SVD")
             // Row-major lower = column-major upper, which is what LAPACK is given below.
             if 16 * k <= m {
                 // Few of many: Lanczos when it can certify its answer (LanczosEigen.swift), else dsyevr.
                 if m < lanczosMinimumSize || !lanczosEigenvectors(g, m: m, k: k, u: u, top: &top) {
+                    // Lanczos also gives up when interrupted: then no dsyevr.
+                    try Interruption.check("a truncated SVD")
                     try fewEigenvectors(g, m: m, k: k, u: u, top: &top)
                 }
             } else {

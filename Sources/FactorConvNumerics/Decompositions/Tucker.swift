@@ -8,11 +8,14 @@
 /// orthogonal factor. Such a factor rotates the other unfoldings' row spaces only, leaving their
 /// left singular vectors and the core norm unchanged, so it is computed once after the sweeps
 /// instead of in every sweep — the same iterates as TensorLy, for a fraction of the work.
+///
+/// An interruptible call (`Interruption`): checked per mode of every sweep.
 /// - Parameters:
 ///   - ranks: one rank per mode (≥ 1); ranks above a mode's size are clamped to it.
 ///   - progress: called after each sweep; returning false cancels.
 /// - Returns: the core (shape = the ranks used), orthonormal factors, the ranks used, the error history.
-/// - Throws: `.invalidArgument`, `.numerical` (non-finite input, LAPACK failure), `.cancelled`.
+/// - Throws: `.invalidArgument`, `.numerical` (non-finite input, LAPACK failure), `.cancelled`
+///   (progress hook, interruption).
 public func tucker(_ tensor: Tensor<Double>, ranks: [Int], options: TuckerOptions = TuckerOptions(),
                    progress: DecompositionProgress? = nil) throws -> TuckerDecomposition {
     let normT2 = try DecompositionKit.validatedSquaredNorm(tensor, "tucker")
@@ -29,7 +32,9 @@ public func tucker(_ tensor: Tensor<Double>, ranks: [Int], options: TuckerOption
         used[mode] = shape[mode]
     }
     try BLAS.require()
-    return try DecompositionKit.HOOI(tensor: tensor, ranks: used, options: options, normT2: normT2).run(progress)
+    return try Interruption.interruptible("tucker") {
+        try DecompositionKit.HOOI(tensor: tensor, ranks: used, options: options, normT2: normT2).run(progress)
+    }
 }
 
 extension DecompositionKit {
@@ -122,6 +127,7 @@ extension DecompositionKit {
             // The first active mode's initial factor is never read: the first sweep recomputes it
             // from the others before anything uses it. Skipping it saves one SVD, same iterates.
             for n in active.dropFirst() {
+                try Interruption.check("tucker")
                 switch options.initialization {
                 case .svd: factors[n] = try leadingVectors(identity, mode: n, count: ranks[n]).u
                 case .random:
@@ -137,6 +143,7 @@ extension DecompositionKit {
                 for it in 0..<options.nIterMax {
                     var coreNorm2 = 0.0
                     for n in active {
+                        try Interruption.check("tucker")
                         let y = try project(factors: factors, modes: active.filter { $0 != n }).front(n)
                         let svd = try leadingVectors(y, mode: n, count: ranks[n])
                         factors[n] = svd.u
@@ -171,7 +178,10 @@ extension DecompositionKit {
             }
             // Square orthogonal factors, from the final factors of the other modes (one shared projection).
             let square = (0..<order).filter { ranks[$0] == shape[$0] }
-            for n in square { factors[n] = try leadingVectors(projected.front(n), mode: n, count: shape[n]).u }
+            for n in square {
+                try Interruption.check("tucker")
+                factors[n] = try leadingVectors(projected.front(n), mode: n, count: shape[n]).u
+            }
             let all = factors.map { $0! }
             for n in square { projected = projected.product(all[n], mode: n) }
             // Back to the original mode order.

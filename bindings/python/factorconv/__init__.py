@@ -11,6 +11,7 @@ Public API:
     conv(x, weight, bias=None, stride=1, padding=0, dilation=1)   dense N-D convolution
     set_num_threads(n), get_num_threads()                         worker threads per call
     set_memory_limit(bytes), get_memory_limit()                   allocation bound per call
+    interrupt()                                                   stop the calls in progress
     library_version(), abi_version(), __version__                 versions
     FactorConvError and its subclasses                            errors
 """
@@ -36,7 +37,7 @@ ABI_VERSION = _lib.EXPECTED_ABI_VERSION
 # builtin IOError (= OSError) in the importing module.
 __all__ = [
     "FactorizedConv", "SubFactorizedConv", "conv", "set_num_threads", "get_num_threads",
-    "set_memory_limit", "get_memory_limit", "library_version", "abi_version",
+    "set_memory_limit", "get_memory_limit", "interrupt", "library_version", "abi_version",
     "ABI_VERSION", "__version__",
     "FactorConvError", "InvalidArgumentError", "ShapeMismatchError", "LayerIndexError",
     "UnsupportedError", "OutOfMemoryError", "FormatError", "FactorConvIOError",
@@ -70,6 +71,14 @@ def set_num_threads(n):
 def get_num_threads():
     """The number of worker threads one FactorConv call may use (always >= 1)."""
     return int(_lib.lib.fconv_get_num_threads())
+
+
+def interrupt():
+    """Interrupts every FactorConv call in progress in this process, on any thread
+    (fconv_interrupt): decompositions and forwards stop at their next check point and raise
+    CancelledError; calls started afterwards are not affected. Ctrl-C does this by itself for
+    the call the main thread is waiting for (which then raises KeyboardInterrupt instead)."""
+    _lib.lib.fconv_interrupt()
 
 
 def set_memory_limit(n_bytes):

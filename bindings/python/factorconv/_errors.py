@@ -107,7 +107,8 @@ class FactorConvIOError(FactorConvError, OSError):
 
 
 class CancelledError(FactorConvError):
-    """A progress callback asked to stop (FCONV_ERR_CANCELLED)."""
+    """A progress callback asked to stop, or ``interrupt()`` stopped the call
+    (FCONV_ERR_CANCELLED)."""
     status_code = ERR_CANCELLED
 
 

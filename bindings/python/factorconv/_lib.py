@@ -9,8 +9,10 @@ Search order (the first hit wins):
 The library must report the ABI version this package was written for, or the import fails.
 """
 
+import _thread
 import ctypes
 import os
+import threading
 
 from ._errors import make_error, OK
 
@@ -49,6 +51,7 @@ SIGNATURES = {
     "fconv_last_error_message": (ctypes.c_char_p, []),
     "fconv_set_num_threads": (_status, [ctypes.c_int32]),
     "fconv_get_num_threads": (ctypes.c_int32, []),
+    "fconv_interrupt": (None, []),
     "fconv_set_memory_limit": (_status, [ctypes.c_uint64]),
     "fconv_get_memory_limit": (ctypes.c_uint64, []),
     "fconv_dense_conv_output_shape": (_status, [
@@ -215,11 +218,79 @@ def load(package_dir=None, environ=None):
 lib = load()
 
 
-def check(status):
-    """Raises the FactorConvError subclass for a non-OK ``status`` with the library's message."""
+def check(status, message=None):
+    """Raises the FactorConvError subclass for a non-OK ``status`` with the library's message:
+    ``message`` (bytes) when given, else this thread's last error message."""
     if status != OK:
-        message = lib.fconv_last_error_message() or b""
-        raise make_error(status, message.decode("utf-8", "replace"))
+        if message is None:
+            message = lib.fconv_last_error_message()
+        raise make_error(status, (message or b"").decode("utf-8", "replace"))
+
+
+# How long the main thread sleeps between looks at a call running on a helper thread. Python runs
+# signal handlers on the main thread only, and only between bytecodes: a SIGINT that the kernel
+# delivers to another thread would not wake a waiting main thread, so it must wake up by itself.
+_POLL_SECONDS = 0.05
+
+_main_thread = threading.main_thread()
+
+
+def _run_call(box, done, function, args):
+    """Helper-thread body: ``function(*args)`` -> box = [status, message or None] (the message
+    is thread-local, so it is read here), or [exception]; then releases ``done``."""
+    try:
+        status = function(*args)
+        box.extend((status, None if status == OK else lib.fconv_last_error_message()))
+    except BaseException as exc:   # noqa: B902 - handed to the waiting thread
+        box.append(exc)
+    finally:
+        done.release()
+
+
+def call_interruptibly(function, *args, discard=None):
+    """Calls the C function ``function(*args)``, which returns a status, so that Ctrl-C stops
+    it; returns ``(status, message)``, message being the library's bytes for a non-OK status.
+
+    Off the main thread this is a plain call: Python raises KeyboardInterrupt in the main thread
+    only. On the main thread, the call runs on a helper thread while this one waits in short
+    sleeps, during which Python runs signal handlers. If one raises (KeyboardInterrupt for
+    SIGINT, or whatever a custom handler raises), fconv_interrupt() stops the call at its next
+    check point; this thread still waits for the call to return (its buffers and handles stay
+    in use until then), calls ``discard()`` if the call succeeded all the same (to free what it
+    created), and re-raises the exception. It interrupts again at every wake-up until then: an
+    interrupt reaches only calls already under way, and the helper thread may not have entered
+    the library yet when the first one comes.
+    """
+    if threading.current_thread() is not _main_thread:
+        status = function(*args)
+        return status, (None if status == OK else lib.fconv_last_error_message())
+    box = []
+    done = _thread.allocate_lock()
+    done.acquire()
+    _thread.start_new_thread(_run_call, (box, done, function, args))
+    raised = None
+    try:
+        while not box:
+            try:
+                if raised is not None:
+                    lib.fconv_interrupt()
+                done.acquire(True, _POLL_SECONDS)
+            except BaseException as exc:   # noqa: B902 - re-raised once the call has returned
+                if raised is None:
+                    raised = exc
+    finally:
+        # Reached with the call still running only when a second exception fell outside the
+        # handler above: stop and wait for the call all the same.
+        while not box:
+            lib.fconv_interrupt()
+            done.acquire(True, _POLL_SECONDS)
+    if raised is not None:
+        if box[0] == OK and discard is not None:
+            discard()
+        raise raised
+    if isinstance(box[0], BaseException):
+        raise box[0]
+    return box[0], box[1]
 
 
 def float_pointer(array):

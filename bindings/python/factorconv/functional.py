@@ -1,6 +1,7 @@
 """Functional dense N-D convolution (``factorconv.conv``) over fconv_dense_conv_forward."""
 
 import ctypes
+import math
 import operator
 
 import numpy as np
@@ -11,6 +12,11 @@ from ._errors import InvalidArgumentError, ShapeMismatchError
 __all__ = ["conv"]
 
 _INT64 = np.iinfo(np.int64)
+
+# Convolutions of at least this many multiply-adds run through _lib.call_interruptibly on the
+# main thread (so that Ctrl-C stops them), smaller ones are called directly: the bound that
+# FactorizedConv.forward uses, for the same reasons.
+_INTERRUPTIBLE_MACS = 4 * 10**9
 
 
 def as_float32(array, name):
@@ -65,6 +71,8 @@ def conv(x, weight, bias=None, stride=1, padding=0, dilation=1):
     Returns:
         A new float32 C-contiguous array of shape ``(batch, out_channels, S'_1, ..., S'_N)``.
 
+    Ctrl-C stops a large convolution within a fraction of a second (KeyboardInterrupt).
+
     Raises:
         ShapeMismatchError: shapes that do not agree (ndim, channels, kernel larger than the
             padded input, bias length).
@@ -92,7 +100,11 @@ def conv(x, weight, bias=None, stride=1, padding=0, dilation=1):
         x_shape, x.ndim, w_shape, weight.ndim, *geometry, n_spatial, out_shape, len(out_shape)))
 
     output = np.empty(tuple(out_shape[:x.ndim]), dtype=np.float32)
-    _lib.check(_lib.lib.fconv_dense_conv_forward(
-        _lib.float_argument(x), x_shape, x.ndim, _lib.float_argument(weight), w_shape, weight.ndim,
-        bias_ptr, *geometry, n_spatial, _lib.float_argument(output), output.size))
+    args = (_lib.float_argument(x), x_shape, x.ndim, _lib.float_argument(weight), w_shape,
+            weight.ndim, bias_ptr, *geometry, n_spatial, _lib.float_argument(output), output.size)
+    # The shape query succeeded, so weight is (out_channels, in_channels, *kernel).
+    if output.size * math.prod(weight.shape[1:]) >= _INTERRUPTIBLE_MACS:
+        _lib.check(*_lib.call_interruptibly(_lib.lib.fconv_dense_conv_forward, *args))
+    else:
+        _lib.check(_lib.lib.fconv_dense_conv_forward(*args))
     return output

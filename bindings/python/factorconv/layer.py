@@ -12,9 +12,14 @@ call uses it, and turns a handle closed by another thread into an error. A forwa
 output from the shape it last saw for that input and asks the library to check it
 (``fconv_conv_forward_shaped``), so a concurrent ``set`` that changes the output shape costs a
 new shape query, never a wrongly shaped result.
+
+Ctrl-C: on the main thread, decompositions and large forwards run on a helper thread while the
+main thread waits interruptibly (``_lib.call_interruptibly``), so that KeyboardInterrupt stops
+them through fconv_interrupt() within a fraction of a second.
 """
 
 import ctypes
+import math
 import numbers
 import operator
 import os
@@ -52,6 +57,13 @@ _SHAPE_ATTEMPTS = 64
 _lib_ = _lib.lib
 _c_int64_p = ctypes.POINTER(ctypes.c_int64)
 _c_float_p = ctypes.POINTER(ctypes.c_float)
+
+# Forwards of at least this many dense-equivalent multiply-adds (output elements x in_channels x
+# kernel volume) run through _lib.call_interruptibly on the main thread; smaller ones are called
+# directly. Starting the helper thread is then a small fraction of the call, while no forward
+# below it runs long enough for a delayed KeyboardInterrupt to matter. (Factorized paths do
+# fewer multiply-adds than the dense count, so for them the bound is on the high side.)
+_INTERRUPTIBLE_FORWARD_MACS = 4 * 10**9
 
 
 # ------------------------------------------------------------------------------------------
@@ -248,7 +260,14 @@ class _TextProgressBar:
 class _Progress:
     """Wraps a Python progress function as an fconv_progress_fn. Exceptions raised by the
     function never cross into C: the first one is kept, the decomposition is cancelled, and
-    ``reraise`` raises it after the C call returns."""
+    ``reraise`` raises it after the C call returns.
+
+    Ctrl-C cannot be caught here: Python raises its KeyboardInterrupt on the main thread when
+    that thread next checks for signals, which can be the callback's first instruction, before
+    the ``try`` below; the exception then escaped into ctypes, which printed "Exception ignored
+    on calling ctypes callback function" and let the decomposition run on. So decompositions
+    called on the main thread run on a helper thread (``_lib.call_interruptibly``), where this
+    callback runs too, while the main thread waits and receives the KeyboardInterrupt."""
 
     def __init__(self, function):
         self.function = function
@@ -448,7 +467,11 @@ class FactorizedConv:
         ``random_state`` (the seed), ``cp_regularization`` ('proximal'|'ridge').
         progress: None, True (a progress bar on stderr) or ``callable(iteration, error)``
         returning False to cancel (then CancelledError is raised). An exception raised by the
-        callable cancels the decomposition and is re-raised.
+        callable cancels the decomposition and is re-raised. Called from a helper thread when
+        ``from_conv`` is called on the main thread.
+
+        Ctrl-C (KeyboardInterrupt) stops the decomposition within a fraction of a second and is
+        re-raised; no layer is created.
         """
         weight, bias, stride, padding, dilation = _conv_source(
             conv_or_weight, bias, stride, padding, dilation, "conv_or_weight")
@@ -549,13 +572,16 @@ class FactorizedConv:
                 _lib.check(_lib_.fconv_options_set_progress(options.ptr, callback.c_function, None))
             handle = _lib.POINTER_CONV()
             try:
-                status = create(options.ptr, ctypes.byref(handle))
+                # A layer created although Ctrl-C came is freed before KeyboardInterrupt is raised.
+                status, message = _lib.call_interruptibly(
+                    create, options.ptr, ctypes.byref(handle),
+                    discard=lambda: _lib_.fconv_conv_free(handle))
             finally:
                 if bar is not None:
                     bar.close()
             if callback is not None:
                 callback.reraise()
-            _lib.check(status)
+            _lib.check(status, message)
         return cls._from_handle(handle, seed_used)
 
     # -- files -------------------------------------------------------------------------------
@@ -799,7 +825,8 @@ class FactorizedConv:
     def forward(self, x, indices=0):
         """Runs layer ``indices`` (0 for a single convolution, an int or a tuple for a grid) on
         ``x`` (batch, in_channels, *spatial) of any real dtype/layout; float32 C-contiguous input
-        is used without a copy. Returns a new float32 C-contiguous array."""
+        is used without a copy. Returns a new float32 C-contiguous array. Ctrl-C stops a large
+        forward within a fraction of a second (KeyboardInterrupt; the layer stays usable)."""
         x = _as_float32(x, "x")
         layer, layer_ndim = self._layer(indices)
         handle = self._live()
@@ -813,15 +840,18 @@ class FactorizedConv:
             if out_shape is None:
                 out_shape = self._output_shape(handle, x_shape, x.ndim, layer, layer_ndim)
             y = np.empty(out_shape, dtype=np.float32)
-            status = _lib_.fconv_conv_forward_shaped(
-                handle, _lib.float_argument(x), x_shape, x.ndim, layer, layer_ndim,
-                _lib.float_argument(y), _int64_array(out_shape), len(out_shape))
+            args = (handle, _lib.float_argument(x), x_shape, x.ndim, layer, layer_ndim,
+                    _lib.float_argument(y), _int64_array(out_shape), len(out_shape))
+            if y.size * x.shape[1] * self._kernel_volume(handle) >= _INTERRUPTIBLE_FORWARD_MACS:
+                status, message = _lib.call_interruptibly(_lib_.fconv_conv_forward_shaped, *args)
+            else:
+                status, message = _lib_.fconv_conv_forward_shaped(*args), None
             if status != ERR_SHAPE_MISMATCH:
                 break
             # The layer changed since the shape was computed (or the input is wrong, which the
             # new shape query reports): query again and retry.
             out_shape = None
-        _lib.check(status)
+        _lib.check(status, message)
         if key is not None:
             if len(self._output_shapes) >= 16:
                 self._output_shapes.clear()
@@ -833,6 +863,20 @@ class FactorizedConv:
         _lib.check(_lib_.fconv_conv_output_shape(handle, x_shape, x_ndim, layer, layer_ndim,
                                                  out, len(out)))
         return tuple(out[:x_ndim])
+
+    def _kernel_volume(self, handle):
+        """The product of the kernel size, cached on the main layer (only ``transduct`` changes
+        it; a stale value only moves the choice of an interruptible call)."""
+        root = self if self._parent is None else self._parent
+        volume = root.__dict__.get("_kernel_volume_cache")
+        if volume is None:
+            count = ctypes.c_size_t()
+            sizes = (ctypes.c_int64 * 64)()
+            _lib.check(_lib_.fconv_conv_get_ints(handle, _INFO["kernel_size"], sizes, 64,
+                                                 ctypes.byref(count)))
+            volume = math.prod(sizes[:count.value])
+            root._kernel_volume_cache = volume
+        return volume
 
     def __call__(self, x, indices=0):
         return self.forward(x, indices)
@@ -966,6 +1010,7 @@ class FactorizedConv:
         args = [_int(v, n) for v, n in ((kernel_size, "kernel_size"), (mode, "mode"),
                                         (padding, "padding"), (stride, "stride"),
                                         (dilation, "dilation"))]
+        self._kernel_volume_cache = None
         _lib.check(_lib_.fconv_conv_transduct(self._live(), *args))
         return self
 
