@@ -23,7 +23,8 @@
  *   floor((S + 2p - d(K - 1) - 1) / s) + 1.
  *
  * Memory.  Any function that allocates may also return FCONV_ERR_OUT_OF_MEMORY: requests beyond
- *   the memory bound (fconv_set_memory_limit) are refused before anything is allocated.
+ *   the memory bound (fconv_set_memory_limit) are refused before anything is allocated. Scratch
+ *   buffers are kept between calls for reuse, within bounds (fconv_release_memory).
  *
  * Threads.  Distinct calls on distinct objects are independent. The numbers of worker threads
  *   the library uses inside one call is process-wide (fconv_set_num_threads).
@@ -123,6 +124,16 @@ fconv_status fconv_set_memory_limit(uint64_t bytes);
 
 /** The current memory bound in bytes (always > 0). */
 uint64_t fconv_get_memory_limit(void);
+
+/**
+ * Returns to the system the memory the library keeps between calls for reuse: the pool of
+ * scratch buffers that forwards borrow (which otherwise keeps up to a quarter of the memory bound,
+ * freeing buffers left unused for a few seconds only when a later call borrows or returns one)
+ * and the transformed kernels fconv_dense_conv_forward keeps for its last few weights. What a
+ * layer owns stays until fconv_conv_free. The next forward allocates its scratch again.
+ * Threads: safe at any time, also while other calls run (their buffers stay theirs).
+ */
+void fconv_release_memory(void);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Enumerations (values pinned)                                                                */

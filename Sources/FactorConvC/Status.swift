@@ -82,3 +82,6 @@ public func fconv_set_memory_limit(_ bytes: UInt64) -> fconv_status {
 
 @c @implementation
 public func fconv_get_memory_limit() -> UInt64 { UInt64(MemoryLimit.bytes) }
+
+@c @implementation
+public func fconv_release_memory() { releaseMemory() }

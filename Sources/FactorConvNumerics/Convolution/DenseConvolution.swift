@@ -130,6 +130,12 @@ public enum DenseConvolution {
         }
     }
 
+    /// Forgets the Winograd-transformed kernels of recent weights that the functional
+    /// convolution keeps (see `forward`); they are computed again when next needed.
+    public static func releaseCachedKernels() {
+        WinogradKernelCache.shared.removeAll()
+    }
+
     /// Calls `body` with the transformed kernel: the caller's (`given`), else one from the cache
     /// of recently used weights (callers that pass the raw weight on every call, such as the
     /// functional conv, pay the transform once per distinct weight).

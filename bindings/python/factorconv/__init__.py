@@ -11,6 +11,7 @@ Public API:
     conv(x, weight, bias=None, stride=1, padding=0, dilation=1)   dense N-D convolution
     set_num_threads(n), get_num_threads()                         worker threads per call
     set_memory_limit(bytes), get_memory_limit()                   allocation bound per call
+    release_memory()                                              free the kept scratch memory
     library_version(), abi_version(), __version__                 versions
     FactorConvError and its subclasses                            errors
 """
@@ -36,7 +37,7 @@ ABI_VERSION = _lib.EXPECTED_ABI_VERSION
 # builtin IOError (= OSError) in the importing module.
 __all__ = [
     "FactorizedConv", "SubFactorizedConv", "conv", "set_num_threads", "get_num_threads",
-    "set_memory_limit", "get_memory_limit", "library_version", "abi_version",
+    "set_memory_limit", "get_memory_limit", "release_memory", "library_version", "abi_version",
     "ABI_VERSION", "__version__",
     "FactorConvError", "InvalidArgumentError", "ShapeMismatchError", "LayerIndexError",
     "UnsupportedError", "OutOfMemoryError", "FormatError", "FactorConvIOError",
@@ -89,3 +90,14 @@ def set_memory_limit(n_bytes):
 def get_memory_limit():
     """The current per-call allocation bound in bytes (always > 0)."""
     return int(_lib.lib.fconv_get_memory_limit())
+
+
+def release_memory():
+    """Returns to the system the memory FactorConv keeps between calls for reuse.
+
+    That is the pool of scratch buffers forwards borrow (it keeps up to a quarter of the memory
+    limit, and frees buffers left unused for a few seconds only when a later call borrows or
+    returns one) and the transformed kernels ``conv`` keeps for its last few weights. What a
+    layer owns stays until the layer is closed. Safe to call at any time.
+    """
+    _lib.lib.fconv_release_memory()
