@@ -23,7 +23,8 @@
  *   floor((S + 2p - d(K - 1) - 1) / s) + 1.
  *
  * Memory.  Any function that allocates may also return FCONV_ERR_OUT_OF_MEMORY: requests beyond
- *   the memory bound (fconv_set_memory_limit) are refused before anything is allocated.
+ *   the memory bound (fconv_set_memory_limit) are refused before anything is allocated. Scratch
+ *   buffers are kept between calls for reuse, within bounds (fconv_release_memory).
  *
  * Handles.  A handle (fconv_conv *, fconv_options *) is an opaque value, not an address: it is
  *   never reused after its object is freed, so a freed, foreign or wrong-type handle is always
@@ -101,7 +102,7 @@ typedef int32_t fconv_status;
 #define FCONV_ERR_IO                7  /**< a file could not be read or written */
 #define FCONV_ERR_CANCELLED         8  /**< a progress callback asked to stop, or fconv_interrupt */
 #define FCONV_ERR_BUFFER_TOO_SMALL  9  /**< a caller-allocated output has too few elements */
-#define FCONV_ERR_NUMERICAL        10  /**< NaN/Inf input, or a linear-algebra routine that failed */
+#define FCONV_ERR_NUMERICAL        10  /**< NaN/Inf input, an output that overflowed, or a linear-algebra routine that failed */
 #define FCONV_ERR_INTERNAL         11  /**< a bug in FactorConv; please report it */
 
 /**
@@ -175,6 +176,38 @@ fconv_status fconv_set_memory_limit(uint64_t bytes);
 /** The current memory bound in bytes (always > 0). */
 uint64_t fconv_get_memory_limit(void);
 
+/**
+ * Returns to the system the memory the library keeps between calls for reuse: the pool of
+ * scratch buffers that forwards borrow (which otherwise keeps up to a quarter of the memory bound,
+ * freeing buffers left unused for a few seconds only when a later call borrows or returns one)
+ * and the transformed kernels fconv_dense_conv_forward keeps for its last few weights. What a
+ * layer owns stays until fconv_conv_free. The next forward allocates its scratch again.
+ * Threads: safe at any time, also while other calls run (their buffers stay theirs).
+ */
+void fconv_release_memory(void);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Output check                                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * Turns the check of forward outputs on (1, the default) or off (0), process-wide. While on,
+ * fconv_conv_forward and fconv_dense_conv_forward fail with FCONV_ERR_NUMERICAL when their
+ * output holds NaN or Inf: from NaN/Inf operands (the message names the input, weight or bias),
+ * or from finite ones whose results overflowed float32's range (about 3.4e38; the message says
+ * "the output overflowed to inf/NaN"). The check reads each output once, mostly while it is
+ * still in cache. While off, such outputs are returned with FCONV_OK. NaN/Inf in a layer's
+ * input is refused either way.
+ *
+ * @param enabled [in] 1 or 0.
+ * @return FCONV_OK, or FCONV_ERR_INVALID_ARGUMENT for any other value.
+ * Threads: calls that start after it returns use the new setting.
+ */
+fconv_status fconv_set_output_check(int32_t enabled);
+
+/** 1 while forward outputs are checked for NaN/Inf (fconv_set_output_check), else 0. */
+int32_t fconv_get_output_check(void);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Enumerations (values pinned)                                                                */
 /* ------------------------------------------------------------------------------------------ */
@@ -206,10 +239,12 @@ typedef int32_t fconv_implementation;
  * @param n_spatial    [in]  N; must equal input_ndim - 2 (it sizes the geometry arrays).
  * @param out_shape    [out] receives (batch, out_channels, S'_1..S'_N).
  * @param out_shape_capacity [in] entries available in out_shape; at least input_ndim.
- * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT (NULL pointers, non-positive sizes, stride or
- *   dilation < 1, padding < 0, sizes whose product overflows); FCONV_ERR_SHAPE_MISMATCH
- *   (ndim disagreement, channel mismatch, kernel larger than the padded input);
- *   FCONV_ERR_BUFFER_TOO_SMALL (out_shape_capacity < input_ndim).
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT (NULL pointers, non-positive sizes other than a
+ *   batch of 0, stride or dilation < 1, padding < 0, sizes whose product overflows);
+ *   FCONV_ERR_SHAPE_MISMATCH (ndim disagreement, channel mismatch, kernel larger than the padded
+ *   input); FCONV_ERR_BUFFER_TOO_SMALL (out_shape_capacity < input_ndim);
+ *   FCONV_ERR_OUT_OF_MEMORY (the output alone exceeds the memory bound: the forward would
+ *   refuse it, so it is refused before the caller allocates it).
  */
 fconv_status fconv_dense_conv_output_shape(const int64_t *input_shape, size_t input_ndim,
                                            const int64_t *weight_shape, size_t weight_ndim,
@@ -227,9 +262,13 @@ fconv_status fconv_dense_conv_output_shape(const int64_t *input_shape, size_t in
  * @param stride, padding, dilation, n_spatial  as in fconv_dense_conv_output_shape.
  * @param output  [out] float32, receives the (batch, out_channels, S'_1..S'_N) result.
  * @param output_capacity [in] elements available in output.
+ * A batch of 0 is allowed: nothing is read or written (input and output must still not be NULL).
  * @return FCONV_OK; the codes of fconv_dense_conv_output_shape; FCONV_ERR_BUFFER_TOO_SMALL when
- *   output_capacity is below the output's element count; FCONV_ERR_OUT_OF_MEMORY;
- *   FCONV_ERR_CANCELLED (fconv_interrupt during the call: the output is partly written).
+ *   output_capacity is below the output's element count; FCONV_ERR_OUT_OF_MEMORY (the output
+ *   plus the scratch of the workers the call uses beyond the memory bound); FCONV_ERR_NUMERICAL
+ *   when the output holds NaN/Inf (fconv_set_output_check): NaN/Inf in the input, weight or bias,
+ *   or finite values whose result overflowed; FCONV_ERR_CANCELLED (fconv_interrupt during the
+ *   call: the output is partly written).
  * Threads: safe to call concurrently; uses up to fconv_get_num_threads() workers.
  */
 fconv_status fconv_dense_conv_forward(const float *input, const int64_t *input_shape,
@@ -423,9 +462,11 @@ fconv_status fconv_conv_transduct(fconv_conv *conv, int64_t kernel_size, int64_t
 
 /**
  * The output shape (batch, out_channels, S'_1..S'_N) of layer `layer` for an input shape.
+ * A batch of 0 is allowed and gives an empty output; other sizes must be positive.
  * @param out_shape_capacity [in] at least input_ndim.
  * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT; FCONV_ERR_SHAPE_MISMATCH;
- *   FCONV_ERR_INDEX_OUT_OF_RANGE; FCONV_ERR_BUFFER_TOO_SMALL.
+ *   FCONV_ERR_INDEX_OUT_OF_RANGE; FCONV_ERR_BUFFER_TOO_SMALL; FCONV_ERR_OUT_OF_MEMORY (the output
+ *   alone exceeds the memory bound: refused before the caller allocates it).
  */
 fconv_status fconv_conv_output_shape(const fconv_conv *conv, const int64_t *input_shape, size_t input_ndim,
                                      const int64_t *layer, size_t layer_ndim, int64_t *out_shape,
@@ -433,10 +474,12 @@ fconv_status fconv_conv_output_shape(const fconv_conv *conv, const int64_t *inpu
 
 /**
  * Runs layer `layer` on a float32 input (batch, in_channels, S_1..S_N) into a caller-allocated
- * output of fconv_conv_output_shape's shape.
+ * output of fconv_conv_output_shape's shape. A batch of 0 reads and writes nothing.
  * @return FCONV_OK; the codes of fconv_conv_output_shape; FCONV_ERR_BUFFER_TOO_SMALL;
- *   FCONV_ERR_NUMERICAL (NaN or Inf in the input); FCONV_ERR_CANCELLED (fconv_interrupt during
- *   the call: the output is partly written, the layer unchanged).
+ *   FCONV_ERR_NUMERICAL (NaN or Inf in the input; or, while fconv_set_output_check is on, a
+ *   finite input whose output overflowed to inf/NaN); FCONV_ERR_OUT_OF_MEMORY (the output plus
+ *   the scratch of the workers the call uses beyond the memory bound); FCONV_ERR_CANCELLED
+ *   (fconv_interrupt during the call: the output is partly written, the layer unchanged).
  * Threads: concurrent calls on one handle are safe and give identical results.
  */
 fconv_status fconv_conv_forward(const fconv_conv *conv, const float *input, const int64_t *input_shape,

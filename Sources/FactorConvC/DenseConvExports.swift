@@ -31,6 +31,9 @@ public func fconv_dense_conv_output_shape(
         let problem = try denseProblem(inputShape, inputNDim, weightShape, weightNDim, stride, padding, dilation, nSpatial)
         let out = try Arguments.required(outShape, "out_shape")
         try Arguments.capacity(outShapeCapacity, needed: inputNDim, "out_shape (out_shape_capacity)")
+        // An output the forward would refuse for its size alone is refused here, before the
+        // caller allocates it.
+        try MemoryLimit.check(elements: problem.outputCount, "the output of shape \(problem.outputShape)")
         for (i, v) in problem.outputShape.enumerated() { out[i] = Int64(v) }
     }
 }
@@ -48,19 +51,11 @@ public func fconv_dense_conv_forward(
         let w = try Arguments.required(weight, "weight")
         let y = try Arguments.required(output, "output")
         try Arguments.capacity(outputCapacity, needed: problem.outputCount, "output (output_capacity)")
-        // The memory bound, counted as the layer forward counts it: the output plus the workspace
-        // (one im2col column block per worker, at most max(2^19 floats, 16 columns), as in
-        // DenseConvolution.forward). Without it this call never refused anything.
-        let depth = problem.inChannels * problem.kernelVolume   // im2col size checked by ConvProblem
-        let block = min(try Checked.multiply(problem.outputPositions, depth, "im2col size"), max(1 << 19, 16 * depth))
-        // Winograd paths also hold the transformed kernel (at most 16/9 of the kernel) and may
-        // cache it with a copy of the kernel: counted as 3 kernels.
-        let kernels = try Checked.multiply(3, problem.weightCount, "transformed kernel")
-        try MemoryLimit.check(elements: try Checked.add(try Checked.add(problem.outputCount, kernels, "workspace"),
-                                                        try Checked.multiply(Parallel.threadCount, block, "workspace"), "workspace"),
-                              "dense convolution of input \(problem.inputShape)")
+        // The output plus the workspace of the workers this call will use, before allocating.
+        let workers = Parallel.threadCount
+        try DenseConvolution.checkMemory(problem, workers: workers)
         try Interruption.interruptible("fconv_dense_conv_forward") {
-            DenseConvolution.forward(problem, input: x, weight: w, bias: bias, output: y)
+            try DenseConvolution.checkedForward(problem, input: x, weight: w, bias: bias, output: y, workers: workers)
         }
     }
 }

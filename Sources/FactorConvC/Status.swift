@@ -82,3 +82,18 @@ public func fconv_set_memory_limit(_ bytes: UInt64) -> fconv_status {
 
 @c @implementation
 public func fconv_get_memory_limit() -> UInt64 { UInt64(MemoryLimit.bytes) }
+
+@c @implementation
+public func fconv_release_memory() { releaseMemory() }
+
+@c @implementation
+public func fconv_set_output_check(_ enabled: Int32) -> fconv_status {
+    guard enabled == 0 || enabled == 1 else {
+        return fail(FCONV_ERR_INVALID_ARGUMENT, "fconv_set_output_check: enabled must be 0 or 1, got \(enabled)")
+    }
+    FiniteCheck.checksOutputs = enabled == 1
+    return FCONV_OK
+}
+
+@c @implementation
+public func fconv_get_output_check() -> Int32 { FiniteCheck.checksOutputs ? 1 : 0 }

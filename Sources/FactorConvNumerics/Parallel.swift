@@ -26,10 +26,24 @@ public enum Parallel {
         set { configured.store(max(0, newValue), ordering: .relaxed) }
     }
 
+    /// The online processors (`sysconf(_SC_NPROCESSORS_ONLN)`), read once.
+    public static let processorCount = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+
+    /// The most workers of `forEach(count, maxWorkers: workers)` that run at the same time:
+    /// min(count, workers, processors), since `DispatchQueue.concurrentPerform` runs its
+    /// iterations on at most one thread per active processor (libdispatch counts those the
+    /// thread's CPU affinity allows, never more than the online ones). Memory estimates count
+    /// the scratch each running worker borrows with it, so that threads beyond the processors
+    /// or the work add nothing (at least 1).
+    public static func simultaneousWorkers(_ count: Int, maxWorkers workers: Int) -> Int {
+        max(1, min(count, workers, processorCount))
+    }
+
     /// Runs `body(i)` for every `i` in `0..<count`, spread over up to `threadCount` workers in
     /// contiguous chunks. `body` must be safe to run concurrently for distinct `i`. The workers
     /// run as part of the caller's interruptible call, if any (`Interruption.isRequested` in
-    /// `body` reports the caller's interruption).
+    /// `body` reports the caller's interruption). Scratch a worker needs should be borrowed inside
+    /// `body`, so that only the workers running at once (`simultaneousWorkers`) hold some.
     public static func forEach(_ count: Int, maxWorkers: Int? = nil, _ body: (Int) -> Void) {
         let workers = min(count, maxWorkers ?? threadCount)
         if workers <= 1 {

@@ -528,7 +528,7 @@ static void op_forward(reader *r) {
     facts f;
     int64_t shape[2 + MAX_ORDER], out_shape[2 + MAX_ORDER + 4], layer[MAX_LAYER_NDIM] = {0};
     size_t ndim, n_layer = 0, in_n, out_n, cap, i;
-    int has_nan = 0;
+    int has_nan = 0, overflowed = 0;
     float *x, *y, *y2;
     fconv_status s_shape, s;
     const uint32_t shape_codes = S(FCONV_ERR_SHAPE_MISMATCH) | S(FCONV_ERR_INDEX_OUT_OF_RANGE) | S(FCONV_ERR_BUFFER_TOO_SMALL);
@@ -559,7 +559,16 @@ static void op_forward(reader *r) {
     }
     s = check("fconv_conv_forward", fconv_conv_forward(c, x, shape, ndim, layer, n_layer, y, cap),
               shape_codes | S(FCONV_ERR_NUMERICAL) | ALLOC);
-    if (s_shape == FCONV_OK && cap >= out_n && !has_nan && s != FCONV_OK && s != FCONV_ERR_OUT_OF_MEMORY)
+    if (s == FCONV_ERR_NUMERICAL && !has_nan && cap >= out_n) {
+        /* A finite input (3e38 is one of the fuzzed values) may overflow: then the same call
+           with the output check off succeeds and its output holds inf/NaN. */
+        fconv_set_output_check(0);
+        if (fconv_conv_forward(c, x, shape, ndim, layer, n_layer, y, cap) == FCONV_OK)
+            for (i = 0; i < out_n; ++i) overflowed |= !isfinite(y[i]);
+        fconv_set_output_check(1);
+        if (!overflowed) violation("forward refused a finite input whose output is finite", "fconv_conv_forward", s);
+    }
+    if (s_shape == FCONV_OK && cap >= out_n && !has_nan && !overflowed && s != FCONV_OK && s != FCONV_ERR_OUT_OF_MEMORY)
         violation("output_shape accepted the input but forward refused it", "fconv_conv_forward", s);
     if (s_shape != FCONV_OK && s == FCONV_OK) violation("forward accepted an input output_shape refused", "fconv_conv_forward", s);
     if (s == FCONV_OK && cap < out_n) violation("forward accepted a too small output", "fconv_conv_forward", s);
@@ -982,6 +991,13 @@ static void op_misc(reader *r) {
         const char *name = fconv_status_string((fconv_status)fuzz_int(r, -3, 14));
         if (name == NULL || name[0] == '\0') violation("empty status string", "fconv_status_string", 0);
         if (fconv_version_string() == NULL || fconv_abi_version() != FCONV_ABI_VERSION) violation("version", "fconv_abi_version", 0);
+        /* Process-wide memory and check settings, consuming no input (corpus entries replay as
+           before): release between any two calls, and only 0 or 1 for the output check. */
+        fconv_release_memory();
+        if (check("fconv_set_output_check", fconv_set_output_check(2), 0) == FCONV_OK)
+            violation("output check 2 accepted", "fconv_set_output_check", FCONV_OK);
+        check("fconv_set_output_check", fconv_set_output_check(1), 0);
+        if (fconv_get_output_check() != 1) violation("output check not on", "fconv_get_output_check", 0);
     } else if (k == 3) {
         /* Options functions on things that are not options handles. */
         int live;

@@ -11,9 +11,16 @@
  * them from their shape alone — reading a single byte of one is a segfault (that was a bug:
  * from_conv and set_parameters copied the caller's data before checking the bound).
  * Sizes beyond the 32-bit ints of the kernels and BLAS are refused the same way, as invalid
- * arguments, whatever the bound. Exits 1 if any check fails.
+ * arguments, whatever the bound.
+ *
+ * Issue 15, defects 10-12: a finite input whose output overflows float32 is FCONV_ERR_NUMERICAL
+ * (unless fconv_set_output_check(0)); output_shape refuses an output beyond the bound; a batch
+ * of 0 gives an empty output; a batch-1 forward that fits the bound at 1 thread fits at 64;
+ * fconv_release_memory returns the workspace pool to the system (RSS drops; not measured under
+ * valgrind or ASan, whose allocators keep freed memory). Exits 1 if any check fails.
  */
 #define _DEFAULT_SOURCE
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +86,188 @@ static int failures = 0, checks = 0;
     } while (0)
 
 enum { MIB = 1 << 20 };
+
+/* The bytes a refusal's message says a call "needs" ("needs 61.53 MiB ..."), or -1. */
+static double needed_bytes(const char *message) {
+    const char *p = strstr(message, "needs ");
+    double value;
+    char unit[8];
+    if (!p || sscanf(p + 6, "%lf %7s", &value, unit) != 2) return -1;
+    if (strcmp(unit, "KiB") == 0) return value * 1024;
+    if (strcmp(unit, "MiB") == 0) return value * 1024 * 1024;
+    if (strcmp(unit, "GiB") == 0) return value * 1024 * 1024 * 1024;
+    return value;
+}
+
+/* Whether freed memory may stay resident for reasons outside the library: valgrind's and ASan's
+   allocators keep freed blocks (to catch uses after free). */
+static int allocator_keeps_freed_memory(void) {
+#if defined(__SANITIZE_ADDRESS__)
+    return 1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    return 1;
+#endif
+#endif
+    return getenv("LD_PRELOAD") != NULL && strstr(getenv("LD_PRELOAD"), "vgpreload") != NULL;
+}
+
+/* Issue 15, defects 10-12 (see the top of the file). */
+static void numerics_and_memory(void) {
+    const int64_t k3[2] = {3, 3}, k1[2] = {1, 1};
+    fconv_options *o = NULL;
+    fconv_conv *c = NULL;
+    EXPECT_OK(fconv_set_memory_limit(0));
+
+    /* Overflow: a 16 -> 16 3x3 kernel of ones (rank 1), an input of 1e38. */
+    {
+        enum { C = 16, H = 8, W = 9, N = C * H * W };
+        const int64_t xs[4] = {2, C, H, W}, ws[4] = {C, C, 3, 3}, pad[2] = {1, 1};
+        static float w[C * C * 9], x[2 * N], y[2 * N];
+        size_t i;
+        int nonfinite = 0;
+        for (i = 0; i < C * C * 9; i++) w[i] = 1.0f;
+        for (i = 0; i < 2 * N; i++) x[i] = 1e38f;
+        /* A CP layer of rank 1 whose weight and factors are all ones reconstructs that kernel. */
+        const char *names[5] = {"weight.weights", "weight.factors.factor_0", "weight.factors.factor_1",
+                                "weight.factors.factor_2", "weight.factors.factor_3"};
+        const int64_t s1[1] = {1}, sc[2] = {C, 1}, sk[2] = {3, 1};
+        const int64_t *shapes[5] = {s1, sc, sc, sk, sk};
+        const size_t ndims[5] = {1, 2, 2, 2, 2};
+        const float *values[5] = {w, w, w, w, w};
+        EXPECT_OK(fconv_options_create(&o));
+        EXPECT_OK(fconv_options_set_int(o, "rank", 1));
+        EXPECT_OK(fconv_options_set_int(o, "padding", 1));
+        EXPECT_OK(fconv_conv_create(C, C, k3, 2, o, &c));
+        fconv_options_free(o);
+        EXPECT_OK(fconv_conv_set_parameters(c, 5, names, values, shapes, ndims, 1));
+        EXPECT_TRUE(fconv_get_output_check() == 1);
+        EXPECT_STATUS(fconv_conv_forward(c, x, xs, 4, NULL, 0, y, 2 * N), FCONV_ERR_NUMERICAL);
+        EXPECT_TRUE(strstr(fconv_last_error_message(), "overflowed") != NULL);
+        EXPECT_STATUS(fconv_dense_conv_forward(x, xs, 4, w, ws, 4, NULL, NULL, pad, NULL, 2, y, 2 * N), FCONV_ERR_NUMERICAL);
+        EXPECT_TRUE(strstr(fconv_last_error_message(), "overflowed") != NULL);
+        EXPECT_STATUS(fconv_set_output_check(-1), FCONV_ERR_INVALID_ARGUMENT);
+        EXPECT_OK(fconv_set_output_check(0));
+        EXPECT_TRUE(fconv_get_output_check() == 0);
+        EXPECT_OK(fconv_conv_forward(c, x, xs, 4, NULL, 0, y, 2 * N));
+        for (i = 0; i < 2 * N; i++) nonfinite += !isfinite(y[i]);
+        EXPECT_TRUE(nonfinite == 2 * N);
+        EXPECT_OK(fconv_dense_conv_forward(x, xs, 4, w, ws, 4, NULL, NULL, pad, NULL, 2, y, 2 * N));
+        EXPECT_OK(fconv_set_output_check(1));
+        /* Finite outputs near the top of the range pass. */
+        for (i = 0; i < 2 * N; i++) x[i] = 1e36f;
+        EXPECT_OK(fconv_conv_forward(c, x, xs, 4, NULL, 0, y, 2 * N));
+        EXPECT_TRUE(isfinite(y[0]) && y[0] > 1e37f);
+        x[5] = NAN;  /* still named as the input's fault */
+        EXPECT_STATUS(fconv_conv_forward(c, x, xs, 4, NULL, 0, y, 2 * N), FCONV_ERR_NUMERICAL);
+        EXPECT_TRUE(strstr(fconv_last_error_message(), "input") != NULL);
+        EXPECT_STATUS(fconv_dense_conv_forward(x, xs, 4, w, ws, 4, NULL, NULL, pad, NULL, 2, y, 2 * N), FCONV_ERR_NUMERICAL);
+        EXPECT_TRUE(strstr(fconv_last_error_message(), "input") != NULL);
+
+        /* A batch of 0: an empty output, nothing read or written. */
+        {
+            const int64_t empty[4] = {0, C, H, W};
+            int64_t shape[4] = {-1, -1, -1, -1};
+            y[0] = 42.0f;
+            EXPECT_OK(fconv_conv_output_shape(c, empty, 4, NULL, 0, shape, 4));
+            EXPECT_TRUE(shape[0] == 0 && shape[1] == C && shape[2] == H && shape[3] == W);
+            EXPECT_OK(fconv_conv_forward(c, x, empty, 4, NULL, 0, y, 0));
+            EXPECT_OK(fconv_dense_conv_output_shape(empty, 4, ws, 4, NULL, pad, NULL, 2, shape, 4));
+            EXPECT_TRUE(shape[0] == 0 && shape[1] == C);
+            EXPECT_OK(fconv_dense_conv_forward(x, empty, 4, w, ws, 4, NULL, NULL, pad, NULL, 2, y, 0));
+            EXPECT_TRUE(y[0] == 42.0f);
+        }
+        fconv_conv_free(c);
+        c = NULL;
+    }
+
+    /* output_shape refuses an output beyond the bound (16 MiB under 1 MiB) before the caller
+       allocates it. */
+    {
+        const int64_t xs[4] = {1, 1, 2048, 2048}, ws[4] = {1, 1, 1, 1};
+        int64_t shape[4];
+        EXPECT_OK(fconv_options_create(&o));
+        EXPECT_OK(fconv_options_set_int(o, "rank", 1));
+        EXPECT_OK(fconv_conv_create(1, 1, k1, 2, o, &c));
+        fconv_options_free(o);
+        EXPECT_OK(fconv_set_memory_limit(MIB));
+        EXPECT_OOM(fconv_conv_output_shape(c, xs, 4, NULL, 0, shape, 4));
+        EXPECT_OOM(fconv_dense_conv_output_shape(xs, 4, ws, 4, NULL, NULL, NULL, 2, shape, 4));
+        EXPECT_OK(fconv_set_memory_limit(0));
+        fconv_conv_free(c);
+        c = NULL;
+    }
+
+    /* A batch-1 forward that fits at 1 thread fits at 64: the estimate counts the workers that
+       run. The bound is set 1% above the 1-thread estimate, read from a refusal's message. */
+    {
+        const int64_t xs[4] = {1, 64, 64, 64};
+        const size_t n = (size_t)64 * 64 * 64;
+        float *x = (float *)malloc(n * sizeof(float)), *y = (float *)malloc(n * sizeof(float));
+        double needs;
+        size_t i;
+        for (i = 0; i < n; i++) x[i] = (float)(i % 17) / 17.0f - 0.5f;
+        EXPECT_OK(fconv_options_create(&o));
+        EXPECT_OK(fconv_options_set_float(o, "rank", 0.1));
+        EXPECT_OK(fconv_options_set_int(o, "padding", 1));
+        EXPECT_OK(fconv_conv_create(64, 64, k3, 2, o, &c));
+        fconv_options_free(o);
+        EXPECT_OK(fconv_set_num_threads(1));
+        EXPECT_OK(fconv_conv_forward(c, x, xs, 4, NULL, 0, y, n));
+        EXPECT_OK(fconv_set_memory_limit(n * sizeof(float) + 1)); /* the output fits, the rest not */
+        EXPECT_STATUS(fconv_conv_forward(c, x, xs, 4, NULL, 0, y, n), FCONV_ERR_OUT_OF_MEMORY);
+        needs = needed_bytes(fconv_last_error_message());
+        EXPECT_TRUE(needs > (double)(n * sizeof(float)));
+        EXPECT_OK(fconv_set_memory_limit((uint64_t)(needs * 1.01) + 4096));
+        EXPECT_OK(fconv_conv_forward(c, x, xs, 4, NULL, 0, y, n));
+        EXPECT_OK(fconv_set_num_threads(64));
+        EXPECT_OK(fconv_conv_forward(c, x, xs, 4, NULL, 0, y, n));
+        EXPECT_OK(fconv_set_num_threads(0));
+        EXPECT_OK(fconv_set_memory_limit(0));
+        fconv_conv_free(c);
+        c = NULL;
+        free(x);
+        free(y);
+    }
+
+    /* fconv_release_memory: a Tucker 'same' forward on 1 x 16 x 1024 x 1024 keeps its 64 MiB
+       intermediates in the pool; releasing them lowers the resident set. (Where that cannot be
+       measured, a small image: the calls still run under the checker.) */
+    {
+        const int64_t side = allocator_keeps_freed_memory() ? 64 : 1024, xs[4] = {1, 16, side, side};
+        const size_t n = (size_t)(16 * side * side);
+        float *x = (float *)malloc(n * sizeof(float)), *y = (float *)malloc(n * sizeof(float));
+        long before, held, after;
+        memset(x, 0, n * sizeof(float)); /* both resident before measuring */
+        memset(y, 0, n * sizeof(float));
+        EXPECT_OK(fconv_options_create(&o));
+        EXPECT_OK(fconv_options_set_string(o, "factorization", "tucker"));
+        EXPECT_OK(fconv_options_set_int(o, "padding", 1));
+        EXPECT_OK(fconv_conv_create(16, 16, k3, 2, o, &c));
+        fconv_options_free(o);
+        /* A first forward: OpenBLAS keeps a packing buffer per thread that calls it, which is
+           not the library's to release. */
+        EXPECT_OK(fconv_conv_forward(c, x, xs, 4, NULL, 0, y, n));
+        fconv_release_memory();
+        before = proc_status_kib("VmRSS:");
+        EXPECT_OK(fconv_conv_forward(c, x, xs, 4, NULL, 0, y, n));
+        held = proc_status_kib("VmRSS:") - before;
+        fconv_release_memory();
+        after = proc_status_kib("VmRSS:") - before;
+        if (allocator_keeps_freed_memory()) {
+            printf("  (RSS after fconv_release_memory not checked: this allocator keeps freed memory)\n");
+        } else {
+            printf("  fconv_release_memory: RSS +%ld KiB held after the forward, +%ld KiB after release\n", held, after);
+            EXPECT_TRUE(held > 64 * 1024);      /* KiB: the forward kept its workspace */
+            EXPECT_TRUE(after < held / 4);
+        }
+        fconv_release_memory(); /* nothing left: a no-op */
+        fconv_conv_free(c);
+        c = NULL;
+        free(x);
+        free(y);
+    }
+}
 
 /* A 4 GiB region that faults on any access (reserved, never committed). */
 static void *untouchable(size_t bytes) {
@@ -254,6 +443,8 @@ int main(void) {
     fconv_options_free(o);
     unsetenv("FACTORCONV_MAX_BYTES");
     EXPECT_TRUE(fconv_get_memory_limit() > MIB);
+
+    numerics_and_memory();
 
     fconv_conv_free(small);
     munmap(never, huge);

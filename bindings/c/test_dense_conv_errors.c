@@ -57,8 +57,12 @@ static void null_out_shape(struct call *c) { c->out_shape = NULL; }
 static void weight_ndim_3(struct call *c) { c->weight_ndim = 3; }
 static void ndim_2(struct call *c) { c->input_ndim = 2; c->weight_ndim = 2; c->n_spatial = 0; }
 static void ndim_huge(struct call *c) { c->input_ndim = SIZE_MAX; c->weight_ndim = SIZE_MAX; }
-static void zero_batch(struct call *c) {
-    static const int64_t s[NDIM] = {0, 3, 8, 8};
+static void zero_channels(struct call *c) {   /* a batch of 0 is valid (an empty output) */
+    static const int64_t s[NDIM] = {2, 0, 8, 8};
+    c->input_shape = s;
+}
+static void zero_spatial(struct call *c) {
+    static const int64_t s[NDIM] = {2, 3, 0, 8};
     c->input_shape = s;
 }
 static void negative_spatial(struct call *c) {
@@ -150,7 +154,8 @@ static const struct row rows[] = {
     {"weight_ndim != input_ndim", weight_ndim_3, BOTH, FCONV_ERR_SHAPE_MISMATCH, "weight_ndim"},
     {"ndim 2 (< 3)", ndim_2, BOTH, FCONV_ERR_SHAPE_MISMATCH, "input_ndim"},
     {"ndim SIZE_MAX", ndim_huge, BOTH, FCONV_ERR_SHAPE_MISMATCH, "ndim"},
-    {"zero batch", zero_batch, BOTH, FCONV_ERR_INVALID_ARGUMENT, "input"},
+    {"zero input channels", zero_channels, BOTH, FCONV_ERR_INVALID_ARGUMENT, "input"},
+    {"zero spatial size", zero_spatial, BOTH, FCONV_ERR_INVALID_ARGUMENT, "input"},
     {"negative spatial size", negative_spatial, BOTH, FCONV_ERR_INVALID_ARGUMENT, "input"},
     {"zero out_channels", zero_out_channels, BOTH, FCONV_ERR_INVALID_ARGUMENT, "weight"},
     {"negative kernel size", negative_kernel, BOTH, FCONV_ERR_INVALID_ARGUMENT, "weight"},

@@ -178,14 +178,15 @@ int main(void) {
     /* --- ndim mismatch and bad sizes ---------------------------------------------------- */
     {
         const int64_t s3[3] = {2, C_IN, HW}, s5[5] = {2, C_IN, HW, HW, 1};
-        const int64_t zero_batch[4] = {0, C_IN, HW, HW}, negative[4] = {2, C_IN, -3, HW};
+        /* A batch of 0 is valid (an empty output); no other size may be 0. */
+        const int64_t zero_channels[4] = {2, 0, HW, HW}, negative[4] = {2, C_IN, -3, HW};
         const int64_t huge[4] = {2, C_IN, big, HW}, channels[4] = {2, C_IN + 1, HW, HW};
         const int64_t huge_batch[4] = {big, C_IN, HW, HW};
         EXPECT(fconv_conv_forward(single, x, s3, 3, NULL, 0, y, y_capacity), FCONV_ERR_SHAPE_MISMATCH, "input shape");
         EXPECT(fconv_conv_forward(single, x, s5, 5, NULL, 0, y, y_capacity), FCONV_ERR_SHAPE_MISMATCH, "input shape");
         EXPECT(fconv_conv_forward(single, x, x_shape, 0, NULL, 0, y, y_capacity), FCONV_ERR_SHAPE_MISMATCH, "input_shape");
         EXPECT(fconv_conv_forward(single, x, x_shape, 1000, NULL, 0, y, y_capacity), FCONV_ERR_SHAPE_MISMATCH, "input_shape");
-        EXPECT(fconv_conv_forward(single, x, zero_batch, 4, NULL, 0, y, y_capacity), FCONV_ERR_INVALID_ARGUMENT, "input shape");
+        EXPECT(fconv_conv_forward(single, x, zero_channels, 4, NULL, 0, y, y_capacity), FCONV_ERR_INVALID_ARGUMENT, "input shape");
         EXPECT(fconv_conv_forward(single, x, negative, 4, NULL, 0, y, y_capacity), FCONV_ERR_INVALID_ARGUMENT, "input shape");
         EXPECT(fconv_conv_forward(single, x, huge, 4, NULL, 0, y, y_capacity), FCONV_ERR_INVALID_ARGUMENT, "input shape");
         EXPECT(fconv_conv_forward(single, x, huge_batch, 4, NULL, 0, y, y_capacity), FCONV_ERR_INVALID_ARGUMENT, "input shape");

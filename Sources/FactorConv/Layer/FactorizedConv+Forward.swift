@@ -4,7 +4,9 @@ extension FactorizedConv {
     /// An interruptible call (`Interruption`): an interrupted forward throws `.cancelled` and
     /// leaves the layer unchanged and usable.
     /// - Throws: `.shapeMismatch` for a wrong input rank or channel count or a too small input,
-    ///   `.indexOutOfRange` for a bad layer index, `.numerical` for NaN/Inf in `x`, `.cancelled`.
+    ///   `.indexOutOfRange` for a bad layer index, `.numerical` for NaN/Inf in `x` or an output
+    ///   that overflowed to inf/NaN (`FiniteCheck.checksOutputs`), `.outOfMemory` beyond the
+    ///   memory bound, `.cancelled`. A batch of 0 gives an empty output.
     public func forward(_ x: Tensor<Float>, layer: [Int] = []) throws -> Tensor<Float> {
         let (pipeline, shapes, outShape) = try plan(inputShape: x.shape, layer: layer)
         let y = try x.scalars.withUnsafeBufferPointer { xp in
@@ -41,11 +43,15 @@ extension FactorizedConv {
     }
 
     /// The output shape (B, C_out, S'...) of layer `layer` for an input of shape `inputShape`.
+    /// - Throws: as `forward` for the input and index, and `.outOfMemory` when the output alone
+    ///   exceeds the memory bound (so that callers never allocate an output `forward` refuses).
     public func outputShape(inputShape: [Int], layer: [Int] = []) throws -> [Int] {
         let s = snapshot
         try validateInput(inputShape, state: s)
         let g = s.geometry[try layers.flatIndex(layer)]
-        return [inputShape[0], outChannels] + (try g.outputSpatial(input: Array(inputShape.dropFirst(2)), kernel: s.kernelSize))
+        let shape = [inputShape[0], outChannels] + (try g.outputSpatial(input: Array(inputShape.dropFirst(2)), kernel: s.kernelSize))
+        try MemoryLimit.check(elements: try Checked.product(shape, "output shape"), "the output of shape \(shape)")
+        return shape
     }
 
     /// The implementation a forward of layer `layer` on `inputShape` uses: the layer's own, or
@@ -68,10 +74,10 @@ extension FactorizedConv {
         let implementation = try choose(s, flat: flat, inputShape: inputShape)
         let pipeline = try cachedPipeline(s, flat: flat, implementation: implementation)
         let (images, outShape) = try pipeline.imageAndOutputShapes(input: inputShape)
-        // The output plus two intermediates per worker: refuse before allocating.
-        let scratch = images.map { $0.reduce(1, *) }.max() ?? 0
+        // The output plus what the pipeline allocates with the workers it will use: refuse before allocating.
         try MemoryLimit.check(elements: try Checked.add(try Checked.product(outShape, "output shape"),
-                                                        try Checked.multiply(2 * Parallel.threadCount, scratch, "workspace"), "workspace"),
+                                                        try pipeline.workspaceFloats(input: inputShape, imageShapes: images,
+                                                                                     workers: Parallel.threadCount), "workspace"),
                               "forward of input \(inputShape)")
         return (pipeline, images, outShape)
     }
@@ -132,8 +138,10 @@ extension FactorizedConv {
         guard shape.count == order + 2 else {
             throw FactorConvError.shape("input shape \(shape) must have \(order + 2) dimensions (batch, \(inChannels) channels, \(order) spatial)")
         }
-        for (axis, v) in shape.enumerated() where v < 1 || v > (1 << 62) {
-            throw FactorConvError.invalid("input shape \(shape): size \(v) at axis \(axis) must be positive and at most 2^62")
+        // An empty batch is allowed (its output is empty, as in PyTorch); empty channels or
+        // spatial sizes are not.
+        for (axis, v) in shape.enumerated() where v < (axis == 0 ? 0 : 1) || v > (1 << 62) {
+            throw FactorConvError.invalid("input shape \(shape): size \(v) at axis \(axis) must be \(axis == 0 ? "at least 0" : "positive") and at most 2^62")
         }
         _ = try Checked.product(shape, "input shape \(shape)")
         guard shape[1] == inChannels else {

@@ -6,8 +6,9 @@
 // and TT paths.
 //
 // Internal to libfactorconv (hidden by the release .so's version script). Every function here
-// except fck_avx512_available requires fck_avx512_available() == 1; callers fall back to BLAS
-// otherwise. No function allocates or fails: callers pass valid pointers and sizes.
+// except fck_avx512_available, fck_prefetch and fck_all_finite requires fck_avx512_available() == 1;
+// callers fall back to BLAS otherwise. No function allocates or fails: callers pass valid
+// pointers and sizes.
 //
 // The module also holds the interrupt state behind fconv_interrupt (factorconv_interrupt.h,
 // included here so that every user of the module sees it).
@@ -95,6 +96,9 @@ int fck_depthwise_2d(const float *src, ptrdiff_t src_cs, float *dst, ptrdiff_t d
 /// dil_cols) whose taps reach at most 16 columns (pad_cols ≤ 16), and a width whose lanes'
 /// columns repeat within 256 vectors (width / gcd(width, 16) ≤ 256).
 int fck_depthwise_plane_handles(int width, int taps_rows, int dil_rows, int taps_cols, int pad_cols, int dil_cols);
+
+/// 1 when none of the `n` floats at `x` is NaN or infinite, else 0. Runs on any CPU.
+int fck_all_finite(const float *x, size_t n);
 
 /// Asks the CPU to start loading `bytes` bytes at `start` into cache (a hint; no effect off x86-64).
 void fck_prefetch(const void *start, size_t bytes);

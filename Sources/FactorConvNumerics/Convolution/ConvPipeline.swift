@@ -132,9 +132,12 @@ public struct ConvPipeline: Sendable {
     /// room for `outputShape(input:)`. Parallel over images when there are enough of them, else
     /// inside each stage. Safe to call concurrently (all state is per call).
     ///
-    /// With `rejectingNonFinite`, an input holding NaN or infinities throws `.numerical`; the
-    /// output may then be partly written. When the first stage is a pointwise one (it reads every
-    /// input value), its channel mixing checks them; else they are checked in a pass before.
+    /// With `rejectingNonFinite`, an input holding NaN or infinities throws `.numerical`, and so
+    /// (while `FiniteCheck.checksOutputs` is on) does an output that overflowed to inf/NaN
+    /// (`FactorConvError.overflow`); the output may then be partly written. When the first stage
+    /// is a pointwise one (it reads every input value), its channel mixing checks the input;
+    /// else it is checked in a pass before. Each image's output is checked right after it is
+    /// written, while it is still in cache (a lone dense stage's, after the whole batch).
     public func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutablePointer<Float>,
                         rejectingNonFinite: Bool = false) throws {
         try forward(input: input, inputShape: inputShape, imageShapes: imageShapes(input: Array(inputShape.dropFirst())),
@@ -160,12 +163,14 @@ public struct ConvPipeline: Sendable {
     private func run(input: UnsafePointer<Float>, inputShape: [Int], imageShapes shapes: [[Int]],
                      output: UnsafeMutablePointer<Float>, rejectingNonFinite: Bool) throws {
         let batch = inputShape[0]
+        // An empty batch has an empty output (as in PyTorch).
+        guard batch > 0 else { return }
         let counts = shapes.map { $0.reduce(1, *) }
-        // Two intermediate images per worker, each a whole number of cache lines (so both share
-        // an alignment), with 16 floats to spare for `alignedLike`.
-        let scratch = ((counts.dropFirst().dropLast().max() ?? 0) + 15) / 16 * 16
+        // Two intermediate images, with 16 floats to spare for `alignedLike`.
+        let scratch = Self.scratchFloats(counts)
         let bufferCount = 2 * scratch + 16
         let workers = Parallel.threadCount
+        let checkOutput = rejectingNonFinite && FiniteCheck.checksOutputs
 
         var checkInFirstStage = false
         if rejectingNonFinite {
@@ -175,21 +180,31 @@ public struct ConvPipeline: Sendable {
                 throw FactorConvError.nonFinite("input")
             }
         }
-        // One flag per (image, worker), each written by one thread only.
-        let flagCount = checkInFirstStage ? batch * workers : 0
-        let nonFinite = UnsafeMutablePointer<Int32>.allocate(capacity: flagCount)
-        nonFinite.initialize(repeating: 0, count: flagCount)
-        defer { nonFinite.deallocate() }
 
         // A lone dense stage (the reconstructed path) is one batched dense convolution, which
-        // has its own, better, blocking and parallel strategy.
+        // has its own, better, blocking and parallel strategy. Its input was checked above, so
+        // a non-finite output is an overflow.
         if stages.count == 1, case .dense(let w, let geometry, let bias) = stages[0] {
             let problem = try ConvProblem(inputShape: inputShape, weightShape: w.shape, geometry: geometry)
             runDense(problem, stage: 0, weight: w, bias: bias, input: input, output: output, workers: workers)
+            if checkOutput && !FiniteCheck.allFinite(UnsafeBufferPointer(start: output, count: problem.outputCount), workers: workers) {
+                throw FactorConvError.overflow
+            }
             return
         }
 
-        func runImage(_ b: Int, innerWorkers: Int, workspace: UnsafeMutablePointer<Float>) {
+        // Images run in parallel (one worker each), or one after another with each stage split
+        // over `innerWorkers`.
+        let parallelImages = batch >= workers
+        let innerWorkers = parallelImages ? 1 : self.innerWorkers(shapes, workers: workers)
+        // Per image: one input-check flag per worker of its first stage, then its output-check
+        // flag; each written by one thread only.
+        let flagsPerImage = innerWorkers + 1
+        let flags = UnsafeMutablePointer<Int32>.allocate(capacity: batch * flagsPerImage)
+        flags.initialize(repeating: 0, count: batch * flagsPerImage)
+        defer { flags.deallocate() }
+
+        func runImage(_ b: Int, workspace: UnsafeMutablePointer<Float>) {
             var src = input + b * counts[0]
             let image = output + b * counts.last!
             let buffers = Self.alignedLike(image, workspace)
@@ -211,30 +226,89 @@ public struct ConvPipeline: Sendable {
                 } else {
                     let dst = destination(lastStage: i)
                     apply(stages[i], index: i, input: src, shape: shapes[i], output: dst, outputShape: shapes[i + 1],
-                          workers: innerWorkers, nonFinite: i == 0 && checkInFirstStage ? nonFinite + b * workers : nil)
+                          workers: innerWorkers, nonFinite: i == 0 && checkInFirstStage ? flags + b * flagsPerImage : nil)
                     src = UnsafePointer(dst)
                     i += 1
                 }
             }
             if stages.isEmpty { output.advanced(by: b * counts[0]).update(from: src, count: counts[0]) }
+            // Checked right after it is written, while much of it is still in cache.
+            if checkOutput && !FiniteCheck.allFinite(UnsafeBufferPointer(start: image, count: counts.last!), workers: innerWorkers) {
+                flags[b * flagsPerImage + innerWorkers] = 1
+            }
         }
 
-        if batch >= workers {
+        if parallelImages {
             Parallel.forEach(batch, maxWorkers: workers) { b in
-                Workspace.shared.withBuffer(of: Float.self, count: bufferCount) { runImage(b, innerWorkers: 1, workspace: $0) }
+                Workspace.shared.withBuffer(of: Float.self, count: bufferCount) { runImage(b, workspace: $0) }
             }
         } else {
-            // Within an image, each stage is split over the workers; a small image's stages are
-            // too short to repay the wake-ups. Measured at rank 0.1 (2 threads vs 1): ~22 MFLOP
-            // layers (64×56², 256×14²) 0.30 → 0.43–0.48 ms, ~90 MFLOP ones (64×112², 128×56²,
-            // 256×28²) 0.81–1.29 → 0.75–1.03 ms (but TT on 256×28², 0.85 → 1.01).
-            let perWorker = imageFlops(shapes) / minFlopsPerWorker
-            let innerWorkers = minFlopsPerWorker > 0 ? Int(max(1, min(Double(workers), perWorker))) : workers
             Workspace.shared.withBuffer(of: Float.self, count: bufferCount) { workspace in
-                for b in 0..<batch { runImage(b, innerWorkers: innerWorkers, workspace: workspace) }
+                for b in 0..<batch { runImage(b, workspace: workspace) }
             }
         }
-        if (0..<flagCount).contains(where: { nonFinite[$0] != 0 }) { throw FactorConvError.nonFinite("input") }
+        // A non-finite input is named first: it makes the output non-finite too.
+        for b in 0..<batch where (0..<innerWorkers).contains(where: { flags[b * flagsPerImage + $0] != 0 }) {
+            throw FactorConvError.nonFinite("input")
+        }
+        for b in 0..<batch where flags[b * flagsPerImage + innerWorkers] != 0 { throw FactorConvError.overflow }
+    }
+
+    /// Floats of one intermediate image buffer: the largest image between stages (not the
+    /// input or output), rounded up to whole cache lines so that both buffers share an
+    /// alignment, given the element counts of the image before and after each stage.
+    private static func scratchFloats(_ counts: [Int]) -> Int {
+        ((counts.dropFirst().dropLast().max() ?? 0) + 15) / 16 * 16
+    }
+
+    /// The workers each stage of an image is split over when images run one after another: a
+    /// small image's stages are too short to repay the wake-ups (measured at rank 0.1 with 2
+    /// threads: layers of about 22 MFLOP per image ran slower split, most of about 90 faster).
+    private func innerWorkers(_ shapes: [[Int]], workers: Int) -> Int {
+        guard minFlopsPerWorker > 0 else { return workers }
+        return Int(max(1, min(Double(workers), imageFlops(shapes) / minFlopsPerWorker)))
+    }
+
+    /// An upper bound on the floats `forward` over an input of shape `input` (B, C, S...) with
+    /// image shapes `shapes` (`imageShapes(input:)`) allocates besides its output when it may
+    /// use `workers` threads. Only workers that run at once count (`Parallel.simultaneousWorkers`):
+    /// images in flight are min(B, workers, processors) when images run in parallel, else one,
+    /// whose stages split over the workers `innerWorkers` allows. Per image in flight: its two
+    /// intermediate buffers and the largest scratch of a stage (`DenseConvolution.workspaceFloats`,
+    /// the channel mixing's block per running worker); plus the check flags and the Winograd
+    /// kernels of dense stages not yet transformed.
+    public func workspaceFloats(input: [Int], imageShapes shapes: [[Int]], workers requested: Int) throws -> Int {
+        let batch = input[0], workers = max(1, requested)
+        guard batch > 0 else { return 0 }
+        func plus(_ a: Int, _ b: Int) throws -> Int { try Checked.add(a, b, "workspace") }
+        let pending = winogradKernels.reduce(0) { $0 + ($1?.pendingFloats ?? 0) }
+        if stages.count == 1, case .dense(let w, let geometry, _) = stages[0] {
+            let problem = try ConvProblem(inputShape: input, weightShape: w.shape, geometry: geometry)
+            return try plus(try DenseConvolution.workspaceFloats(problem, workers: workers, transformedWeight: true), pending)
+        }
+        let parallelImages = batch >= workers
+        let inner = parallelImages ? 1 : innerWorkers(shapes, workers: workers)
+        var stageScratch = 0
+        for (i, stage) in stages.enumerated() {
+            switch stage {
+            case .pointwise(let weight, _):
+                // ChannelMixing's AVX-512 kernel borrows a 32-column block per worker.
+                if AVX512.isAvailable {
+                    let running = Parallel.simultaneousWorkers(inner, maxWorkers: inner)
+                    stageScratch = max(stageScratch, try Checked.multiply(running, 32 * weight.shape[1], "mixing"))
+                }
+            case .depthwise:
+                break
+            case .dense(let weight, let geometry, _):
+                let problem = try ConvProblem(inputShape: [1] + shapes[i], weightShape: weight.shape, geometry: geometry)
+                stageScratch = max(stageScratch, try DenseConvolution.workspaceFloats(problem, workers: inner, transformedWeight: true))
+            }
+        }
+        let perImage = try plus(try plus(try Checked.multiply(2, Self.scratchFloats(shapes.map { $0.reduce(1, *) }), "intermediates"), 16),
+                                stageScratch)
+        let flags = try Checked.multiply(batch, inner + 1, "flags")
+        let inFlight = parallelImages ? Parallel.simultaneousWorkers(batch, maxWorkers: workers) : 1
+        return try plus(try plus(try Checked.multiply(inFlight, perImage, "workspace"), flags), pending)
     }
 
     /// `workspace` advanced by 0–15 floats to the offset of `target` (an image of the output)

@@ -36,7 +36,7 @@ public struct ConvProblem: Equatable, Sendable {
     public var flops: Double { 2 * Double(outputCount) * Double(inChannels * kernelVolume) }
 
     /// Validates an input shape and a kernel shape against each other and the geometry.
-    /// - Throws: `.invalidArgument` for non-positive sizes or overflowing element counts,
+    /// - Throws: `.invalidArgument` for non-positive sizes (but a batch of 0) or overflowing element counts,
     ///   `.shapeMismatch` for rank or channel disagreement or a kernel larger than the padded input.
     public init(inputShape: [Int], weightShape: [Int], geometry: ConvGeometry) throws {
         let n = geometry.order
@@ -47,8 +47,10 @@ public struct ConvProblem: Equatable, Sendable {
             throw FactorConvError.shape("weight shape \(weightShape) must have \(n + 2) dimensions (out_channels, in_channels, \(n) kernel sizes)")
         }
         for (name, shape) in [("input", inputShape), ("weight", weightShape)] {
-            for (axis, size) in shape.enumerated() where size < 1 || size > (1 << 62) {
-                throw FactorConvError.invalid("\(name) shape \(shape): size \(size) at axis \(axis) must be positive and at most 2^62")
+            // An empty batch is allowed (an empty output, as in PyTorch); no other size may be 0.
+            for (axis, size) in shape.enumerated() where size < (name == "input" && axis == 0 ? 0 : 1) || size > (1 << 62) {
+                let least = name == "input" && axis == 0 ? "at least 0" : "positive"
+                throw FactorConvError.invalid("\(name) shape \(shape): size \(size) at axis \(axis) must be \(least) and at most 2^62")
             }
             _ = try Checked.product(shape, "\(name) shape \(shape)")
         }

@@ -15,7 +15,9 @@ public enum DenseConvolution {
 
     /// Convolves tensors: `x` (B, C_in, S...), `weight` (C_out, C_in, K...), optional `bias` (C_out).
     /// An interruptible call (`Interruption`).
-    /// - Throws: `FactorConvError` on any shape or geometry problem; `.cancelled` when interrupted.
+    /// - Throws: `FactorConvError` on any shape or geometry problem, `.outOfMemory` beyond the
+    ///   memory bound, `.numerical` for an output holding NaN/Inf (`checkedForward`), `.cancelled`
+    ///   when interrupted.
     public static func forward(_ x: Tensor<Float>, weight: Tensor<Float>, bias: Tensor<Float>? = nil,
                                geometry: ConvGeometry) throws -> Tensor<Float> {
         try BLAS.require()
@@ -23,20 +25,45 @@ public enum DenseConvolution {
         if let bias, bias.shape != [problem.outChannels] {
             throw FactorConvError.shape("bias has shape \(bias.shape) but expected [\(problem.outChannels)]")
         }
-        let out = try Interruption.interruptible("the dense convolution") { x.scalars.withUnsafeBufferPointer { xp in
-            weight.scalars.withUnsafeBufferPointer { wp in
-                Tensor<Float>.uninitializedFloats(problem.outputCount) { op in
+        let workers = Parallel.threadCount
+        try checkMemory(problem, workers: workers)
+        let out = try Interruption.interruptible("the dense convolution") { try x.scalars.withUnsafeBufferPointer { xp in
+            try weight.scalars.withUnsafeBufferPointer { wp in
+                try Tensor<Float>.uninitializedFloats(problem.outputCount) { op in
                     if let bias {
-                        bias.scalars.withUnsafeBufferPointer { bp in
-                            forward(problem, input: xp.baseAddress!, weight: wp.baseAddress!, bias: bp.baseAddress!, output: op)
+                        try bias.scalars.withUnsafeBufferPointer { bp in
+                            try checkedForward(problem, input: xp.baseAddress!, weight: wp.baseAddress!, bias: bp.baseAddress!,
+                                               output: op, workers: workers)
                         }
                     } else {
-                        forward(problem, input: xp.baseAddress!, weight: wp.baseAddress!, bias: nil, output: op)
+                        try checkedForward(problem, input: xp.baseAddress!, weight: wp.baseAddress!, bias: nil, output: op,
+                                           workers: workers)
                     }
                 }
             }
         } }
         return Tensor(uncheckedShape: problem.outputShape, scalars: out)
+    }
+
+    /// Throws `.outOfMemory` when the output of `problem` plus what a forward on `workers` threads
+    /// allocates (`workspaceFloats`, with the weight's transform not yet cached) exceed the memory
+    /// bound: the functional convolution's check before it allocates anything.
+    public static func checkMemory(_ problem: ConvProblem, workers: Int) throws {
+        try MemoryLimit.check(elements: try Checked.add(problem.outputCount,
+                                                        try workspaceFloats(problem, workers: workers, transformedWeight: false),
+                                                        "workspace"),
+                              "dense convolution of input \(problem.inputShape)")
+    }
+
+    /// `forward` on raw buffers, then the output check (`FiniteCheck.checksOutputs`): an output
+    /// holding NaN/Inf throws `.numerical`, naming the input, weight or bias if one holds NaN/Inf,
+    /// else as an overflow. The output pass runs only over memory the forward just wrote.
+    public static func checkedForward(_ problem: ConvProblem, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                      bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, workers: Int) throws {
+        forward(problem, input: input, weight: weight, bias: bias, output: output, workers: workers)
+        try FiniteCheck.requireFiniteOutput(output, count: problem.outputCount, workers: workers, operands: [
+            ("input", input, problem.inputCount), ("weight", weight, problem.weightCount), ("bias", bias, problem.outChannels),
+        ])
     }
 
     /// Convolves raw buffers whose sizes `problem` describes (validated by the caller):
@@ -52,12 +79,11 @@ public enum DenseConvolution {
     public static func forward(_ problem: ConvProblem, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
                                workers: Int = Parallel.threadCount, winogradWeight: UnsafePointer<Float>? = nil) {
+        // An empty batch has nothing to compute (and every plan below assumes images).
+        guard problem.batch > 0 else { return }
         let positions = problem.outputPositions
         let depth = problem.inChannels * problem.kernelVolume
-        // Equal blocks of at most columnBlockFloats (a short last block makes a slow GEMM).
-        let maxColumns = max(16, min(positions, columnBlockFloats / max(depth, 1)))
-        let blocksPerImage = (positions + maxColumns - 1) / maxColumns
-        let blockColumns = (positions + blocksPerImage - 1) / blocksPerImage
+        let (blocksPerImage, blockColumns) = columnBlocks(problem)
         let items = problem.batch * blocksPerImage
 
         // The AVX-512 channel-mixing kernel for pointwise convolutions (small depth); BLAS for
@@ -135,6 +161,60 @@ public enum DenseConvolution {
                 }
             }
         }
+    }
+
+    /// The im2col column blocks: blocks per image and columns per block, equal blocks of at most
+    /// `columnBlockFloats` (a short last block makes a slow GEMM).
+    private static func columnBlocks(_ problem: ConvProblem) -> (perImage: Int, columns: Int) {
+        let positions = problem.outputPositions, depth = problem.inChannels * problem.kernelVolume
+        let maxColumns = max(16, min(positions, columnBlockFloats / max(depth, 1)))
+        let perImage = (positions + maxColumns - 1) / maxColumns
+        return (perImage, (positions + perImage - 1) / perImage)
+    }
+
+    /// What transforming a weight for the cache of recent weights allocates: U, its scratch, and
+    /// the copy of the weight an entry keeps (`WinogradKernelCache`).
+    private static func cacheEntryFloats(_ kernel: WinogradKernel) -> Int {
+        kernel.transformFloats + kernel.outChannels * kernel.inChannels * kernel.kernelVolume
+    }
+
+    /// An upper bound on the floats `forward(problem, …, workers:)` takes from the workspace
+    /// pool or allocates besides its output: per path, the scratch of the workers that run at
+    /// once (`Parallel.simultaneousWorkers`: never more than the work items, output-channel
+    /// shares of a split inside one item, or processors), plus the weight's Winograd transform
+    /// and its cache entry unless `transformedWeight` (the caller passes U). Counts from the
+    /// plans the forward itself would choose.
+    public static func workspaceFloats(_ problem: ConvProblem, workers requested: Int, transformedWeight: Bool) throws -> Int {
+        guard problem.batch > 0 else { return 0 }
+        let workers = max(1, requested)
+        let depth = problem.inChannels * problem.kernelVolume
+        let (blocksPerImage, blockColumns) = columnBlocks(problem)
+        let items = try Checked.multiply(problem.batch, blocksPerImage, "im2col blocks")
+        func times(_ count: Int, _ floats: Int) throws -> Int { try Checked.multiply(count, floats, "workspace") }
+        func plus(_ a: Int, _ b: Int) throws -> Int { try Checked.add(a, b, "workspace") }
+
+        if problem.isPointwise {
+            // ChannelMixing's AVX-512 kernel borrows a 32-column block per call; BLAS borrows nothing of ours.
+            return AVX512.isAvailable ? try times(Parallel.simultaneousWorkers(items, maxWorkers: workers), 32 * depth) : 0
+        }
+        if let winograd = WinogradConvolution(problem) {
+            return try plus(winograd.workspaceFloats(workers: workers), transformedWeight ? 0 : cacheEntryFloats(winograd.kernel))
+        }
+        if let winograd = WinogradLineConvolution(problem) {
+            return try plus(winograd.workspaceFloats(workers: workers), transformedWeight ? 0 : cacheEntryFloats(winograd.kernel))
+        }
+        if ModeConvolution(problem) != nil { return 0 }
+        if let shifts = ShiftConvolution(problem) { return try shifts.workspaceFloats(workers: workers) }
+        if let lines = LineConvolution(problem) { return try lines.workspaceFloats(workers: workers) }
+        // One column block per running worker with enough blocks, else one shared block.
+        return try times(items >= workers ? Parallel.simultaneousWorkers(items, maxWorkers: workers) : 1,
+                         try times(depth, blockColumns))
+    }
+
+    /// Forgets the Winograd-transformed kernels of recent weights that the functional
+    /// convolution keeps (see `forward`); they are computed again when next needed.
+    public static func releaseCachedKernels() {
+        WinogradKernelCache.shared.removeAll()
     }
 
     /// Calls `body` with the transformed kernel: the caller's (`given`), else one from the cache

@@ -214,6 +214,30 @@ struct LineConvolution {
 }
 
 extension LineConvolution {
+    /// An upper bound on the floats `run(…, workers:)` borrows: the kernel regrouped per outer
+    /// tap, a line buffer for each running worker (`Parallel.simultaneousWorkers`) of the split
+    /// over slabs (one shared buffer when there are fewer slabs than workers), and `multiply`'s
+    /// tile for products computed transposed (a run of output positions × the channels of the
+    /// call, when they are few).
+    func workspaceFloats(workers: Int) throws -> Int {
+        let n = problem.order, cout = problem.outChannels
+        let items = try Checked.multiply(problem.batch, (problem.outputSpatial[0] + slabRows - 1) / slabRows, "slabs")
+        let runLength = try Checked.multiply(n == 2 ? slabRows : problem.outputSpatial[n - 2], problem.outputSpatial[n - 1], "run")
+        let packed = try Checked.product([outerTaps, cout, depth], "regrouped kernel")
+        if items >= workers {
+            // Each worker computes every channel of its slabs.
+            let tile = cout <= Self.transposeBelowChannels ? try Checked.multiply(runLength, cout, "tile") : 0
+            let perWorker = try Checked.add(slabBufferCount, tile, "line buffer")
+            return try Checked.add(packed, try Checked.multiply(Parallel.simultaneousWorkers(items, maxWorkers: workers), perWorker,
+                                                                "line buffers"), "workspace")
+        }
+        // One shared line buffer; each running worker's tile holds at most its share of the
+        // channels, ⌈C_out / workers⌉, when that is few enough to be transposed.
+        let share = min((cout + workers - 1) / workers, Self.transposeBelowChannels)
+        let tiles = try Checked.product([Parallel.simultaneousWorkers(workers, maxWorkers: workers), runLength, share], "tiles")
+        return try Checked.add(try Checked.add(packed, slabBufferCount, "workspace"), tiles, "workspace")
+    }
+
     /// Runs the whole convolution (see `DenseConvolution.forward` for the buffer contract).
     /// Slabs not started when the interruptible call is interrupted are skipped.
     func run(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,

@@ -14,6 +14,16 @@ struct ShiftConvolution {
         paddedLength = problem.inputSpatial[0] + 2 * problem.geometry.padding[0]
     }
 
+    /// An upper bound on the floats `run(…, workers:)` borrows: the regrouped kernel, and a padded
+    /// copy of an image's rows for each running worker (`Parallel.simultaneousWorkers`) of the
+    /// split over images (one shared copy when there are fewer images than workers).
+    func workspaceFloats(workers: Int) throws -> Int {
+        let rows = try Checked.multiply(problem.inChannels, paddedLength, "padded rows")
+        let copies = problem.batch >= workers ? Parallel.simultaneousWorkers(problem.batch, maxWorkers: workers) : 1
+        return try Checked.add(problem.kernel[0] * problem.outChannels * problem.inChannels,
+                               try Checked.multiply(copies, rows, "padded rows"), "workspace")
+    }
+
     /// Runs the whole convolution (see `DenseConvolution.forward` for the buffer contract).
     /// Images not started when the interruptible call is interrupted are skipped.
     func run(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,

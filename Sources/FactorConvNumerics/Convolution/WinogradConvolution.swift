@@ -125,6 +125,11 @@ extension WinogradConvolution {
         let image: Int, row0: Int, rows: Int, tileRow0: Int, tileRows: Int
     }
 
+    /// The number of blocks: images × slabs × tile-row chunks.
+    var blockCount: Int {
+        problem.batch * ((outRows0 + slabRows - 1) / slabRows) * ((tilesH + chunkRows - 1) / chunkRows)
+    }
+
     /// The blocks of the whole problem, in order.
     var blocks: [Block] {
         var list: [Block] = []

@@ -66,6 +66,11 @@ public struct WinogradKernel: Sendable, Equatable {
     var storedRows: Int { packed ? PackedGemm.paddedRows(outChannels) : outChannels }
     /// Floats of U.
     var transformedCount: Int { positionCount * groups * storedRows * depth }
+    /// Kernel taps per (output, input) channel pair.
+    var kernelVolume: Int { lineTaps ?? groups * stack * 9 }
+    /// An upper bound on the floats computing U allocates: U itself and the scratch of
+    /// `transform` (the row-major U before packing, or a 21-float row per input channel).
+    var transformFloats: Int { 2 * transformedCount + 21 * inChannels }
 
     /// U for `weight` (laid out for this kernel), in new memory.
     func transformed(_ weight: UnsafePointer<Float>) -> TransformedKernel {
@@ -170,6 +175,10 @@ final class LazyWinogradKernel: Sendable {
         self.layout = layout
         self.weight = weight
     }
+
+    /// The floats the first `withTransformed` still has to allocate (`WinogradKernel.transformFloats`),
+    /// or 0 once U exists.
+    var pendingFloats: Int { transformed.withLock { $0 == nil } ? layout.transformFloats : 0 }
 
     /// Calls `body` with U, computing it on the first call. The transform runs outside the
     /// lock (it may be long and parallel, see `LibraryMutex`): concurrent first callers each

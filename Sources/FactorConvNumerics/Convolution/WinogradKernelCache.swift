@@ -59,6 +59,11 @@ final class WinogradKernelCache: Sendable {
         return withExtendedLifetime(transformed) { body(transformed.pointer) }
     }
 
+    /// Forgets every entry; each one's memory is freed once no running call still uses it.
+    func removeAll() {
+        entries.withLock { $0.removeAll() }
+    }
+
     /// Whether `count` floats at `a` and `b` are bitwise equal, comparing parts in parallel.
     private static func equal(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int, workers: Int) -> Bool {
         let parts = count >= 1 << 16 ? workers : 1

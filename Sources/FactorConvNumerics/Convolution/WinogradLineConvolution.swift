@@ -46,6 +46,9 @@ struct WinogradLineConvolution: WinogradPlan {
     /// One chunk: tiles [tile0, tile0 + count) of image `image`.
     struct Block { let image: Int, tile0: Int, count: Int }
 
+    /// The number of blocks: images × chunks.
+    var blockCount: Int { problem.batch * ((tiles + chunkTiles - 1) / chunkTiles) }
+
     var blocks: [Block] {
         var list: [Block] = []
         for b in 0..<problem.batch {

@@ -8,6 +8,8 @@ protocol WinogradPlan {
     var problem: ConvProblem { get }
     /// The blocks of the whole problem.
     var blocks: [Block] { get }
+    /// `blocks.count`, without building them.
+    var blockCount: Int { get }
     /// Floats of one block's V, of its M, and of one worker's transform scratch.
     var inputBlockCount: Int { get }
     var productBlockCount: Int { get }
@@ -50,14 +52,28 @@ extension WinogradPlan {
         // Few blocks: every worker transforms the whole input of a block (cheap: C_in × tiles)
         // into its own V, then computes the products and outputs of its share of the output
         // channels: one parallel region per call instead of three (idle workers park between
-        // regions and pay a wake-up in each).
-        Workspace.shared.withBuffer(of: Float.self, count: workers * workerFloats) { buffer in
-            Parallel.forEach(workers, maxWorkers: workers) { w in
-                let channels = channelShare(w, of: workers)
-                guard !channels.isEmpty else { return }
-                for block in blocks where !Interruption.isRequested { process(block, channels: channels, buffer: buffer + w * workerFloats) }
+        // regions and pay a wake-up in each). Only workers with a share borrow a buffer, and
+        // only while they run.
+        let shares = channelShares(workers)
+        Parallel.forEach(shares.count, maxWorkers: shares.count) { w in
+            Workspace.shared.withBuffer(of: Float.self, count: workerFloats) { buffer in
+                for block in blocks where !Interruption.isRequested { process(block, channels: shares[w], buffer: buffer) }
             }
         }
+    }
+
+    /// The non-empty output-channel shares (`channelShare`) of a split over `workers`.
+    func channelShares(_ workers: Int) -> [Range<Int>] {
+        (0..<workers).map { channelShare($0, of: workers) }.filter { !$0.isEmpty }
+    }
+
+    /// An upper bound on the floats `run(…, workers:)` borrows: one block's V, M and scratch
+    /// for each running worker (`Parallel.simultaneousWorkers`) of the split over blocks, or,
+    /// with fewer blocks than workers, of the split over non-empty output-channel shares.
+    func workspaceFloats(workers: Int) throws -> Int {
+        let buffers = blockCount >= workers ? Parallel.simultaneousWorkers(blockCount, maxWorkers: workers)
+            : Parallel.simultaneousWorkers(channelShares(workers).count, maxWorkers: workers)
+        return try Checked.multiply(buffers, inputBlockCount + productBlockCount + scratchCount, "Winograd workspace")
     }
 
     /// Worker `w`'s share of the output channels, cut at panel boundaries when U is packed

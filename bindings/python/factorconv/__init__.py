@@ -12,6 +12,8 @@ Public API:
     set_num_threads(n), get_num_threads()                         worker threads per call
     set_memory_limit(bytes), get_memory_limit()                   allocation bound per call
     interrupt()                                                   stop the calls in progress
+    release_memory()                                              free the kept scratch memory
+    set_output_check(enabled), get_output_check()                 refuse overflowed outputs
     library_version(), abi_version(), __version__                 versions
     FactorConvError and its subclasses                            errors
 """
@@ -37,7 +39,8 @@ ABI_VERSION = _lib.EXPECTED_ABI_VERSION
 # builtin IOError (= OSError) in the importing module.
 __all__ = [
     "FactorizedConv", "SubFactorizedConv", "conv", "set_num_threads", "get_num_threads",
-    "set_memory_limit", "get_memory_limit", "interrupt", "library_version", "abi_version",
+    "set_memory_limit", "get_memory_limit", "release_memory", "set_output_check",
+    "get_output_check", "interrupt", "library_version", "abi_version",
     "ABI_VERSION", "__version__",
     "FactorConvError", "InvalidArgumentError", "ShapeMismatchError", "LayerIndexError",
     "UnsupportedError", "OutOfMemoryError", "FormatError", "FactorConvIOError",
@@ -98,3 +101,32 @@ def set_memory_limit(n_bytes):
 def get_memory_limit():
     """The current per-call allocation bound in bytes (always > 0)."""
     return int(_lib.lib.fconv_get_memory_limit())
+
+
+def release_memory():
+    """Returns to the system the memory FactorConv keeps between calls for reuse.
+
+    That is the pool of scratch buffers forwards borrow (it keeps up to a quarter of the memory
+    limit, and frees buffers left unused for a few seconds only when a later call borrows or
+    returns one) and the transformed kernels ``conv`` keeps for its last few weights. What a
+    layer owns stays until the layer is closed. Safe to call at any time.
+    """
+    _lib.lib.fconv_release_memory()
+
+
+def set_output_check(enabled):
+    """Turns the check of forward outputs on (the default) or off, process-wide.
+
+    While on, a layer's forward and ``conv`` raise NumericalError when their output holds NaN or
+    Inf: because an operand does (the message names it) or because finite values overflowed
+    float32's range (about 3.4e38; "the output overflowed to inf/NaN"). While off, such outputs
+    are returned as they are. NaN/Inf in a layer's input is refused either way.
+    """
+    if not isinstance(enabled, (bool, int)) or isinstance(enabled, int) and enabled not in (0, 1):
+        raise InvalidArgumentError("enabled must be True or False, got %r" % (enabled,))
+    _lib.check(_lib.lib.fconv_set_output_check(int(enabled)))
+
+
+def get_output_check():
+    """True while forward outputs are checked for NaN/Inf (see ``set_output_check``)."""
+    return bool(_lib.lib.fconv_get_output_check())

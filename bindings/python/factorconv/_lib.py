@@ -54,6 +54,9 @@ SIGNATURES = {
     "fconv_interrupt": (None, []),
     "fconv_set_memory_limit": (_status, [ctypes.c_uint64]),
     "fconv_get_memory_limit": (ctypes.c_uint64, []),
+    "fconv_release_memory": (None, []),
+    "fconv_set_output_check": (_status, [ctypes.c_int32]),
+    "fconv_get_output_check": (ctypes.c_int32, []),
     "fconv_dense_conv_output_shape": (_status, [
         _c_int64_p, ctypes.c_size_t,            # input_shape, input_ndim
         _c_int64_p, ctypes.c_size_t,            # weight_shape, weight_ndim

@@ -51,7 +51,7 @@ ON_LAYER = [
     ("x ndim 3", make_single, lambda c: c(X[0]), fc.ShapeMismatchError, 2, ["input shape", "4 dimensions"]),
     ("x ndim 5", make_single, lambda c: c(X[:, :, None]), fc.ShapeMismatchError, 2, ["input shape"]),
     ("x channels", make_single, lambda c: c(X[:, :3]), fc.ShapeMismatchError, 2, ["channels"]),
-    ("x empty batch", make_single, lambda c: c(X[:0]), fc.InvalidArgumentError, 1, ["input shape", "axis 0"]),
+    ("x zero channels", make_single, lambda c: c(X[:, :0]), fc.InvalidArgumentError, 1, ["input shape", "axis 1"]),
     ("x zero spatial", make_single, lambda c: c(X[:, :, :0]), fc.InvalidArgumentError, 1, ["input shape", "axis 2"]),
     ("x smaller than kernel", make_multi, lambda c: c(X[:, :, :2, :2], 0), fc.ShapeMismatchError, 2, ["kernel"]),
     ("x NaN", make_single, lambda c: c(np.where(X > 2, np.nan, X)), fc.NumericalError, 10, ["input", "NaN"]),
