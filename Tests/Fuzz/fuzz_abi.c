@@ -994,6 +994,9 @@ static void op_misc(reader *r) {
         /* Process-wide memory and check settings, consuming no input (corpus entries replay as
            before): release between any two calls, and only 0 or 1 for the output check. */
         fconv_release_memory();
+        /* An interrupt reaches only calls in progress (none here): later calls must not be
+           cancelled, which every check() below and after would report as an unexpected status. */
+        fconv_interrupt();
         if (check("fconv_set_output_check", fconv_set_output_check(2), 0) == FCONV_OK)
             violation("output check 2 accepted", "fconv_set_output_check", FCONV_OK);
         check("fconv_set_output_check", fconv_set_output_check(1), 0);
