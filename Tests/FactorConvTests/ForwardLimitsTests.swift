@@ -64,7 +64,7 @@ private func onesLayer(_ f: Factorization, _ implementation: Implementation, str
                     let rawError = thrownError("\(what): raw buffers") {
                         try spot.scalars.withUnsafeBufferPointer { xp in
                             try out.withUnsafeMutableBufferPointer { op in
-                                try conv.forward(input: xp.baseAddress!, inputShape: spot.shape, output: op.baseAddress!)
+                                try conv.forward(input: xp.baseAddress!, inputShape: spot.shape, output: op)
                             }
                         }
                     }

@@ -734,6 +734,19 @@ struct LayerMiscAPITests {
                 expectError(.shapeMismatch, "raw forward with 5 channels") {
                     try conv.forward(input: xp.baseAddress!, inputShape: [2, 5, 7, 6], output: op, layer: [0])
                 }
+                // The buffer is checked against the plan that runs: one element short, or a
+                // shape other than the expected one, writes nothing.
+                let short = UnsafeMutableBufferPointer(rebasing: op[..<(op.count - 1)])
+                expectError(.bufferTooSmall, "raw forward one element short") {
+                    try conv.forward(input: xp.baseAddress!, inputShape: x.shape, output: short, layer: [1])
+                }
+                var wrong = outShape
+                wrong[3] += 1
+                expectError(.shapeMismatch, "raw forward with another expected shape") {
+                    try conv.forward(input: xp.baseAddress!, inputShape: x.shape, output: op, expectedShape: wrong, layer: [1])
+                }
+                #expect((try? conv.forward(input: xp.baseAddress!, inputShape: x.shape, output: op, expectedShape: outShape,
+                                           layer: [1])) == outShape)
             }
         }
     }
