@@ -29,7 +29,8 @@ def _grid_layer(factorization):
 def _assert_same(a, b, x, layers):
     assert repr(a) == repr(b)
     assert (a.factorization, a.rank, a.kernel_size, a.n_layers) == (b.factorization, b.rank, b.kernel_size, b.n_layers)
-    assert (a.stride, a.padding, a.dilation, a.has_bias) == (b.stride, b.padding, b.dilation, b.has_bias)
+    for name in ("stride", "padding", "dilation", "has_bias"):
+        assert getattr(a, name).tolist() == getattr(b, name).tolist(), name
     assert a.implementation == b.implementation
     sa, sb = a.state_dict(), b.state_dict()
     assert list(sa) == list(sb)
