@@ -361,13 +361,10 @@ class FactorizedConv:
             raise InvalidArgumentError("factorization has shape %s, whose leading %d mode(s) %s "
                                        "are not the layer grid n_layers=%r"
                                        % (tensor.shape, len(layers_shape), layers, n_layers))
-        with warnings.catch_warnings():
-            # tltorch's grids do not apply a bias given here either; no need to say it twice.
-            warnings.simplefilter("ignore", UserWarning)
-            layer = cls(in_channels, out_channels, kernel, implementation=implementation,
-                        stride=stride, padding=padding, dilation=dilation,
-                        bias=bias is not None, n_layers=n_layers, factorization=tensor.name.lower(),
-                        rank="same" if tensor.rank is None else tensor.rank, seed=0)
+        layer = cls(in_channels, out_channels, kernel, implementation=implementation,
+                    stride=stride, padding=padding, dilation=dilation, bias=bias is not None,
+                    n_layers=n_layers, factorization=tensor.name.lower(),
+                    rank="same" if tensor.rank is None else tensor.rank, seed=0)
         state = tensors.state_dict_of(tensor)
         if bias is not None:
             state["bias"] = tensor_float32(bias, "bias")
