@@ -29,7 +29,7 @@ C_BUILD := .build/c
 # runtime's still-reachable / possibly-lost blocks (metadata, worker thread stacks) do not.
 VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
 
-.PHONY: all deps lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions check-exports cli fuzz-load clean \
+.PHONY: all deps lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn check-exports cli fuzz-load clean \
 	fuzz fuzz-lib stress test-reliability test-valgrind-reliability test-sanitizers test-concurrency test-tsan
 
 all: lib
@@ -243,8 +243,9 @@ demo: lib cli
 # threads polling on the 2 cores that torch and FactorConv are timed on.
 BENCH_ENV = FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python:Benchmarks OPENBLAS_NUM_THREADS=1
 
-## bench: every side-by-side benchmark (dense conv, layers, decompositions) vs torch/tltorch.
-bench: bench-dense bench-layers bench-decompositions
+## bench: every side-by-side benchmark (dense conv, layers, decompositions, a converted CNN) vs
+## torch/tltorch.
+bench: bench-dense bench-layers bench-decompositions bench-cnn
 
 bench-dense: lib
 	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_dense.py
@@ -254,6 +255,11 @@ bench-layers: lib
 
 bench-decompositions: lib
 	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_decompositions.py
+
+## bench-cnn: a small CNN of tltorch FactorizedConv layers in torch against the same model after
+## factorconv.torch.convert (batch 1 and 8, 1 and 2 threads, ratios).
+bench-cnn: lib
+	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_cnn.py
 
 clean:
 	rm -rf .build $(C_BUILD) $(SAN_BUILD) $(TSAN_BUILD)

@@ -119,7 +119,7 @@ class FactorizedConv(nn.Module):
             self.has_bias = np.array(native.has_bias)
         if parameters:
             self._pull_parameters(native)
-        self._synced = self._signature()
+        self._synced = self._signature(self._parameter_list())
 
     def _pull_parameters(self, native):
         state = native.state_dict()
@@ -142,13 +142,24 @@ class FactorizedConv(nn.Module):
         else:
             self.weight = _tensors.from_numpy_tensor(view)
 
-    def _signature(self):
+    def _parameter_list(self):
+        """Every parameter of the module and its submodules, read from the modules' parameter
+        dictionaries (what ``parameters()`` yields, without its generic walk: a forward's hot
+        path)."""
+        found, stack = [], [self]
+        while stack:
+            module = stack.pop()
+            found.extend(p for p in module._parameters.values() if p is not None)
+            stack.extend(module._modules.values())
+        return found
+
+    def _signature(self, parameters):
         """What the native layer was built from: each parameter's identity, version counter and
         storage, and the geometry arrays' bytes."""
-        parameters = tuple((id(p), p._version, p.data_ptr()) for p in self.parameters())
-        arrays = tuple((a.shape, a.dtype.str, a.tobytes()) for a in
-                       (np.asarray(getattr(self, name)) for name in _GEOMETRY + ("has_bias",)))
-        return parameters, arrays
+        return (tuple((id(p), p._version, p.data_ptr()) for p in parameters),
+                tuple((a.shape, a.dtype, a.tobytes()) for a in
+                      (np.asarray(self.stride), np.asarray(self.padding),
+                       np.asarray(self.dilation), np.asarray(self.has_bias))))
 
     def _numpy_state(self):
         """The parameters as numpy arrays (zero-copy), refusing what FactorConv cannot run."""
@@ -178,9 +189,9 @@ class FactorizedConv(nn.Module):
             native.load_state_dict({"bias": bias}, strict=False)
         return native
 
-    def _ready(self):
+    def _ready(self, parameters=None):
         """The native layer, up to date with the module's parameters and geometry."""
-        signature = self._signature()
+        signature = self._signature(self._parameter_list() if parameters is None else parameters)
         synced = self._synced
         if synced == signature and self._native is not None:
             return self._native
@@ -229,8 +240,9 @@ class FactorizedConv(nn.Module):
     def forward(self, x, indices=0):
         """Runs layer ``indices`` (0 for a single convolution; an int, negative ones counted from
         the end, or a tuple for a grid) on a CPU float32 tensor (batch, in_channels, *spatial)."""
+        parameters = self._parameter_list()
         if torch.is_grad_enabled() and (x.requires_grad or any(
-                p.requires_grad for p in self.parameters())):
+                p.requires_grad for p in parameters)):
             raise RuntimeError(
                 "factorconv.torch.FactorizedConv runs inference only, and this forward would need "
                 "gradients (the input or a parameter requires them): run it under "
@@ -248,7 +260,7 @@ class FactorizedConv(nn.Module):
         data = x.detach()
         if not data.is_contiguous():
             data = data.contiguous()
-        return torch.from_numpy(self._ready().forward(data.numpy(), indices))
+        return torch.from_numpy(self._ready(parameters).forward(data.numpy(), indices))
 
     # -- tltorch's methods ----------------------------------------------------------------------
 
