@@ -1,4 +1,4 @@
-"""Interop with real tltorch (the reference venv, Benchmarks/refenv.sh): tltorch layers move to
+"""Interop with real tltorch (installed by make deps): tltorch layers move to
 factorconv through state_dict() and back, with equal forward outputs; torch.nn.ConvNd objects
 go into FactorizedConv.from_conv directly."""
 
@@ -8,12 +8,8 @@ import pytest
 import factorconv as fc
 from reference import relative_error
 
-torch = pytest.importorskip(
-    "torch", reason="torch is not importable here; run with the reference venv "
-                    "(PY=$(bash Benchmarks/refenv.sh); $PY -m pytest ...) for the tltorch interop")
-tltorch = pytest.importorskip(
-    "tltorch", reason="tltorch is not importable here; run with the reference venv "
-                      "(Benchmarks/refenv.sh) for the tltorch interop")
+torch = pytest.importorskip("torch", reason="torch is not importable here (make deps installs it)")
+tltorch = pytest.importorskip("tltorch", reason="tltorch is not importable here (make deps installs it)")
 
 TOLERANCE = 1e-5
 # (stride, padding, dilation) per layer; layer 0 of a grid gets no bias (tltorch's default).
