@@ -7,87 +7,18 @@ own additions (``seed``, ``progress``, ``save`` / ``load``, ``reconstruct_kernel
 ``_handle.ConvHandle``; this module turns arguments into its calls.
 """
 
-import collections
-import warnings
-
 import numpy as np
 
-from . import _decomposition, tensors
+from . import _build, _state, tensors
+from ._build import GEOMETRY
 from ._constants import FACTORIZATION_NAMES, IMPLEMENTATIONS, IMPLEMENTATION_NAMES
-from ._convert import (geometry_list, is_bool, is_sequence, normalize_indices,
-                       tensor_float32, to_int, to_ints)
-from ._errors import FactorConvError, InvalidArgumentError, ShapeMismatchError, StateDictError
+from ._convert import geometry_list, normalize_indices, tensor_float32, to_int, to_ints
+from ._errors import InvalidArgumentError
 from ._handle import ConvHandle, checked_std, float32_bias
-from ._options import Options, fresh_seed, seed_or_fresh
-from ._progress import make_progress
-from ._sources import check_device, check_dtype, check_padding, read_conv
+from ._options import seed_or_fresh
+from ._state import IncompatibleKeys
 
 __all__ = ["FactorizedConv", "SubFactorizedConv", "IncompatibleKeys"]
-
-_GEOMETRY = ("stride", "padding", "dilation")
-_GEOMETRY_DEFAULTS = {"stride": 1, "padding": 0, "dilation": 1}
-
-
-class IncompatibleKeys(collections.namedtuple("IncompatibleKeys",
-                                              ["missing_keys", "unexpected_keys"])):
-    """What ``load_state_dict`` returns, as torch's: the names it did not find in the
-    state_dict, and the names it did not know."""
-
-    __slots__ = ()
-
-    def __repr__(self):
-        if not self.missing_keys and not self.unexpected_keys:
-            return "<All keys matched successfully>"
-        return super().__repr__()
-
-
-def layers_shape_of(n_layers):
-    """tltorch's ``layers_shape``: () for 1, (n,) for an int n, the tuple itself otherwise."""
-    shape = tuple(to_ints(n_layers, "n_layers")) if is_sequence(n_layers) else \
-        (to_int(n_layers, "n_layers"),)
-    if not shape or any(n < 1 for n in shape):
-        raise InvalidArgumentError("n_layers must be a positive int or a tuple of positive ints, "
-                                   "got %r" % (n_layers,))
-    return () if shape == (1,) and not is_sequence(n_layers) else shape
-
-
-def _per_layer_geometry(value, name, layers_shape, order):
-    """A per-layer array (layers_shape + (order,)) when ``value`` is one, else None (a value for
-    every layer, which the library broadcasts)."""
-    if not layers_shape or isinstance(value, str):
-        return None
-    array = np.asarray(value, dtype=object)
-    if array.ndim == len(layers_shape) + 1:
-        if array.shape != tuple(layers_shape) + (order,):
-            raise InvalidArgumentError("%s has shape %s; expected an int, %d ints, or an array "
-                                       "of shape %s (one row per layer)"
-                                       % (name, array.shape, order, tuple(layers_shape) + (order,)))
-        return np.asarray(to_ints(array, name), dtype=np.int64).reshape(array.shape)
-    return None
-
-
-def _has_bias_flags(has_bias, layers_shape):
-    """tltorch's has_bias (a bool / int, or one per layer) as a list of 0/1 per layer."""
-    count = int(np.prod(layers_shape)) if layers_shape else 1
-    if is_sequence(has_bias):
-        flags = [1 if bool(v) else 0 for v in np.asarray(has_bias, dtype=object).ravel()]
-        if len(flags) not in (1, count):
-            raise InvalidArgumentError("has_bias has %d entries; expected one, or one per layer "
-                                       "(%d)" % (len(flags), count))
-        return flags * count if len(flags) == 1 else flags
-    if not is_bool(has_bias):
-        to_int(has_bias, "has_bias")
-    return [1 if has_bias else 0] * count
-
-
-def _warn_fixed_rank_modes(fixed_rank_modes, factorization):
-    """tltorch's warning: fixed_rank_modes only means something for Tucker."""
-    if fixed_rank_modes is not None and str(factorization).lower() != "tucker":
-        warnings.warn("Got fixed_rank_modes=%r which is only used for factorization=tucker but "
-                      "got factorization=%s; ignored" % (fixed_rank_modes, factorization),
-                      UserWarning, stacklevel=3)
-        return None
-    return fixed_rank_modes
 
 
 def _read_only(array):
@@ -131,68 +62,11 @@ class FactorizedConv:
                  dilation=1, bias=False, has_bias=False, n_layers=1, factorization="cp",
                  rank="same", implementation="factorized", fixed_rank_modes=None, device=None,
                  dtype=None, *, seed=None):
-        check_device(device)
-        check_dtype(dtype)
-        if is_sequence(kernel_size):
-            kernel = to_ints(kernel_size, "kernel_size")
-        else:
-            if order is None:
-                raise InvalidArgumentError(
-                    "kernel_size: if int given for kernel_size, order (dimension of the "
-                    "convolution) should also be provided.")
-            order = to_int(order, "order")
-            if order < 1:
-                raise InvalidArgumentError("order should be the (positive integer) order of the "
-                                           "convolution, got order=%d" % order)
-            kernel = [to_int(kernel_size, "kernel_size")] * order
-        in_channels = to_int(in_channels, "in_channels")
-        out_channels = to_int(out_channels, "out_channels")
-        layers_shape = layers_shape_of(n_layers)
-
-        weight = None
-        if not isinstance(factorization, str):
-            # tltorch also takes the factorized tensor itself as `factorization`.
-            weight = tensors.as_factorized_tensor(factorization)
-            layers, kernel_shape = tensors.kernel_shape(weight, len(layers_shape))
-            if layers != layers_shape or kernel_shape != (out_channels, in_channels) + tuple(kernel):
-                raise InvalidArgumentError(
-                    "factorization has shape %s: a %s layer grid of kernels %s, but the layer is "
-                    "%s of (%d, %d, %s)" % (weight.shape, layers, kernel_shape, layers_shape,
-                                            out_channels, in_channels, tuple(kernel)))
-            factorization = weight.name.lower()
-            rank = "same" if weight.rank is None else weight.rank
-        fixed_rank_modes = _warn_fixed_rank_modes(fixed_rank_modes, factorization)
-
-        bias = bool(bias) if is_bool(bias) else bool(to_int(bias, "bias"))
-        per_layer = {}
-        with Options() as options:
-            options.set_common(factorization, implementation, rank, fixed_rank_modes,
-                               seed_or_fresh(seed))
-            for name, value in zip(_GEOMETRY, (stride, padding, dilation)):
-                check_padding(value, name)
-                rows = _per_layer_geometry(value, name, layers_shape, len(kernel))
-                if rows is None:
-                    options.set_int_or_ints(name, value)
-                else:
-                    per_layer[name] = rows
-            options.set_flag("bias", bias)
-            if layers_shape:
-                flags = _has_bias_flags(has_bias, layers_shape)
-                options.set_ints("has_bias", flags)
-                if bias and not any(flags):
-                    warnings.warn(
-                        "bias=True with has_bias=False: the layers of this grid do not apply "
-                        "their bias (tltorch's default) until has_bias=True or "
-                        "set(i, bias=...) turns it on", UserWarning, stacklevel=2)
-                options.set_ints("n_layers", layers_shape)
-            handle = ConvHandle.create(in_channels, out_channels, kernel, options)
+        handle, weight = _build.create(
+            in_channels, out_channels, kernel_size, order, stride, padding, dilation, bias,
+            has_bias, n_layers, factorization, rank, implementation, fixed_rank_modes, device,
+            dtype, seed)
         self._adopt(handle, input_rank=rank)
-        if per_layer:
-            for index in np.ndindex(*layers_shape):
-                values = [per_layer[name][index].tolist() if name in per_layer
-                          else geometry_list(value, name, len(kernel))
-                          for name, value in zip(_GEOMETRY, (stride, padding, dilation))]
-                handle.set(index, *values, None)
         if weight is not None:
             self.load_state_dict(tensors.state_dict_of(weight), strict=False)
 
@@ -232,18 +106,10 @@ class FactorizedConv:
         kwargs: the constructor's ``has_bias``, ``device``, ``dtype``, ``order`` (as tltorch
         passes them on).
         """
-        _check_constructor_kwargs("from_conv", kwargs)
-        source = read_conv(conv_layer, bias, stride, padding, dilation, "conv_layer")
-
-        def configure(options):
-            for name in _GEOMETRY:
-                options.set_int_or_ints(name, getattr(source, name))
-
-        def create(options):
-            return ConvHandle.from_conv(source.weight, source.bias, options)
-
-        return cls._decompose(create, factorization, implementation, rank, fixed_rank_modes, seed,
-                              decomposition_kwargs, decompose_weights, progress, configure)
+        handle = _build.compress_conv(conv_layer, rank, implementation, factorization,
+                                      decompose_weights, decomposition_kwargs, fixed_rank_modes,
+                                      bias, stride, padding, dilation, seed, progress, kwargs)
+        return cls._from_handle(handle, input_rank=rank)
 
     @classmethod
     def from_conv_list(cls, conv_list, rank="same", implementation="reconstructed",
@@ -259,86 +125,11 @@ class FactorizedConv:
         ``padding`` / ``dilation`` an int, one int per spatial dimension, or one such entry per
         kernel. Other arguments as for ``from_conv``.
         """
-        _check_constructor_kwargs("from_conv_list", kwargs)
-        items = list(conv_list)
-        if not items:
-            raise InvalidArgumentError("conv_list must hold at least one convolution")
-        if biases is not None:
-            biases = list(biases)
-            if len(biases) != len(items):
-                raise ShapeMismatchError("biases has %d entries but conv_list has %d"
-                                           % (len(biases), len(items)))
-
-        def per_conv(value, i):
-            if is_sequence(value) and len(value) == len(items) and \
-                    all(is_sequence(v) for v in value):
-                return value[i]
-            return value
-
-        sources, rows = [], {name: [] for name in _GEOMETRY}
-        for i, item in enumerate(items):
-            name = "conv_list[%d]" % i
-            source = read_conv(item, None if biases is None else biases[i], per_conv(stride, i),
-                               per_conv(padding, i), per_conv(dilation, i), name)
-            if sources and source.weight.shape != sources[0].weight.shape:
-                raise ShapeMismatchError("%s has shape %s but conv_list[0] has %s; every kernel "
-                                         "must have the same shape"
-                                         % (name, source.weight.shape, sources[0].weight.shape))
-            sources.append(source)
-            order = source.weight.ndim - 2
-            for key in _GEOMETRY:
-                rows[key].extend(geometry_list(getattr(source, key), "%s %s" % (name, key), order))
-
-        def create(options):
-            return ConvHandle.from_conv_list([s.weight for s in sources], [s.bias for s in sources],
-                                             rows["stride"], rows["padding"], rows["dilation"],
-                                             options)
-
-        return cls._decompose(create, factorization, implementation, rank, fixed_rank_modes, seed,
-                              decomposition_kwargs, decompose_weights, progress, None)
-
-    @classmethod
-    def _decompose(cls, create, factorization, implementation, rank, fixed_rank_modes, seed,
-                   decomposition_kwargs, decompose_weights, progress, configure):
-        """The shared body of from_conv and from_conv_list: fills an options handle, runs
-        ``create(options) -> ConvHandle`` with the progress callback, wraps the new layer,
-        and applies what decomposition_kwargs asked for afterwards (normalize_factors)."""
-        if not isinstance(factorization, str):
-            raise InvalidArgumentError("factorization must be a string ('cp', 'tucker', 'tt', "
-                                       "'dense'), got %r" % (factorization,))
-        fixed_rank_modes = _warn_fixed_rank_modes(fixed_rank_modes, factorization)
-        with Options() as options:
-            options.set_name("factorization", factorization)
-            options.set_name("implementation", implementation)
-            options.set_rank(rank)
-            options.set_fixed_rank_modes(fixed_rank_modes)
-            if configure is not None:
-                configure(options)
-            options.set_flag("decompose", bool(decompose_weights))
-            plan = _decomposition.apply(options, factorization, decomposition_kwargs,
-                                        None if seed is None else seed_or_fresh(seed))
-            options.set_int("seed", fresh_seed() if plan.seed is None else plan.seed)
-            if progress is None and plan.verbose:
-                progress = True
-            callback, bar = make_progress(progress)
-            if callback is not None:
-                options.set_progress(callback)
-            try:
-                handle = create(options)
-            except FactorConvError:
-                if callback is not None:
-                    callback.reraise()   # an exception of the callback wins over the cancel
-                raise
-            finally:
-                if bar is not None:
-                    bar.close()
-        layer = cls._from_handle(handle, input_rank=rank)
-        if plan.normalize_factors and decompose_weights and layer.factorization == "cp":
-            state = layer._handle.state_dict()
-            names = [n for n in state if n.startswith("weight.factors.")]
-            layer._handle.set_parameters(_decomposition.normalize_cp_factors(state, names),
-                                         strict=False)
-        return layer
+        handle = _build.compress_conv_list(conv_list, rank, implementation, factorization,
+                                           decompose_weights, decomposition_kwargs, biases,
+                                           stride, padding, dilation, fixed_rank_modes, seed,
+                                           progress, kwargs)
+        return cls._from_handle(handle, input_rank=rank)
 
     @classmethod
     def from_factorization(cls, factorization, implementation="factorized", stride=1, padding=0,
@@ -353,14 +144,8 @@ class FactorizedConv:
         *kernel, out)``), with ``len(layers_shape(n_layers))`` layer modes. ``bias``: None or
         ``layers + (out,)`` values (a grid applies it only where has_bias is set, as tltorch).
         """
-        tensor = tensors.as_factorized_tensor(factorization)
-        layers_shape = layers_shape_of(n_layers)
-        layers, (out_channels, in_channels, *kernel) = tensors.kernel_shape(tensor,
-                                                                            len(layers_shape))
-        if layers != layers_shape:
-            raise InvalidArgumentError("factorization has shape %s, whose leading %d mode(s) %s "
-                                       "are not the layer grid n_layers=%r"
-                                       % (tensor.shape, len(layers_shape), layers, n_layers))
+        tensor, in_channels, out_channels, kernel = _build.factorization_layout(factorization,
+                                                                               n_layers)
         layer = cls(in_channels, out_channels, kernel, implementation=implementation,
                     stride=stride, padding=padding, dilation=dilation, bias=bias is not None,
                     n_layers=n_layers, factorization=tensor.name.lower(),
@@ -537,10 +322,10 @@ class FactorizedConv:
         order = self.order
         shape = self.layers_shape if self._parent is None else ()
         target = np.broadcast_to(np.asarray(value), tuple(shape) + (order,))
-        current = {name: self._geometry_rows(name) for name in _GEOMETRY}
+        current = {name: self._geometry_rows(name) for name in GEOMETRY}
         current[key] = target
         for index in np.ndindex(*shape):
-            rows = [np.asarray(current[name][index]).tolist() for name in _GEOMETRY]
+            rows = [np.asarray(current[name][index]).tolist() for name in GEOMETRY]
             self._live().set(index if shape else None, *rows, None)
 
     @property
@@ -651,34 +436,7 @@ class FactorizedConv:
         names are ignored and missing ones keep their values. Wrong shapes and NaN/Inf raise in
         either case; on any error nothing changes. A complete set of factors may change the
         rank. Returns ``IncompatibleKeys(missing_keys, unexpected_keys)``."""
-        if not hasattr(state_dict, "items"):
-            raise InvalidArgumentError("state_dict must be a mapping name -> array, got %s"
-                                       % type(state_dict).__name__)
-        handle = self._live()
-        known = handle.parameter_names()
-        arrays, unexpected = {}, []
-        for name, value in state_dict.items():
-            if not isinstance(name, str):
-                raise InvalidArgumentError("state_dict keys must be strings, got %r" % (name,))
-            if name not in known:
-                unexpected.append(name)
-                continue
-            array = tensor_float32(value, "state_dict[%r]" % name)
-            arrays[name] = array.reshape(1) if array.ndim == 0 else array
-        missing = [name for name in known if name not in arrays]
-        if strict and (missing or unexpected):
-            lines = []
-            if unexpected:
-                lines.append("unexpected key(s) in state_dict (unknown parameter names): %s"
-                             % ", ".join('"%s"' % k for k in unexpected))
-            if missing:
-                lines.append("missing key(s) in state_dict (missing parameter names): %s"
-                             % ", ".join('"%s"' % k for k in missing))
-            raise StateDictError("Error(s) in loading state_dict for FactorizedConv: "
-                                 + "; ".join(lines))
-        if arrays:
-            handle.set_parameters(arrays, strict=not missing)
-        return IncompatibleKeys(missing, unexpected)
+        return _state.load_state_dict(self._live(), state_dict, strict)
 
     def reconstruct_kernel(self, indices=None):
         """The dense kernel (out, in, *kernel_size) of layer ``indices``; with a grid and
@@ -698,7 +456,7 @@ class FactorizedConv:
         1 / 0 / 1, as tltorch) and, if ``bias`` is given, its bias (which turns it on)."""
         order = self.order
         rows = [geometry_list(value, name, order)
-                for name, value in zip(_GEOMETRY, (stride, padding, dilation))]
+                for name, value in zip(GEOMETRY, (stride, padding, dilation))]
         self._live().set(self._indices(indices), *rows,
                          None if bias is None else float32_bias(tensor_float32(bias, "bias")))
         return self
@@ -772,24 +530,6 @@ class SubFactorizedConv(FactorizedConv):
         if self.closed:
             return "SubFactorizedConv(<closed>)"
         return self._live().repr_text()
-
-
-def _check_constructor_kwargs(method, kwargs):
-    """The constructor keywords tltorch's from_conv / from_conv_list pass on: has_bias (a
-    single convolution ignores it), device, dtype, order (the kernel gives it), n_layers == 1."""
-    for key, value in kwargs.items():
-        if key == "device":
-            check_device(value)
-        elif key == "dtype":
-            check_dtype(value)
-        elif key in ("has_bias", "order"):
-            pass
-        elif key == "n_layers":
-            if layers_shape_of(value):
-                raise InvalidArgumentError("%s builds n_layers from the convolutions given; "
-                                           "got n_layers=%r" % (method, value))
-        else:
-            raise TypeError("%s() got an unexpected keyword argument %r" % (method, key))
 
 
 def _layer_from_bytes(data, input_rank=None):
