@@ -205,6 +205,7 @@ def compress_conv(conv_layer, rank, implementation, factorization, decompose_wei
     source = read_conv(conv_layer, bias, stride, padding, dilation, "conv_layer")
 
     def configure(options):
+        """The convolution's geometry as options."""
         for name in GEOMETRY:
             options.set_int_or_ints(name, getattr(source, name))
 
@@ -228,6 +229,7 @@ def compress_conv_list(conv_list, rank, implementation, factorization, decompose
                                      % (len(biases), len(items)))
 
     def per_conv(value, i):
+        """Entry ``i`` of a value given per convolution, else the value itself."""
         if is_sequence(value) and len(value) == len(items) and all(is_sequence(v) for v in value):
             return value[i]
         return value
@@ -247,6 +249,7 @@ def compress_conv_list(conv_list, rank, implementation, factorization, decompose
             rows[key].extend(geometry_list(getattr(source, key), "%s %s" % (name, key), order))
 
     def create_handle(options):
+        """The library's from_conv_list on the kernels read above."""
         return ConvHandle.from_conv_list([s.weight for s in sources], [s.bias for s in sources],
                                          rows["stride"], rows["padding"], rows["dilation"],
                                          options)

@@ -18,6 +18,7 @@ class TextProgressBar:
         self.drawn = False
 
     def __call__(self, iteration, error, total=None):
+        """Redraws the bar at ``iteration`` (of ``total``, the library's bound)."""
         if total is not None:
             self.total = max(int(total), 1)
         filled = min(self.width, int(self.width * iteration / self.total))
@@ -29,6 +30,7 @@ class TextProgressBar:
         return True
 
     def close(self):
+        """Ends the bar's line (when something was drawn)."""
         if self.drawn:
             self.stream.write("\n")
             self.stream.flush()
@@ -57,6 +59,7 @@ class Progress:
             return 0
 
     def reraise(self):
+        """Raises the callback's first exception, if it raised one."""
         if self.error is not None:
             error, self.error = self.error, None
             raise error

@@ -133,13 +133,16 @@ class CPTensor(FactorizedTensor):
 
     @property
     def shape(self):
+        """(I_0, I_1, ...): the factors' row counts."""
         return tuple(f.shape[0] for f in self._factors)
 
     @property
     def rank(self):
+        """R, the number of weights."""
         return int(self._weights.shape[0])
 
     def to_tensor(self):
+        """The full tensor, sum over r of weights[r] times the outer product of the factors' columns r."""
         return tm.cp_to_tensor(self._weights, self._factors).astype(np.float32)
 
     def __getitem__(self, indices):
@@ -185,13 +188,16 @@ class TuckerTensor(FactorizedTensor):
 
     @property
     def shape(self):
+        """(I_0, I_1, ...): the factors' row counts."""
         return tuple(f.shape[0] for f in self._factors)
 
     @property
     def rank(self):
+        """The core's shape."""
         return tuple(int(r) for r in self._core.shape)
 
     def to_tensor(self):
+        """The full tensor, the core multiplied by each factor along its mode."""
         return tm.tucker_to_tensor(self._core, self._factors, _einsum).astype(np.float32)
 
     def __getitem__(self, indices):
@@ -230,13 +236,16 @@ class TTTensor(FactorizedTensor):
 
     @property
     def shape(self):
+        """(I_0, I_1, ...): the cores' middle sizes."""
         return tuple(f.shape[1] for f in self._factors)
 
     @property
     def rank(self):
+        """(1, R_1, ..., 1): the cores' bond sizes."""
         return tuple(int(f.shape[0]) for f in self._factors) + (1,)
 
     def to_tensor(self):
+        """The full tensor, the cores contracted along their bonds."""
         return tm.tt_to_tensor(self._factors).astype(np.float32)
 
     def __getitem__(self, indices):
@@ -266,13 +275,16 @@ class DenseTensor(FactorizedTensor):
 
     @property
     def shape(self):
+        """The tensor's shape."""
         return tuple(self._tensor.shape)
 
     @property
     def rank(self):
+        """None (a dense tensor has no rank)."""
         return None
 
     def to_tensor(self):
+        """The tensor itself."""
         return self._tensor
 
     def __getitem__(self, indices):

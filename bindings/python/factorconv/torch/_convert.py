@@ -49,6 +49,7 @@ def convert(model, factorization=None, rank="same", implementation=None,
     adapters = {}          # id(tltorch FactorizedConv) -> its adapter (shared by sub-convs)
 
     def adapter_of(layer):
+        """The one adapter of a tltorch layer (its sub-convolutions share it)."""
         if id(layer) not in adapters:
             adapter = FactorizedConv.from_tltorch(layer)
             if implementation is not None:
@@ -57,6 +58,7 @@ def convert(model, factorization=None, rank="same", implementation=None,
         return adapters[id(layer)]
 
     def visit(parent, prefix):
+        """Replaces ``parent``'s children, and looks inside those it keeps."""
         for name, child in list(parent.named_children()):
             qualified = prefix + name
             if _is_tltorch(child, "FactorizedConv"):

@@ -56,6 +56,7 @@ class FactorList(nn.Module):
         return (getattr(self, "factor_%d" % i) for i in range(self._count))
 
     def extra_repr(self):
+        """One line per factor: its name and size."""
         return "\n".join("  (factor_%d): Parameter of size %s" % (i, "x".join(map(str, f.shape)))
                          for i, f in enumerate(self))
 
@@ -171,13 +172,16 @@ class CPTensor(FactorizedTensor):
 
     @property
     def shape(self):
+        """(I_0, I_1, ...): the factors' row counts."""
         return tuple(int(f.shape[0]) for f in self.factors)
 
     @property
     def rank(self):
+        """R, the number of weights."""
         return int(self.weights.shape[0])
 
     def to_tensor(self):
+        """The full tensor, sum over r of weights[r] times the outer product of the factors' columns r."""
         return tm.cp_to_tensor(self.weights, list(self.factors))
 
     def __getitem__(self, indices):
@@ -185,6 +189,7 @@ class CPTensor(FactorizedTensor):
         return CPTensor(*result) if isinstance(result, tuple) else result
 
     def numpy_view(self):
+        """The same CP tensor as a read-only factorconv.CPTensor (copies)."""
         return numpy_tensors.CPTensor(self.weights.detach(), [f.detach() for f in self.factors])
 
 
@@ -210,13 +215,16 @@ class TuckerTensor(FactorizedTensor):
 
     @property
     def shape(self):
+        """(I_0, I_1, ...): the factors' row counts."""
         return tuple(int(f.shape[0]) for f in self.factors)
 
     @property
     def rank(self):
+        """The core's shape."""
         return tuple(int(r) for r in self.core.shape)
 
     def to_tensor(self):
+        """The full tensor, the core multiplied by each factor along its mode."""
         return tm.tucker_to_tensor(self.core, list(self.factors), torch.einsum)
 
     def __getitem__(self, indices):
@@ -224,6 +232,7 @@ class TuckerTensor(FactorizedTensor):
         return TuckerTensor(*result) if isinstance(result, tuple) else result
 
     def numpy_view(self):
+        """The same Tucker tensor as a read-only factorconv.TuckerTensor (copies)."""
         return numpy_tensors.TuckerTensor(self.core.detach(), [f.detach() for f in self.factors])
 
 
@@ -248,13 +257,16 @@ class TTTensor(FactorizedTensor):
 
     @property
     def shape(self):
+        """(I_0, I_1, ...): the cores' middle sizes."""
         return tuple(int(f.shape[1]) for f in self.factors)
 
     @property
     def rank(self):
+        """(1, R_1, ..., 1): the cores' bond sizes."""
         return tuple(int(f.shape[0]) for f in self.factors) + (1,)
 
     def to_tensor(self):
+        """The full tensor, the cores contracted along their bonds."""
         return tm.tt_to_tensor(list(self.factors))
 
     def __getitem__(self, indices):
@@ -262,6 +274,7 @@ class TTTensor(FactorizedTensor):
         return TTTensor(result) if isinstance(result, list) else result
 
     def numpy_view(self):
+        """The same tensor train as a read-only factorconv.TTTensor (copies)."""
         return numpy_tensors.TTTensor([f.detach() for f in self.factors])
 
 
@@ -286,13 +299,16 @@ class DenseTensor(FactorizedTensor):
 
     @property
     def shape(self):
+        """The tensor's shape."""
         return tuple(self.tensor.shape)
 
     @property
     def rank(self):
+        """None (a dense tensor has no rank)."""
         return None
 
     def to_tensor(self):
+        """The tensor itself."""
         return self.tensor
 
     def __getitem__(self, indices):
@@ -300,6 +316,7 @@ class DenseTensor(FactorizedTensor):
         return DenseTensor(result) if result.ndim else result
 
     def numpy_view(self):
+        """The same tensor as a read-only factorconv.DenseTensor (a copy)."""
         return numpy_tensors.DenseTensor(self.tensor.detach())
 
 
