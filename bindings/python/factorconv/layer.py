@@ -414,7 +414,7 @@ class FactorizedConv:
         the end, or a tuple for a grid) on ``x`` (batch, in_channels, *spatial) of any real dtype
         and layout; float32 C-contiguous input is used without a copy. Returns a new float32
         C-contiguous array."""
-        if type(indices) is int and indices < 0:
+        if type(indices) is not int or indices < 0:     # a plain index >= 0 needs no lookup
             indices = self._indices(indices)
         return self._live().forward(tensor_float32(x, "x"), indices)
 

@@ -369,6 +369,7 @@ def test_negative_indices_count_from_the_end():
     conv = fc.FactorizedConv(4, 6, (3, 3), n_layers=(2, 3), seed=1)
     x = np.random.default_rng(0).standard_normal((1, 4, 7, 7)).astype(np.float32)
     np.testing.assert_array_equal(conv[-1, -2](x), conv(x, (1, 1)))
+    np.testing.assert_array_equal(conv(x, (-1, -2)), conv(x, (1, 1)))
     grid = fc.FactorizedConv(4, 6, (3, 3), n_layers=3, seed=1)
     grid.set(-1, stride=2)
     assert grid[-1].indices == 2 and grid.stride[2].tolist() == [2, 2]
