@@ -15,6 +15,12 @@ RELEASE_DIR := .build/release
 LIB := $(RELEASE_DIR)/libfactorconv.so
 APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config python3-dev libffi-dev valgrind
 PIP_PACKAGES := numpy pytest safetensors distributed
+# The torch adapter's tests run against real CPU torch and tltorch. The CPU wheel is pinned: plain
+# `torch` from PyPI brings the CUDA libraries (GBs). This machine kind keeps that wheel in pip's
+# find-links folder; elsewhere it comes from PyTorch's CPU index.
+TORCH_WHEEL := torch==2.13.0+cpu
+TORCH_INDEX := https://download.pytorch.org/whl/cpu
+TORCH_PACKAGES := tensorly-torch tensorly packaging
 
 C_FLAGS := -std=c99 -pedantic -Wall -Wextra -Werror -O2 -Iinclude
 C_LINK := -L$(RELEASE_DIR) -lfactorconv -Wl,-rpath,$(abspath $(RELEASE_DIR)) -lm
@@ -22,9 +28,8 @@ C_BUILD := .build/c
 # Leak check of the C examples: definite/indirect leaks and memory errors fail; the Swift
 # runtime's still-reachable / possibly-lost blocks (metadata, worker thread stacks) do not.
 VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
-REFENV_PY := $(or $(REFENV),$(or $(TMPDIR),/tmp)/factorconv-refenv)/bin/python
 
-.PHONY: all deps lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions check-exports cli fuzz-load clean \
+.PHONY: all deps lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn check-exports cli fuzz-load clean \
 	fuzz fuzz-lib stress test-reliability test-valgrind-reliability test-sanitizers test-concurrency test-tsan
 
 all: lib
@@ -41,6 +46,14 @@ deps:
 	@$(PYTHON) -c "import numpy, pytest, safetensors, distributed" 2>/dev/null || \
 	  { if [ "$$(id -u)" = 0 ]; then $(PYTHON) -m pip install -q $(PIP_PACKAGES); \
 	    else echo "missing Python packages; run: $(PYTHON) -m pip install $(PIP_PACKAGES)"; exit 1; fi; }
+	@$(PYTHON) -c "import torch, tltorch" 2>/dev/null || \
+	  { if [ "$$(id -u)" = 0 ]; then \
+	      echo "installing CPU torch and tltorch"; \
+	      { $(PYTHON) -m pip install -q "$(TORCH_WHEEL)" || \
+	        $(PYTHON) -m pip install -q torch --index-url $(TORCH_INDEX); } && \
+	      $(PYTHON) -m pip install -q $(TORCH_PACKAGES) || exit 1; \
+	    else echo "missing torch / tltorch; run: $(PYTHON) -m pip install \"$(TORCH_WHEEL)\" $(TORCH_PACKAGES)" \
+	      "(or torch from $(TORCH_INDEX))"; exit 1; fi; }
 
 ## lib: the release shared library, statically linked Swift runtime, exports limited to fconv_*.
 lib: deps
@@ -95,14 +108,9 @@ test-c: lib check-exports
 	done
 
 test-python: lib cli
+	@# torch and tltorch are installed by deps: their tests (tltorch interop, factorconv.torch)
+	@# run here with the rest, none skipped.
 	FACTORCONV_LIB=$(abspath $(LIB)) FACTORCONV_CLI=$(abspath $(CLI)) $(PYTHON) -m pytest -q bindings/python/tests
-	@# The torch / tltorch interop tests need the reference venv; run them when it exists
-	@# (build it with `bash Benchmarks/refenv.sh`); otherwise they were skipped above.
-	@if [ -x $(REFENV_PY) ] && $(REFENV_PY) -c "import tltorch, pytest" 2>/dev/null; then \
-	  echo "== torch / tltorch interop with $(REFENV_PY)"; \
-	  FACTORCONV_LIB=$(abspath $(LIB)) $(REFENV_PY) -m pytest -q bindings/python/tests/test_layer_tltorch.py \
-	    bindings/python/tests/test_torch.py; \
-	else echo "(no reference venv at $(REFENV_PY): torch/tltorch interop tests skipped)"; fi
 
 # ---------------------------------------------------------------------------------------------
 # Reliability (Tests/Fuzz, Tests/Stress; README "Reliability"): C ABI fuzzing, sanitizer builds,
@@ -235,8 +243,9 @@ demo: lib cli
 # threads polling on the 2 cores that torch and FactorConv are timed on.
 BENCH_ENV = FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python:Benchmarks OPENBLAS_NUM_THREADS=1
 
-## bench: every side-by-side benchmark (dense conv, layers, decompositions) vs torch/tltorch.
-bench: bench-dense bench-layers bench-decompositions
+## bench: every side-by-side benchmark (dense conv, layers, decompositions, a converted CNN) vs
+## torch/tltorch.
+bench: bench-dense bench-layers bench-decompositions bench-cnn
 
 bench-dense: lib
 	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_dense.py
@@ -246,6 +255,11 @@ bench-layers: lib
 
 bench-decompositions: lib
 	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_decompositions.py
+
+## bench-cnn: a small CNN of tltorch FactorizedConv layers in torch against the same model after
+## factorconv.torch.convert (batch 1 and 8, 1 and 2 threads, ratios).
+bench-cnn: lib
+	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_cnn.py
 
 clean:
 	rm -rf .build $(C_BUILD) $(SAN_BUILD) $(TSAN_BUILD)

@@ -537,7 +537,9 @@ fconv_status fconv_conv_get_parameter(const fconv_conv *conv, const char *name, 
 /**
  * Replaces parameters at once (tltorch load_state_dict). Every name must be known and every
  * shape must fit; with `strict` nonzero every parameter must be given. A complete set of
- * factors may change the rank. Nothing changes on failure.
+ * factors may change the rank. Nothing changes on failure. A layer made of given factors
+ * (tltorch from_factorization) is fconv_conv_create at the factors' rank, then this call with
+ * every parameter.
  * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT (NULLs); FCONV_ERR_FORMAT (unknown / missing
  *   names); FCONV_ERR_SHAPE_MISMATCH; FCONV_ERR_NUMERICAL (NaN/Inf values).
  */

@@ -74,7 +74,7 @@ def main():
     for factorization in ("cp", "tucker", "tt"):
         for rank in RANKS:
             start = time.perf_counter()
-            conv = fc.FactorizedConv.from_conv(kernel, bias, padding=1, rank=rank,
+            conv = fc.FactorizedConv.from_conv(kernel, rank=rank, bias=bias, padding=1,
                                                factorization=factorization,
                                                implementation="auto", seed=0)
             decomposition_time = time.perf_counter() - start

@@ -2,12 +2,16 @@
 
 A ctypes binding of the C library ``libfactorconv.so`` (see include/factorconv.h). The library
 is found through ``$FACTORCONV_LIB``, a copy bundled in this package, or a source checkout's
-``.build/release``; importing fails with ImportError if none loads or its ABI version differs.
+``.build/release``; importing fails with ImportError if none loads or its ABI version differs. torch is never
+imported here; ``factorconv.torch`` (imported on its own) is the ``torch.nn.Module`` adapter.
 
 Public API:
-    FactorizedConv(in_channels, out_channels, kernel_size, ...)  a factorized conv layer
-        (tltorch.FactorizedConv: CP / Tucker / TT / dense kernels, layer grids, from_conv,
-        state_dict interop); SubFactorizedConv is what conv.get_conv(indices) returns
+    FactorizedConv(in_channels, out_channels, kernel_size, ...)  a factorized conv layer with
+        tltorch.FactorizedConv's API (CP / Tucker / TT / dense kernels, layer grids, from_conv,
+        from_factorization, state_dict interop); SubFactorizedConv is what conv[indices] returns
+    CPTensor, TuckerTensor, TTTensor, DenseTensor                 factorized tensors (numpy):
+        what conv.weight returns and from_factorization takes
+    IncompatibleKeys                                              load_state_dict's result
     conv(x, weight, bias=None, stride=1, padding=0, dilation=1)   dense N-D convolution
     set_num_threads(n), get_num_threads()                         worker threads per call
     set_memory_limit(bytes), get_memory_limit()                   allocation bound per call
@@ -24,10 +28,11 @@ from . import _lib
 from ._errors import (
     FactorConvError, InvalidArgumentError, ShapeMismatchError, LayerIndexError,
     UnsupportedError, OutOfMemoryError, FormatError, FactorConvIOError, IOError,
-    CancelledError, BufferTooSmallError, NumericalError, InternalError,
+    CancelledError, BufferTooSmallError, NumericalError, InternalError, StateDictError,
 )
 from .functional import conv
-from .layer import FactorizedConv, SubFactorizedConv
+from .layer import FactorizedConv, SubFactorizedConv, IncompatibleKeys
+from .tensors import FactorizedTensor, CPTensor, TuckerTensor, TTTensor, DenseTensor
 
 #: The package version; releases keep it equal to the library's version string.
 __version__ = "0.1.0"
@@ -38,13 +43,14 @@ ABI_VERSION = _lib.EXPECTED_ABI_VERSION
 # fc.IOError (API.md's name) is deliberately not in __all__: a star-import would shadow the
 # builtin IOError (= OSError) in the importing module.
 __all__ = [
-    "FactorizedConv", "SubFactorizedConv", "conv", "set_num_threads", "get_num_threads",
+    "FactorizedConv", "SubFactorizedConv", "IncompatibleKeys", "FactorizedTensor", "CPTensor",
+    "TuckerTensor", "TTTensor", "DenseTensor", "conv", "set_num_threads", "get_num_threads",
     "set_memory_limit", "get_memory_limit", "release_memory", "set_output_check",
     "get_output_check", "interrupt", "library_version", "abi_version",
     "ABI_VERSION", "__version__",
     "FactorConvError", "InvalidArgumentError", "ShapeMismatchError", "LayerIndexError",
     "UnsupportedError", "OutOfMemoryError", "FormatError", "FactorConvIOError",
-    "CancelledError", "BufferTooSmallError", "NumericalError", "InternalError",
+    "CancelledError", "BufferTooSmallError", "NumericalError", "InternalError", "StateDictError",
 ]
 
 

@@ -6,39 +6,16 @@ derives from the matching builtin, so ``except ValueError`` keeps working for ca
 not know about FactorConv.
 """
 
-# Pinned status codes of include/factorconv.h (tests/test_abi.py checks them against the header).
-OK = 0
-ERR_INVALID_ARGUMENT = 1
-ERR_SHAPE_MISMATCH = 2
-ERR_INDEX_OUT_OF_RANGE = 3
-ERR_UNSUPPORTED = 4
-ERR_OUT_OF_MEMORY = 5
-ERR_FORMAT = 6
-ERR_IO = 7
-ERR_CANCELLED = 8
-ERR_BUFFER_TOO_SMALL = 9
-ERR_NUMERICAL = 10
-ERR_INTERNAL = 11
-
-_CODE_NAMES = {
-    OK: "FCONV_OK",
-    ERR_INVALID_ARGUMENT: "FCONV_ERR_INVALID_ARGUMENT",
-    ERR_SHAPE_MISMATCH: "FCONV_ERR_SHAPE_MISMATCH",
-    ERR_INDEX_OUT_OF_RANGE: "FCONV_ERR_INDEX_OUT_OF_RANGE",
-    ERR_UNSUPPORTED: "FCONV_ERR_UNSUPPORTED",
-    ERR_OUT_OF_MEMORY: "FCONV_ERR_OUT_OF_MEMORY",
-    ERR_FORMAT: "FCONV_ERR_FORMAT",
-    ERR_IO: "FCONV_ERR_IO",
-    ERR_CANCELLED: "FCONV_ERR_CANCELLED",
-    ERR_BUFFER_TOO_SMALL: "FCONV_ERR_BUFFER_TOO_SMALL",
-    ERR_NUMERICAL: "FCONV_ERR_NUMERICAL",
-    ERR_INTERNAL: "FCONV_ERR_INTERNAL",
-}
+from ._constants import (  # noqa: F401 - re-exported: the status codes are part of this module's API
+    OK, ERR_INVALID_ARGUMENT, ERR_SHAPE_MISMATCH, ERR_INDEX_OUT_OF_RANGE, ERR_UNSUPPORTED,
+    ERR_OUT_OF_MEMORY, ERR_FORMAT, ERR_IO, ERR_CANCELLED, ERR_BUFFER_TOO_SMALL, ERR_NUMERICAL,
+    ERR_INTERNAL, STATUS_NAMES,
+)
 
 
 def code_name(code):
     """The ``FCONV_*`` name of a status code, or ``"FCONV_UNKNOWN_STATUS"``."""
-    return _CODE_NAMES.get(code, "FCONV_UNKNOWN_STATUS")
+    return STATUS_NAMES.get(code, "FCONV_UNKNOWN_STATUS")
 
 
 class FactorConvError(Exception):
@@ -98,6 +75,12 @@ class OutOfMemoryError(FactorConvError, MemoryError):
 
 class FormatError(FactorConvError, ValueError):
     """A malformed file or parameter dictionary (FCONV_ERR_FORMAT)."""
+    status_code = ERR_FORMAT
+
+
+class StateDictError(FormatError, RuntimeError):
+    """``load_state_dict`` with missing or unexpected keys under ``strict=True``, or values of the
+    wrong shape (FCONV_ERR_FORMAT). Also a RuntimeError, which is what torch raises there."""
     status_code = ERR_FORMAT
 
 

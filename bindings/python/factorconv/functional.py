@@ -7,6 +7,7 @@ import operator
 import numpy as np
 
 from . import _lib
+from ._convert import as_float32  # noqa: F401 - also imported from here by callers
 from ._errors import InvalidArgumentError, ShapeMismatchError
 
 __all__ = ["conv"]
@@ -17,18 +18,6 @@ _INT64 = np.iinfo(np.int64)
 # main thread (so that Ctrl-C stops them), smaller ones are called directly: the bound that
 # FactorizedConv.forward uses, for the same reasons.
 _INTERRUPTIBLE_MACS = 4 * 10**9
-
-
-def as_float32(array, name):
-    """``array`` as a float32 C-contiguous ndarray; no copy when it already is one.
-
-    Any real numeric dtype (bool, int, float) and any memory layout is accepted; complex and
-    non-numeric data raise InvalidArgumentError naming ``name``.
-    """
-    array = np.asarray(array)
-    if array.dtype.kind not in "biuf":
-        raise InvalidArgumentError("%s must hold real numbers, got dtype %s" % (name, array.dtype))
-    return np.ascontiguousarray(array, dtype=np.float32)
 
 
 def _geometry(value, name, n_spatial):

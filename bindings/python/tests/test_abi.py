@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import factorconv as fc
-from factorconv import _errors, _lib
+from factorconv import _constants, _errors, _lib
 
 HEADER = os.path.join(os.path.dirname(__file__), "..", "..", "..", "include", "factorconv.h")
 PACKAGE_DIR = os.path.dirname(fc.__file__)
@@ -41,6 +41,22 @@ def test_status_codes_match_header(header):
         assert getattr(_errors, name) == int(value), name
         assert _errors.code_name(int(value)) == "FCONV_" + name
         assert _lib.lib.fconv_status_string(int(value)).decode() == "FCONV_" + name
+
+
+def test_enumerations_match_header(header):
+    for prefix, table in (("FACTORIZATION", _constants.FACTORIZATIONS),
+                          ("IMPL", _constants.IMPLEMENTATIONS), ("INFO", _constants.INFO)):
+        pinned = {name.lower(): int(value) for name, value in
+                  re.findall(r"#define\s+FCONV_%s_(\w+)\s+(\d+)" % prefix, header)}
+        assert pinned == table, prefix
+
+
+def test_option_keys_match_header(header):
+    comment = header[header.index("An options handle"):header.index("typedef struct fconv_options")]
+    documented = set()
+    for keys in re.findall(r'^ \*   ((?:"\w+",? ?)+)', comment, re.MULTILINE):
+        documented.update(re.findall(r'"(\w+)"', keys))
+    assert documented == set(_constants.OPTION_KEYS)
 
 
 # C types of the header -> the ctypes type the binding must declare for them.

@@ -70,7 +70,8 @@ def test_deepcopy_and_pickle_keep_everything():
     original = _grid()
     for clone in (copy.deepcopy(original), pickle.loads(pickle.dumps(original))):
         assert clone.to_bytes() == original.to_bytes()
-        assert clone.stride == original.stride and clone.has_bias == original.has_bias
+        assert clone.stride.tolist() == original.stride.tolist()
+        assert clone.has_bias.tolist() == original.has_bias.tolist()
         for i in range(3):
             assert np.array_equal(clone(X, i), original(X, i))
         clone.close()

@@ -23,8 +23,9 @@ def snapshot(conv):
     """Everything observable: parameters, geometry, rank, implementation, a forward per layer."""
     layers = [0] if conv.n_layers == 1 else range(conv.n_layers)
     return {
-        "state": conv.state_dict(), "rank": conv.rank, "stride": conv.stride,
-        "padding": conv.padding, "dilation": conv.dilation, "has_bias": conv.has_bias,
+        "state": conv.state_dict(), "rank": conv.rank, "stride": conv.stride.tolist(),
+        "padding": conv.padding.tolist(), "dilation": conv.dilation.tolist(),
+        "has_bias": conv.has_bias.tolist(),
         "implementation": conv.implementation, "order": conv.order, "repr": repr(conv),
         "y": [conv(X, i) for i in layers],
     }
@@ -59,15 +60,15 @@ ON_LAYER = [
     ("single index 1", make_single, lambda c: c(X, 1), fc.LayerIndexError, 3, ["layer", "n_layers=1"]),
     ("single index -1", make_single, lambda c: c(X, -1), fc.LayerIndexError, 3, ["layer"]),
     ("index 3 of 3", make_multi, lambda c: c(X, 3), fc.LayerIndexError, 3, ["layer index", "out of range"]),
-    ("index -1 of 3", make_multi, lambda c: c(X, -1), fc.LayerIndexError, 3, ["layer index"]),
+    ("index -4 of 3", make_multi, lambda c: c(X, -4), fc.LayerIndexError, 3, ["layer index"]),
     ("index (0, 0) of 3", make_multi, lambda c: c(X, (0, 0)), fc.LayerIndexError, 3, ["layer index", "1 entry"]),
     ("index None of 3", make_multi, lambda c: c(X, None), fc.LayerIndexError, 3, ["layer index"]),
     ("index str", make_multi, lambda c: c(X, "1"), fc.InvalidArgumentError, 1, ["indices"]),
     ("index 2^70", make_multi, lambda c: c(X, 2**70), fc.InvalidArgumentError, 1, ["indices", "int64"]),
     ("state_dict unknown name", make_single,
-     lambda c: c.load_state_dict(dict(c.state_dict(), foo=np.ones(3))), fc.FormatError, 6, ["unknown parameter", "foo"]),
+     lambda c: c.load_state_dict(dict(c.state_dict(), foo=np.ones(3))), fc.StateDictError, 6, ["unexpected key", '"foo"']),
     ("state_dict missing name", make_single,
-     lambda c: c.load_state_dict({"bias": np.ones(6)}), fc.FormatError, 6, ["missing parameter", "weight.weights"]),
+     lambda c: c.load_state_dict({"bias": np.ones(6)}), fc.StateDictError, 6, ["missing key", "weight.weights"]),
     ("state_dict bias shape", make_single,
      lambda c: c.load_state_dict(dict(c.state_dict(), bias=np.ones(5))), fc.ShapeMismatchError, 2, ["bias", "shape"]),
     ("state_dict factor shape", make_single,
@@ -157,7 +158,11 @@ CONSTRUCTION = [
     ("n_layers (2, -1)", dict(n_layers=(2, -1)), fc.InvalidArgumentError, ["n_layers"]),
     ("has_bias length", dict(n_layers=3, bias=True, has_bias=[1, 0]), fc.InvalidArgumentError, ["has_bias"]),
     ("seed -1", dict(seed=-1), fc.InvalidArgumentError, ["seed"]),
-    ("fixed_rank_modes for CP", dict(fixed_rank_modes="spatial"), fc.InvalidArgumentError, ["fixed_rank_modes"]),
+    ("device cuda", dict(device="cuda"), fc.UnsupportedError, ["device"]),
+    ("dtype float64", dict(dtype=np.float64), fc.UnsupportedError, ["dtype"]),
+    ("has_bias without bias", dict(n_layers=2, has_bias=True), fc.InvalidArgumentError, ["has_bias"]),
+    ("geometry rows shape", dict(n_layers=2, stride=np.ones((3, 2), dtype=int)), fc.InvalidArgumentError,
+     ["stride", "one row per layer"]),
     ("fixed_rank_modes out of range", dict(factorization="tucker", fixed_rank_modes=(9,)),
      fc.InvalidArgumentError, ["fixed_rank_modes"]),
 ]
@@ -178,9 +183,10 @@ class FakeConv:
     """A torch.nn.Conv2d look-alike (duck typing is all from_conv needs)."""
 
     def __init__(self, weight=K, bias=None, stride=(1, 1), padding=(1, 1), dilation=(1, 1),
-                 groups=1, padding_mode="zeros"):
+                 groups=1, padding_mode="zeros", transposed=False):
         self.weight, self.bias, self.stride, self.padding = weight, bias, stride, padding
         self.dilation, self.groups, self.padding_mode = dilation, groups, padding_mode
+        self.transposed = transposed
 
 
 def raise_key_error(iteration, error):
@@ -190,10 +196,12 @@ def raise_key_error(iteration, error):
 FROM_CONV = [
     ("kernel 2-D", lambda: fc.FactorizedConv.from_conv(np.ones((3, 3))), fc.ShapeMismatchError, ["kernel"]),
     ("kernel NaN", lambda: fc.FactorizedConv.from_conv(np.where(K > 1, np.nan, K)), fc.NumericalError, ["NaN"]),
-    ("bias length", lambda: fc.FactorizedConv.from_conv(K, np.ones(4)), fc.ShapeMismatchError, ["bias"]),
+    ("bias length", lambda: fc.FactorizedConv.from_conv(K, bias=np.ones(4)), fc.ShapeMismatchError, ["bias"]),
     ("rank 0", lambda: fc.FactorizedConv.from_conv(K, rank=0), fc.InvalidArgumentError, ["rank"]),
-    ("unknown kwarg", lambda: fc.FactorizedConv.from_conv(K, decomposition_kwargs={"svd": "x"}),
-     fc.InvalidArgumentError, ["decomposition_kwargs", "svd"]),
+    ("unknown kwarg", lambda: fc.FactorizedConv.from_conv(K, decomposition_kwargs={"bogus": 1}),
+     fc.InvalidArgumentError, ["decomposition_kwargs", "bogus"]),
+    ("rank kwarg", lambda: fc.FactorizedConv.from_conv(K, decomposition_kwargs={"rank": 3}),
+     fc.InvalidArgumentError, ["decomposition_kwargs", "rank"]),
     ("init unknown", lambda: fc.FactorizedConv.from_conv(K, decomposition_kwargs={"init": "zeros"}),
      fc.InvalidArgumentError, ["init"]),
     ("tol string", lambda: fc.FactorizedConv.from_conv(K, decomposition_kwargs={"tol": "1e-3"}),
@@ -206,13 +214,18 @@ FROM_CONV = [
     ("string padding", lambda: fc.FactorizedConv.from_conv(FakeConv(padding="same")), fc.UnsupportedError, ["padding"]),
     ("reflect padding", lambda: fc.FactorizedConv.from_conv(FakeConv(padding_mode="reflect")),
      fc.UnsupportedError, ["padding_mode"]),
-    ("conv and bias", lambda: fc.FactorizedConv.from_conv(FakeConv(), np.ones(5)), fc.InvalidArgumentError, ["bias"]),
+    ("conv and bias", lambda: fc.FactorizedConv.from_conv(FakeConv(), bias=np.ones(5)), fc.InvalidArgumentError, ["bias"]),
+    ("transposed conv", lambda: fc.FactorizedConv.from_conv(FakeConv(transposed=True)), fc.UnsupportedError,
+     ["transposed"]),
+    ("device", lambda: fc.FactorizedConv.from_conv(K, device="cuda"), fc.UnsupportedError, ["device", "CPU"]),
+    ("dtype", lambda: fc.FactorizedConv.from_conv(K, dtype="float64"), fc.UnsupportedError, ["dtype", "float32"]),
+    ("n_layers", lambda: fc.FactorizedConv.from_conv(K, n_layers=2), fc.InvalidArgumentError, ["n_layers"]),
     ("progress not callable", lambda: fc.FactorizedConv.from_conv(K, progress=3), fc.InvalidArgumentError, ["progress"]),
     ("progress cancels", lambda: fc.FactorizedConv.from_conv(K, rank=4, progress=lambda i, e: False),
      fc.CancelledError, ["cancelled"]),
-    ("list empty", lambda: fc.FactorizedConv.from_conv_list([]), fc.InvalidArgumentError, ["convs_or_weights"]),
+    ("list empty", lambda: fc.FactorizedConv.from_conv_list([]), fc.InvalidArgumentError, ["conv_list"]),
     ("list shapes differ", lambda: fc.FactorizedConv.from_conv_list([K, K[:, :, :2]]), fc.ShapeMismatchError,
-     ["convs_or_weights[1]"]),
+     ["conv_list[1]"]),
     ("list biases length", lambda: fc.FactorizedConv.from_conv_list([K, K], biases=[None]), fc.ShapeMismatchError,
      ["biases"]),
 ]

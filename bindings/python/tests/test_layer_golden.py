@@ -113,10 +113,10 @@ def test_multi_layer_case(case):
             i = layer["index"]
             conv.set(i, stride=layer["stride"], padding=layer["padding"],
                      dilation=layer["dilation"], bias=bias_all[i] if layer["has_bias"] else None)
-        assert conv.has_bias == [layer["has_bias"] for layer in layers]
-        assert conv.stride == [layer["stride"] for layer in layers]
-        assert conv.padding == [layer["padding"] for layer in layers]
-        assert conv.dilation == [layer["dilation"] for layer in layers]
+        assert conv.has_bias.tolist() == [layer["has_bias"] for layer in layers]
+        assert conv.stride.tolist() == [layer["stride"] for layer in layers]
+        assert conv.padding.tolist() == [layer["padding"] for layer in layers]
+        assert conv.dilation.tolist() == [layer["dilation"] for layer in layers]
         x = golden.tensor(case, "x")
         kernels = conv.reconstruct_kernel()
         assert kernels.shape[0] == 3
@@ -131,7 +131,7 @@ def test_multi_layer_case(case):
             assert relative_error(conv.reconstruct_kernel(i),
                                   golden.tensor(case, "layer%d.kernel" % i)) <= TOLERANCE
             with conv[i] as sub:
-                assert sub.has_bias == layer["has_bias"] and sub.stride == layer["stride"]
+                assert sub.has_bias == layer["has_bias"] and sub.stride.tolist() == layer["stride"]
                 np.testing.assert_array_equal(sub(x), y)
 
 
@@ -154,7 +154,8 @@ def test_transduct_case(case):
     assert relative_error(conv(golden.tensor(case, "x2d")), golden.tensor(case, "y2d")) <= TOLERANCE
 
     assert conv.transduct(**args) is conv
-    assert conv.order == 3 and conv.padding == case["padding"] and conv.stride == case["stride"]
+    assert conv.order == 3 and conv.padding.tolist() == case["padding"]
+    assert conv.stride.tolist() == case["stride"]
     assert conv.rank == stored_rank(case["weight_after"])
     expected = golden_state_dict(case, "after.")
     if "bias" in case["tensors"]:
@@ -172,7 +173,7 @@ def test_transduct_case(case):
 def from_conv_layer(case, **kwargs):
     rank = case["rank_arg"]
     return fc.FactorizedConv.from_conv(
-        golden.tensor(case, "conv_weight"), golden.tensor(case, "conv_bias"),
+        golden.tensor(case, "conv_weight"), bias=golden.tensor(case, "conv_bias"),
         stride=case["stride"], padding=case["padding"], dilation=case["dilation"],
         rank=tuple(rank) if isinstance(rank, list) else rank,
         factorization=case["factorization"], implementation=case["implementation"], **kwargs)
@@ -202,7 +203,7 @@ def test_from_conv_decomposition(case):
     with from_conv_layer(case) as conv:
         assert conv.rank == stored_rank(case["weight"])
         assert conv.implementation == case["implementation"]
-        assert conv.padding == case["padding"] and conv.stride == case["stride"]
+        assert conv.padding.tolist() == case["padding"] and conv.stride.tolist() == case["stride"]
         np.testing.assert_array_equal(conv.state_dict()["bias"], golden.tensor(case, "conv_bias"))
         kernel = conv.reconstruct_kernel()
         x = golden.tensor(case, "x")

@@ -1,4 +1,4 @@
-"""fc.conv against torch.nn.functional.conv{1,2,3}d, when torch is installed (the reference venv)."""
+"""fc.conv against torch.nn.functional.conv{1,2,3}d (torch is installed by make deps)."""
 
 import numpy as np
 import pytest
@@ -6,9 +6,7 @@ import pytest
 import factorconv as fc
 from reference import relative_error
 
-torch = pytest.importorskip(
-    "torch", reason="torch is not importable here; run with the reference venv "
-                    "(Benchmarks/refenv.sh) to compare against torch.nn.functional.convNd")
+torch = pytest.importorskip("torch", reason="torch is not importable here (make deps installs it)")
 
 
 @pytest.mark.parametrize("order", [1, 2, 3])
