@@ -9,7 +9,6 @@
 //   FactorConv             the layer: ranks, factorized tensors, FactorizedConv (native Swift API)
 //   FactorConvErrorState   a tiny C target: the thread-local last-error buffer of the C ABI
 //   FactorConvC            `@c @implementation` exports of include/factorconv.h -> libfactorconv.so
-//   FactorConvCLI          the `factorconv` command-line tool (product factorconv-cli, installed as factorconv)
 //   FactorConvTestSupport  (tests only) golden-vector loader and plain-loop references
 import PackageDescription
 
@@ -18,11 +17,6 @@ let package = Package(
     products: [
         .library(name: "FactorConv", targets: ["FactorConv"]),
         .library(name: "factorconv", type: .dynamic, targets: ["FactorConvC"]),
-        // The command-line tool; the Makefile installs it as `factorconv`.
-        .executable(name: "factorconv-cli", targets: ["FactorConvCLI"]),
-    ],
-    dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         .target(name: "FactorConvBLAS", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("m")]),
@@ -30,16 +24,12 @@ let package = Package(
         .target(name: "FactorConvKernels"),
         .target(name: "FactorConvForkGate"),
         .target(name: "FactorConvNumerics", dependencies: ["FactorConvBLAS", "FactorConvKernels", "FactorConvForkGate"]),
-        .target(name: "FactorConv", dependencies: ["FactorConvNumerics"]),
+        .target(name: "FactorConv", dependencies: ["FactorConvNumerics", "CFactorConvABI"]),
         .target(name: "FactorConvErrorState"),
         .target(
             name: "FactorConvC",
             dependencies: ["FactorConv", "CFactorConvABI", "FactorConvErrorState"],
             exclude: ["exports.map"]),
-        // The `factorconv` command-line tool: compress / info / run / bench over layer files.
-        .executableTarget(
-            name: "FactorConvCLI",
-            dependencies: ["FactorConv", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Benchmark of the Swift dense convolution (Benchmarks/bench_dense.py compares with torch).
         .executableTarget(name: "ConvBench", dependencies: ["FactorConv"], path: "Benchmarks/ConvBench"),
         .executableTarget(name: "DecompositionBench", dependencies: ["FactorConvNumerics"], path: "Benchmarks/DecompositionBench"),
