@@ -4,9 +4,10 @@
 #   test-install-python  pip from the repository root, a git+file:// clone and an sdist, in
 #                        fresh venvs; the wheel's tag and `auditwheel show`
 #   test-install-swift   a separate Swift package that depends on this checkout by path
+#   test-snippets        the code blocks of the READMEs and DocC articles
 INSTALL_WORK := .build-install
 
-.PHONY: print-version test-install test-install-c test-install-python test-install-swift
+.PHONY: print-version test-install test-install-c test-install-python test-install-swift test-snippets
 
 ## print-version: the version, FCONV_VERSION_STRING of include/factorconv.h.
 print-version:
@@ -25,3 +26,8 @@ test-install-swift:
 
 # What `make install` builds, built before the test's own `make install` so that its log is short.
 install-prerequisites: lib cli man
+
+## test-snippets: every code block of README.md, bindings/*/README.md and the DocC articles runs
+## (Tests/Snippets/run_snippets.py; the Swift and install blocks through the tests above).
+test-snippets: lib cli
+	$(PYTHON) Tests/Snippets/run_snippets.py $(LIB) $(CLI_BUILD)

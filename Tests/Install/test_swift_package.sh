@@ -39,6 +39,6 @@ build_and_run() {
     [ ! -e "$package/.build/checkouts/swift-argument-parser" ] || fail "$name: swift-argument-parser was fetched"
 }
 
-#build_and_run readme README.md
+build_and_run readme README.md
 build_and_run docc Sources/FactorConv/FactorConv.docc/*.md
 echo "$checks passed, 0 failed"

@@ -7,6 +7,7 @@ Usage: python3 Tests/Snippets/run_snippets.py LIBRARY CLI_DIRECTORY   (from the 
 """
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -28,11 +29,10 @@ def environment(library, cli_directory):
 
 def command(block, scratch, number, library):
     """(argv, working directory) that runs ``block``."""
-    if block.directive in ("repository", "dry-run"):
+    if block.directive == "repository":
         if block.language not in ("sh", "bash"):
             raise ValueError("%r: only shell blocks run in the repository" % block)
-        prelude = "make() { command make -n \"$@\" >/dev/null; }\n" if block.directive == "dry-run" else ""
-        return ["bash", "-euo", "pipefail", "-c", prelude + block.code], ROOT
+        return ["bash", "-euo", "pipefail", "-c", block.code], ROOT
     if block.language == "python":
         source = os.path.join(scratch, "snippet-%d.py" % number)
         with open(source, "w", encoding="utf-8") as file:
@@ -51,6 +51,24 @@ def command(block, scratch, number, library):
                            % (os.path.join(ROOT, "include"), source, library_directory, library_directory, program, program))
         return ["bash", "-euo", "pipefail", "-c", compile_and_run], scratch
     raise ValueError("%r: no way to run a %r block; give it a language this runner knows" % (block, block.language))
+
+
+def check_make_targets(block):
+    """A make-targets block: every line is `make TARGET...` (and a comment), and every TARGET is
+    a rule of the Makefile. Read from make's database (-p) while asking for a target that does
+    not exist, so that nothing runs: even `make -n` runs the recipe lines that call $(MAKE)."""
+    database = subprocess.run(["make", "-pRrn", "--no-print-directory", "__factorconv_no_such_target__"], cwd=ROOT,
+                              capture_output=True, text=True).stdout
+    rules = {line.split(":", 1)[0] for line in database.split("\n") if re.match(r"^[\w.-]+:", line)}
+    for line in block.code.split("\n"):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        if words[0] != "make" or len(words) < 2:
+            raise ValueError("%r: %r is not a make command" % (block, line))
+        missing = [w for w in words[1:] if "=" not in w and not w.startswith("-") and w not in rules]
+        if missing:
+            raise ValueError("%r: the Makefile has no target %s" % (block, ", ".join(missing)))
 
 
 def check_claim(block):
@@ -77,7 +95,12 @@ def main(argv):
         with tempfile.TemporaryDirectory(prefix="factorconv-snippets-") as scratch:
             for number, block in enumerate(snippets.blocks(path), 1):
                 try:
-                    if block.language == "swift" or block.directive not in (None, "repository", "dry-run"):
+                    if block.directive == "make-targets":
+                        check_make_targets(block)
+                        print("   %r: targets of the Makefile" % block)
+                        passed += 1
+                        continue
+                    if block.language == "swift" or block.directive not in (None, "repository"):
                         print("   %r: run by %s" % (block, check_claim(block)))
                         passed += 1
                         continue

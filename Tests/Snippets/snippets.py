@@ -4,8 +4,8 @@ A block may be preceded by a directive comment, `<!-- snippet: DIRECTIVE -->`:
   (none)        run_snippets.py runs it in a scratch directory shared by the file's blocks, in
                 order (python, sh, c: a complete program);
   repository    run_snippets.py runs it (sh) in the repository root, where build commands work;
-  dry-run       run_snippets.py runs it (sh) in the repository root with `make` as `make -n`
-                (the commands that run these tests cannot run inside them);
+  make-targets  run_snippets.py checks that its lines are `make TARGET` commands of existing
+                targets (the commands that run these tests cannot run inside them);
   NAME          an install test runs it: `snippets.py get FILE NAME` prints it (see CLAIMS).
 Swift blocks are compiled and run by Tests/Install/test_swift_package.sh inside a separate
 package (`snippets.py swift`): a block starting `// swift-tools-version` is that package's
