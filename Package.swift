@@ -10,6 +10,11 @@
 //   FactorConvErrorState   a tiny C target: the thread-local last-error buffer of the C ABI
 //   FactorConvC            `@c @implementation` exports of include/factorconv.h -> libfactorconv.so
 //   FactorConvTestSupport  (tests only) golden-vector loader and plain-loop references
+//
+// The library depends on no other package: the `factorconv` command-line tool, which uses
+// swift-argument-parser, is a package of its own (CLI/Package.swift). Linux only; OpenBLAS with
+// LAPACKE is loaded at run time (Sources/FactorConvBLAS). Version tags are MAJOR.MINOR.PATCH,
+// FCONV_VERSION_STRING of include/factorconv.h.
 import PackageDescription
 
 let package = Package(

@@ -38,7 +38,7 @@ check_wheel() {
     local wheel=$1 claimed shown
     claimed=$(basename "$wheel" .whl | sed 's/.*-py3-none-//')
     [[ $claimed == manylinux_*_x86_64 || $claimed == manylinux_*_aarch64 ]] || fail "$wheel is tagged $claimed"
-    shown=$(auditwheel show "$wheel" 2>&1 | tr -s ' \n' ' ')
+    shown=$("$python" -m auditwheel show "$wheel" 2>&1 | tr -s ' \n' ' ')
     [[ $shown == *"is consistent with the following platform tag: \"$claimed\""* ]] \
         || fail "auditwheel show $wheel: $shown"
     unzip -o -q "$wheel" factorconv/libfactorconv.so -d "$work/unzipped"
