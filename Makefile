@@ -38,7 +38,7 @@ C_BUILD := .build/c
 VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
 REFENV_PY := $(or $(REFENV),$(or $(TMPDIR),/tmp)/factorconv-refenv)/bin/python
 
-.PHONY: all deps lib lib-path test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions check-exports cli fuzz-load clean \
+.PHONY: all deps lib lib-path static-lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions check-exports cli fuzz-load clean \
 	fuzz fuzz-lib stress test-reliability test-valgrind-reliability test-sanitizers test-concurrency test-tsan
 
 all: lib
@@ -66,6 +66,13 @@ lib:
 	$(SWIFT) build -c release --product factorconv -Xswiftc -static-stdlib \
 	  -Xlinker --version-script=$(abspath Sources/FactorConvC/exports.map) -Xlinker -soname=$(LIB_SONAME)
 	@ln -sf libfactorconv.so $(RELEASE_DIR)/$(LIB_SONAME)
+
+## static-lib: libfactorconv.a, the library with the Swift runtime it uses in one object whose
+## only global symbols are the header's functions (packaging/c/static-library.sh); a program
+## links it with the system libraries listed in libfactorconv.a.libs (-lstdc++ -lm ...).
+STATIC_LIB := $(RELEASE_DIR)/libfactorconv.a
+static-lib: lib
+	bash packaging/c/static-library.sh $(RELEASE_DIR)/factorconv.product/Objects.LinkFileList include/factorconv.h $(STATIC_LIB)
 
 ## lib-path: prints where `make lib` puts the library (for the Python build backend).
 lib-path:

@@ -25,7 +25,7 @@ test-install-swift:
 	bash Tests/Install/test_swift_package.sh $(INSTALL_WORK)/swift
 
 # What `make install` builds, built before the test's own `make install` so that its log is short.
-install-prerequisites: lib cli man
+install-prerequisites: lib static-lib cli man
 
 ## test-snippets: every code block of README.md, bindings/*/README.md and the DocC articles runs
 ## (Tests/Snippets/run_snippets.py; the Swift and install blocks through the tests above).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The C install (`make test-install-c`): the README's `make install` into a DESTDIR stage, then a C program
-# (consumer.c) built against the staged tree with pkg-config and with CMake, run, and checked
-# to record the library by its SONAME; the installed tool, man page and completions checked.
+# (consumer.c) built against the staged tree with pkg-config and with CMake, shared (checked to
+# record the library by its SONAME) and static, and run; the tool, man page and completions.
 # Usage: Tests/Install/test_c_install.sh WORKDIR   (run from the repository root; make sets it up)
 set -euo pipefail
 work=$(realpath -m "$1")
@@ -21,7 +21,8 @@ block=$(python3 Tests/Snippets/snippets.py get README.md install-c)
 DESTDIR="$stage" bash -euo pipefail -c "$block" >"$work/install.log"
 
 # The files, the SONAME and the links.
-for f in include/factorconv.h "lib/libfactorconv.so.$version" lib/pkgconfig/factorconv.pc \
+for f in include/factorconv.h "lib/libfactorconv.so.$version" lib/libfactorconv.a lib/pkgconfig/factorconv.pc \
+         lib/pkgconfig/factorconv-static.pc \
          lib/cmake/factorconv/factorconvConfig.cmake lib/cmake/factorconv/factorconvConfigVersion.cmake \
          bin/factorconv share/man/man1/factorconv.1 share/bash-completion/completions/factorconv \
          share/zsh/site-functions/_factorconv share/fish/vendor_completions.d/factorconv.fish; do
@@ -44,12 +45,24 @@ readelf -d "$work/consumer-pc" | grep -q "NEEDED.*\[libfactorconv.so.$major\]" |
 "$work/consumer-pc"
 pass "pkg-config: built, records libfactorconv.so.$major, runs"
 
-# CMake: find_package(factorconv VERSION) -> factorconv::factorconv.
+# The static library, through its own pkg-config module: no libfactorconv.so needed at run time.
+cc -std=c99 -Wall -Wextra -Werror $(pkg-config --cflags factorconv-static) Tests/Install/consumer.c \
+   -o "$work/consumer-static" $(pkg-config --libs factorconv-static) -lm
+! readelf -d "$work/consumer-static" | grep -q 'NEEDED.*libfactorconv' || fail "the static program needs libfactorconv.so"
+! readelf -d "$work/consumer-static" | grep -q 'NEEDED.*libswift' || fail "the static program needs a shared Swift runtime"
+"$work/consumer-static"
+exported=$(nm -g --defined-only "$root/lib/libfactorconv.a" | awk 'NF == 3 {print $3}' | grep -v '^fconv_' || true)
+[ -z "$exported" ] || fail "libfactorconv.a defines global symbols besides fconv_*: $(head -3 <<<"$exported")"
+pass "pkg-config factorconv-static: libfactorconv.a (only fconv_* global) built in, runs"
+
+# CMake: find_package(factorconv VERSION) -> factorconv::factorconv (and _static).
 cmake -S Tests/Install -B "$work/cmake" -DCMAKE_PREFIX_PATH="$root" -DFACTORCONV_VERSION="$version" >"$work/cmake.log"
 cmake --build "$work/cmake" >>"$work/cmake.log"
 readelf -d "$work/cmake/consumer" | grep -q "NEEDED.*\[libfactorconv.so.$major\]" || fail "CMake: NEEDED"
 "$work/cmake/consumer"
-pass "CMake: find_package(factorconv $version), factorconv::factorconv, runs"
+! readelf -d "$work/cmake/consumer_static" | grep -q 'NEEDED.*libfactorconv' || fail "CMake: the static program needs libfactorconv.so"
+"$work/cmake/consumer_static"
+pass "CMake: find_package(factorconv $version), factorconv::factorconv and factorconv::factorconv_static, run"
 if cmake -S Tests/Install -B "$work/cmake-next" -DCMAKE_PREFIX_PATH="$root" -DFACTORCONV_VERSION="$((major + 1)).0" \
      >"$work/cmake-next.log" 2>&1; then
     fail "find_package(factorconv $((major + 1)).0) accepted version $version"
