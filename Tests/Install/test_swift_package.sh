@@ -32,13 +32,29 @@ build_and_run() {
     pass "$name: the manifest resolves to factorconv alone, nothing fetched"
     for program in $(grep '^program-' <<<"$blocks"); do
         cp "$work/blocks-$name/$program" "$package/Sources/MyApp/main.swift"
-        swift build --package-path "$package" >"$work/build-$name.log" 2>&1 || { cat "$work/build-$name.log"; fail "$name: $program does not build"; }
+        swift build --package-path "$package" "${symbol_graphs[@]}" >"$work/build-$name.log" 2>&1 \
+            || { cat "$work/build-$name.log"; fail "$name: $program does not build"; }
         (cd "$work/run" && "$package/.build/debug/MyApp") || fail "$name: $program failed ($(head -1 "$work/blocks-$name/$program"))"
         pass "$name: $(head -1 "$work/blocks-$name/$program" | sed 's|^// ||') builds and runs"
     done
     [ ! -e "$package/.build/checkouts/swift-argument-parser" ] || fail "$name: swift-argument-parser was fetched"
 }
 
+# The builds also write the modules' symbol graphs, which the DocC check below reads.
+symbol_graphs=(-Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc "$work/symbol-graphs")
+rm -rf "$work/symbol-graphs"
 build_and_run readme README.md
 build_and_run docc Sources/FactorConv/FactorConv.docc/*.md
+
+# The DocC catalog compiles against the FactorConv module's symbols: every symbol link of its
+# articles resolves (a diagnostic in the catalog fails; the source's doc comments are not judged here).
+mkdir -p "$work/docc-symbols"
+cp "$work/symbol-graphs"/FactorConv.symbols.json "$work/symbol-graphs"/FactorConv@*.symbols.json "$work/docc-symbols/"
+docc convert Sources/FactorConv/FactorConv.docc --additional-symbol-graph-dir "$work/docc-symbols" \
+    --fallback-display-name FactorConv --fallback-bundle-identifier factorconv \
+    --output-path "$work/docc-output" >"$work/docc.log" 2>&1 || { cat "$work/docc.log"; fail "docc convert failed"; }
+! grep -A1 -E '^(warning|error):' "$work/docc.log" | grep -qE '^ *--> .*\.md:' \
+    || { cat "$work/docc.log"; fail "the DocC catalog has diagnostics"; }
+[ -d "$work/docc-output/data/documentation/factorconv" ] || fail "docc wrote no documentation for FactorConv"
+pass "docc convert: the catalog's articles and symbol links resolve against FactorConv's symbols"
 echo "$checks passed, 0 failed"

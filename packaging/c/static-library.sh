@@ -22,7 +22,7 @@ archives=() system=()
 for flag in $(swift-autolink-extract "${objects[@]}" -o - | sort -u); do
     if [ -f "$static/lib${flag#-l}.a" ]; then archives+=("$flag"); else system+=("$flag"); fi
 done
-ld -r -o "$work/combined.o" -L "$static" "$static/x86_64/swiftrt.o" "${objects[@]}" \
+ld -r -o "$work/combined.o" -L "$static" "$static/$(uname -m)/swiftrt.o" "${objects[@]}" \
     --start-group "${archives[@]}" --end-group
 grep -oE '\bfconv_[a-z0-9_]+\(' "$header" | tr -d '(' | sort -u >"$work/exports"
 objcopy --strip-debug --keep-global-symbols="$work/exports" "$work/combined.o" "$work/factorconv.o"
