@@ -1,13 +1,15 @@
 # The install paths, as users take them (included by the Makefile; `make test-install`, part of
 # `make test`). Each test works in its own directory under $(INSTALL_WORK).
-#   test-install-c       make install (DESTDIR, PREFIX) + a C program via pkg-config and CMake
+#   test-install-c       make install (DESTDIR, PREFIX) + a C program via pkg-config and CMake,
+#                        shared and static
 #   test-install-python  pip from the repository root, a git+file:// clone and an sdist, in
 #                        fresh venvs; the wheel's tag and `auditwheel show`
 #   test-install-swift   a separate Swift package that depends on this checkout by path
 #   test-snippets        the code blocks of the READMEs and DocC articles
 INSTALL_WORK := .build-install
 
-.PHONY: print-version test-install test-install-c test-install-python test-install-swift test-snippets
+.PHONY: print-version test-install test-install-c test-install-python test-install-swift test-snippets \
+	install-prerequisites
 
 ## print-version: the version, FCONV_VERSION_STRING of include/factorconv.h.
 print-version:
