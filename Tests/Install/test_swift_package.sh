@@ -40,16 +40,17 @@ build_and_run() {
     [ ! -e "$package/.build/checkouts/swift-argument-parser" ] || fail "$name: swift-argument-parser was fetched"
 }
 
-# The builds also write the modules' symbol graphs, which the DocC check below reads.
-symbol_graphs=(-Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc "$work/symbol-graphs")
-rm -rf "$work/symbol-graphs"
+# The builds also write the modules' symbol graphs, which the DocC check below reads; they live
+# in the package's build directory, so a build that reuses a module reuses its graph too.
+graphs=$work/MyApp/.build/symbol-graphs
+symbol_graphs=(-Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc "$graphs")
 build_and_run readme README.md
 build_and_run docc Sources/FactorConv/FactorConv.docc/*.md
 
 # The DocC catalog compiles against the FactorConv module's symbols: every symbol link of its
 # articles resolves (a diagnostic in the catalog fails; the source's doc comments are not judged here).
-mkdir -p "$work/docc-symbols"
-cp "$work/symbol-graphs"/FactorConv.symbols.json "$work/symbol-graphs"/FactorConv@*.symbols.json "$work/docc-symbols/"
+rm -rf "$work/docc-symbols" "$work/docc-output" && mkdir -p "$work/docc-symbols"
+cp "$graphs"/FactorConv.symbols.json "$graphs"/FactorConv@*.symbols.json "$work/docc-symbols/"
 docc convert Sources/FactorConv/FactorConv.docc --additional-symbol-graph-dir "$work/docc-symbols" \
     --fallback-display-name FactorConv --fallback-bundle-identifier factorconv \
     --output-path "$work/docc-output" >"$work/docc.log" 2>&1 || { cat "$work/docc.log"; fail "docc convert failed"; }
