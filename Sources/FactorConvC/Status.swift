@@ -1,11 +1,14 @@
 import CFactorConvABI
 import FactorConv
 import FactorConvErrorState
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Library version, kept equal to FCONV_VERSION_STRING in include/factorconv.h.
-let libraryVersion: StaticString = "0.1.0"
-/// ABI version, kept equal to FCONV_ABI_VERSION in include/factorconv.h.
-let abiVersion: Int32 = 1
+/// The library version (FCONV_VERSION_STRING of include/factorconv.h, where it is defined) as
+/// a C string that lives as long as the process: fconv_version_string returns static storage.
+/// Written once (a lazily initialized global) and only read after that.
+nonisolated(unsafe) private let libraryVersion: UnsafePointer<CChar> = UnsafePointer(strdup(FactorizedConv.libraryVersion)!)
 
 /// Records `message` as this thread's last error and returns `status`.
 func fail(_ status: Int32, _ message: String) -> fconv_status {
@@ -32,10 +35,10 @@ private func staticCString(_ s: StaticString) -> UnsafePointer<CChar> {
 }
 
 @c @implementation
-public func fconv_version_string() -> UnsafePointer<CChar>! { staticCString(libraryVersion) }
+public func fconv_version_string() -> UnsafePointer<CChar>! { libraryVersion }
 
 @c @implementation
-public func fconv_abi_version() -> Int32 { abiVersion }
+public func fconv_abi_version() -> Int32 { FCONV_ABI_VERSION }
 
 @c @implementation
 public func fconv_status_string(_ status: fconv_status) -> UnsafePointer<CChar>! {

@@ -87,7 +87,7 @@ struct IOLayerFileTests {
         let config = try JSONValue.parse(Array(file.metadata["factorconv"]!.utf8))
         #expect(config["factorization"] == .string("cp"))
         #expect(config["rank"] == .array([.number(5)]))
-        #expect(config["library_version"] == .string("0.1.0"))
+        #expect(config["library_version"] == .string(FactorizedConv.libraryVersion))
         #expect(config["has_bias"] == .array([.bool(true)]))
     }
 

@@ -6,7 +6,7 @@ struct LayerFileConfiguration: Equatable {
     /// The metadata key.
     static let metadataKey = "factorconv"
     /// The version of the library that writes files.
-    static let libraryVersion = "0.1.0"
+    static let libraryVersion = FactorizedConv.libraryVersion
 
     var factorization: Factorization
     var inChannels: Int

@@ -29,8 +29,9 @@ public struct SafeTensors: Sendable {
         guard file.size >= 8 else {
             throw FactorConvError(.format, "'\(path)' has \(file.size) bytes: too short for a safetensors header (8-byte length)")
         }
-        let lengthBytes = try file.read(offset: 0, count: 8)
-        let length = lengthBytes.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let start = try file.read(offset: 0, count: min(file.size, 9))
+        try checkStart(start, "'\(path)' is not a safetensors file")
+        let length = start[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         guard length <= UInt64(FileLimits.maxHeaderBytes) else {
             throw FactorConvError(.format, "'\(path)': header length \(length) exceeds the limit of \(FileLimits.maxHeaderBytes) bytes")
         }
@@ -50,6 +51,7 @@ public struct SafeTensors: Sendable {
     /// Parses safetensors bytes held in memory (the same checks as `read(from:)`).
     public static func decode(_ bytes: [UInt8]) throws -> SafeTensors {
         guard bytes.count >= 8 else { throw FactorConvError(.format, "\(bytes.count) bytes: too short for a safetensors header") }
+        try checkStart(bytes.prefix(9), "the bytes are not a safetensors file")
         let length = bytes[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         guard length <= UInt64(FileLimits.maxHeaderBytes), length <= UInt64(bytes.count - 8) else {
             throw FactorConvError(.format, "header length \(length) exceeds the \(bytes.count - 8) bytes that follow it (or the 100 MB limit)")
@@ -59,6 +61,21 @@ public struct SafeTensors: Sendable {
         try FileLimits.checkMemory(entries.reduce(0) { $0 + $1.count * 4 }, "safetensors data (tensor data as float32)")
         let data = Array(bytes[headerEnd...])
         return SafeTensors(tensors: try entries.entries.map { ($0.name, try $0.decode(data)) }, metadata: entries.metadata)
+    }
+
+    /// Throws `.format` with `notSafeTensors` and what the bytes are instead when the first
+    /// bytes (at most 9) cannot start a safetensors file: its JSON header, right after the 8-byte
+    /// length, is an object and so starts with `{`. This names a `.npy` file (or any other one)
+    /// as what it is instead of reading its first 8 bytes as an absurd header length.
+    static func checkStart<Bytes: Collection<UInt8>>(_ start: Bytes, _ notSafeTensors: String) throws {
+        let bytes = Array(start)
+        let npyMagic: [UInt8] = [0x93] + Array("NUMPY".utf8)
+        if bytes.starts(with: npyMagic) {
+            throw FactorConvError(.format, "\(notSafeTensors) (it is a .npy file)")
+        }
+        if bytes.count > 8 && bytes[8] != UInt8(ascii: "{") {
+            throw FactorConvError(.format, "\(notSafeTensors) (its header does not start with '{' after the 8-byte length)")
+        }
     }
 
     /// The file's bytes: header (padded with spaces to a multiple of 8, as the reference writer

@@ -42,13 +42,19 @@ public final class FactorizedConv: @unchecked Sendable {
     /// (spec §4 `reset_parameters`: reconstruction ~ N(0, 0.02²), bias 0) from `seed`.
     ///
     /// - Parameters:
+    ///   - inChannels: the input channels.
+    ///   - outChannels: the output channels.
     ///   - kernelSize: one size per spatial dimension; its count is the order (any order ≥ 1).
-    ///   - stride, padding, dilation: one value (broadcast) or one per spatial dimension; the
-    ///     same for every layer of the grid (use `set` for per-layer values).
+    ///   - stride: one value (broadcast) or one per spatial dimension; the same for every layer
+    ///     of the grid (use `set` for per-layer values), like `padding` and `dilation`.
+    ///   - padding: zero padding, one value or one per spatial dimension.
+    ///   - dilation: one value or one per spatial dimension.
     ///   - bias: whether a bias parameter (one row per layer) exists.
     ///   - hasBias: per-layer flags (one, broadcast, or one per layer); nil means "same as `bias`".
     ///   - nLayers: the layer grid (`[]`/`[1]` single, `[L]`, or a tuple such as `[2, 2]`).
+    ///   - factorization: CP, Tucker, TT or Dense.
     ///   - rank: 'same', a fraction of the dense parameter count, an int, or per-mode ranks.
+    ///   - implementation: the forward path (`auto` picks one per input shape).
     ///   - fixedRankModes: Tucker only; modes whose rank equals their size.
     ///   - seed: initialization seed (the same seed gives the same parameters).
     /// - Throws: `FactorConvError` naming the argument for any invalid value.

@@ -34,8 +34,9 @@ from .functional import conv
 from .layer import FactorizedConv, SubFactorizedConv, IncompatibleKeys
 from .tensors import FactorizedTensor, CPTensor, TuckerTensor, TTTensor, DenseTensor
 
-#: The package version; releases keep it equal to the library's version string.
-__version__ = "0.1.0"
+#: The package version: the loaded library's, which the wheel carries (both are
+#: FCONV_VERSION_STRING of include/factorconv.h).
+__version__ = _lib.lib.fconv_version_string().decode("ascii")
 
 #: The C ABI version these bindings require (FCONV_ABI_VERSION of their header).
 ABI_VERSION = _lib.EXPECTED_ABI_VERSION

@@ -13,7 +13,7 @@ def cli_path():
     path = os.environ.get("FACTORCONV_CLI")
     if not path:
         here = os.path.dirname(os.path.abspath(__file__))
-        path = os.path.join(here, "..", "..", "..", ".build", "release", "factorconv")
+        path = os.path.join(here, "..", "..", "..", ".build-cli", "factorconv")
     if not os.path.isfile(path):
         pytest.skip("the factorconv tool is not built (make cli)")
     return path

@@ -27,7 +27,14 @@ struct Compress: ParsableCommand {
     @Option(help: "cp, tucker, tt or dense.")
     var factorization: Factorization = .cp
 
-    @Option(help: "same | a fraction of the dense parameter count (0.25) | an int | per-mode ints (Tucker/TT, comma-separated).")
+    @Option(help: ArgumentHelp(
+        "same | a fraction of the dense parameter count (0.25) | an int | per-mode ints (Tucker/TT, comma-separated).",
+        discussion: """
+            A number with a decimal point is the share of the dense layer's parameter count to \
+            keep: 0.25 keeps about a quarter, 1.0 ('same') about as many, and a value above 1 \
+            makes the factorized layer larger than the dense conv (the tool then warns). An \
+            integer is the rank itself (CP: the number of components; Tucker/TT: every rank).
+            """))
     var rank: RankArgument = RankArgument(argument: "same")!
 
     @Option(help: "Stride: one value or one per spatial dimension (comma-separated).")
@@ -95,6 +102,11 @@ struct Compress: ParsableCommand {
         bar.finish()
         let elapsed = seconds(clock.now - start)
         try conv.save(to: output)
+        let denseCount = weight.count + (bias?.count ?? 0)
+        if conv.parameterCount > denseCount {
+            writeStderr("factorconv: warning: rank \(rank) gives \(grouped(conv.parameterCount)) parameters, more than " +
+                        "the dense conv's \(grouped(denseCount)): the layer is larger, not compressed\n")
+        }
         guard !quiet else { return }
         let reconstructed = try conv.reconstructKernel()
         var diff = 0.0, norm = 0.0
@@ -102,7 +114,6 @@ struct Compress: ParsableCommand {
             diff += (Double(a) - Double(b)) * (Double(a) - Double(b))
             norm += Double(b) * Double(b)
         }
-        let denseCount = weight.count + (bias?.count ?? 0)
         print("factorization   \(conv.factorization)")
         print("kernel          \(weight.shape)")
         print("rank            \(conv.rank)")

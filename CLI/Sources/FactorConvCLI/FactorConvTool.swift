@@ -9,7 +9,7 @@ import Glibc
 ///
 /// Exit codes (stable, for scripts): 0 success; 1 a FactorConv error (bad file, shape mismatch,
 /// I/O, ...), reported on stderr as `factorconv: error: <message>`; 2 a usage error (unknown
-/// option, missing or invalid argument), reported with the usage text.
+/// option, missing or invalid argument), reported the same way and followed by the usage.
 @main
 struct FactorConvTool: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,13 +21,15 @@ struct FactorConvTool: ParsableCommand {
             load in Swift (FactorizedConv.load), C (fconv_conv_load) and Python \
             (factorconv.FactorizedConv.load).
 
-            Exit status: 0 on success, 1 on a FactorConv error (message on stderr as \
-            "factorconv: error: <message>"), 2 on a usage error.
+            Exit status: 0 on success, 1 on a FactorConv error, 2 on a usage error; either error \
+            is printed on stderr as "factorconv: error: <message>".
             """,
-        version: "0.1.0",
-        subcommands: [Compress.self, Info.self, Run.self, Bench.self])
+        version: FactorizedConv.libraryVersion,
+        subcommands: [Compress.self, Info.self, Run.self, Bench.self, Completion.self])
 
-    /// Parses the arguments, runs the subcommand and maps every failure to the documented exit code.
+    /// Parses the arguments, runs the subcommand and maps every failure to the documented exit
+    /// code. Every error, usage or runtime, is printed in one style: `factorconv: error: <message>`
+    /// on stderr (a usage error followed by the usage and where to find help).
     static func main() {
         do {
             var command = try parseAsRoot()
@@ -39,13 +41,11 @@ struct FactorConvTool: ParsableCommand {
             printError(error.message)
             Glibc.exit(1)
         } catch {
-            let code = exitCode(for: error)
-            if code == .success {
+            if exitCode(for: error) == .success {
                 print(fullMessage(for: error))
                 Glibc.exit(0)
             }
-            let text = fullMessage(for: error)
-            if !text.isEmpty { writeStderr(text + "\n") }
+            writeStderr(usageErrorText(fullMessage(for: error)))
             Glibc.exit(2)
         }
     }
@@ -53,6 +53,16 @@ struct FactorConvTool: ParsableCommand {
     /// Writes `factorconv: error: <message>` to stderr.
     static func printError(_ message: String) {
         writeStderr("factorconv: error: \(message)\n")
+    }
+
+    /// ArgumentParser's text for a usage error ("Error: <message>", then the usage) in the
+    /// tool's error style: its first line becomes `factorconv: error: <message>`.
+    static func usageErrorText(_ text: String) -> String {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if let first = lines.first {
+            lines[0] = "factorconv: error: " + (first.hasPrefix("Error: ") ? String(first.dropFirst(7)) : first)
+        }
+        return lines.joined(separator: "\n") + "\n"
     }
 }
 

@@ -42,13 +42,13 @@ struct RankArgument: ExpressibleByArgument, CustomStringConvertible {
     var description: String { spec.description }
 }
 
-extension Factorization: ExpressibleByArgument {
+extension Factorization: @retroactive ExpressibleByArgument {
     /// Accepts cp, tucker, tt, dense (case-insensitive).
     public init?(argument: String) { try? self.init(parsing: argument) }
     public static var allValueStrings: [String] { allCases.map(\.rawValue) }
 }
 
-extension Implementation: ExpressibleByArgument {
+extension Implementation: @retroactive ExpressibleByArgument {
     /// Accepts factorized, reconstructed, mobilenet, auto (case-insensitive).
     public init?(argument: String) { try? self.init(parsing: argument) }
     public static var allValueStrings: [String] { allCases.map(\.rawValue) }
