@@ -24,7 +24,7 @@ let package = Package(
         .library(name: "factorconv", type: .dynamic, targets: ["FactorConvC"]),
     ],
     targets: [
-        .target(name: "FactorConvBLAS", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("m")]),
+        .target(name: "FactorConvBLAS", dependencies: ["FactorConvForkGate"], linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("m")]),
         .systemLibrary(name: "CFactorConvABI", path: "include"),
         .target(name: "FactorConvKernels"),
         .target(name: "FactorConvForkGate"),

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "factorconv_fork_gate.h"
+
 // CBLAS / LAPACKE constants (their values are fixed by the CBLAS and LAPACKE standards).
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
 
@@ -237,79 +239,85 @@ static int ready(void) {
 }
 enum { NOT_LOADED = -1000 };
 
+// Every call into OpenBLAS runs inside a fork-gate section (factorconv_fork_gate.h). OpenBLAS
+// keeps process-wide locks of its own (its buffer allocator's), which a fork() during a call
+// would copy into the child locked for good: the child's next BLAS call hung. The gate makes
+// fork() wait for the calls in progress instead.
+#define GATED(call) __extension__({ fcgate_enter(); __typeof__(call) gated_result_ = (call); fcgate_leave(); gated_result_; })
+#define GATED_VOID(call) do { fcgate_enter(); call; fcgate_leave(); } while (0)
+
 void factorconv_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
                       int ldb, float beta, float *c, int ldc) {
-    if (ready()) api.sgemm(ROW_MAJOR, transpose(ta), transpose(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (ready()) GATED_VOID(api.sgemm(ROW_MAJOR, transpose(ta), transpose(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
 }
 
 void factorconv_dgemm(int ta, int tb, int m, int n, int k, double alpha, const double *a, int lda, const double *b,
                       int ldb, double beta, double *c, int ldc) {
-    if (ready()) api.dgemm(ROW_MAJOR, transpose(ta), transpose(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (ready()) GATED_VOID(api.dgemm(ROW_MAJOR, transpose(ta), transpose(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
 }
 
-int factorconv_ssyevd(int n, float *a, float *w) { return ready() ? api.ssyevd(ROW_MAJOR, 'V', 'U', n, a, n, w) : NOT_LOADED; }
-int factorconv_dsyevd(int n, double *a, double *w) { return ready() ? api.dsyevd(ROW_MAJOR, 'V', 'U', n, a, n, w) : NOT_LOADED; }
+int factorconv_ssyevd(int n, float *a, float *w) { return ready() ? GATED(api.ssyevd(ROW_MAJOR, 'V', 'U', n, a, n, w)) : NOT_LOADED; }
+int factorconv_dsyevd(int n, double *a, double *w) { return ready() ? GATED(api.dsyevd(ROW_MAJOR, 'V', 'U', n, a, n, w)) : NOT_LOADED; }
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 
 int factorconv_sgesdd(int m, int n, float *a, float *s, float *u, float *vt) {
-    return ready() ? api.sgesdd(ROW_MAJOR, 'S', m, n, a, n, s, u, min_int(m, n), vt, n) : NOT_LOADED;
+    return ready() ? GATED(api.sgesdd(ROW_MAJOR, 'S', m, n, a, n, s, u, min_int(m, n), vt, n)) : NOT_LOADED;
 }
 int factorconv_dgesdd(int m, int n, double *a, double *s, double *u, double *vt) {
-    return ready() ? api.dgesdd(ROW_MAJOR, 'S', m, n, a, n, s, u, min_int(m, n), vt, n) : NOT_LOADED;
+    return ready() ? GATED(api.dgesdd(ROW_MAJOR, 'S', m, n, a, n, s, u, min_int(m, n), vt, n)) : NOT_LOADED;
 }
-int factorconv_sposv(int n, int nrhs, float *a, float *b) { return ready() ? api.sposv(ROW_MAJOR, 'U', n, nrhs, a, n, b, nrhs) : NOT_LOADED; }
-int factorconv_dposv(int n, int nrhs, double *a, double *b) { return ready() ? api.dposv(ROW_MAJOR, 'U', n, nrhs, a, n, b, nrhs) : NOT_LOADED; }
+int factorconv_sposv(int n, int nrhs, float *a, float *b) { return ready() ? GATED(api.sposv(ROW_MAJOR, 'U', n, nrhs, a, n, b, nrhs)) : NOT_LOADED; }
+int factorconv_dposv(int n, int nrhs, double *a, double *b) { return ready() ? GATED(api.dposv(ROW_MAJOR, 'U', n, nrhs, a, n, b, nrhs)) : NOT_LOADED; }
 int factorconv_sgesv(int n, int nrhs, float *a, float *b, int *pivots) {
-    return ready() ? api.sgesv(ROW_MAJOR, n, nrhs, a, n, pivots, b, nrhs) : NOT_LOADED;
+    return ready() ? GATED(api.sgesv(ROW_MAJOR, n, nrhs, a, n, pivots, b, nrhs)) : NOT_LOADED;
 }
 int factorconv_dgesv(int n, int nrhs, double *a, double *b, int *pivots) {
-    return ready() ? api.dgesv(ROW_MAJOR, n, nrhs, a, n, pivots, b, nrhs) : NOT_LOADED;
+    return ready() ? GATED(api.dgesv(ROW_MAJOR, n, nrhs, a, n, pivots, b, nrhs)) : NOT_LOADED;
 }
 
 void fcb_cblas_dtrsm(int order, int side, int uplo, int trans_a, int diag, int m, int n, double alpha,
                      const double *a, int lda, double *b, int ldb) {
-    if (ready()) api.dtrsm(order, side, uplo, trans_a, diag, m, n, alpha, a, lda, b, ldb);
+    if (ready()) GATED_VOID(api.dtrsm(order, side, uplo, trans_a, diag, m, n, alpha, a, lda, b, ldb));
 }
 int fcb_LAPACKE_dpotrf(int layout, char uplo, int n, double *a, int lda) {
-    return ready() ? api.dpotrf(layout, uplo, n, a, lda) : NOT_LOADED;
+    return ready() ? GATED(api.dpotrf(layout, uplo, n, a, lda)) : NOT_LOADED;
 }
 int fcb_LAPACKE_dsyevd(int layout, char jobz, char uplo, int n, double *a, int lda, double *w) {
-    return ready() ? api.dsyevd(layout, jobz, uplo, n, a, lda, w) : NOT_LOADED;
+    return ready() ? GATED(api.dsyevd(layout, jobz, uplo, n, a, lda, w)) : NOT_LOADED;
 }
 int fcb_LAPACKE_dgesdd(int layout, char jobz, int m, int n, double *a, int lda, double *s, double *u, int ldu,
                        double *vt, int ldvt) {
-    return ready() ? api.dgesdd(layout, jobz, m, n, a, lda, s, u, ldu, vt, ldvt) : NOT_LOADED;
+    return ready() ? GATED(api.dgesdd(layout, jobz, m, n, a, lda, s, u, ldu, vt, ldvt)) : NOT_LOADED;
 }
 int fcb_LAPACKE_dgesv(int layout, int n, int nrhs, double *a, int lda, int *ipiv, double *b, int ldb) {
-    return ready() ? api.dgesv(layout, n, nrhs, a, lda, ipiv, b, ldb) : NOT_LOADED;
+    return ready() ? GATED(api.dgesv(layout, n, nrhs, a, lda, ipiv, b, ldb)) : NOT_LOADED;
 }
 int fcb_LAPACKE_dsyevr(int layout, char jobz, char range, char uplo, int n, double *a, int lda, double vl, double vu,
                        int il, int iu, double abstol, int *m, double *w, double *z, int ldz, int *isuppz) {
-    return ready() ? api.dsyevr(layout, jobz, range, uplo, n, a, lda, vl, vu, il, iu, abstol, m, w, z, ldz, isuppz)
-                   : NOT_LOADED;
+    return ready() ? GATED(api.dsyevr(layout, jobz, range, uplo, n, a, lda, vl, vu, il, iu, abstol, m, w, z, ldz, isuppz)) : NOT_LOADED;
 }
 void fcb_cblas_dsyrk(int order, int uplo, int trans, int n, int k, double alpha, const double *a, int lda, double beta,
                      double *c, int ldc) {
-    if (ready()) api.dsyrk(order, uplo, trans, n, k, alpha, a, lda, beta, c, ldc);
+    if (ready()) GATED_VOID(api.dsyrk(order, uplo, trans, n, k, alpha, a, lda, beta, c, ldc));
 }
 int fcb_LAPACKE_dsytrd_work(int layout, char uplo, int n, double *a, int lda, double *d, double *e, double *tau,
                             double *work, int lwork) {
-    return ready() ? api.dsytrd_work(layout, uplo, n, a, lda, d, e, tau, work, lwork) : NOT_LOADED;
+    return ready() ? GATED(api.dsytrd_work(layout, uplo, n, a, lda, d, e, tau, work, lwork)) : NOT_LOADED;
 }
 int fcb_LAPACKE_dstedc_work(int layout, char compz, int n, double *d, double *e, double *z, int ldz, double *work,
                             int lwork, int *iwork, int liwork) {
-    return ready() ? api.dstedc_work(layout, compz, n, d, e, z, ldz, work, lwork, iwork, liwork) : NOT_LOADED;
+    return ready() ? GATED(api.dstedc_work(layout, compz, n, d, e, z, ldz, work, lwork, iwork, liwork)) : NOT_LOADED;
 }
 int fcb_LAPACKE_dormtr_work(int layout, char side, char uplo, char trans, int m, int n, const double *a, int lda,
                             const double *tau, double *c, int ldc, double *work, int lwork) {
-    return ready() ? api.dormtr_work(layout, side, uplo, trans, m, n, a, lda, tau, c, ldc, work, lwork) : NOT_LOADED;
+    return ready() ? GATED(api.dormtr_work(layout, side, uplo, trans, m, n, a, lda, tau, c, ldc, work, lwork)) : NOT_LOADED;
 }
 void fcb_cblas_dsymv(int order, int uplo, int n, double alpha, const double *a, int lda, const double *x, int incx,
                      double beta, double *y, int incy) {
-    if (ready()) api.dsymv(order, uplo, n, alpha, a, lda, x, incx, beta, y, incy);
+    if (ready()) GATED_VOID(api.dsymv(order, uplo, n, alpha, a, lda, x, incx, beta, y, incy));
 }
 void fcb_cblas_dgemv(int order, int trans, int m, int n, double alpha, const double *a, int lda, const double *x,
                      int incx, double beta, double *y, int incy) {
-    if (ready()) api.dgemv(order, trans, m, n, alpha, a, lda, x, incx, beta, y, incy);
+    if (ready()) GATED_VOID(api.dgemv(order, trans, m, n, alpha, a, lda, x, incx, beta, y, incy));
 }
