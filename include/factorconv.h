@@ -45,8 +45,10 @@
  *   one call is process-wide (fconv_set_num_threads).
  *
  * Fork.  fork() may be called at any time, also while other threads are inside the library: it
- *   waits (microseconds) for any short internal critical section to end, so the child inherits
- *   every internal lock free and every layer consistent. In the child, all handles of the
+ *   waits for the internal critical sections in progress (microseconds) and for the OpenBLAS /
+ *   LAPACK calls in progress (at most one call each: up to about a second in a large
+ *   decomposition, far less in a forward) to end, so the child inherits every lock of the
+ *   library and of OpenBLAS free and every layer consistent. In the child, all handles of the
  *   parent stay valid and usable, and the library can be used as in any process. Calls that
  *   other parent threads were running do not exist in the child; memory they were using is not
  *   reclaimed there. (Do not call fork() from inside a progress callback.)

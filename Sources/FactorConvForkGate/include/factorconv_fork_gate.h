@@ -2,11 +2,12 @@
  * factorconv_fork_gate.h — keeps fork() from copying a lock of the library in the locked state.
  *
  * Every lock that outlives one call (a layer's state, caches, the workspace pool, the handle
- * registry) is taken only inside a gate section. Before fork() the library's pthread_atfork
- * handler closes the gate: it waits until no thread is inside a section (sections are short:
- * a copy, a table update) and keeps new ones out until fork() returns. The child therefore
- * inherits every library lock unlocked and every structure they guard consistent, and reopens
- * the gate for itself.
+ * registry) is taken only inside a gate section, and so is every call into OpenBLAS, whose own
+ * locks (its buffer allocator's) a fork during a call would copy locked. Before fork() the
+ * library's pthread_atfork handler closes the gate: it waits until no thread is inside a
+ * section (sections are short: a copy, a table update, one BLAS call) and keeps new ones out
+ * until fork() returns. The child therefore inherits every library lock unlocked and every
+ * structure they guard consistent, and reopens the gate for itself.
  */
 #ifndef FACTORCONV_FORK_GATE_H
 #define FACTORCONV_FORK_GATE_H

@@ -2,29 +2,43 @@
 stderr, and the wrapper that turns a Python callable into an ``fconv_progress_fn``."""
 
 import sys
+import time
 
 from . import _lib
 from ._errors import InvalidArgumentError
 
 
-class TextProgressBar:
-    """A one-line progress bar on stderr: iteration / the library's iteration bound, and the
-    relative error."""
+def _clock(seconds):
+    """``seconds`` as m:ss (or h:mm:ss)."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return "%d:%02d:%02d" % (hours, minutes, secs) if hours else "%d:%02d" % (minutes, secs)
 
-    def __init__(self, stream=None, width=30):
+
+class TextProgressBar:
+    """A one-line progress bar on stderr: iteration / the library's iteration bound, the
+    relative error, the time elapsed and, at the current pace, an upper estimate of the time
+    left (the bound is an upper bound: a decomposition may converge and stop earlier)."""
+
+    def __init__(self, stream=None, width=30, clock=time.monotonic):
         self.total = 1
         self.stream = stream if stream is not None else sys.stderr
         self.width = width
         self.drawn = False
+        self.clock = clock
+        self.start = clock()
 
     def __call__(self, iteration, error, total=None):
         """Redraws the bar at ``iteration`` (of ``total``, the library's bound)."""
         if total is not None:
             self.total = max(int(total), 1)
         filled = min(self.width, int(self.width * iteration / self.total))
-        self.stream.write("\rdecomposing [%s%s] %d/%d  rel. error %.3e"
+        elapsed = self.clock() - self.start
+        left = ("  <= %s left" % _clock(elapsed / iteration * max(self.total - iteration, 0))
+                if iteration > 0 else "")
+        self.stream.write("\rdecomposing [%s%s] %d/%d  rel. error %.3e  %s%s"
                           % ("#" * filled, "-" * (self.width - filled), iteration, self.total,
-                             error))
+                             error, _clock(elapsed), left))
         self.stream.flush()
         self.drawn = True
         return True

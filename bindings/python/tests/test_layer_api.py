@@ -535,3 +535,16 @@ def test_memory_limit_refuses_large_requests():
     assert fc.get_memory_limit() == old
     with pytest.raises(fc.InvalidArgumentError):
         fc.set_memory_limit(-1)
+
+
+def test_text_progress_bar_shows_elapsed_time_and_an_upper_estimate_of_the_time_left():
+    from factorconv._progress import TextProgressBar
+    now = [100.0]
+    stream = io.StringIO()
+    bar = TextProgressBar(stream=stream, clock=lambda: now[0])
+    now[0] += 90.0                       # 10 of 40 iterations in 1:30 -> at most 4:30 left
+    bar(10, 0.25, 40)
+    assert stream.getvalue().endswith("10/40  rel. error 2.500e-01  1:30  <= 4:30 left")
+    now[0] += 3600.0
+    bar(40, 0.125, 40)
+    assert stream.getvalue().endswith("40/40  rel. error 1.250e-01  1:01:30  <= 0:00 left")
