@@ -218,7 +218,7 @@ struct FactorizedTensorTests {
         #expect(abs(tail - 0.0455) < 0.003)
     }
 
-    @Test("parameter counts for (32, 16, 3, 3) 'same' (spec §3.4 note)")
+    @Test("parameter counts for (32, 16, 3, 3) 'same' (behaviour notes §3.4 note)")
     func parameterCounts() throws {
         let kernel = [32, 16, 3, 3]
         var counts: [Factorization: Int] = [:]

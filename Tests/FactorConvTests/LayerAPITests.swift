@@ -4,7 +4,7 @@ import FactorConvTestSupport
 import Foundation
 
 // The FactorizedConv API beyond the forward numbers: set, sub-convolutions, layer indexing,
-// state dict validation (a bad dict leaves the layer unchanged), description strings (spec §9
+// state dict validation (a bad dict leaves the layer unchanged), description strings (behaviour notes §9
 // without the dangling ", "), reconstructKernel on grids, resetParameters, and argument errors.
 
 // MARK: - Helpers
@@ -584,7 +584,7 @@ struct LayerMiscAPITests {
         #expect(single.hasBias == [false])
     }
 
-    @Test("a single conv applies its bias whenever the parameter exists (spec §5: has_bias is ignored for n_layers=1)")
+    @Test("a single conv applies its bias whenever the parameter exists (behaviour notes §5: has_bias is ignored for n_layers=1)")
     func singleConvBiasIgnoresHasBias() throws {
         // Either refusing the contradictory flags or applying the bias matches tltorch's semantics;
         // silently dropping the bias does not.
@@ -689,7 +689,7 @@ struct LayerMiscAPITests {
         }
     }
 
-    @Test("ranks through the constructor for n_layers = 3 (spec §3.4 table rows)")
+    @Test("ranks through the constructor for n_layers = 3 (behaviour notes §3.4 table rows)")
     func gridRanks() throws {
         func rank(_ f: Factorization, _ kernel: (out: Int, in: Int), _ spec: RankSpec, fixed: FixedRankModes? = nil) throws -> [Int] {
             try FactorizedConv(inChannels: kernel.in, outChannels: kernel.out, kernelSize: [3, 3], nLayers: [3],

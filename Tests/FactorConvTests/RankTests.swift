@@ -1,7 +1,7 @@
 import Testing
 @testable import FactorConv
 
-/// One row of spec §3.4: the kernel shape (C_out, C_in, K...), a rank, and tltorch's resolved ranks.
+/// One row of behaviour notes §3.4: the kernel shape (C_out, C_in, K...), a rank, and tltorch's resolved ranks.
 struct RankRow: Sendable, CustomTestStringConvertible {
     let kernel: [Int]
     let rank: RankSpec
@@ -27,9 +27,9 @@ let rankTable: [RankRow] = [
     .init(kernel: [8, 4, 3, 3, 3], rank: .same, cp: 41, tucker: [8, 4, 3, 3, 3], tuckerSpatial: [8, 4, 3, 3, 3], tt: [1, 9, 8, 8, 14, 1]),
 ]
 
-@Suite("Rank resolution (spec §3)")
+@Suite("Rank resolution (behaviour notes §3)")
 struct RankTests {
-    @Test("spec §3.4 table", arguments: rankTable)
+    @Test("behaviour notes §3.4 table", arguments: rankTable)
     func table(_ row: RankRow) throws {
         let ttShape = try KernelLayout.factorizationShape(kernelShape: row.kernel, factorization: .tt)
         #expect(try RankResolver.resolve(row.rank, factorization: .cp, shape: row.kernel) == .cp(row.cp))
@@ -41,7 +41,7 @@ struct RankTests {
         }
     }
 
-    @Test("spec §3.4 table, n_layers = 3")
+    @Test("behaviour notes §3.4 table, n_layers = 3")
     func layered() throws {
         let kernel = [5, 6, 3, 3]
         let shape = try KernelLayout.factorizationShape(kernelShape: kernel, factorization: .cp, layers: [3])

@@ -1,4 +1,4 @@
-/// tltorch's `extra_repr` layout (spec §9), without its dangling ", ".
+/// tltorch's `extra_repr` layout (behaviour notes §9), without its dangling ", ".
 extension FactorizedConv: CustomStringConvertible {
     /// `in_channels=16, out_channels=32, kernel_size=(3, 5), rank=43, order=2, stride=[2, 1], bias=False`;
     /// a grid adds one line per layer: `\n * Conv(0,): padding=[1, 1]`.

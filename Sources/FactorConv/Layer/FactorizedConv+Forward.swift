@@ -1,4 +1,4 @@
-/// The forward pass (spec §5) and the choice made by `implementation='auto'`.
+/// The forward pass (behaviour notes §5) and the choice made by `implementation='auto'`.
 extension FactorizedConv {
     /// Applies layer `layer` of the grid to `x` (B, C_in, S_1..S_N); `[]` for a single conv.
     /// An interruptible call (`Interruption`): an interrupted forward throws `.cancelled` and

@@ -2,7 +2,7 @@
 /// upper bound on the number of iterations, and the current relative error. Return false to cancel.
 public typealias FromConvProgress = (_ iteration: Int, _ maxIterations: Int, _ relativeError: Double) -> Bool
 
-/// Building layers from dense convolutions (`from_conv`, `from_conv_list`, spec §6) and from an
+/// Building layers from dense convolutions (`from_conv`, `from_conv_list`, behaviour notes §6) and from an
 /// existing factorized tensor (`from_factorization`).
 extension FactorizedConv {
     /// One dense convolution to compress: its kernel, bias and geometry.

@@ -1,4 +1,4 @@
-/// Transduction (spec §8): adds a spatial dimension to a trained N-D layer, making it (N+1)-D.
+/// Transduction (behaviour notes §8): adds a spatial dimension to a trained N-D layer, making it (N+1)-D.
 extension FactorizedConv {
     /// Inserts a new spatial dimension of kernel size `kernelSize` before spatial dimension
     /// `mode` (0...order), with its stride, padding and dilation inserted at the same position

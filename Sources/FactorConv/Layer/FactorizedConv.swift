@@ -38,8 +38,8 @@ public final class FactorizedConv: @unchecked Sendable {
     let state: LibraryMutex<State>
     let cache: PipelineCache
 
-    /// Creates a layer with every argument of tltorch's constructor (spec §2), initialized
-    /// (spec §4 `reset_parameters`: reconstruction ~ N(0, 0.02²), bias 0) from `seed`.
+    /// Creates a layer with every argument of tltorch's constructor (behaviour notes §2), initialized
+    /// (behaviour notes §4 `reset_parameters`: reconstruction ~ N(0, 0.02²), bias 0) from `seed`.
     ///
     /// - Parameters:
     ///   - inChannels: the input channels.

@@ -1,5 +1,5 @@
 /// Builds the `ConvPipeline` of one convolution (one layer of the grid) for each implementation
-/// (spec §5.3–5.7). The derived weights computed here (reconstructed kernel, Tucker core kernel,
+/// (behaviour notes §5.3–5.7). The derived weights computed here (reconstructed kernel, Tucker core kernel,
 /// CP λ folded into the output factor, mobilenet kernel) are what the layer caches.
 enum ForwardPlans {
     /// The pipeline computing `conv(x, kernel(tensor)) + bias` for a single-layer `tensor`.

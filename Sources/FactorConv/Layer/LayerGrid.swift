@@ -20,7 +20,7 @@ public struct LayerGrid: Equatable, Sendable {
     /// The number of convolutions.
     public var count: Int { shape.reduce(1, *) }
 
-    /// The flat (row-major) position of `indices`, validating them (spec §5).
+    /// The flat (row-major) position of `indices`, validating them (behaviour notes §5).
     /// A single convolution accepts `[]` or `[0]`.
     /// - Throws: `.indexOutOfRange` with the grid's shape in the message.
     public func flatIndex(_ indices: [Int]) throws -> Int {

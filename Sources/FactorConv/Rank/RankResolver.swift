@@ -1,4 +1,4 @@
-/// Rank resolution for factorized tensors, exactly as TensorLy's validators (spec §3).
+/// Rank resolution for factorized tensors, exactly as TensorLy's validators (behaviour notes §3).
 ///
 /// The shape is always the *factorized tensor* shape: layer modes first, and for TT the
 /// `(C_in, K..., C_out)` layout (see `KernelLayout`).

@@ -40,7 +40,7 @@ public struct CPTensor: Equatable, Sendable {
         try Reconstruction.cp(weights: weights.scalars.map(Double.init), factors: factors.map { $0.converted() }, shape: shape)
     }
 
-    /// The tensor with its leading modes fixed at `indices` (spec §5.2): `weights ∘ F_j[idx_j, :]`
+    /// The tensor with its leading modes fixed at `indices` (behaviour notes §5.2): `weights ∘ F_j[idx_j, :]`
     /// for each indexed mode j, the remaining factors unchanged. An empty list returns `self`.
     /// - Throws: `.indexOutOfRange` for an index outside its mode; `.invalidArgument` when
     ///   every mode would be indexed.

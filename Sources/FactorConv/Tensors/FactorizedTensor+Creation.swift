@@ -32,7 +32,7 @@ extension FactorizedTensor {
         }
     }
 
-    /// Resolves `rank` (spec §3) for `shape` and creates the tensor: `make(_:shape:rank:initialization:)`
+    /// Resolves `rank` (behaviour notes §3) for `shape` and creates the tensor: `make(_:shape:rank:initialization:)`
     /// after `RankResolver.resolve`.
     public static func make(
         _ factorization: Factorization, shape: [Int], rank: RankSpec, fixedRankModes: [Int] = [],

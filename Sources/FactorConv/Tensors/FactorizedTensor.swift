@@ -82,7 +82,7 @@ public enum FactorizedTensor: Equatable, Sendable, CustomStringConvertible {
         try KernelLayout.tensorToKernel(reconstructDouble(), factorization: factorization, layerModes: layerModes)
     }
 
-    /// The tensor with its leading (layer) modes fixed at `indices` (spec §5.2), as a new value.
+    /// The tensor with its leading (layer) modes fixed at `indices` (behaviour notes §5.2), as a new value.
     /// - Throws: `.indexOutOfRange` for an index outside its mode; `.invalidArgument` when every
     ///   mode would be indexed.
     public func selectingLayer(_ indices: [Int]) throws -> FactorizedTensor {

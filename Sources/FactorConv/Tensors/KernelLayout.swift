@@ -1,6 +1,6 @@
 /// Conversions between a convolution kernel `(C_out, C_in, K...)` and the tensor that is actually
 /// factorized: identical for CP/Tucker/Dense; `(C_in, K..., C_out)` for TT so that the first core
-/// maps input channels and the last core output channels (spec §2.1). Leading layer modes
+/// maps input channels and the last core output channels (behaviour notes §2.1). Leading layer modes
 /// (`n_layers`) stay in front in both layouts.
 public enum KernelLayout {
     /// The factorized tensor shape for a kernel shape: `layers + kernel`, the out-channel axis

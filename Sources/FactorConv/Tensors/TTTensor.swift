@@ -40,7 +40,7 @@ public struct TTTensor: Equatable, Sendable {
         try Reconstruction.tt(cores: cores.map { $0.converted() }, shape: shape)
     }
 
-    /// The tensor with its leading modes fixed at `indices` (spec §5.2): the `(1, R)` slices
+    /// The tensor with its leading modes fixed at `indices` (behaviour notes §5.2): the `(1, R)` slices
     /// `G_j[:, idx_j, :]` are multiplied together and into the next core, which becomes the new
     /// first core `(1, dim, R')`.
     /// - Throws: `.indexOutOfRange` for an index outside its mode; `.invalidArgument` when every

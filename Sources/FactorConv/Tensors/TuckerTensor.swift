@@ -53,7 +53,7 @@ public struct TuckerTensor: Equatable, Sendable {
         return try Reconstruction.tuckerModes(core: core, factors: factors.indices.map { modes.contains($0) ? factors[$0] : nil })
     }
 
-    /// The tensor with its leading modes fixed at `indices` (spec §5.2): each indexed mode's factor
+    /// The tensor with its leading modes fixed at `indices` (behaviour notes §5.2): each indexed mode's factor
     /// row is contracted into the core (`core ×_0 U_j[idx_j, :]`), the remaining factors unchanged.
     /// - Throws: `.indexOutOfRange` for an index outside its mode; `.invalidArgument` when every
     ///   mode would be indexed.

@@ -6,7 +6,7 @@
 /// `FactorConvError(.cancelled, …)` and, being a pure function, changes nothing.
 public typealias DecompositionProgress = (_ iteration: Int, _ relativeError: Double) -> Bool
 
-/// How CP-ALS initializes its factors (spec §10.2).
+/// How CP-ALS initializes its factors (behaviour notes §10.2).
 public enum CPInitialization: Sendable, Equatable {
     /// Leading left singular vectors of each unfolding, factor 0 scaled by the singular values;
     /// columns beyond a mode's size are uniform [0, 1) from the seeded generator.
@@ -71,7 +71,7 @@ public struct CPDecomposition: Sendable, Equatable {
     public var weights: Tensor<Double>
     /// One factor per mode, shape `(I_n, R)`.
     public var factors: [Tensor<Double>]
-    /// The relative error after each sweep (TensorLy's formula, spec §10.2).
+    /// The relative error after each sweep (TensorLy's formula, behaviour notes §10.2).
     public var errors: [Double]
     /// The number of ALS sweeps run.
     public var iterations: Int
@@ -90,7 +90,7 @@ public struct CPDecomposition: Sendable, Equatable {
     public var shape: [Int] { factors.map { $0.shape[0] } }
 }
 
-/// How Tucker-HOOI initializes its factors (spec §10.3).
+/// How Tucker-HOOI initializes its factors (behaviour notes §10.3).
 public enum TuckerInitialization: Sendable, Equatable {
     /// Leading left singular vectors of each unfolding.
     case svd

@@ -1,6 +1,6 @@
 import Foundation
 
-/// CP decomposition by alternating least squares (TensorLy's `parafac` as called by tltorch, spec §10.2).
+/// CP decomposition by alternating least squares (TensorLy's `parafac` as called by tltorch, behaviour notes §10.2).
 ///
 /// Per sweep and mode n: `P = Π_{k≠n} F_kᵀF_k + λI`, `M = unfold(T, n) · KR(F_k, k≠n)`,
 /// `F_n = M P⁻¹` (ridge) or `(M + λ F_n) P⁻¹` (proximal, our default). The error after a sweep is
@@ -178,7 +178,7 @@ extension DecompositionKit {
             }
         }
 
-        /// SVD or random initial factors (spec §10.2 `initialize_cp`).
+        /// SVD or random initial factors (behaviour notes §10.2 `initialize_cp`).
         private func initialFactors() throws -> [Matrix] {
             var rng = Random(seed: options.seed)
             var factors: [Matrix] = []

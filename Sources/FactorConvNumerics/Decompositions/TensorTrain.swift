@@ -1,4 +1,4 @@
-/// Tensor-train decomposition by TT-SVD (TensorLy's `tensor_train`, spec §10.4).
+/// Tensor-train decomposition by TT-SVD (TensorLy's `tensor_train`, behaviour notes §10.4).
 ///
 /// `Z = T`; for k = 0…N−2: `Z = reshape(Z, (r_k I_k, −1))`, `r_{k+1} = min(rows, cols, rank[k+1])`,
 /// core k = the `r_{k+1}` leading (sign-flipped) left singular vectors, `Z = diag(S) Vᵀ`; the last

@@ -1,4 +1,4 @@
-/// Tucker decomposition by higher-order orthogonal iteration (TensorLy's `tucker`, spec §10.3).
+/// Tucker decomposition by higher-order orthogonal iteration (TensorLy's `tucker`, behaviour notes §10.3).
 ///
 /// SVD init; then per sweep and mode n, `U_n` = the `R_n` leading left singular vectors of
 /// `unfold(T ×_{k≠n} U_kᵀ, n)` (Gauss–Seidel); error `sqrt(|‖T‖² − ‖core‖²|)/‖T‖`; stop after at

@@ -41,7 +41,7 @@ __version__ = _lib.lib.fconv_version_string().decode("ascii")
 #: The C ABI version these bindings require (FCONV_ABI_VERSION of their header).
 ABI_VERSION = _lib.EXPECTED_ABI_VERSION
 
-# fc.IOError (API.md's name) is deliberately not in __all__: a star-import would shadow the
+# fc.IOError (the documented name) is deliberately not in __all__: a star-import would shadow the
 # builtin IOError (= OSError) in the importing module.
 __all__ = [
     "FactorizedConv", "SubFactorizedConv", "IncompatibleKeys", "FactorizedTensor", "CPTensor",

@@ -110,7 +110,7 @@ class InternalError(FactorConvError, RuntimeError):
     status_code = ERR_INTERNAL
 
 
-# API.md spells it IOError; inside the package namespace it shadows the builtin alias of OSError.
+# The documented name is IOError; inside the package namespace it shadows the builtin alias of OSError.
 IOError = FactorConvIOError
 
 _CLASS_BY_CODE = {

@@ -28,7 +28,7 @@ def test_defaults_follow_tltorch():
         assert conv.dilation.tolist() == [1, 1] and conv.stride.dtype == np.int32
         assert conv.has_bias.shape == () and not conv.has_bias and conv.bias is None
         assert "bias" not in conv.state_dict()
-        assert conv.rank == 14 and conv.input_rank == "same"   # round(216 / 16), spec §3.1
+        assert conv.rank == 14 and conv.input_rank == "same"   # round(216 / 16), behaviour notes §3.1
         assert conv.n_parameters == 14 * (6 + 4 + 3 + 3) + 14
         assert conv.extra_repr() == ("in_channels=4, out_channels=6, kernel_size=(3, 3), "
                                      "rank=14, order=2, bias=False")
