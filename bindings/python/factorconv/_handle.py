@@ -28,12 +28,6 @@ _SHAPE_ATTEMPTS = 64
 _SHAPE_CACHE_SIZE = 16
 # Most dimensions a parameter or kernel has: 16 spatial modes, 2 channel modes and a grid.
 _MAX_NDIM = 40
-# Forwards of at least this many dense-equivalent multiply-adds (output elements x in_channels x
-# kernel volume) run through _lib.call_interruptibly on the main thread, so that Ctrl-C stops
-# them; smaller ones are called directly. Starting the helper thread is then a small fraction of
-# the call, while no forward below it runs long enough for a delayed KeyboardInterrupt to matter.
-# (Factorized paths do fewer multiply-adds than the dense count: for them the bound is high.)
-_INTERRUPTIBLE_FORWARD_MACS = 4 * 10**9
 
 _c_float_p = ctypes.POINTER(ctypes.c_float)
 _c_int64_p = ctypes.POINTER(ctypes.c_int64)
@@ -322,7 +316,7 @@ class ConvHandle:
             y = np.empty(out_shape, dtype=np.float32)
             args = (ptr, _lib.float_argument(x), x_shape, x.ndim, layer, layer_ndim,
                     _lib.float_argument(y), int64_array(out_shape), len(out_shape))
-            if y.size * x.shape[1] * self.kernel_volume() >= _INTERRUPTIBLE_FORWARD_MACS:
+            if y.size * x.shape[1] * self.kernel_volume() >= _lib.INTERRUPTIBLE_MACS:
                 status, message = _lib.call_interruptibly(_lib.lib.fconv_conv_forward_shaped, *args)
             else:
                 status, message = _lib.lib.fconv_conv_forward_shaped(*args), None

@@ -250,6 +250,13 @@ def _run_call(box, done, function, args):
         done.release()
 
 
+# Forwards and convolutions of at least this many dense-equivalent multiply-adds go through
+# call_interruptibly on the main thread (so that Ctrl-C stops them); smaller ones are called
+# directly. Starting the helper thread is then a small fraction of the call, while no call below
+# it runs long enough for a delayed KeyboardInterrupt to matter.
+INTERRUPTIBLE_MACS = 4 * 10**9
+
+
 def call_interruptibly(function, *args, discard=None):
     """Calls the C function ``function(*args)``, which returns a status, so that Ctrl-C stops
     it; returns ``(status, message)``, message being the library's bytes for a non-OK status.

@@ -14,12 +14,6 @@ __all__ = ["conv"]
 
 _INT64 = np.iinfo(np.int64)
 
-# Convolutions of at least this many multiply-adds run through _lib.call_interruptibly on the
-# main thread (so that Ctrl-C stops them), smaller ones are called directly: the bound that
-# FactorizedConv.forward uses, for the same reasons.
-_INTERRUPTIBLE_MACS = 4 * 10**9
-
-
 def _geometry(value, name, n_spatial):
     """One int64 per spatial dimension from an int or a sequence of ints (validated by C later)."""
     try:
@@ -92,7 +86,7 @@ def conv(x, weight, bias=None, stride=1, padding=0, dilation=1):
     args = (_lib.float_argument(x), x_shape, x.ndim, _lib.float_argument(weight), w_shape,
             weight.ndim, bias_ptr, *geometry, n_spatial, _lib.float_argument(output), output.size)
     # The shape query succeeded, so weight is (out_channels, in_channels, *kernel).
-    if output.size * math.prod(weight.shape[1:]) >= _INTERRUPTIBLE_MACS:
+    if output.size * math.prod(weight.shape[1:]) >= _lib.INTERRUPTIBLE_MACS:
         _lib.check(*_lib.call_interruptibly(_lib.lib.fconv_dense_conv_forward, *args))
     else:
         _lib.check(_lib.lib.fconv_dense_conv_forward(*args))
