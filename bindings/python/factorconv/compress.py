@@ -314,7 +314,10 @@ def compress_model(weights, output, *, factorization="cp", rank="same", max_erro
             with FactorizedConv.from_bytes(layer_bytes[entry["name"]]) as layer:
                 entry["params_after"] = layer.n_parameters
                 if not interrupted:
-                    _model_report.measure(entry, source, layer, tuple(entry["input_shape"]))
+                    try:
+                        _model_report.measure(entry, source, layer, tuple(entry["input_shape"]))
+                    except KeyboardInterrupt:
+                        interrupted = True   # the layers are all built: keep them, unmeasured
     # The bundle keeps the model's order.
     ordered = {e["name"]: layer_bytes[e["name"]] for e in entries if e["name"] in layer_bytes}
     _bundle_io.write_bundle(ordered, os.fspath(output))
