@@ -121,7 +121,8 @@ public func fconv_bundle_get_layer(_ bundle: OpaquePointer?, _ name: UnsafePoint
         guard let layer = handle.bundle[name] else {
             let some = handle.bundle.names.prefix(8).map { "'\($0)'" }.joined(separator: ", ")
             let more = handle.bundle.count > 8 ? ", ..." : ""
-            throw FactorConvError.invalid("no layer named '\(name)' in the bundle (its \(handle.bundle.count) layers: \(some)\(more))")
+            let listed = handle.bundle.count == 0 ? "the bundle is empty" : "its \(handle.bundle.count) layers: \(some)\(more)"
+            throw FactorConvError.invalid("no layer named '\(name)' in the bundle (\(listed))")
         }
         out.pointee = Handles.register(ConvHandle(conv: try layer.copy()))
     }
