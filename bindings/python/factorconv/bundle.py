@@ -49,8 +49,9 @@ class LayerMapping(Mapping):
         return name in self._layers
 
     def __repr__(self):
-        return "LayerMapping(%s)" % ", ".join(
-            "%r: %s" % (name, type(layer).__name__) for name, layer in self._layers.items())
+        count = len(self._layers)
+        return "<LayerMapping of %d layer%s%s>" % (
+            count, "" if count == 1 else "s", (": " if count else "") + ", ".join(map(repr, self._layers)))
 
     def __reduce__(self):
         return (LayerMapping, (list(self._layers.items()),))
