@@ -163,7 +163,7 @@ SAN_LINK := -L$(SAN_LIB_DIR) -lfactorconv -Wl,-rpath,$(abspath $(SAN_LIB_DIR)) -
 FUZZ_WORK := .build/fuzz
 STRESS_SECONDS ?= 20
 TEST_STRESS_SECONDS ?= 5
-RELIABILITY_C := Tests/Stress/test_limits.c Tests/Fuzz/test_regressions.c Tests/C/test_buffers.c
+RELIABILITY_C := Tests/Stress/test_limits.c Tests/Fuzz/test_regressions.c Tests/C/test_buffers.c Tests/C/test_bundle.c
 # valgrind replays a fixed quarter of the corpus (names starting 0-3) plus the named regression
 # inputs (about 20 s); the sanitizer build replays all of it.
 FUZZ_VALGRIND_INPUTS = $(wildcard Tests/Fuzz/corpus/[0-3]*) $(wildcard Tests/Fuzz/corpus/regression-*) $(wildcard Tests/Fuzz/corpus/known-*)
@@ -233,7 +233,7 @@ test-valgrind-reliability: lib
 	$(CC) $(C_FLAGS) -DFUZZ_REPLAY_MAIN Tests/Fuzz/fuzz_abi.c -o $(C_BUILD)/fuzz_replay $(C_LINK)
 	@set -e; for src in $(RELIABILITY_C); do \
 	  exe=$(C_BUILD)/$$(basename $$src .c); $(CC) $(C_FLAGS) $$src -o $$exe $(C_LINK); done
-	@set -eo pipefail; for run in "test_limits" "test_regressions" "fuzz_replay $(FUZZ_VALGRIND_INPUTS)"; do \
+	@set -eo pipefail; for run in "test_limits" "test_regressions" "test_buffers" "test_bundle" "fuzz_replay $(FUZZ_VALGRIND_INPUTS)"; do \
 	  exe=$(C_BUILD)/$${run%% *}; args=$$(echo "$$run" | cut -s -d' ' -f2-); echo "== $$exe (valgrind)"; \
 	  if command -v valgrind >/dev/null; then \
 	    LD_LIBRARY_PATH=$(abspath $(C_BUILD)/valgrind-lib) $(VALGRIND) --log-file=$$exe.valgrind $$exe $$args \
