@@ -27,10 +27,12 @@ FIRST_LAYER_WITHIN = 60.0
 
 
 def _environment():
+    """This package and library for the child, and this interpreter for the tool to run."""
     env = dict(os.environ)
     package = os.path.dirname(os.path.dirname(os.path.abspath(fc.__file__)))
     env["PYTHONPATH"] = package + os.pathsep + env.get("PYTHONPATH", "")
     env["FACTORCONV_LIB"] = _lib.lib._name
+    env["FACTORCONV_PYTHON"] = sys.executable
     return env
 
 
@@ -110,12 +112,21 @@ def _alive(pid):
         return False
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_ctrl_c_keeps_the_finished_layers(tmp_path, workers):
+def _command(runner):
+    """The compress-model command: the Python module's, or the `factorconv` tool's (which
+    replaces itself with the same Python command)."""
+    if runner == "tool":
+        return [cli_path(), "compress-model"]
+    return [sys.executable, "-m", "factorconv", "compress-model"]
+
+
+@pytest.mark.parametrize("runner, workers", [("python", 1), ("python", 2), ("tool", 2)])
+def test_ctrl_c_keeps_the_finished_layers(tmp_path, runner, workers):
     _model(tmp_path / "m.safetensors")
-    command = [sys.executable, "-m", "factorconv", "compress-model", str(tmp_path / "m.safetensors"),
-               "-o", str(tmp_path / "m.bundle"), "--report", str(tmp_path / "r.json"),
-               "--factorization", "cp", "--max-error", "0.01", "--workers", str(workers)]
+    command = _command(runner) + [
+        str(tmp_path / "m.safetensors"), "-o", str(tmp_path / "m.bundle"),
+        "--report", str(tmp_path / "r.json"), "--factorization", "cp", "--max-error", "0.01",
+        "--workers", str(workers)]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=_environment())
     lines = []
@@ -161,3 +172,42 @@ def test_ctrl_c_keeps_the_finished_layers(tmp_path, workers):
     # No worker process outlives the command.
     time.sleep(0.2)
     assert not [pid for pid in workers_seen if _alive(pid)]
+
+
+def test_tool_runs_the_python_command(tmp_path):
+    """`factorconv compress-model` gives the Python command's bundle, output and exit codes."""
+    tool = cli_path()
+    _model(tmp_path / "m.safetensors")
+    arguments = [str(tmp_path / "m.safetensors"), "--factorization", "tt", "--rank", "0.2",
+                 "--exclude", "b_*", "--workers", "1"]
+    env = _environment()
+    by_tool = subprocess.run([tool, "compress-model", *arguments, "-o", str(tmp_path / "t.bundle")],
+                             capture_output=True, text=True, env=env, timeout=300)
+    assert by_tool.returncode == 0, by_tool.stderr
+    by_python = subprocess.run([sys.executable, "-m", "factorconv", "compress-model", *arguments,
+                                "-o", str(tmp_path / "p.bundle")],
+                               capture_output=True, text=True, env=env, timeout=300)
+    assert by_python.returncode == 0, by_python.stderr
+    assert (tmp_path / "t.bundle").read_bytes() == (tmp_path / "p.bundle").read_bytes()
+    assert list(fc.load_layers(str(tmp_path / "t.bundle"))) == ["a_fast"]
+    usage = subprocess.run([tool, "compress-model", "w.safetensors", "-o", "b", "--rank", "x"],
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert usage.returncode == 2 and "rank must be" in usage.stderr
+    helped = subprocess.run([tool, "compress-model", "--", "--help"], capture_output=True,
+                            text=True, env=env, timeout=120)
+    assert helped.returncode == 0 and "--max-error" in helped.stdout
+
+
+def test_tool_says_what_is_missing(tmp_path):
+    tool = cli_path()
+    env = dict(_environment(), FACTORCONV_PYTHON=str(tmp_path / "no-python3"))
+    result = subprocess.run([tool, "compress-model", "m.safetensors", "-o", "b"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 1
+    assert "cannot be started" in result.stderr and "no-python3" in result.stderr
+    # A Python that cannot import the package (its library cannot be loaded).
+    env = dict(_environment(), FACTORCONV_LIB=str(tmp_path / "missing.so"))
+    result = subprocess.run([tool, "compress-model", "m.safetensors", "-o", "b"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 1
+    assert "cannot import" in result.stderr and "missing.so" in result.stderr
