@@ -17,9 +17,10 @@ struct CompressModel: ParsableCommand {
             with the factorconv Python package importable (pip install of this repository); \
             $FACTORCONV_PYTHON names another interpreter. Its options: WEIGHTS -o BUNDLE \
             [--report REPORT.json] [--plot PLOT.png] [--factorization cp|tucker|tt] [--rank R] \
-            [--max-error E] [--include PAT] [--exclude PAT] [--geometry NAME=s,p,d] \
-            [--workers N] [--scheduler ADDRESS] [--seed S]; `factorconv compress-model -- --help` \
-            prints the Python command's help.
+            [--max-error E] [--include PAT] [--exclude PAT] [--geometry NAME=s,p,d[,g]] \
+            [--workers N] [--scheduler ADDRESS] [--seed S] [-q]; `factorconv compress-model \
+            --help` prints the Python command's help with every default, this text is \
+            `factorconv help compress-model`.
             """)
 
     /// Environment variable naming the Python interpreter to run (default `python3` on PATH).

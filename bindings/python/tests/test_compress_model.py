@@ -13,6 +13,11 @@ import factorconv as fc
 from factorconv import _bundle_io, _compress_task
 
 
+# The encoder's geometry, which the safetensors file lacks (the package's ONNX model has it:
+# test_silero_vad_onnx_geometry_and_kernels).
+SILERO_GEOMETRY = {"conv1": (1, 1, 1), "conv2": (2, 1, 1), "conv3": (2, 1, 1), "conv4": (1, 1, 1)}
+
+
 def _silero_weights():
     """The path of Silero VAD's 16 kHz safetensors weights (the silero-vad package ships it)."""
     silero_vad = pytest.importorskip("silero_vad")
@@ -38,7 +43,7 @@ def test_max_error_on_silero_vad(tmp_path, factorization, target):
     path = _silero_weights()
     tensors = load_file(path)
     report = fc.compress_model(path, tmp_path / "vad.bundle", factorization=factorization,
-                               max_error=target, geometry={"conv*": (1, 1, 1)}, workers=1,
+                               max_error=target, geometry=SILERO_GEOMETRY, workers=1,
                                progress=False, report=tmp_path / "report.json")
     layers = _by_name(report)
     assert "one input channel" in layers["stft_conv"]["reason"]
@@ -53,11 +58,30 @@ def test_max_error_on_silero_vad(tmp_path, factorization, target):
         assert error == pytest.approx(layers[name]["kernel_error"], rel=1e-12)
         assert layer.factorization == factorization and list(layer.rank) == list(layers[name]["rank"])
         np.testing.assert_array_equal(layer.bias, tensors[name + ".bias"])
+        assert layer.stride.tolist() == [SILERO_GEOMETRY[name][0]]
         assert layer.n_parameters == layers[name]["params_after"] < layers[name]["params_before"]
     # Every layer not compressed was skipped for a stated reason.
     for name, entry in layers.items():
         assert entry["status"] in ("compressed", "skipped") and (entry["status"] == "compressed") != bool(entry["reason"])
     assert json.loads((tmp_path / "report.json").read_text())["layers"] == json.loads(json.dumps(report["layers"]))
+
+
+def test_silero_vad_onnx_geometry_and_kernels():
+    """The package's ONNX model: its Conv nodes' geometry (SILERO_GEOMETRY) and kernel shapes
+    are the safetensors file's (its trained values are another export's)."""
+    pytest.importorskip("onnx")
+    from safetensors.numpy import load_file
+    from factorconv import _weights_readers
+    path = _silero_weights()
+    convs = {c.name: c for c in _weights_readers.read_convs(path.replace(
+        "silero_vad_16k.safetensors", "silero_vad_16k_op15.onnx"))}
+    tensors = load_file(path)
+    for i in range(4):
+        conv = convs["model.encoder.%d.reparam_conv" % i]
+        stride, padding, dilation = SILERO_GEOMETRY["conv%d" % (i + 1)]
+        assert (conv.stride, conv.padding, conv.dilation) == ((stride,), (padding,), (dilation,))
+        assert conv.weight.shape == tensors["conv%d.weight" % (i + 1)].shape
+    assert convs["/model/stft/Conv"].stride == (128,)     # an unnamed weight: the node's name
 
 
 def test_tt_rank_from_truncation_bound_is_what_tt_svd_needs():
