@@ -183,6 +183,11 @@ def _run_tasks(tasks, workers, executor, on_done):
             future.cancel()
         if own_pool:
             _end_local_workers(pool)
+        else:
+            # Tasks running on threads of this process (a ThreadPoolExecutor) stop at their
+            # next check point; other executors' workers are not reached by this.
+            from . import interrupt
+            interrupt()
         raise
     finally:
         if own_pool:

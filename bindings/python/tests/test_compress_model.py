@@ -212,9 +212,26 @@ def test_same_bundle_in_process_and_in_local_workers(tmp_path):
     assert report["settings"]["executor"] == "local processes (2)"
     assert report["totals"]["compressed"] == 3
     assert (tmp_path / "one.bundle").read_bytes() == (tmp_path / "two.bundle").read_bytes()
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(2) as threads:
+        fc.compress_model(model, tmp_path / "threads.bundle", factorization="cp", rank=0.2,
+                          executor=threads, progress=False)
+    assert (tmp_path / "threads.bundle").read_bytes() == (tmp_path / "one.bundle").read_bytes()
     other_seed = fc.compress_model(model, tmp_path / "three.bundle", factorization="cp",
                                    rank=0.2, workers=1, progress=False, seed=1)
     assert other_seed["layers"][0]["seed"] != report["layers"][0]["seed"]
+
+
+def test_layer_progress_bar_text():
+    from io import StringIO
+    from factorconv._progress import LayerProgressBar
+    stream, now = StringIO(), [100.0]
+    bar = LayerProgressBar(4, stream=stream, width=8, clock=lambda: now[0])
+    now[0] = 130.0
+    bar(1, "enc.conv1")
+    bar.close()
+    # 1 of 4 after 30 s: 2 of 8 cells, 0:30 elapsed, 3 x 30 s = 1:30 left.
+    assert stream.getvalue() == "\r\033[Kcompressing [##------] 1/4 enc.conv1  0:30  ~1:30 left\n"
 
 
 def test_progress_callable_sees_every_layer(tmp_path):
