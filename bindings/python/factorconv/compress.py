@@ -287,6 +287,8 @@ def compress_model(weights, output, *, factorization="cp", rank="same", max_erro
         client = None
     layer_bytes = {}
     draw, bar = _progress_function(progress, len(tasks))
+    if bar is not None and tasks:
+        bar(0)
     done = [0]
 
     def on_done(index, result):

@@ -2,10 +2,14 @@
 same bundle, byte for byte, as local worker processes (each layer's seed comes from the run's
 seed and its name, and every task runs FactorConv on one thread)."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import factorconv as fc
+from test_compress_model_cli import _environment
 
 
 def test_dask_local_cluster_gives_the_same_bundle_as_local_processes(tmp_path):
@@ -15,6 +19,8 @@ def test_dask_local_cluster_gives_the_same_bundle_as_local_processes(tmp_path):
     model = {"block%d.conv.weight" % i: rng.standard_normal((128, 129, 3)).astype(np.float32)
              for i in range(4)}
     model["block0.conv.bias"] = rng.standard_normal(128).astype(np.float32)
+    from safetensors.numpy import save_file
+    save_file(model, str(tmp_path / "m.safetensors"))
     for factorization in ("cp", "tt"):
         fc.compress_model(model, tmp_path / ("local-%s.bundle" % factorization),
                           factorization=factorization, rank=0.3, workers=2, progress=False, seed=3)
@@ -31,3 +37,12 @@ def test_dask_local_cluster_gives_the_same_bundle_as_local_processes(tmp_path):
             assert report["totals"]["compressed"] == 4
             local = (tmp_path / ("local-%s.bundle" % factorization)).read_bytes()
             assert (tmp_path / ("dask-%s.bundle" % factorization)).read_bytes() == local
+        # The command's --scheduler: a client of its own on the same cluster.
+        result = subprocess.run(
+            [sys.executable, "-m", "factorconv", "compress-model", str(tmp_path / "m.safetensors"),
+             "-o", str(tmp_path / "scheduler.bundle"), "--rank", "0.3", "--seed", "3",
+             "--scheduler", cluster.scheduler_address],
+            capture_output=True, text=True, env=_environment(), timeout=300)
+        assert result.returncode == 0, result.stderr
+        assert ((tmp_path / "scheduler.bundle").read_bytes()
+                == (tmp_path / "local-cp.bundle").read_bytes())
