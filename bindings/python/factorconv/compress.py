@@ -134,8 +134,12 @@ def _ignore_sigint():
 
 
 def _end_local_workers(pool):
-    """Ends a local pool's worker processes at once (their running tasks are abandoned)."""
-    processes = list(getattr(pool, "_processes", {}).values())
+    """Ends a local pool's worker processes at once (their running tasks are abandoned):
+    ``terminate_workers`` where Python has it (3.14), else the pool's process table."""
+    if hasattr(pool, "terminate_workers"):
+        pool.terminate_workers()
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())
     for process in processes:
         if process.is_alive():
             process.terminate()
