@@ -669,7 +669,7 @@ fconv_status fconv_conv_load_from_buffer(const void *data, size_t size, fconv_co
  *
  * Names.  A layer name is non-empty UTF-8 of at most 1024 bytes with no control characters
  *   (U+0000 to U+001F, U+007F to U+009F); the names of one bundle are distinct. A bundle holds
- *   at most 100000 layers (none is allowed).
+ *   0 to 100000 layers.
  *
  * Ownership and threads.  The caller owns the handle. A bundle never changes once opened: every
  *   function may be called on one handle from any threads at once, and its layers are copied out

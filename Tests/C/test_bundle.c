@@ -30,9 +30,9 @@ static int failures = 0, checks = 0;
     } while (0)
 
 #define N_LAYERS 3
-/* Module paths; the third is UTF-8 ("net.ü3"). c1 and c2 have the same length, so that one can
- * be written over the other in a saved header without moving any byte. */
-static const char *const names[N_LAYERS] = {"net.c1", "net.c2", "net.\xc3\xbc" "3"};
+/* Module paths; the third is UTF-8 ("net.ü3", in octal escapes). c1 and c2 have the same
+ * length, so that one can be written over the other in a saved header without moving a byte. */
+static const char *const names[N_LAYERS] = {"net.c1", "net.c2", "net.\303\2743"};
 static const char *const factorizations[N_LAYERS] = {"cp", "tucker", "tt"};
 
 /* A 4 -> 6 channel 3x3 layer; the CP one is a grid of 2 with its own geometry and bias on layer 1. */

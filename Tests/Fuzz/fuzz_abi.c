@@ -906,6 +906,13 @@ static void op_load_garbage(reader *r) {
             check_ctor("fconv_conv_load_from_buffer", s, S(FCONV_ERR_FORMAT) | S(FCONV_ERR_INVALID_ARGUMENT) | ALLOC, c);
             if (s == FCONV_OK) put(take_slot(r), c, 0);
             c = (fconv_conv *)SENTINEL;
+            { /* and as a model bundle (consuming no input) */
+                fconv_bundle *b = (fconv_bundle *)SENTINEL;
+                fconv_status sb = fconv_bundle_open_buffer(garbage, k, &b);
+                check_ctor("fconv_bundle_open_buffer", sb, S(FCONV_ERR_FORMAT) | S(FCONV_ERR_INVALID_ARGUMENT), b);
+                if (sb == FCONV_OK && s == FCONV_OK) violation("bytes opened both as a layer and as a bundle", "fconv_bundle_open_buffer", sb);
+                if (sb == FCONV_OK) fconv_bundle_free(b);
+            }
         }
     }
     fclose(fp);
@@ -917,6 +924,12 @@ static void op_load_garbage(reader *r) {
     s = fconv_conv_load(chance(r, 8) ? NULL : path, &c);
     check_ctor("fconv_conv_load", s, S(FCONV_ERR_IO) | S(FCONV_ERR_FORMAT) | ALLOC, c);
     if (s == FCONV_OK) put(take_slot(r), c, 0);
+    { /* the same file as a model bundle (consuming no input) */
+        fconv_bundle *b = (fconv_bundle *)SENTINEL;
+        fconv_status sb = fconv_bundle_open(path, &b);
+        check_ctor("fconv_bundle_open", sb, S(FCONV_ERR_IO) | S(FCONV_ERR_FORMAT), b);
+        if (sb == FCONV_OK) fconv_bundle_free(b);
+    }
 }
 
 static void op_dense(reader *r) {

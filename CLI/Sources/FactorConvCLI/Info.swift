@@ -35,8 +35,8 @@ struct Info: ParsableCommand {
     }
 }
 
-/// Lists a bundle's layers, one row each: name, factorization, layer grid, dense kernel shape
-/// (out, in, kernel...), rank and parameter count; then the totals.
+/// Lists a bundle's layers after a line with their count and total parameters, one row each:
+/// name, factorization, layer grid, dense kernel shape (out, in, kernel...), rank, parameters.
 func describeBundle(_ bundle: LayerBundle) {
     let header = ["name", "factorization", "n_layers", "kernel (out, in, k...)", "rank", "parameters"]
     let rows = bundle.layers.map { name, conv in

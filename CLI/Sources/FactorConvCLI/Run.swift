@@ -29,35 +29,12 @@ struct Run: ParsableCommand {
     var implementation: Implementation?
 
     func run() throws {
-        let conv = try loadLayer()
+        let conv = try loadLayer(path: layerFile, layerName: layerName)
         if let implementation { try conv.setImplementation(implementation) }
         let x = try NPY.read(from: input)
         let index = layer?.values ?? []
         let y = try conv.forward(x, layer: index)
         try NPY.write(y, to: output)
         print("\(x.shape) -> \(y.shape) (\(try conv.chosenImplementation(inputShape: x.shape, layer: index))), wrote \(output)")
-    }
-
-    /// The layer to run: the file's, or the bundle's layer chosen by `--layer-name` (which a
-    /// bundle of one layer may omit).
-    func loadLayer() throws -> FactorizedConv {
-        guard try SafeTensors.readMetadata(from: layerFile)[LayerBundle.metadataKey] != nil else {
-            if let layerName {
-                throw ToolError(message: "'\(layerFile)' is a single-layer file, not a model bundle: --layer-name '\(layerName)' does not apply")
-            }
-            return try FactorizedConv.load(from: layerFile)
-        }
-        let bundle = try LayerBundle.load(from: layerFile)
-        let listed = bundle.names.prefix(20).map { "'\($0)'" }.joined(separator: ", ") + (bundle.count > 20 ? ", ..." : "")
-        guard let layerName else {
-            guard bundle.count == 1 else {
-                throw ToolError(message: "'\(layerFile)' is a model bundle of \(bundle.count) layers: choose one with --layer-name (\(listed))")
-            }
-            return bundle.layers[0].layer
-        }
-        guard let conv = bundle[layerName] else {
-            throw ToolError(message: "'\(layerFile)' has no layer named '\(layerName)'; its \(bundle.count) layers: \(listed)")
-        }
-        return conv
     }
 }

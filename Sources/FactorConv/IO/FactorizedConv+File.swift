@@ -36,8 +36,8 @@ extension FactorizedConv {
         return SafeTensors(tensors: Self.fileTensors(s), metadata: [LayerFileConfiguration.metadataKey: configuration.json])
     }
 
-    /// The tensors a layer file holds for state `s`, under their state_dict names, in
-    /// tltorch's registration order (factors, then bias).
+    /// The tensors a layer file holds for state `s`, under their state_dict names, in file
+    /// order: the factorized tensor's parameters (`namedParameters` order), then the bias.
     static func fileTensors(_ s: State) -> [(name: String, value: Tensor<Float>)] {
         var tensors = s.weight.namedParameters(prefix: "weight").map { (name: $0.0, value: $0.1) }
         if let bias = s.bias { tensors.append((name: "bias", value: bias)) }

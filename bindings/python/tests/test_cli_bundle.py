@@ -1,7 +1,7 @@
 """The `factorconv` tool on model bundles: `info` lists the layers (name, factorization, grid,
-kernel shape, rank, parameters) and `run` runs the layer --layer-name chooses, giving the
-output the Python layer gives; a missing or unknown name, and --layer-name on a single-layer
-file, are clear errors (exit 1)."""
+kernel shape, rank, parameters), `run` runs the layer --layer-name chooses, giving the output the
+Python layer gives, and `bench` times it; a missing or unknown name, and --layer-name on a
+single-layer file, are clear errors (exit 1)."""
 
 import numpy as np
 
@@ -77,3 +77,13 @@ def test_run_needs_a_known_name_unless_the_bundle_has_one_layer(tmp_path):
     wrong = run_cli("run", tmp_path / "layer.safetensors", tmp_path / "x.npy", "--layer-name", "a",
                     "-o", tmp_path / "z.npy")
     assert wrong.returncode == 1 and "is a single-layer file" in wrong.stderr, wrong.stderr
+
+
+def test_bench_a_named_layer(tmp_path):
+    path, _, _ = _bundle(tmp_path)
+    result = run_cli("bench", path, "--input-shape", "1,3,8,8", "--layer-name", "head.conv", "--layer", "1",
+                     "--repeats", "1")
+    assert result.returncode == 0, result.stderr
+    assert "Tucker" in result.stdout or "tucker" in result.stdout, result.stdout
+    missing = run_cli("bench", path, "--input-shape", "1,3,8,8", "--repeats", "1")
+    assert missing.returncode == 1 and "choose one with --layer-name" in missing.stderr, missing.stderr
