@@ -13,6 +13,8 @@ Public API:
         what conv.weight returns and from_factorization takes
     IncompatibleKeys                                              load_state_dict's result
     conv(x, weight, bias=None, stride=1, padding=0, dilation=1)   dense N-D convolution
+    compress_model(weights, output, ...)                          every conv of a model into a
+        bundle, with a report (``python -m factorconv compress-model``)
     set_num_threads(n), get_num_threads()                         worker threads per call
     set_memory_limit(bytes), get_memory_limit()                   allocation bound per call
     interrupt()                                                   stop the calls in progress
@@ -31,6 +33,7 @@ from ._errors import (
     CancelledError, BufferTooSmallError, NumericalError, InternalError, StateDictError,
 )
 from .functional import conv
+from .compress import compress_model, CompressionInterrupted
 from .layer import FactorizedConv, SubFactorizedConv, IncompatibleKeys
 from .tensors import FactorizedTensor, CPTensor, TuckerTensor, TTTensor, DenseTensor
 
@@ -47,7 +50,8 @@ __all__ = [
     "FactorizedConv", "SubFactorizedConv", "IncompatibleKeys", "FactorizedTensor", "CPTensor",
     "TuckerTensor", "TTTensor", "DenseTensor", "conv", "set_num_threads", "get_num_threads",
     "set_memory_limit", "get_memory_limit", "release_memory", "set_output_check",
-    "get_output_check", "interrupt", "library_version", "abi_version",
+    "get_output_check", "interrupt", "library_version", "abi_version", "compress_model",
+    "CompressionInterrupted",
     "ABI_VERSION", "__version__",
     "FactorConvError", "InvalidArgumentError", "ShapeMismatchError", "LayerIndexError",
     "UnsupportedError", "OutOfMemoryError", "FormatError", "FactorConvIOError",
