@@ -91,6 +91,11 @@ def parser():
     return top
 
 
+def _progress_line(done, total, name):
+    """Progress when stderr is not a terminal (a log): one line per finished layer."""
+    print("[%d/%d] %s done" % (done, total, name), file=sys.stderr, flush=True)
+
+
 def _kept_summary(report):
     kept = [e["name"] for e in report["layers"] if e["status"] == "compressed"]
     return "kept %d compressed layer(s) in %s%s" % (
@@ -110,7 +115,7 @@ def compress_model_command(args):
             max_error=args.max_error, include=args.include, exclude=args.exclude,
             geometry=dict(args.geometry) if args.geometry else None, workers=args.workers,
             executor=args.scheduler, seed=args.seed, report=args.report, plot=args.plot,
-            progress=False if args.quiet else None)
+            progress=False if args.quiet else None if sys.stderr.isatty() else _progress_line)
     except KeyboardInterrupt as stop:
         if not isinstance(stop, compress.CompressionInterrupted):
             print("%s: interrupted" % PROG, file=sys.stderr)
