@@ -11,7 +11,7 @@ context (zeros before the first chunk):
   LSTM cell (128 -> 128), its (h, c) carried from chunk to chunk
   ReLU(h) -> 1x1 conv 128->1 -> sigmoid: the chunk's speech probability.
 Everything before the LSTM depends on one chunk only, so all chunks go through the convolutions
-as one batch; only the LSTM runs chunk after chunk.
+as one batch, and the LSTM runs over the chunk sequence in one call.
 
 Checked against the package's own TorchScript model (load_silero_vad()) in
 tests/test_silero_net.py.
@@ -32,7 +32,8 @@ HOP = 128
 CONV_NAMES = ("conv1", "conv2", "conv3", "conv4")
 
 
-#: The TorchScript model's parameter names -> this module's.
+#: The TorchScript model's parameter names -> the names SileroVAD16k takes (the safetensors
+#: file's).
 _PACKAGE_NAMES = {"stft.forward_basis_buffer": "stft_conv.weight",
                   "decoder.decoder.2.weight": "final_conv.weight",
                   "decoder.decoder.2.bias": "final_conv.bias"}
@@ -60,8 +61,8 @@ def package_state_dict():
 
 
 def safetensors_state_dict():
-    """The parameters in the package's ``data/silero_vad_16k.safetensors`` (this module's names
-    already). In silero-vad 6.2.3 these are other values than the TorchScript model's (same
+    """The parameters in the package's ``data/silero_vad_16k.safetensors`` (the names
+    SileroVAD16k takes). In silero-vad 6.2.3 these are other values than the TorchScript model's (same
     architecture, different training), so the reference test uses package_state_dict()."""
     from safetensors.torch import load_file
     path = importlib.resources.files("silero_vad.data").joinpath("silero_vad_16k.safetensors")
@@ -80,9 +81,13 @@ class SileroVAD16k(nn.Module):
         self.conv2 = nn.Conv1d(128, 64, 3, stride=2, padding=1)
         self.conv3 = nn.Conv1d(64, 64, 3, stride=2, padding=1)
         self.conv4 = nn.Conv1d(64, 128, 3, stride=1, padding=1)
-        self.lstm_cell = nn.LSTMCell(128, 128)
+        # The package's LSTM cell run over the whole chunk sequence in one call: nn.LSTM has the
+        # cell's parameters (suffix _l0) and gate order, and starts from zero states as well.
+        self.lstm = nn.LSTM(128, 128, batch_first=True)
         self.final_conv = nn.Conv1d(128, 1, 1)
-        self.load_state_dict(package_state_dict() if state_dict is None else state_dict)
+        state = package_state_dict() if state_dict is None else state_dict
+        self.load_state_dict({name.replace("lstm_cell.", "lstm.") + ("_l0" if name.startswith(
+            "lstm_cell.") else ""): value for name, value in state.items()})
         self.eval()
 
     @staticmethod
@@ -108,12 +113,8 @@ class SileroVAD16k(nn.Module):
     def forward(self, audio):
         """Speech probabilities, one per CHUNK samples (the last chunk zero-padded)."""
         features = self.features(self.chunks(audio))
-        h = c = torch.zeros(1, 128)
-        states = []
-        for frame in features:
-            h, c = self.lstm_cell(frame.unsqueeze(0), (h, c))
-            states.append(h)
-        logits = self.final_conv(torch.relu(torch.cat(states)).unsqueeze(-1))
+        states, _ = self.lstm(features.unsqueeze(0))
+        logits = self.final_conv(torch.relu(states[0]).unsqueeze(-1))
         return torch.sigmoid(logits).reshape(-1)
 
 
