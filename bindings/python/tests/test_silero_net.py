@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch", reason="torch is not importable here (make deps installs it)")
+_threads = torch.get_num_threads()
 pytest.importorskip("silero_vad", reason="silero-vad is not installed (make deps installs it)")
+torch.set_num_threads(_threads)   # importing silero_vad sets 1 for the whole process
 import factorconv.torch as fct  # noqa: E402 - after the skips
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
