@@ -62,8 +62,8 @@ def package_state_dict():
 
 def safetensors_state_dict():
     """The parameters in the package's ``data/silero_vad_16k.safetensors`` (the names
-    SileroVAD16k takes). In silero-vad 6.2.3 these are other values than the TorchScript model's (same
-    architecture, different training), so the reference test uses package_state_dict()."""
+    SileroVAD16k takes). In silero-vad 6.2.3 they have the TorchScript model's names and shapes
+    but other values, so the network is checked with package_state_dict()."""
     from safetensors.torch import load_file
     path = importlib.resources.files("silero_vad.data").joinpath("silero_vad_16k.safetensors")
     return load_file(str(path))
