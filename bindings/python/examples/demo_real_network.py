@@ -50,10 +50,9 @@ def conv_weights(network):
 
 
 def load_bundle(path):
-    """{name: fc.FactorizedConv} of a bundle written by compress_model."""
-    if hasattr(fc, "load_layers"):
-        return fc.load_layers(path)
-    # Until the bundle format is in the package: compress_model's own reader.
+    """{name: fc.FactorizedConv} of a bundle written by compress_model, read by compress_model's
+    own bundle reader, the counterpart of its writer (fc.load_layers once bundles are the
+    package's file format)."""
     from factorconv._bundle_io import read_bundle
     return read_bundle(path)
 
