@@ -12,15 +12,15 @@ PROG = "factorconv"
 
 
 def _geometry(text):
-    """``NAME=stride,padding,dilation`` -> (NAME, (stride, padding, dilation))."""
+    """``NAME=stride,padding,dilation[,groups]`` -> (NAME, (stride, padding, dilation[, groups]))."""
     name, sep, values = text.rpartition("=")
     try:
         numbers = tuple(int(v) for v in values.split(","))
     except ValueError:
         numbers = ()
-    if not sep or not name or len(numbers) != 3:
-        raise argparse.ArgumentTypeError("expected NAME=stride,padding,dilation (NAME may be a "
-                                         "pattern), got %r" % text)
+    if not sep or not name or len(numbers) not in (3, 4):
+        raise argparse.ArgumentTypeError("expected NAME=stride,padding,dilation[,groups] (NAME "
+                                         "may be a pattern), got %r" % text)
     return name, numbers
 
 
@@ -79,9 +79,9 @@ def parser():
                    help="compress only layers matching this fnmatch pattern (repeatable)")
     p.add_argument("--exclude", action="append", metavar="PAT",
                    help="leave layers matching this pattern dense (repeatable)")
-    p.add_argument("--geometry", action="append", type=_geometry, metavar="NAME=s,p,d",
-                   help="stride, padding, dilation of layer NAME (a pattern) for files without "
-                        "geometry (repeatable)")
+    p.add_argument("--geometry", action="append", type=_geometry, metavar="NAME=s,p,d[,g]",
+                   help="stride, padding, dilation (and groups) of layer NAME, a pattern, for "
+                        "files without geometry (repeatable; the first match wins)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="local worker processes (default: min(cores, layers))")
     p.add_argument("--scheduler", metavar="ADDRESS",

@@ -62,9 +62,12 @@ def compress_layer(name, weight, bias, geometry, settings, seed):
         layer = _from_conv(weight, bias, geometry, factorization, settings["rank"], seed)
         error = _rank_by_error.measured_error(layer, weight)
     else:
-        with _from_conv(weight, bias, geometry, factorization, "same", seed,
-                        decompose=False) as probe:
-            max_cp_rank = probe.rank if factorization == "cp" else None
+        max_cp_rank = None
+        if factorization == "cp":
+            # The CP search's upper bound: the rank of 'same' (the dense parameter count).
+            with _from_conv(weight, bias, geometry, factorization, "same", seed,
+                            decompose=False) as probe:
+                max_cp_rank = probe.rank
         layer, error, reached = _rank_by_error.build_within_error(
             lambda rank: _from_conv(weight, bias, geometry, factorization, rank, seed),
             weight, factorization, max_error, max_cp_rank)

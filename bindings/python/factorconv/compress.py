@@ -16,7 +16,7 @@ import signal
 import sys
 
 from . import _bundle_io, _compress_task, _model_report, _plot
-from ._errors import FactorConvError, InvalidArgumentError
+from ._errors import InvalidArgumentError
 from ._progress import LayerProgressBar
 from ._weights_readers import DEFAULT_GEOMETRY, lookup, read_convs
 from .layer import FactorizedConv
@@ -154,7 +154,7 @@ def _run_tasks(tasks, workers, executor, on_done):
             for index, task in enumerate(tasks):
                 try:
                     result = _compress_task.compress_layer(*task)
-                except FactorConvError as error:
+                except Exception as error:   # noqa: BLE001 - a failed task fails its layer only
                     result = error
                 on_done(index, result)
         finally:
@@ -183,6 +183,11 @@ def _run_tasks(tasks, workers, executor, on_done):
             future.cancel()
         if own_pool:
             _end_local_workers(pool)
+        else:
+            # Tasks running on threads of this process (a ThreadPoolExecutor) stop at their
+            # next check point; other executors' workers are not reached by this.
+            from . import interrupt
+            interrupt()
         raise
     finally:
         if own_pool:
@@ -238,7 +243,7 @@ def compress_model(weights, output, *, factorization="cp", rank="same", max_erro
         for 3-D), a (batch, *spatial) tuple, or {name or pattern: (batch, *spatial)}.
     workers: local worker processes (default min(cores, layers); 1 runs in this process).
     executor: a concurrent.futures.Executor to run the layers on instead (e.g. a Dask client's
-        ``client.get_executor()``).
+        ``client.get_executor()``), or a Dask scheduler's address (a client is made and closed).
     seed: the run's seed; each layer's is derived from it and the layer's name, so the same
         seed gives the same bundle, byte for byte, on any executor.
     report: a path to write the report as JSON. plot: a path for a PNG of kernel error against
