@@ -5,10 +5,11 @@
    package's model with that model's parameters; checked here against the package's own
    TorchScript model on the recording.
 3. For each setting in SETTINGS: the four trained convolutions (conv1..conv4) compressed by
-   fc.compress_model into a bundle, loaded back, put into the network as factorconv.torch modules,
-   and the network run on the recording again: the per-layer table, the total compression, the
-   speech probabilities against the original's, and the speech segments each finds.
-Run: make demo (or FACTORCONV_LIB=... PYTHONPATH=bindings/python python3 this file [directory]).
+   fc.compress_model into a model bundle, loaded back with fc.load_layers, put into the network
+   as factorconv.torch modules, and the network run on the recording again: the per-layer
+   table, the total compression, the speech probabilities against the original's, and the
+   speech segments each finds.
+Run: make demo (or FACTORCONV_LIB=... PYTHONPATH=bindings/python python3 this file).
 """
 
 import copy
@@ -49,14 +50,6 @@ def conv_weights(network):
     return weights, geometry
 
 
-def load_bundle(path):
-    """{name: fc.FactorizedConv} of a bundle written by compress_model, read by compress_model's
-    own bundle reader, the counterpart of its writer (fc.load_layers once bundles are the
-    package's file format)."""
-    from factorconv._bundle_io import read_bundle
-    return read_bundle(path)
-
-
 def compressed_network(network, bundle_path, n_chunks, **settings):
     """(copy of ``network`` with its convolutions replaced by factorconv.torch modules, report):
     fc.compress_model on the convolutions (measured on the recording's input shapes), the
@@ -67,7 +60,7 @@ def compressed_network(network, bundle_path, n_chunks, **settings):
     report = fc.compress_model(weights, bundle_path, geometry=geometry, input_shape=input_shapes,
                                workers=1, progress=False, seed=0, **settings)
     model = copy.deepcopy(network)
-    for name, layer in load_bundle(bundle_path).items():
+    for name, layer in fc.load_layers(bundle_path).items():
         setattr(model, name, fct.FactorizedConv.from_factorization(
             layer.weight, layer.implementation, layer.stride, layer.padding, layer.dilation,
             layer.bias))
