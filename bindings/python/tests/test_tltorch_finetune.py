@@ -92,6 +92,28 @@ def test_fine_tuning_loop(factorization):
         assert relative(model(x), expected) < TOLERANCE
 
 
+@pytest.mark.parametrize("factorization", FACTORIZATIONS)
+def test_a_model_bundle_into_tltorch(factorization):
+    """compress_model's output: a bundle of named layers, loaded, into the model it came from."""
+    dense = dense_model()
+    layers = {name: fc.FactorizedConv.from_conv(dense[int(name)], 0.5, "auto", factorization,
+                                                seed=0) for name in ("0", "2")}
+    bundle = fc.load_layers(fc.layers_to_bytes(layers))
+    model = copy.deepcopy(dense)
+    assert list(fct.to_tltorch_model(model, bundle)) == ["0", "2"]
+    x = torch.randn(2, 3, 10, 10)
+    with torch.no_grad():
+        expected = model(x)
+    fct.convert(model)
+    with torch.no_grad():
+        assert relative(model(x), expected) < TOLERANCE
+    # And against the bundle's own layers, run by FactorConv outside torch.
+    hidden = np.maximum(bundle["0"](x.numpy()), 0)
+    with torch.no_grad():
+        assert relative(model[2](torch.relu(model[0](x))),
+                        torch.from_numpy(bundle["2"](hidden))) < TOLERANCE
+
+
 def test_to_tltorch_model_replaces_every_adapter_and_convert_goes_back():
     dense = dense_model()
     model = copy.deepcopy(dense)
