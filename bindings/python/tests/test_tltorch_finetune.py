@@ -154,4 +154,8 @@ def test_misuse_is_refused_and_leaves_the_model_unchanged():
     model = copy.deepcopy(dense)
     with pytest.raises(KeyError):
         fct.to_tltorch_model(model, {"0": layers["0"], "9": layers["2"]})
+    with pytest.raises(KeyError):
+        fct.to_tltorch_model(model, {"0": layers["0"], "1.weight": layers["2"]})
+    with pytest.raises(KeyError):
+        fct.to_tltorch_model(model, {"0": layers["0"], "head.0": layers["2"]})
     assert isinstance(model[0], nn.Conv2d)                    # nothing replaced

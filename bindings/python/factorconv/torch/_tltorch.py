@@ -78,8 +78,11 @@ def to_tltorch(layer):
 def _submodule(model, qualified):
     """(parent module, attribute name) of the submodule called ``qualified`` ('a.b.0')."""
     parent, _, name = qualified.rpartition(".")
-    owner = model.get_submodule(parent) if parent else model
-    if name not in owner._modules:
+    try:
+        owner = model.get_submodule(parent) if parent else model
+    except AttributeError:
+        owner = None
+    if owner is None or name not in owner._modules:
         raise KeyError("the model has no submodule %r" % qualified)
     return owner, name
 
