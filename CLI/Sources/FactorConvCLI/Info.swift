@@ -6,12 +6,11 @@ struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Describe a layer file: repr, configuration, tensors, parameter count.")
 
-    @Argument(help: "A layer file (.safetensors) written by factorconv.")
-    var file: String
+    @OptionGroup var source: LayerFileArgument
 
     func run() throws {
-        let conv = try FactorizedConv.load(from: file)
-        let raw = try SafeTensors.read(from: file)
+        let conv = try source.load()
+        let raw = try SafeTensors.read(from: source.layerFile)
         print(conv.description)
         print("")
         print("factorization   \(conv.factorization)")

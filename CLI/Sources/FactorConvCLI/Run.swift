@@ -7,28 +7,24 @@ struct Run: ParsableCommand {
         abstract: "Run a layer file on a .npy input and write the output as .npy.",
         discussion: "The input is (batch, in_channels, spatial...), float32 or float64; the output is float32.")
 
-    @Argument(help: "A layer file (.safetensors).")
-    var layerFile: String
+    @OptionGroup var source: LayerFileArgument
 
     @Argument(help: "The input .npy file.")
     var input: String
 
-    @Option(name: .shortAndLong, help: "The output .npy file.")
-    var output: String
+    @OptionGroup var destination: OutputOption
 
-    @Option(help: "The layer of a grid, e.g. 1 or 0,2 (default: the single convolution).")
-    var layer: IntList?
+    @OptionGroup var grid: GridLayerOption
 
     @Option(help: "Override the file's forward implementation.")
     var implementation: Implementation?
 
     func run() throws {
-        let conv = try FactorizedConv.load(from: layerFile)
+        let conv = try source.load()
         if let implementation { try conv.setImplementation(implementation) }
         let x = try NPY.read(from: input)
-        let index = layer?.values ?? []
-        let y = try conv.forward(x, layer: index)
-        try NPY.write(y, to: output)
-        print("\(x.shape) -> \(y.shape) (\(try conv.chosenImplementation(inputShape: x.shape, layer: index))), wrote \(output)")
+        let y = try conv.forward(x, layer: grid.index)
+        try NPY.write(y, to: destination.output)
+        print("\(x.shape) -> \(y.shape) (\(try conv.chosenImplementation(inputShape: x.shape, layer: grid.index))), wrote \(destination.output)")
     }
 }
