@@ -161,7 +161,7 @@ STRESS_SECONDS ?= 20
 TEST_STRESS_SECONDS ?= 5
 RELIABILITY_C := Tests/Stress/test_limits.c Tests/Fuzz/test_regressions.c Tests/C/test_buffers.c
 # valgrind replays a fixed quarter of the corpus (names starting 0-3) plus the named regression
-# inputs (about 20 s); the sanitizer build replays all of it.
+# inputs (a short run); the sanitizer build replays all of it.
 FUZZ_VALGRIND_INPUTS = $(wildcard Tests/Fuzz/corpus/[0-3]*) $(wildcard Tests/Fuzz/corpus/regression-*) $(wildcard Tests/Fuzz/corpus/known-*)
 
 ## fuzz-lib: libfactorconv.so with AddressSanitizer and libFuzzer instrumentation ($(SAN_LIB_DIR)).

@@ -9,7 +9,7 @@ the ratios ours_best / tltorch_best (goal <= 0.5) and auto / torch_dense (goal <
 The roofline is max(FLOPs / measured GEMM peak, bytes / measured bandwidth), with the FLOPs of the
 cheapest direct algorithm for the layer (its factorized contraction or the dense conv, whichever
 has fewer) and the bytes of the input, output and parameters. Where it exceeds 0.5x tltorch's best,
-the 0.5 goal is out of physical reach and the goal becomes the roofline (../shared/DESIGN.md).
+the 0.5 goal is out of physical reach and the goal becomes the roofline.
 
 Run: make bench-layers   (or: FACTORCONV_LIB=... PYTHONPATH=bindings/python $(bash Benchmarks/refenv.sh) Benchmarks/bench_layers.py)
 """

@@ -29,9 +29,9 @@ def timeit_interleaved(fns, rounds=7, min_time=0.7):
     """Median wall times of several functions measured in alternation.
 
     After a warm-up round, each of `rounds` rounds times every function in turn (timeit with min_time / rounds); the
-    result per function is the median of its round medians. On this 2-core VM, noise comes in
-    bursts of seconds: measured one after the other, a burst can land on one side only, while
-    alternation spreads it over all sides.
+    result per function is the median of its round medians. On a shared machine, interference
+    comes in bursts of seconds: timed one after the other, a burst can land on one side only,
+    while alternation spreads it over all sides.
     """
     for fn in fns:              # a warm-up round: JIT kernels, allocator pools, caches
         fn()
@@ -61,8 +61,8 @@ def machine_peaks(torch, threads):
     t = timeit(lambda: torch.mm(a, b), min_time=0.5)
     gemm = 2 * n ** 3 / t
     # An 8 MB copy with torch's `threads` threads: the size of a benchmark layer's input or
-    # output, which stay in cache between its timed calls (8 MB: 27 GB/s on one thread here,
-    # 54 on two; 64 MB, out of cache: 10 and 20).
+    # output, which stay in cache between its timed calls (an out-of-cache copy would understate
+    # the bandwidth those calls see).
     src = torch.ones(8 * 1024 * 1024 // 4)
     dst = torch.empty_like(src)
     tb = timeit(lambda: dst.copy_(src), min_time=0.5)

@@ -1,4 +1,4 @@
-"""Issue 15, defects 10-12, from Python: outputs that overflow float32 are refused (as NaN inputs
+"""From Python: outputs that overflow float32 are refused (as NaN inputs
 are) unless the check is turned off; empty batches give empty outputs; an output beyond the
 memory bound is refused before numpy allocates it; the memory estimate does not grow with
 threads a forward cannot use and stays above what it allocates; fc.release_memory returns the
