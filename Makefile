@@ -39,6 +39,9 @@ TORCH_PACKAGES := tensorly-torch tensorly packaging
 C_FLAGS := -std=c99 -pedantic -Wall -Wextra -Werror -O2 -Iinclude
 C_LINK := -L$(RELEASE_DIR) -lfactorconv -Wl,-rpath,$(abspath $(RELEASE_DIR)) -lm
 C_BUILD := .build/c
+# The C ABI's own tests (Tests/C), built and run by test-c beside the C examples of bindings/c.
+# Tests/C/test_buffers.c runs with the reliability programs (RELIABILITY_C) instead.
+C_TESTS := Tests/C/test_layer_errors.c Tests/C/test_dense_conv_errors.c Tests/C/test_interrupt.c
 # Leak check of the C examples: definite/indirect leaks and memory errors fail; the Swift
 # runtime's still-reachable / possibly-lost blocks (metadata, worker thread stacks) do not.
 VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
@@ -128,7 +131,7 @@ test-c: lib check-exports
 	@# valgrind 3.19 cannot read the DWARF 5 debug info of the Swift-built .so: give it a copy
 	@# without debug info (LD_LIBRARY_PATH wins over the examples' RUNPATH).
 	@objcopy --strip-debug $(LIB) $(C_BUILD)/valgrind-lib/$(LIB_SONAME)
-	@set -e; for src in bindings/c/*.c; do \
+	@set -e; for src in bindings/c/*.c $(C_TESTS); do \
 	  exe=$(C_BUILD)/$$(basename $$src .c); \
 	  $(CC) $(C_FLAGS) $$src -o $$exe $(C_LINK); \
 	  echo "== $$exe"; \
@@ -242,7 +245,7 @@ test-sanitizers:
 	@if ! echo 'int main(void){return 0;}' | $(SAN_CLANG) -x c - -fsanitize=address -fuse-ld=lld -o /dev/null 2>/dev/null; then \
 	  echo "(no clang with AddressSanitizer and lld at $(SAN_CLANG): sanitizer build skipped)"; exit 0; fi; \
 	$(MAKE) --no-print-directory fuzz-lib && mkdir -p $(C_BUILD)/asan && set -eo pipefail; \
-	for src in bindings/c/test_layer_errors.c bindings/c/test_dense_conv_errors.c bindings/c/layers_example.c \
+	for src in Tests/C/test_layer_errors.c Tests/C/test_dense_conv_errors.c bindings/c/layers_example.c \
 	           bindings/c/transduct_example.c bindings/c/file_example.c $(RELIABILITY_C) Tests/Stress/test_concurrency.c; do \
 	  exe=$(C_BUILD)/asan/$$(basename $$src .c); \
 	  $(SAN_CLANG) $(SAN_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all $$src -o $$exe $(SAN_LINK); \
