@@ -46,7 +46,7 @@ C_TESTS := Tests/C/test_layer_errors.c Tests/C/test_dense_conv_errors.c Tests/C/
 # runtime's still-reachable / possibly-lost blocks (metadata, worker thread stacks) do not.
 VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
 
-.PHONY: all deps lib lib-path static-lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn check-exports cli fuzz-load clean \
+.PHONY: all deps deps-list lib lib-path static-lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn check-exports cli fuzz-load clean \
 	fuzz fuzz-lib stress test-reliability test-valgrind-reliability test-sanitizers test-concurrency test-tsan
 
 all: lib
@@ -74,6 +74,12 @@ deps:
 	      $(PYTHON) -m pip install -q $(TORCH_PACKAGES) || exit 1; \
 	    else echo "missing torch / tltorch; run: $(PYTHON) -m pip install \"$(TORCH_WHEEL)\" $(TORCH_PACKAGES)" \
 	      "(or torch from $(TORCH_INDEX))"; exit 1; fi; }
+
+## deps-list: the system and Python packages `make deps` installs when they are missing.
+deps-list:
+	@echo "apt-get: $(APT_PACKAGES)"
+	@echo "pip:     $(PIP_PACKAGES)"
+	@echo "pip:     $(TORCH_WHEEL) (else torch from $(TORCH_INDEX)) $(TORCH_PACKAGES)"
 
 ## lib: the release shared library, statically linked Swift runtime, exports limited to fconv_*,
 ## SONAME libfactorconv.so.MAJOR (a link of that name beside it, for programs linked against it
