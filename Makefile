@@ -46,7 +46,7 @@ C_TESTS := Tests/C/test_layer_errors.c Tests/C/test_dense_conv_errors.c Tests/C/
 # runtime's still-reachable / possibly-lost blocks (metadata, worker thread stacks) do not.
 VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
 
-.PHONY: all deps deps-list lib lib-path static-lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn check-exports cli fuzz-load clean \
+.PHONY: all deps deps-list lib lib-path static-lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn golden golden-check check-exports cli fuzz-load clean \
 	fuzz fuzz-lib stress test-reliability test-valgrind-reliability test-sanitizers test-concurrency test-tsan
 
 all: lib
@@ -301,6 +301,18 @@ bench-decompositions: lib
 ## factorconv.torch.convert (batch 1 and 8, 1 and 2 threads, ratios).
 bench-cnn: lib
 	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_cnn.py
+
+## golden: regenerate the golden fixtures from real tltorch into GOLDEN_DIR (default
+## .build/golden), with the benchmark venv (Benchmarks/refenv.sh); copy them to
+## Tests/Fixtures/golden to replace the committed ones.
+## golden-check: regenerate into a scratch directory and compare with Tests/Fixtures/golden
+## (exactly, but for the CPU-dependent last bits of fp32 conv outputs: Tests/Fixtures/golden/README.md).
+GOLDEN_DIR ?= .build/golden
+golden:
+	$$(bash Benchmarks/refenv.sh) Tests/Fixtures/generate_golden.py $(GOLDEN_DIR)
+
+golden-check:
+	$$(bash Benchmarks/refenv.sh) Tests/Fixtures/generate_golden.py --check
 
 clean:
 	rm -rf .build $(C_BUILD) $(SAN_BUILD) $(TSAN_BUILD) $(CLI_BUILD) .build-bench .build-install
