@@ -1,6 +1,9 @@
 # FactorConv — build, test, demo and benchmark entry points.
 #   make demo    the main job on built-in data
 #   make test    every test suite: Swift, C, Python, install paths, README snippets
+#   make check   the inner loop, a few minutes once built: library, Swift layer tests
+#                (FactorConvTests but its memory-limit suites), C tests and examples without
+#                valgrind, Python tests not marked slow (after `make deps`)
 #   make bench   side-by-side benchmarks against PyTorch / tltorch (builds a reference venv)
 #   make lib     the release libfactorconv.so (self-contained, exports only fconv_*)
 #   make cli     the `factorconv` tool (its own package, CLI/)
@@ -42,11 +45,13 @@ C_BUILD := .build/c
 # The C ABI's own tests (Tests/C), built and run by test-c beside the C examples of bindings/c.
 # Tests/C/test_buffers.c runs with the reliability programs (RELIABILITY_C) instead.
 C_TESTS := Tests/C/test_layer_errors.c Tests/C/test_dense_conv_errors.c Tests/C/test_interrupt.c
+# Every C program test-c (under valgrind) and check-c (natively) build and run.
+C_PROGRAMS := $(wildcard bindings/c/*.c) $(C_TESTS)
 # Leak check of the C examples: definite/indirect leaks and memory errors fail; the Swift
 # runtime's still-reachable / possibly-lost blocks (metadata, worker thread stacks) do not.
 VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
 
-.PHONY: all deps deps-list lib lib-path static-lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn golden golden-check check-exports cli fuzz-load clean \
+.PHONY: all deps deps-list lib lib-path static-lib test check check-c test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn golden golden-check check-exports cli fuzz-load clean \
 	fuzz fuzz-lib stress test-reliability test-valgrind-reliability test-sanitizers test-concurrency test-tsan
 
 all: lib
@@ -137,7 +142,7 @@ test-c: lib check-exports
 	@# valgrind 3.19 cannot read the DWARF 5 debug info of the Swift-built .so: give it a copy
 	@# without debug info (LD_LIBRARY_PATH wins over the examples' RUNPATH).
 	@objcopy --strip-debug $(LIB) $(C_BUILD)/valgrind-lib/$(LIB_SONAME)
-	@set -e; for src in bindings/c/*.c $(C_TESTS); do \
+	@set -e; for src in $(C_PROGRAMS); do \
 	  exe=$(C_BUILD)/$$(basename $$src .c); \
 	  $(CC) $(C_FLAGS) $$src -o $$exe $(C_LINK); \
 	  echo "== $$exe"; \
@@ -146,6 +151,25 @@ test-c: lib check-exports
 	      || { cat $$exe.valgrind; exit 1; }; \
 	    grep -E "ERROR SUMMARY|definitely lost|indirectly lost" $$exe.valgrind | sed 's/^==[0-9]*== */   valgrind: /'; \
 	  else echo "   (valgrind not installed: running without the leak check)"; $$exe; fi; \
+	done
+
+## check: the inner-loop subset of `make test` (see the header); `make test` runs all of it.
+## The Swift suites left out here bound memory or build kernels near 64-bit sizes (slow).
+CHECK_SWIFT_SKIP := ForwardLimitsTests|MemoryLimitTests|AutoChoiceTests
+check: lib cli
+	$(SWIFT) test --filter FactorConvTests --skip '$(CHECK_SWIFT_SKIP)'
+	@$(MAKE) --no-print-directory check-c
+	FACTORCONV_LIB=$(abspath $(LIB)) FACTORCONV_CLI=$(abspath $(CLI)) $(PYTHON) -m pytest -q -m "not slow" bindings/python/tests
+	@echo "check passed (a subset: make test runs every suite)"
+
+## check-c: the C examples and tests built and run natively, without valgrind (part of check).
+check-c: lib
+	@mkdir -p $(C_BUILD)
+	@set -e; for src in $(C_PROGRAMS); do \
+	  exe=$(C_BUILD)/$$(basename $$src .c); \
+	  $(CC) $(C_FLAGS) $$src -o $$exe $(C_LINK); \
+	  out=$$($$exe 2>&1) || { echo "== $$exe FAILED"; echo "$$out"; exit 1; }; \
+	  echo "== $$exe: $$(echo "$$out" | tail -1)"; \
 	done
 
 test-python: lib cli

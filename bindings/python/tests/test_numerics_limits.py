@@ -14,6 +14,9 @@ import factorconv as fc
 
 from reference import conv_reference
 
+# Forwards sized against the memory bound and peak-RSS measurements: left out of `make check`.
+pytestmark = pytest.mark.slow
+
 IMPLEMENTATIONS = [("cp", "factorized"), ("cp", "reconstructed"), ("cp", "mobilenet"), ("cp", "auto"),
                    ("tucker", "factorized"), ("tucker", "reconstructed"), ("tucker", "auto"),
                    ("tt", "factorized"), ("tt", "reconstructed"), ("tt", "auto"),

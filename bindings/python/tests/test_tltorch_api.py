@@ -140,6 +140,7 @@ def torch_conv(seed=0, **kwargs):
     return torch.nn.Conv2d(**args)
 
 
+@pytest.mark.slow
 def test_from_conv_positional_order_is_tltorchs():
     conv = torch_conv()
     a = fc.FactorizedConv.from_conv(conv, 0.5)                       # rank
