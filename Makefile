@@ -280,7 +280,7 @@ test-sanitizers:
 	  echo "(no clang with AddressSanitizer and lld at $(SAN_CLANG): sanitizer build skipped)"; exit 0; fi; \
 	$(MAKE) --no-print-directory fuzz-lib && mkdir -p $(C_BUILD)/asan && set -eo pipefail; \
 	for src in Tests/C/test_layer_errors.c Tests/C/test_dense_conv_errors.c bindings/c/layers_example.c \
-	           bindings/c/transduct_example.c bindings/c/file_example.c $(RELIABILITY_C) Tests/Stress/test_concurrency.c; do \
+	           bindings/c/transduct_example.c bindings/c/file_example.c bindings/c/bundle_example.c $(RELIABILITY_C) Tests/Stress/test_concurrency.c; do \
 	  exe=$(C_BUILD)/asan/$$(basename $$src .c); \
 	  $(SAN_CLANG) $(SAN_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all $$src -o $$exe $(SAN_LINK); \
 	  echo "== $$exe (ASan + LeakSanitizer + UBSan)"; $$exe | tail -1; \

@@ -84,6 +84,8 @@ def test_bench_a_named_layer(tmp_path):
     result = run_cli("bench", path, "--input-shape", "1,3,8,8", "--layer-name", "head.conv", "--layer", "1",
                      "--repeats", "1")
     assert result.returncode == 0, result.stderr
-    assert "Tucker" in result.stdout or "tucker" in result.stdout, result.stdout
+    # head.conv's repr and output shape (2 channels, a (1, 3) kernel), not backbone.conv1's.
+    assert "in_channels=3, out_channels=2, kernel_size=(1, 3)" in result.stdout, result.stdout
+    assert "output [1, 2, 8, 6]" in result.stdout, result.stdout
     missing = run_cli("bench", path, "--input-shape", "1,3,8,8", "--repeats", "1")
     assert missing.returncode == 1 and "choose one with --layer-name" in missing.stderr, missing.stderr
