@@ -1,6 +1,9 @@
 # FactorConv — build, test, demo and benchmark entry points.
 #   make demo    the main job on built-in data
 #   make test    every test suite: Swift, C, Python, install paths, README snippets
+#   make check   the inner loop, a few minutes once built: library, Swift layer tests
+#                (FactorConvTests but its memory-limit suites), C tests and examples without
+#                valgrind, Python tests not marked slow (after `make deps`)
 #   make bench   side-by-side benchmarks against PyTorch / tltorch (builds a reference venv)
 #   make lib     the release libfactorconv.so (self-contained, exports only fconv_*)
 #   make cli     the `factorconv` tool (its own package, CLI/)
@@ -44,11 +47,16 @@ TORCH_IMPORTS := torch, tltorch, silero_vad
 C_FLAGS := -std=c99 -pedantic -Wall -Wextra -Werror -O2 -Iinclude
 C_LINK := -L$(RELEASE_DIR) -lfactorconv -Wl,-rpath,$(abspath $(RELEASE_DIR)) -lm
 C_BUILD := .build/c
+# The C ABI's own tests (Tests/C), built and run by test-c beside the C examples of bindings/c;
+# Tests/C/test_buffers.c and test_bundle.c run with the reliability programs (RELIABILITY_C).
+C_TESTS := Tests/C/test_layer_errors.c Tests/C/test_dense_conv_errors.c Tests/C/test_interrupt.c
+# Every C program test-c runs under valgrind; check-c runs these and all of Tests/C natively.
+C_PROGRAMS := $(wildcard bindings/c/*.c) $(C_TESTS)
 # Leak check of the C examples: definite/indirect leaks and memory errors fail; the Swift
 # runtime's still-reachable / possibly-lost blocks (metadata, worker thread stacks) do not.
 VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
 
-.PHONY: all deps lib lib-path static-lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn check-exports cli fuzz-load clean \
+.PHONY: all deps deps-list lib lib-path static-lib test check check-c test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn golden golden-check check-exports cli fuzz-load clean \
 	fuzz fuzz-lib stress test-reliability test-valgrind-reliability test-sanitizers test-concurrency test-tsan
 
 all: lib
@@ -76,6 +84,12 @@ deps:
 	      $(PYTHON) -m pip install -q $(TORCH_PACKAGES) || exit 1; \
 	    else echo "missing torch / tltorch / silero-vad; run: $(PYTHON) -m pip install \"$(TORCH_WHEEL)\" $(TORCH_PACKAGES)" \
 	      "(or torch from $(TORCH_INDEX))"; exit 1; fi; }
+
+## deps-list: the system and Python packages `make deps` installs when they are missing.
+deps-list:
+	@echo "apt-get: $(APT_PACKAGES)"
+	@echo "pip:     $(PIP_PACKAGES)"
+	@echo "pip:     $(TORCH_WHEEL) (else torch from $(TORCH_INDEX)) $(TORCH_PACKAGES)"
 
 ## lib: the release shared library, statically linked Swift runtime, exports limited to fconv_*,
 ## SONAME libfactorconv.so.MAJOR (a link of that name beside it, for programs linked against it
@@ -133,7 +147,7 @@ test-c: lib check-exports
 	@# valgrind 3.19 cannot read the DWARF 5 debug info of the Swift-built .so: give it a copy
 	@# without debug info (LD_LIBRARY_PATH wins over the examples' RUNPATH).
 	@objcopy --strip-debug $(LIB) $(C_BUILD)/valgrind-lib/$(LIB_SONAME)
-	@set -e; for src in bindings/c/*.c; do \
+	@set -e; for src in $(C_PROGRAMS); do \
 	  exe=$(C_BUILD)/$$(basename $$src .c); \
 	  $(CC) $(C_FLAGS) $$src -o $$exe $(C_LINK); \
 	  echo "== $$exe"; \
@@ -142,6 +156,25 @@ test-c: lib check-exports
 	      || { cat $$exe.valgrind; exit 1; }; \
 	    grep -E "ERROR SUMMARY|definitely lost|indirectly lost" $$exe.valgrind | sed 's/^==[0-9]*== */   valgrind: /'; \
 	  else echo "   (valgrind not installed: running without the leak check)"; $$exe; fi; \
+	done
+
+## check: the inner-loop subset of `make test` (see the header); `make test` runs all of it.
+## The Swift suites left out here bound memory or build kernels near 64-bit sizes (slow).
+CHECK_SWIFT_SKIP := ForwardLimitsTests|MemoryLimitTests|AutoChoiceTests
+check: lib cli
+	$(SWIFT) test --filter FactorConvTests --skip '$(CHECK_SWIFT_SKIP)'
+	@$(MAKE) --no-print-directory check-c
+	FACTORCONV_LIB=$(abspath $(LIB)) FACTORCONV_CLI=$(abspath $(CLI)) $(PYTHON) -m pytest -q -m "not slow" bindings/python/tests
+	@echo "check passed (a subset: make test runs every suite)"
+
+## check-c: the C examples and tests built and run natively, without valgrind (part of check).
+check-c: lib
+	@mkdir -p $(C_BUILD)
+	@set -e; for src in $(sort $(C_PROGRAMS) $(wildcard Tests/C/*.c)); do \
+	  exe=$(C_BUILD)/$$(basename $$src .c); \
+	  $(CC) $(C_FLAGS) $$src -o $$exe $(C_LINK); \
+	  out=$$($$exe 2>&1) || { echo "== $$exe FAILED"; echo "$$out"; exit 1; }; \
+	  echo "== $$exe: $$(echo "$$out" | tail -1)"; \
 	done
 
 test-python: lib cli
@@ -166,7 +199,7 @@ STRESS_SECONDS ?= 20
 TEST_STRESS_SECONDS ?= 5
 RELIABILITY_C := Tests/Stress/test_limits.c Tests/Fuzz/test_regressions.c Tests/C/test_buffers.c Tests/C/test_bundle.c
 # valgrind replays a fixed quarter of the corpus (names starting 0-3) plus the named regression
-# inputs (about 20 s); the sanitizer build replays all of it.
+# inputs (a short run); the sanitizer build replays all of it.
 FUZZ_VALGRIND_INPUTS = $(wildcard Tests/Fuzz/corpus/[0-3]*) $(wildcard Tests/Fuzz/corpus/regression-*) $(wildcard Tests/Fuzz/corpus/known-*)
 
 ## fuzz-lib: libfactorconv.so with AddressSanitizer and libFuzzer instrumentation ($(SAN_LIB_DIR)).
@@ -247,7 +280,7 @@ test-sanitizers:
 	@if ! echo 'int main(void){return 0;}' | $(SAN_CLANG) -x c - -fsanitize=address -fuse-ld=lld -o /dev/null 2>/dev/null; then \
 	  echo "(no clang with AddressSanitizer and lld at $(SAN_CLANG): sanitizer build skipped)"; exit 0; fi; \
 	$(MAKE) --no-print-directory fuzz-lib && mkdir -p $(C_BUILD)/asan && set -eo pipefail; \
-	for src in bindings/c/test_layer_errors.c bindings/c/test_dense_conv_errors.c bindings/c/layers_example.c \
+	for src in Tests/C/test_layer_errors.c Tests/C/test_dense_conv_errors.c bindings/c/layers_example.c \
 	           bindings/c/transduct_example.c bindings/c/file_example.c bindings/c/bundle_example.c $(RELIABILITY_C) Tests/Stress/test_concurrency.c; do \
 	  exe=$(C_BUILD)/asan/$$(basename $$src .c); \
 	  $(SAN_CLANG) $(SAN_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all $$src -o $$exe $(SAN_LINK); \
@@ -300,6 +333,18 @@ bench-decompositions: lib
 ## factorconv.torch.convert (batch 1 and 8, 1 and 2 threads, ratios).
 bench-cnn: lib
 	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_cnn.py
+
+## golden: regenerate the golden fixtures from real tltorch into GOLDEN_DIR (default
+## .build/golden), with the benchmark venv (Benchmarks/refenv.sh); copy them to
+## Tests/Fixtures/golden to replace the committed ones.
+## golden-check: regenerate into a scratch directory and compare with Tests/Fixtures/golden
+## (exactly, but for the CPU-dependent last bits of fp32 conv outputs: Tests/Fixtures/golden/README.md).
+GOLDEN_DIR ?= .build/golden
+golden:
+	$$(bash Benchmarks/refenv.sh) Tests/Fixtures/generate_golden.py $(GOLDEN_DIR)
+
+golden-check:
+	$$(bash Benchmarks/refenv.sh) Tests/Fixtures/generate_golden.py --check
 
 clean:
 	rm -rf .build $(C_BUILD) $(SAN_BUILD) $(TSAN_BUILD) $(CLI_BUILD) .build-bench .build-install

@@ -595,7 +595,7 @@ fconv_status fconv_conv_get_ints(const fconv_conv *conv, fconv_info key, int64_t
                                  size_t *count);
 
 /**
- * The layer's description in tltorch's extra_repr layout (spec section 9), NUL-terminated.
+ * The layer's description in tltorch's extra_repr layout (docs/tltorch-behaviour.md §9), NUL-terminated.
  * @param length [out] optional: the text's length without the NUL (set even if capacity is short).
  * @return FCONV_OK; FCONV_ERR_BUFFER_TOO_SMALL.
  */

@@ -357,15 +357,15 @@ static void op_create(reader *r) {
     fuzz_options(r, o, (int)range(r, 0, 5));
     s = fconv_conv_create(in_c, out_c, chance(r, 6) ? NULL : kernel, order, options_arg(r, o), &c);
     /* SHAPE_MISMATCH: an order (kernel_size ndim) outside 1...32 — the shim's rule for every
-       ndim argument (bindings/c/test_layer_errors.c expects it); the header's create comment
-       does not list it (reported in issue 7's note). */
+       ndim argument (Tests/C/test_layer_errors.c expects it); the header's create comment
+       does not list it. */
     check_ctor("fconv_conv_create", s, S(FCONV_ERR_UNSUPPORTED) | S(FCONV_ERR_SHAPE_MISMATCH) | ALLOC, c);
     fconv_options_free(o);
     if (s == FCONV_OK) put(take_slot(r), c, 0);
 }
 
 /* UNSUPPORTED (e.g. mobilenet with TT) is not in the header's from_conv list but is the same
-   rule as create's "an implementation the factorization lacks" (reported in issue 7's note). */
+   rule as create's "an implementation the factorization lacks". */
 #define FROM_CONV_CODES \
     (S(FCONV_ERR_SHAPE_MISMATCH) | S(FCONV_ERR_NUMERICAL) | S(FCONV_ERR_CANCELLED) | S(FCONV_ERR_UNSUPPORTED) | ALLOC)
 

@@ -7,17 +7,10 @@ struct Bench: ParsableCommand {
         abstract: "Time a layer file's forward implementations on a random input of a given shape.",
         discussion: "Prints the median and minimum time per forward of each implementation the factorization has, and auto's choice.")
 
-    @Argument(help: "A layer file or a model bundle (.safetensors).")
-    var layerFile: String
+    @OptionGroup var source: LayerSelection
 
     @Option(name: .customLong("input-shape"), help: "The input shape, e.g. 8,64,56,56 (batch, in_channels, spatial...).")
     var inputShape: IntList
-
-    @Option(help: "The layer of a grid, e.g. 1 or 0,2.")
-    var layer: IntList?
-
-    @Option(help: "The layer of a model bundle to time, by name (needed unless the bundle has one layer).")
-    var layerName: String?
 
     @Option(help: "Timed repetitions per implementation.")
     var repeats: Int = 10
@@ -27,8 +20,8 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        let conv = try loadLayer(path: layerFile, layerName: layerName)
-        let index = layer?.values ?? []
+        let conv = try source.load()
+        let index = source.index
         let shape = inputShape.values
         guard shape.allSatisfy({ $0 >= 1 }), let count = try? Checked.product(shape, "--input-shape"),
               count < 1 << 31 else {

@@ -10,31 +10,22 @@ struct Run: ParsableCommand {
             A model bundle needs --layer-name unless it holds exactly one layer.
             """)
 
-    @Argument(help: "A layer file or a model bundle (.safetensors).")
-    var layerFile: String
+    @OptionGroup var source: LayerSelection
 
     @Argument(help: "The input .npy file.")
     var input: String
 
-    @Option(name: .shortAndLong, help: "The output .npy file.")
-    var output: String
-
-    @Option(help: "The layer of a grid, e.g. 1 or 0,2 (default: the single convolution).")
-    var layer: IntList?
-
-    @Option(help: "The layer of a model bundle to run, by name (e.g. backbone.layer1.0.conv1).")
-    var layerName: String?
+    @OptionGroup var destination: OutputOption
 
     @Option(help: "Override the file's forward implementation.")
     var implementation: Implementation?
 
     func run() throws {
-        let conv = try loadLayer(path: layerFile, layerName: layerName)
+        let conv = try source.load()
         if let implementation { try conv.setImplementation(implementation) }
         let x = try NPY.read(from: input)
-        let index = layer?.values ?? []
-        let y = try conv.forward(x, layer: index)
-        try NPY.write(y, to: output)
-        print("\(x.shape) -> \(y.shape) (\(try conv.chosenImplementation(inputShape: x.shape, layer: index))), wrote \(output)")
+        let y = try conv.forward(x, layer: source.index)
+        try NPY.write(y, to: destination.output)
+        print("\(x.shape) -> \(y.shape) (\(try conv.chosenImplementation(inputShape: x.shape, layer: source.index))), wrote \(destination.output)")
     }
 }

@@ -262,8 +262,8 @@ public struct ConvPipeline: Sendable {
     }
 
     /// The workers each stage of an image is split over when images run one after another: a
-    /// small image's stages are too short to repay the wake-ups (measured at rank 0.1 with 2
-    /// threads: layers of about 22 MFLOP per image ran slower split, most of about 90 faster).
+    /// small image's stages are too short to repay the wake-ups, so a stage is split only in
+    /// shares of at least `minFlopsPerWorker`.
     private func innerWorkers(_ shapes: [[Int]], workers: Int) -> Int {
         guard minFlopsPerWorker > 0 else { return workers }
         return Int(max(1, min(Double(workers), imageFlops(shapes) / minFlopsPerWorker)))
@@ -314,9 +314,8 @@ public struct ConvPipeline: Sendable {
     /// `workspace` advanced by 0–15 floats to the offset of `target` (an image of the output)
     /// within a 64-byte cache line. A channel mixing aligns its stores to a cache line (its head
     /// block), which aligns its loads too only when input and output share that offset: numpy's
-    /// arrays sit 16 bytes past one. With intermediates that do too, the two mixings of the
-    /// 8×64×56² CP layer at rank 0.1 take 1.25 ms instead of 1.30 in a C benchmark of them; whole
-    /// layers (that one, TT 1-D) gained 1–2%, the size of this VM's noise.
+    /// arrays sit 16 bytes past one. Intermediates placed at the output's offset let the
+    /// mixings that read them load aligned as well as store aligned.
     static func alignedLike(_ target: UnsafeMutablePointer<Float>, _ workspace: UnsafeMutablePointer<Float>)
         -> UnsafeMutablePointer<Float> {
         workspace + ((Int(bitPattern: target) - Int(bitPattern: workspace)) & 63) / MemoryLayout<Float>.stride

@@ -330,8 +330,9 @@ def float_pointer(array):
 
 def float_argument(array):
     """``array``'s data (a C-contiguous float32 ndarray) as a ``float *`` call argument: ``byref``
-    of a float that views the buffer, 0.4 us against 2.3 for a pointer object (a forward call
-    passes two). Read-only and empty arrays, which ``from_buffer`` refuses, take a pointer."""
+    of a float that views the buffer, several times cheaper to build than a pointer object (a
+    forward call passes two). Read-only and empty arrays, which ``from_buffer`` refuses, take a
+    pointer."""
     try:
         return ctypes.byref(ctypes.c_float.from_buffer(array))
     except (TypeError, ValueError):
