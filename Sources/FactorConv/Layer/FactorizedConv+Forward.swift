@@ -27,7 +27,7 @@ extension FactorizedConv {
     /// Interruptible as `forward(_:layer:)` (then `output` is partly written).
     /// - Returns: the output shape.
     @discardableResult
-    public func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutableBufferPointer<Float>,
+    package func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutableBufferPointer<Float>,
                         expectedShape: [Int]? = nil, layer: [Int] = []) throws -> [Int] {
         let (pipeline, shapes, outShape) = try plan(inputShape: inputShape, layer: layer)
         if let expectedShape, expectedShape != outShape {

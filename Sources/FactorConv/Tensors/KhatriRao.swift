@@ -1,7 +1,7 @@
 /// Khatri-Rao product of matrices that all have `columns` columns: the result has
 /// `Π rows` rows, the first matrix's row index varying slowest (TensorLy's convention). The
 /// product of no matrices is a single row of ones, so callers need no special case.
-func khatriRaoProduct<S: TensorScalar>(_ matrices: ArraySlice<Tensor<S>>, columns r: Int) -> Tensor<S> {
+func khatriRaoProduct<S: BLASScalar>(_ matrices: ArraySlice<Tensor<S>>, columns r: Int) -> Tensor<S> {
     var acc = Tensor<S>(repeating: 1, shape: [1, r])
     for next in matrices {
         let rowsA = acc.shape[0], rowsB = next.shape[0]

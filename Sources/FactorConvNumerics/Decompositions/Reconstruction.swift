@@ -2,7 +2,7 @@
 extension Tensor where Scalar == Double {
     /// `‖self − reference‖ / ‖reference‖` (Frobenius); the absolute error when `reference` is zero.
     /// - Throws: `.shapeMismatch` when the shapes differ.
-    public func relativeError(to reference: Tensor<Double>) throws -> Double {
+    package func relativeError(to reference: Tensor<Double>) throws -> Double {
         guard shape == reference.shape else {
             throw FactorConvError.shape("relativeError: shapes \(shape) and \(reference.shape) differ")
         }
@@ -15,7 +15,7 @@ extension Tensor where Scalar == Double {
 extension CPDecomposition {
     /// The dense tensor `Σ_r w_r U_0[:, r] ∘ … ∘ U_{N-1}[:, r]`, computed as
     /// `(U_0 diag(w)) · KR(U_1, …)ᵀ` with the Khatri-Rao product streamed in chunks.
-    public func reconstructed() throws -> Tensor<Double> {
+    package func reconstructed() throws -> Tensor<Double> {
         guard let first = factors.first else { throw FactorConvError.invalid("CP reconstruction: no factors") }
         let r = weights.count
         guard factors.allSatisfy({ $0.rank == 2 && $0.shape[1] == r }) else {
@@ -47,7 +47,7 @@ extension CPDecomposition {
 
 extension TuckerDecomposition {
     /// The dense tensor `core ×_0 U_0 ×_1 U_1 …`.
-    public func reconstructed() throws -> Tensor<Double> {
+    package func reconstructed() throws -> Tensor<Double> {
         guard factors.count == core.rank else {
             throw FactorConvError.shape("Tucker reconstruction: \(factors.count) factors for a core of order \(core.rank)")
         }
@@ -60,7 +60,7 @@ extension TuckerDecomposition {
 
 extension TTDecomposition {
     /// The dense tensor: cores contracted left to right over their shared ranks.
-    public func reconstructed() throws -> Tensor<Double> {
+    package func reconstructed() throws -> Tensor<Double> {
         guard let first = cores.first, first.rank == 3, first.shape[0] == 1 else {
             throw FactorConvError.shape("TT reconstruction: the first core must have shape (1, I, r)")
         }
