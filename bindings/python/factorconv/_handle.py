@@ -6,10 +6,11 @@ Threads: any method may run on one handle from several threads at once (ctypes r
 during the C call) and no Python lock is taken: the library makes each change atomic with respect
 to forwards (a forward runs wholly before or after it), keeps a layer alive while a call uses it,
 and turns a handle closed by another thread into an error. A forward allocates its output from the
-shape it last saw for that input, or else from the shape it computes from the layer's geometry
-(read once per handle), and asks the library to check it (``fconv_conv_forward_shaped``): one C
-call per forward. A concurrent change of the output shape costs a new shape query
-(``fconv_conv_output_shape``), never a wrongly shaped result.
+shape it last saw for that input (one C call per forward), or else from the shape it computes
+from the layer's geometry (read once per handle) after comparing its size with the memory bound
+(two C calls), and asks the library to check it (``fconv_conv_forward_shaped``). A concurrent
+change of the output shape costs a new shape query (``fconv_conv_output_shape``), never a
+wrongly shaped result.
 """
 
 import ctypes
@@ -317,6 +318,10 @@ class ConvHandle:
             key, out_shape = None, None
         if out_shape is None:
             out_shape = self.geometry().output_shape(x.shape, indices)
+            # Never allocate an output the library would refuse: beyond the memory bound, the
+            # shape query below reports it (as fconv_conv_output_shape does, before allocating).
+            if out_shape is not None and 4 * math.prod(out_shape) > _lib.lib.fconv_get_memory_limit():
+                out_shape = None
         for _ in range(_SHAPE_ATTEMPTS):
             if out_shape is None:
                 out_shape = self.output_shape(x_shape, layer, layer_ndim)
