@@ -347,16 +347,15 @@ class ConvHandle:
 
 
 class _Geometry:
-    """What a forward's output shape follows from, read from the library in one go: the output
-    channels, kernel size, the grid's shape, and the stride, padding and dilation of each layer
-    (one row for a sub-convolution)."""
+    """What a forward's output shape follows from, read from the library in one go (6 calls): the
+    output channels, kernel size, the grid's shape, and the stride, padding and dilation of each
+    layer (one row for a sub-convolution)."""
 
     def __init__(self, handle):
         self.out_channels = handle.ints("out_channels")[0]
         self.kernel_size = handle.ints("kernel_size")
         self.kernel_volume = math.prod(self.kernel_size)
         self.grid = handle.ints("n_layers")
-        self.sub_convolution = bool(handle.ints("layer"))
         order = len(self.kernel_size)
         rows = [handle.ints(key) for key in ("stride", "padding", "dilation")]
         self.rows = [tuple(values[i:i + order] for values in rows)
@@ -383,8 +382,9 @@ class _Geometry:
         return (x_shape[0], self.out_channels, *spatial)
 
     def _row(self, indices):
-        """The geometry row of ``indices`` (already normalized by the layer), or None."""
-        if self.sub_convolution or not self.grid:
+        """The geometry row of ``indices`` (already normalized by the layer), or None. A
+        sub-convolution (indices None) has the one row of its layer."""
+        if indices is None or not self.grid:
             return 0 if len(self.rows) == 1 and indices in (None, 0, ()) else None
         if type(indices) is int:
             indices = (indices,)
