@@ -78,19 +78,8 @@ extension Tensor where Scalar: BLASScalar {
         guard matrices.allSatisfy({ $0.rank == 2 && $0.shape[1] == r }) else {
             throw FactorConvError.shape("khatriRao needs matrices with the same column count, got \(matrices.map { $0.shape })")
         }
-        var acc = first
-        for next in matrices.dropFirst() {
-            let rowsA = acc.shape[0], rowsB = next.shape[0]
-            let rows = try Checked.multiply(rowsA, rowsB, "khatriRao rows")
-            var out = [Scalar](repeating: 0, count: try Checked.multiply(rows, r, "khatriRao size"))
-            for i in 0..<rowsA {
-                for j in 0..<rowsB {
-                    let dst = (i * rowsB + j) * r
-                    for c in 0..<r { out[dst + c] = acc.scalars[i * r + c] * next.scalars[j * r + c] }
-                }
-            }
-            acc = Tensor(uncheckedShape: [rows, r], scalars: out)
-        }
-        return acc
+        let rows = try Checked.product(matrices.map { $0.shape[0] }, "khatriRao rows")
+        _ = try Checked.multiply(rows, r, "khatriRao size")
+        return khatriRaoProduct(matrices[...], columns: r)
     }
 }
