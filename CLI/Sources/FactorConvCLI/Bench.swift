@@ -1,13 +1,13 @@
 import ArgumentParser
 import FactorConv
 
-/// `factorconv bench`: time a layer file's implementations on an input shape.
+/// `factorconv bench`: time a layer file's (or a bundle layer's) implementations on an input shape.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time a layer file's forward implementations on a random input of a given shape.",
         discussion: "Prints the median and minimum time per forward of each implementation the factorization has, and auto's choice.")
 
-    @Argument(help: "A layer file (.safetensors).")
+    @Argument(help: "A layer file or a model bundle (.safetensors).")
     var layerFile: String
 
     @Option(name: .customLong("input-shape"), help: "The input shape, e.g. 8,64,56,56 (batch, in_channels, spatial...).")
@@ -15,6 +15,9 @@ struct Bench: ParsableCommand {
 
     @Option(help: "The layer of a grid, e.g. 1 or 0,2.")
     var layer: IntList?
+
+    @Option(help: "The layer of a model bundle to time, by name (needed unless the bundle has one layer).")
+    var layerName: String?
 
     @Option(help: "Timed repetitions per implementation.")
     var repeats: Int = 10
@@ -24,7 +27,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        let conv = try FactorizedConv.load(from: layerFile)
+        let conv = try loadLayer(path: layerFile, layerName: layerName)
         let index = layer?.values ?? []
         let shape = inputShape.values
         guard shape.allSatisfy({ $0 >= 1 }), let count = checkedProduct(shape),
