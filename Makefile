@@ -56,7 +56,7 @@ C_PROGRAMS := $(wildcard bindings/c/*.c) $(C_TESTS)
 # runtime's still-reachable / possibly-lost blocks (metadata, worker thread stacks) do not.
 VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
 
-.PHONY: all deps deps-list lib lib-path static-lib test check check-c test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn golden golden-check check-exports cli fuzz-load clean \
+.PHONY: all deps deps-list lib lib-path static-lib test check check-c test-swift check-public-api update-public-api test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn golden golden-check check-exports cli fuzz-load clean \
 	fuzz fuzz-lib stress test-reliability test-valgrind-reliability test-sanitizers test-concurrency test-tsan
 
 all: lib
@@ -138,6 +138,19 @@ test: deps test-swift test-c test-python test-install test-snippets test-reliabi
 
 test-swift:
 	$(SWIFT) test
+	@$(MAKE) --no-print-directory check-public-api
+
+## check-public-api: module FactorConv's public Swift API is exactly Tests/API/public-symbols.txt
+## (symbols of the debug build, which `swift test` has just made; Tests/API/public_api.py).
+## update-public-api rewrites the list after a deliberate change; commit it with the change.
+PUBLIC_API := Tests/API/public-symbols.txt
+check-public-api:
+	@$(SWIFT) build --target FactorConv >/dev/null
+	$(PYTHON) Tests/API/public_api.py check "$$($(SWIFT) build --show-bin-path)" $(PUBLIC_API)
+
+update-public-api:
+	@$(SWIFT) build --target FactorConv >/dev/null
+	$(PYTHON) Tests/API/public_api.py update "$$($(SWIFT) build --show-bin-path)" $(PUBLIC_API)
 
 test-c: lib check-exports
 	@mkdir -p $(C_BUILD)

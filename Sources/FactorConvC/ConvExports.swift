@@ -103,7 +103,7 @@ public func fconv_conv_forward(_ conv: OpaquePointer?, _ input: UnsafePointer<Fl
         let x = try Arguments.required(input, "input")
         let y = try Arguments.required(output, "output")
         try handle.conv.forward(input: x, inputShape: shape, output: UnsafeMutableBufferPointer(start: y, count: outputCapacity),
-                                layer: index)
+                                layer: index, requiringBLAS: false)   // guarded has loaded it
     }
 }
 
@@ -121,7 +121,7 @@ public func fconv_conv_forward_shaped(_ conv: OpaquePointer?, _ input: UnsafePoi
         let y = try Arguments.required(output, "output")
         let count = try Checked.product(expected, "output_shape")
         try handle.conv.forward(input: x, inputShape: shape, output: UnsafeMutableBufferPointer(start: y, count: count),
-                                expectedShape: expected, layer: index)
+                                expectedShape: expected, layer: index, requiringBLAS: false)   // guarded has loaded it
     }
 }
 

@@ -29,14 +29,14 @@ public struct FactorConvError: Error, CustomStringConvertible, Equatable, Sendab
     public var description: String { message }
 
     /// Shorthand for an `.invalidArgument` error.
-    public static func invalid(_ message: String) -> FactorConvError { .init(.invalidArgument, message) }
+    package static func invalid(_ message: String) -> FactorConvError { .init(.invalidArgument, message) }
     /// Shorthand for a `.shapeMismatch` error.
-    public static func shape(_ message: String) -> FactorConvError { .init(.shapeMismatch, message) }
+    package static func shape(_ message: String) -> FactorConvError { .init(.shapeMismatch, message) }
     /// The `.numerical` error of values (`what`) that hold NaN or infinities.
-    public static func nonFinite(_ what: String) -> FactorConvError { .init(.numerical, "\(what) contains NaN or infinite values") }
+    package static func nonFinite(_ what: String) -> FactorConvError { .init(.numerical, "\(what) contains NaN or infinite values") }
     /// The `.numerical` error of a forward whose finite operands gave an output that does not fit
     /// in float32 (`FiniteCheck.checksOutputs`).
-    public static let overflow = FactorConvError(.numerical,
+    package static let overflow = FactorConvError(.numerical,
         "the output overflowed to inf/NaN although the input is finite: some results exceed float32's range (about 3.4e38); "
         + "scale the input or the weights down, or turn the check off (fconv_set_output_check(0), fc.set_output_check(False))")
 }

@@ -18,20 +18,20 @@ public enum FiniteCheck {
     /// True when every value is finite: `fck_all_finite`, an OR-reduction over the bit patterns
     /// (an all-ones exponent plus one carries into the sign bit, and only NaN/Inf have an
     /// all-ones exponent), vectorized and cloned for AVX2.
-    public static func allFinite(_ values: UnsafeBufferPointer<Float>) -> Bool {
+    package static func allFinite(_ values: UnsafeBufferPointer<Float>) -> Bool {
         guard let base = values.baseAddress, values.count > 0 else { return true }
         return fck_all_finite(base, values.count) != 0
     }
 
     /// `allFinite` split over up to `Parallel.threadCount` workers (it runs on every forward
     /// input, and a single core streams only about half the memory bandwidth).
-    public static func allFiniteParallel(_ values: UnsafeBufferPointer<Float>) -> Bool {
+    package static func allFiniteParallel(_ values: UnsafeBufferPointer<Float>) -> Bool {
         allFinite(values, workers: Parallel.threadCount)
     }
 
     /// `allFinite` split over up to `workers` workers (one below 2^18 values, where waking
     /// workers costs more than it saves).
-    public static func allFinite(_ values: UnsafeBufferPointer<Float>, workers: Int) -> Bool {
+    package static func allFinite(_ values: UnsafeBufferPointer<Float>, workers: Int) -> Bool {
         let parts = values.count >= (1 << 18) ? max(1, workers) : 1
         if parts <= 1 { return allFinite(values) }
         let bad = UnsafeMutablePointer<Bool>.allocate(capacity: parts)
@@ -44,7 +44,7 @@ public enum FiniteCheck {
     }
 
     /// `allFinite` over an array.
-    public static func allFinite(_ values: [Float]) -> Bool {
+    package static func allFinite(_ values: [Float]) -> Bool {
         values.withUnsafeBufferPointer { allFinite($0) }
     }
 
@@ -52,7 +52,7 @@ public enum FiniteCheck {
     /// holds NaN or infinities: naming the first operand that holds any (nil operands, such as an
     /// absent bias, are skipped), else as an overflow (`FactorConvError.overflow`). The operands
     /// are only read on that error path. Does nothing when `checksOutputs` is off.
-    public static func requireFiniteOutput(_ output: UnsafePointer<Float>, count: Int, workers: Int,
+    package static func requireFiniteOutput(_ output: UnsafePointer<Float>, count: Int, workers: Int,
                                            operands: [(name: String, values: UnsafePointer<Float>?, count: Int)]) throws {
         guard checksOutputs, !allFinite(UnsafeBufferPointer(start: output, count: count), workers: workers) else { return }
         for operand in operands {

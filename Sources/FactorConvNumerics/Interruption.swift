@@ -30,7 +30,7 @@ public enum Interruption {
     /// returns, since work skipped at a check point may have left its results incomplete, and in
     /// place of any other error `body` throws, which such incomplete work may have caused.
     /// - Parameter what: names the call in the `.cancelled` message.
-    public static func interruptible<Result>(_ what: @autoclosure () -> String,
+    package static func interruptible<Result>(_ what: @autoclosure () -> String,
                                              _ body: () throws -> Result) throws -> Result {
         try interruptible(what(), source: nil, body)
     }
@@ -58,11 +58,11 @@ public enum Interruption {
     /// it works for) has been interrupted. False outside interruptible calls. Non-throwing code
     /// inside a parallel loop reads it to skip the rest of its work; the call's owner then
     /// throws through `check` or at the end of `interruptible`.
-    public static var isRequested: Bool { fck_interrupt_requested() != 0 }
+    package static var isRequested: Bool { fck_interrupt_requested() != 0 }
 
     /// Throws `.cancelled` when the interruptible call running on this thread has been
     /// interrupted (a check point). `what` names the call in the message.
-    public static func check(_ what: @autoclosure () -> String) throws {
+    package static func check(_ what: @autoclosure () -> String) throws {
         if fck_interrupt_requested() != 0 {
             throw FactorConvError(.cancelled, "\(what()) was interrupted (fconv_interrupt)")
         }

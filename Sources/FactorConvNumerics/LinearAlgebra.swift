@@ -1,7 +1,7 @@
 /// Matrix products, mode-n products and the Khatri-Rao product, all through BLAS GEMM.
-extension Tensor {
+extension Tensor where Scalar: BLASScalar {
     /// `op(self) · op(other)` for 2-D tensors (op = transpose when the flag is set).
-    public func matmul(_ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false) throws -> Tensor {
+    package func matmul(_ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false) throws -> Tensor {
         try BLAS.require()
         guard rank == 2, other.rank == 2 else {
             throw FactorConvError.shape("matmul needs two matrices, got shapes \(shape) and \(other.shape)")
@@ -27,7 +27,7 @@ extension Tensor {
     }
 
     /// The mode-n product `T ×_n M` with `M` of shape `(J, I_n)`: mode n becomes size J.
-    public func modeProduct(_ matrix: Tensor, mode: Int) throws -> Tensor {
+    package func modeProduct(_ matrix: Tensor, mode: Int) throws -> Tensor {
         try BLAS.require()
         guard (0..<rank).contains(mode) else { throw FactorConvError.invalid("mode \(mode) out of range for rank \(rank)") }
         guard matrix.rank == 2, matrix.shape[1] == shape[mode] else {
@@ -62,7 +62,7 @@ extension Tensor {
     }
 
     /// Contracts mode `mode` with a vector `v` of length `shape[mode]`; the mode disappears.
-    public func contracting(_ v: [Scalar], mode: Int) throws -> Tensor {
+    package func contracting(_ v: [Scalar], mode: Int) throws -> Tensor {
         let row = try Tensor(shape: [1, v.count], scalars: v)
         let result = try modeProduct(row, mode: mode)
         var s = result.shape
@@ -72,25 +72,14 @@ extension Tensor {
 
     /// Khatri-Rao (column-wise Kronecker) product of matrices with equal column counts; the first
     /// matrix's row index varies slowest, matching `unfolded`.
-    public static func khatriRao(_ matrices: [Tensor]) throws -> Tensor {
+    package static func khatriRao(_ matrices: [Tensor]) throws -> Tensor {
         guard let first = matrices.first else { throw FactorConvError.invalid("khatriRao needs at least one matrix") }
         let r = first.shape.count == 2 ? first.shape[1] : -1
         guard matrices.allSatisfy({ $0.rank == 2 && $0.shape[1] == r }) else {
             throw FactorConvError.shape("khatriRao needs matrices with the same column count, got \(matrices.map { $0.shape })")
         }
-        var acc = first
-        for next in matrices.dropFirst() {
-            let rowsA = acc.shape[0], rowsB = next.shape[0]
-            let rows = try Checked.multiply(rowsA, rowsB, "khatriRao rows")
-            var out = [Scalar](repeating: 0, count: try Checked.multiply(rows, r, "khatriRao size"))
-            for i in 0..<rowsA {
-                for j in 0..<rowsB {
-                    let dst = (i * rowsB + j) * r
-                    for c in 0..<r { out[dst + c] = acc.scalars[i * r + c] * next.scalars[j * r + c] }
-                }
-            }
-            acc = Tensor(uncheckedShape: [rows, r], scalars: out)
-        }
-        return acc
+        let rows = try Checked.product(matrices.map { $0.shape[0] }, "khatriRao rows")
+        _ = try Checked.multiply(rows, r, "khatriRao size")
+        return khatriRaoProduct(matrices[...], columns: r)
     }
 }

@@ -34,7 +34,7 @@ public enum MemoryLimit {
 
     /// Throws `.outOfMemory` when `elements` values of `bytesPerElement` bytes exceed the bound.
     /// - Parameter what: what the memory is for, for the message.
-    public static func check(elements: Int, bytesPerElement: Int = 4, _ what: @autoclosure () -> String) throws {
+    package static func check(elements: Int, bytesPerElement: Int = 4, _ what: @autoclosure () -> String) throws {
         let (total, overflow) = elements.multipliedReportingOverflow(by: bytesPerElement)
         let limit = bytes
         if overflow || elements < 0 || total > limit {

@@ -27,7 +27,7 @@ public enum Parallel {
     }
 
     /// The online processors (`sysconf(_SC_NPROCESSORS_ONLN)`), read once.
-    public static let processorCount = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    package static let processorCount = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
     /// The most workers of `forEach(count, maxWorkers: workers)` that run at the same time:
     /// min(count, workers, processors), since `DispatchQueue.concurrentPerform` runs its
@@ -35,7 +35,7 @@ public enum Parallel {
     /// thread's CPU affinity allows, never more than the online ones). Memory estimates count
     /// the scratch each running worker borrows with it, so that threads beyond the processors
     /// or the work add nothing (at least 1).
-    public static func simultaneousWorkers(_ count: Int, maxWorkers workers: Int) -> Int {
+    package static func simultaneousWorkers(_ count: Int, maxWorkers workers: Int) -> Int {
         max(1, min(count, workers, processorCount))
     }
 
@@ -44,7 +44,7 @@ public enum Parallel {
     /// run as part of the caller's interruptible call, if any (`Interruption.isRequested` in
     /// `body` reports the caller's interruption). Scratch a worker needs should be borrowed inside
     /// `body`, so that only the workers running at once (`simultaneousWorkers`) hold some.
-    public static func forEach(_ count: Int, maxWorkers: Int? = nil, _ body: (Int) -> Void) {
+    package static func forEach(_ count: Int, maxWorkers: Int? = nil, _ body: (Int) -> Void) {
         let workers = min(count, maxWorkers ?? threadCount)
         if workers <= 1 {
             for i in 0..<count { body(i) }

@@ -63,7 +63,7 @@ public struct Tensor<Scalar: TensorScalar>: Equatable, Sendable {
     public var strides: [Int] { Tensor.rowMajorStrides(shape) }
 
     /// Row-major strides (in elements) of `shape`.
-    public static func rowMajorStrides(_ shape: [Int]) -> [Int] {
+    package static func rowMajorStrides(_ shape: [Int]) -> [Int] {
         var strides = [Int](repeating: 1, count: shape.count)
         var acc = 1
         for axis in stride(from: shape.count - 1, through: 0, by: -1) {
@@ -116,7 +116,7 @@ public struct Tensor<Scalar: TensorScalar>: Equatable, Sendable {
 
     /// An array of `count` floats written by `fill` (which must set every element), without the
     /// zero-filling pass of `Array(repeating:count:)` — outputs are large and written anyway.
-    public static func uninitializedFloats(_ count: Int, _ fill: (UnsafeMutablePointer<Float>) throws -> Void) rethrows -> [Float] {
+    package static func uninitializedFloats(_ count: Int, _ fill: (UnsafeMutablePointer<Float>) throws -> Void) rethrows -> [Float] {
         try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             if count > 0 { try fill(buffer.baseAddress!) }
             initialized = count
@@ -124,7 +124,7 @@ public struct Tensor<Scalar: TensorScalar>: Equatable, Sendable {
     }
 
     /// Frobenius norm, accumulated in Double.
-    public var norm: Double {
+    package var norm: Double {
         var s = 0.0
         for v in scalars { let d = Double(v); s += d * d }
         return s.squareRoot()

@@ -79,7 +79,7 @@ extension Tensor {
     }
 
     /// Moves axis `source` to position `destination`, other axes keeping their order (numpy `moveaxis`).
-    public func movingAxis(_ source: Int, to destination: Int) throws -> Tensor {
+    package func movingAxis(_ source: Int, to destination: Int) throws -> Tensor {
         guard (0..<rank).contains(source), (0..<rank).contains(destination) else {
             throw FactorConvError.invalid("moveaxis(\(source), \(destination)) out of range for a tensor of rank \(rank)")
         }
@@ -90,14 +90,14 @@ extension Tensor {
     }
 
     /// Mode-n unfolding `reshape(moveaxis(T, n, 0), (I_n, -1))`, shape `(I_n, count / I_n)`.
-    public func unfolded(_ mode: Int) throws -> Tensor {
+    package func unfolded(_ mode: Int) throws -> Tensor {
         let moved = try movingAxis(mode, to: 0)
         let rows = shape[mode]
         return Tensor(uncheckedShape: [rows, rows == 0 ? 0 : count / rows], scalars: moved.scalars)
     }
 
     /// The inverse of `unfolded(mode)`: a `(shape[mode], -1)` matrix folded back into `shape`.
-    public static func folded(_ matrix: Tensor, mode: Int, shape: [Int]) throws -> Tensor {
+    package static func folded(_ matrix: Tensor, mode: Int, shape: [Int]) throws -> Tensor {
         guard (0..<shape.count).contains(mode) else { throw FactorConvError.invalid("fold mode \(mode) out of range for shape \(shape)") }
         var movedShape = shape
         movedShape.remove(at: mode)

@@ -11,9 +11,9 @@ import Glibc
 /// (a quarter of the memory bound for the shared pool), and buffers nobody borrowed for
 /// `idleSeconds` are freed the next time any buffer is borrowed or given back — the pool has no
 /// thread of its own, so an idle process keeps them until then, or until `releaseAll`.
-public final class Workspace: Sendable {
+package final class Workspace: Sendable {
     /// The shared pool.
-    public static let shared = Workspace(maxRetained: 16, idleSeconds: 5, maxRetainedBytes: { MemoryLimit.bytes / 4 })
+    package static let shared = Workspace(maxRetained: 16, idleSeconds: 5, maxRetainedBytes: { MemoryLimit.bytes / 4 })
 
     // Unchecked: a buffer is owned by exactly one borrower or by the pool, never both.
     private struct Buffer: @unchecked Sendable {
@@ -50,7 +50,7 @@ public final class Workspace: Sendable {
 
     /// Lends `body` an uninitialized buffer of at least `count` elements of `T` (64-byte aligned).
     /// The buffer is only valid inside `body`.
-    public func withBuffer<T, R>(of _: T.Type, count: Int, _ body: (UnsafeMutablePointer<T>) throws -> R) rethrows -> R {
+    package func withBuffer<T, R>(of _: T.Type, count: Int, _ body: (UnsafeMutablePointer<T>) throws -> R) rethrows -> R {
         let bytes = max(64, count * MemoryLayout<T>.stride)
         let buffer = take(bytes: bytes)
         defer { giveBack(buffer) }
@@ -61,7 +61,7 @@ public final class Workspace: Sendable {
     /// (`malloc_trim`). Buffers lent out at the time come back to the pool as usual.
     /// - Returns: the bytes of the buffers freed.
     @discardableResult
-    public func releaseAll() -> Int {
+    package func releaseAll() -> Int {
         let all = retained.withLock { pool in
             defer { pool = Retained() }
             return pool.buffers
@@ -80,7 +80,7 @@ public final class Workspace: Sendable {
     }()
 
     /// The bytes of the buffers the pool keeps now.
-    public var retainedBytes: Int { retained.withLock { $0.bytes } }
+    package var retainedBytes: Int { retained.withLock { $0.bytes } }
 
     private func take(bytes: Int) -> Buffer {
         let now = clock()

@@ -6,7 +6,7 @@ import FactorConv
 // .format / .io / .outOfMemory error — never a crash, never a huge allocation.
 
 private let f32x4 = [UInt8](repeating: 0, count: 16)
-private let validMeta = #"{"format_version":1,"library_version":"0.1.0","factorization":"dense","in_channels":1,"out_channels":1,"kernel_size":[4],"rank":[],"n_layers":[],"stride":[[1]],"padding":[[0]],"dilation":[[1]],"has_bias":[false],"implementation":"reconstructed"}"#
+private let validMeta = #"{"format_version":1,"library_version":"\#(FactorizedConv.libraryVersion)","factorization":"dense","in_channels":1,"out_channels":1,"kernel_size":[4],"rank":[],"n_layers":[],"stride":[[1]],"padding":[[0]],"dilation":[[1]],"has_bias":[false],"implementation":"reconstructed"}"#
 
 /// A header with one 4-float tensor named weight.tensor plus `metadata` (JSON-escaped).
 private func denseHeader(metadata: String?, tensor: String = #""dtype":"F32","shape":[1,1,4],"data_offsets":[0,16]"#) -> String {

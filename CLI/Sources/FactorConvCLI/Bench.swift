@@ -23,7 +23,7 @@ struct Bench: ParsableCommand {
         let conv = try source.load()
         let index = source.index
         let shape = inputShape.values
-        guard shape.allSatisfy({ $0 >= 1 }), let count = try? Checked.product(shape, "--input-shape"),
+        guard shape.allSatisfy({ $0 >= 1 }), let count = checkedProduct(shape),
               count < 1 << 31 else {
             throw ToolError(message: "--input-shape \(shape) must have sizes >= 1 and fewer than 2^31 elements")
         }

@@ -62,8 +62,8 @@ func describeBundle(_ bundle: LayerBundle) {
 func denseEquivalent(_ conv: FactorizedConv) -> String {
     let sizes = [conv.layers.count, conv.outChannels, conv.inChannels] + conv.kernelSize
     let parameters = Double(max(conv.parameterCount, 1))
-    if let kernel = try? Checked.product(sizes, "dense kernel"),
-       let count = try? Checked.add(kernel, conv.bias?.count ?? 0, "dense parameters") {
+    if let kernel = checkedProduct(sizes),
+       let count = checkedSum(kernel, conv.bias?.count ?? 0) {
         return "dense equivalent: \(grouped(count)), \(fixed(Double(count) / parameters, 2))x"
     }
     let count = sizes.reduce(1.0) { $0 * Double($1) }

@@ -2,7 +2,7 @@
 /// safetensors headers and the layer configuration. Written here (rather than Foundation's
 /// JSONSerialization) so the release library stays free of Foundation and every limit — input
 /// size, nesting depth, number syntax — is under our control for hostile files.
-public enum JSONValue: Equatable, Sendable {
+package enum JSONValue: Equatable, Sendable {
     /// `null`.
     case null
     /// `true` / `false`.
@@ -16,7 +16,7 @@ public enum JSONValue: Equatable, Sendable {
     /// An object; key order is kept as read (duplicate keys are rejected by the parser).
     case object([(String, JSONValue)])
 
-    public static func == (a: JSONValue, b: JSONValue) -> Bool {
+    package static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
         case (.bool(let x), .bool(let y)): return x == y
@@ -30,20 +30,20 @@ public enum JSONValue: Equatable, Sendable {
     }
 
     /// The value for `key` of an object (nil for a missing key or a non-object).
-    public subscript(key: String) -> JSONValue? {
+    package subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.0 == key }?.1
     }
 
     /// Parses UTF-8 JSON text.
     /// - Throws: `.format` naming the byte offset and what was expected.
-    public static func parse<C: Collection>(_ bytes: C, maxDepth: Int = 64) throws -> JSONValue where C.Element == UInt8 {
+    package static func parse<C: Collection>(_ bytes: C, maxDepth: Int = 64) throws -> JSONValue where C.Element == UInt8 {
         var parser = JSONParser(bytes: Array(bytes), maxDepth: maxDepth)
         return try parser.parseDocument()
     }
 
     /// Compact JSON text with members in their stored order.
-    public var serialized: String {
+    package var serialized: String {
         var out = ""
         write(into: &out)
         return out

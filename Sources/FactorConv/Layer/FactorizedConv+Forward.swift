@@ -8,14 +8,15 @@ extension FactorizedConv {
     ///   that overflowed to inf/NaN (`FiniteCheck.checksOutputs`), `.outOfMemory` beyond the
     ///   memory bound, `.cancelled`. A batch of 0 gives an empty output.
     public func forward(_ x: Tensor<Float>, layer: [Int] = []) throws -> Tensor<Float> {
-        let (pipeline, shapes, outShape) = try plan(inputShape: x.shape, layer: layer)
+        try BLAS.require()
+        let plan = try plan(inputShape: x.shape, layer: layer)
         let y = try x.scalars.withUnsafeBufferPointer { xp in
-            try Tensor<Float>.uninitializedFloats(try Checked.product(outShape, "output shape")) { yp in
-                try pipeline.forward(input: xp.baseAddress!, inputShape: x.shape, imageShapes: shapes, output: yp,
-                                     rejectingNonFinite: true)
+            try Tensor<Float>.uninitializedFloats(plan.outputCount) { yp in
+                try plan.pipeline.forward(input: xp.baseAddress!, inputShape: x.shape, imageShapes: plan.imageShapes,
+                                          output: yp, rejectingNonFinite: true)
             }
         }
-        return try Tensor(shape: outShape, scalars: y)
+        return try Tensor(shape: plan.outputShape, scalars: y)
     }
 
     /// `forward` on raw buffers (the C ABI's path): `input` holds `Π inputShape` floats.
@@ -25,20 +26,25 @@ extension FactorizedConv {
     /// `output`: `output` must hold the output's elements (else `.bufferTooSmall`) and, when
     /// `expectedShape` is given, the output must have exactly that shape (else `.shapeMismatch`).
     /// Interruptible as `forward(_:layer:)` (then `output` is partly written).
+    ///
+    /// One snapshot of the layer, one validation of the input and one plan (cached per input
+    /// shape) serve the whole call. With `requiringBLAS: false` the caller has already loaded
+    /// BLAS (the C boundary's `guarded` does it once per call).
     /// - Returns: the output shape.
     @discardableResult
-    public func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutableBufferPointer<Float>,
-                        expectedShape: [Int]? = nil, layer: [Int] = []) throws -> [Int] {
-        let (pipeline, shapes, outShape) = try plan(inputShape: inputShape, layer: layer)
+    package func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutableBufferPointer<Float>,
+                        expectedShape: [Int]? = nil, layer: [Int] = [], requiringBLAS: Bool = true) throws -> [Int] {
+        if requiringBLAS { try BLAS.require() }
+        let plan = try plan(inputShape: inputShape, layer: layer)
+        let outShape = plan.outputShape
         if let expectedShape, expectedShape != outShape {
             throw FactorConvError.shape("the output has shape \(outShape), not the expected \(expectedShape) (did the layer change?)")
         }
-        let needed = try Checked.product(outShape, "output shape")
-        guard output.count >= needed, let base = output.baseAddress else {
-            throw FactorConvError(.bufferTooSmall, "output holds \(output.count) elements but the output \(outShape) needs \(needed)")
+        guard output.count >= plan.outputCount, let base = output.baseAddress else {
+            throw FactorConvError(.bufferTooSmall, "output holds \(output.count) elements but the output \(outShape) needs \(plan.outputCount)")
         }
-        try pipeline.forward(input: input, inputShape: inputShape, imageShapes: shapes, output: base,
-                             rejectingNonFinite: true)
+        try plan.pipeline.forward(input: input, inputShape: inputShape, imageShapes: plan.imageShapes, output: base,
+                                  rejectingNonFinite: true)
         return outShape
     }
 
@@ -64,22 +70,27 @@ extension FactorizedConv {
 
     // MARK: - Internals
 
-    /// The pipeline, its image shapes (`ConvPipeline.imageShapes`) and the output shape for one
-    /// forward call (validating everything first).
-    func plan(inputShape: [Int], layer: [Int]) throws -> (ConvPipeline, [[Int]], [Int]) {
-        try BLAS.require()
+    /// The plan of one forward call: the input validated against one snapshot of the layer, the
+    /// plan for its shape (cached per shape and parameter version: the `.auto` choice, the
+    /// pipeline, the image and output shapes), and the memory check. BLAS must be loaded.
+    func plan(inputShape: [Int], layer: [Int]) throws -> ForwardPlan {
         let s = snapshot
         try validateInput(inputShape, state: s)
         let flat = try layers.flatIndex(layer)
-        let implementation = try choose(s, flat: flat, inputShape: inputShape)
-        let pipeline = try cachedPipeline(s, flat: flat, implementation: implementation)
-        let (images, outShape) = try pipeline.imageAndOutputShapes(input: inputShape)
-        // The output plus what the pipeline allocates with the workers it will use: refuse before allocating.
-        try MemoryLimit.check(elements: try Checked.add(try Checked.product(outShape, "output shape"),
-                                                        try pipeline.workspaceFloats(input: inputShape, imageShapes: images,
-                                                                                     workers: Parallel.threadCount), "workspace"),
+        let plan = try cache.plan(layer: flat, implementation: s.implementation, input: inputShape, version: s.version) {
+            let implementation = try choose(s, flat: flat, inputShape: inputShape)
+            let pipeline = try cachedPipeline(s, flat: flat, implementation: implementation)
+            let (images, outShape) = try pipeline.imageAndOutputShapes(input: inputShape)
+            return ForwardPlan(pipeline: pipeline, imageShapes: images, outputShape: outShape,
+                               outputCount: try Checked.product(outShape, "output shape"))
+        }
+        // The output plus what the pipeline allocates with the workers it will use: refuse before
+        // allocating (each call: the thread count and the memory bound may have changed).
+        try MemoryLimit.check(elements: try Checked.add(plan.outputCount,
+                                                        try plan.pipeline.workspaceFloats(input: inputShape, imageShapes: plan.imageShapes,
+                                                                                          workers: Parallel.threadCount), "workspace"),
                               "forward of input \(inputShape)")
-        return (pipeline, images, outShape)
+        return plan
     }
 
     /// The cached (or newly built) pipeline of layer `flat` for a concrete implementation.

@@ -3,7 +3,7 @@ extension RankResolver {
     /// an int is used as is.
     /// - Throws: `.invalidArgument` when the rank is not positive (a small fraction can round to 0;
     ///   tltorch would silently build an empty tensor) or a per-mode list is given.
-    public static func cpRank(shape: [Int], rank: RankSpec) throws -> Int {
+    package static func cpRank(shape: [Int], rank: RankSpec) throws -> Int {
         try validateRankShape(shape)
         switch rank {
         case .same, .fraction:

@@ -2,14 +2,14 @@
 ///
 /// The shape is always the *factorized tensor* shape: layer modes first, and for TT the
 /// `(C_in, K..., C_out)` layout (see `KernelLayout`).
-public enum RankResolver {
+package enum RankResolver {
     /// Resolves `rank` for a tensor of `shape` factorized as `factorization`.
     ///
     /// `fixedModes` (absolute mode indices) is only meaningful for Tucker; passing a non-empty list
     /// for another factorization is an error here (tltorch warns and ignores it).
     /// - Throws: `.invalidArgument` for a rank that resolves below 1, malformed lists, a rank for a
     ///   dense tensor other than `'same'`, or misplaced fixed modes.
-    public static func resolve(
+    package static func resolve(
         _ rank: RankSpec, factorization: Factorization, shape: [Int], fixedModes: [Int] = []
     ) throws -> TensorRank {
         if factorization != .tucker && !fixedModes.isEmpty {

@@ -7,7 +7,7 @@ extension RankResolver {
     /// An int r gives `(1, r, ..., r, 1)`; a list must have length d + 1, ones at both ends and
     /// positive entries. A one-mode tensor has ranks `(1, 1)`.
     /// - Throws: `.invalidArgument` for an invalid fraction, int or list.
-    public static func ttRank(shape: [Int], rank: RankSpec) throws -> [Int] {
+    package static func ttRank(shape: [Int], rank: RankSpec) throws -> [Int] {
         try validateRankShape(shape)
         let d = shape.count
         switch rank {

@@ -6,7 +6,7 @@ extension RankResolver {
     /// `max(round_half_even(s_i x), 1)`, fixed modes get `s_i`. An int r gives r (or `s_i` for fixed
     /// modes) everywhere; a per-mode list is used as is but must have one positive entry per mode.
     /// - Throws: `.invalidArgument` for an invalid fraction, int, list or fixed mode index.
-    public static func tuckerRank(shape: [Int], rank: RankSpec, fixedModes: [Int] = []) throws -> [Int] {
+    package static func tuckerRank(shape: [Int], rank: RankSpec, fixedModes: [Int] = []) throws -> [Int] {
         try validateRankShape(shape)
         let fixed = try validatedFixedModes(fixedModes, modeCount: shape.count)
         switch rank {

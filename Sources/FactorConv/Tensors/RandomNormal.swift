@@ -6,12 +6,12 @@ import Darwin
 
 /// A small, reproducible normal generator: xoshiro256** seeded through SplitMix64, Box-Muller
 /// transform. The same seed gives the same stream on every platform (no libc RNG involved).
-public struct NormalGenerator: Sendable {
+package struct NormalGenerator: Sendable {
     private var state: (UInt64, UInt64, UInt64, UInt64)
     private var spare: Double?
 
     /// Creates a generator whose stream is fully determined by `seed`.
-    public init(seed: UInt64) {
+    package init(seed: UInt64) {
         // SplitMix64 spreads any seed (even 0) over the 256-bit state, which must not be all zero.
         var s = seed
         func splitMix() -> UInt64 {
@@ -25,7 +25,7 @@ public struct NormalGenerator: Sendable {
     }
 
     /// The next 64 random bits (xoshiro256**).
-    public mutating func nextUInt64() -> UInt64 {
+    package mutating func nextUInt64() -> UInt64 {
         let result = rotl(state.1 &* 5, 7) &* 9
         let t = state.1 << 17
         state.2 ^= state.0
@@ -38,12 +38,12 @@ public struct NormalGenerator: Sendable {
     }
 
     /// A uniform double in (0, 1] (never 0, so its logarithm is finite).
-    public mutating func nextUniform() -> Double {
+    package mutating func nextUniform() -> Double {
         Double((nextUInt64() >> 11) + 1) * 0x1.0p-53
     }
 
     /// A standard normal sample (Box-Muller; the second value of each pair is kept for the next call).
-    public mutating func nextNormal() -> Double {
+    package mutating func nextNormal() -> Double {
         if let z = spare {
             spare = nil
             return z
@@ -56,7 +56,7 @@ public struct NormalGenerator: Sendable {
     }
 
     /// A tensor of i.i.d. `N(0, std²)` samples, in row-major order.
-    public mutating func normalTensor(shape: [Int], std: Double) -> Tensor<Float> {
+    package mutating func normalTensor(shape: [Int], std: Double) -> Tensor<Float> {
         var t = Tensor<Float>(shape: shape)
         for i in t.scalars.indices { t.scalars[i] = Float(std * nextNormal()) }
         return t

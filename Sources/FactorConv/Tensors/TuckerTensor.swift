@@ -46,7 +46,7 @@ public struct TuckerTensor: Equatable, Sendable {
     /// other modes keeping their rank size. E.g. the Tucker conv's spatial kernel
     /// `(R_out, R_in, K...)` is `coreTimesFactors(modes: Set(2..<shape.count))`.
     /// - Throws: `.invalidArgument` for a mode out of range.
-    public func coreTimesFactors(modes: Set<Int>) throws -> Tensor<Float> {
+    package func coreTimesFactors(modes: Set<Int>) throws -> Tensor<Float> {
         for m in modes where !factors.indices.contains(m) {
             throw FactorConvError.invalid("mode \(m) is out of range for a Tucker tensor with \(factors.count) modes")
         }

@@ -65,7 +65,7 @@ public struct ConvGeometry: Equatable, Hashable, Sendable, CustomStringConvertib
     }
 
     /// A new geometry with one dimension inserted at `position` (used by transduction).
-    public func inserting(at position: Int, stride s: Int, padding p: Int, dilation d: Int) throws -> ConvGeometry {
+    package func inserting(at position: Int, stride s: Int, padding p: Int, dilation d: Int) throws -> ConvGeometry {
         var st = stride, pa = padding, di = dilation
         st.insert(s, at: position); pa.insert(p, at: position); di.insert(d, at: position)
         return try ConvGeometry(order: order + 1, stride: st, padding: pa, dilation: di)

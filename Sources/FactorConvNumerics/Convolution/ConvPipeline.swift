@@ -1,5 +1,5 @@
 /// One step of a factorized convolution, applied to one image (C, S_1..S_N).
-public enum ConvStage: Sendable {
+package enum ConvStage: Sendable {
     /// Channel mixing `y = W · x (+ bias)`: `weight` is (C_out, C_in); spatial size unchanged.
     case pointwise(weight: Tensor<Float>, bias: [Float]?)
     /// Depthwise conv: channel c convolved with `taps[c]`; `taps` is (C, K_1..K_N).
@@ -47,9 +47,9 @@ public enum ConvStage: Sendable {
 /// A chain of `ConvStage`s run image by image, with intermediates in reused workspace buffers:
 /// the execution engine of every factorized forward path (CP, Tucker, TT, mobilenet) and of the
 /// reconstructed path (a single dense stage).
-public struct ConvPipeline: Sendable {
+package struct ConvPipeline: Sendable {
     /// The stages, applied in order.
-    public let stages: [ConvStage]
+    package let stages: [ConvStage]
     /// Per stage, the Winograd-transformed kernel of a dense stage that qualifies (else nil):
     /// computed on the stage's first run rather than on every forward call.
     private let winogradKernels: [LazyWinogradKernel?]
@@ -62,7 +62,7 @@ public struct ConvPipeline: Sendable {
     static let defaultMinFlopsPerWorker = 30e6
 
     /// Creates a pipeline; stage shapes are checked against each other on first use.
-    public init(stages: [ConvStage]) {
+    package init(stages: [ConvStage]) {
         self.init(stages: stages, minFlopsPerWorker: Self.defaultMinFlopsPerWorker)
     }
 
@@ -79,7 +79,7 @@ public struct ConvPipeline: Sendable {
     /// The per-image shapes (C, S...) before the first stage and after each stage.
     /// - Throws: `.shapeMismatch` for an image the stages do not fit, `.invalidArgument` for
     ///   channels or a plane (Π S) beyond 32-bit ints (`Checked.int32`).
-    public func imageShapes(input image: [Int]) throws -> [[Int]] {
+    package func imageShapes(input image: [Int]) throws -> [[Int]] {
         var shapes = [image]
         for stage in stages { shapes.append(try stage.outputShape(shapes.last!)) }
         for shape in shapes {
@@ -91,20 +91,20 @@ public struct ConvPipeline: Sendable {
     }
 
     /// Output shape (B, C_out, S'...) for an input shape (B, C_in, S...).
-    public func outputShape(input: [Int]) throws -> [Int] {
+    package func outputShape(input: [Int]) throws -> [Int] {
         try imageAndOutputShapes(input: input).output
     }
 
     /// The image shapes (`imageShapes`) and the output shape for an input shape (B, C_in, S...):
     /// what a forward call needs first, for its memory check and its buffers.
-    public func imageAndOutputShapes(input: [Int]) throws -> (images: [[Int]], output: [Int]) {
+    package func imageAndOutputShapes(input: [Int]) throws -> (images: [[Int]], output: [Int]) {
         guard input.count >= 3 else { throw FactorConvError.shape("input shape \(input) needs (batch, channels, spatial...)") }
         let images = try imageShapes(input: Array(input.dropFirst()))
         return (images, [input[0]] + images.last!)
     }
 
     /// Multiply-adds × 2 of a forward pass over `input` (B, C, S...): a cost model for 'auto'.
-    public func flops(input: [Int]) throws -> Double {
+    package func flops(input: [Int]) throws -> Double {
         try imageFlops(imageShapes(input: Array(input.dropFirst()))) * Double(input[0])
     }
 
@@ -116,7 +116,7 @@ public struct ConvPipeline: Sendable {
     }
 
     /// Runs the pipeline on a tensor.
-    public func forward(_ x: Tensor<Float>) throws -> Tensor<Float> {
+    package func forward(_ x: Tensor<Float>) throws -> Tensor<Float> {
         try BLAS.require()
         let (images, outShape) = try imageAndOutputShapes(input: x.shape)
         let y = try x.scalars.withUnsafeBufferPointer { xp in
@@ -138,7 +138,7 @@ public struct ConvPipeline: Sendable {
     /// is a pointwise one (it reads every input value), its channel mixing checks the input;
     /// else it is checked in a pass before. Each image's output is checked right after it is
     /// written, while it is still in cache (a lone dense stage's, after the whole batch).
-    public func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutablePointer<Float>,
+    package func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutablePointer<Float>,
                         rejectingNonFinite: Bool = false) throws {
         try forward(input: input, inputShape: inputShape, imageShapes: imageShapes(input: Array(inputShape.dropFirst())),
                     output: output, rejectingNonFinite: rejectingNonFinite)
@@ -150,7 +150,7 @@ public struct ConvPipeline: Sendable {
     ///
     /// An interruptible call (`Interruption`), checked per image, between stages and per block
     /// of a dense stage: when interrupted it throws `.cancelled` with the output partly written.
-    public func forward(input: UnsafePointer<Float>, inputShape: [Int], imageShapes shapes: [[Int]],
+    package func forward(input: UnsafePointer<Float>, inputShape: [Int], imageShapes shapes: [[Int]],
                         output: UnsafeMutablePointer<Float>, rejectingNonFinite: Bool) throws {
         try Interruption.interruptible("forward") {
             try run(input: input, inputShape: inputShape, imageShapes: shapes, output: output,
@@ -277,7 +277,7 @@ public struct ConvPipeline: Sendable {
     /// intermediate buffers and the largest scratch of a stage (`DenseConvolution.workspaceFloats`,
     /// the channel mixing's block per running worker); plus the check flags and the Winograd
     /// kernels of dense stages not yet transformed.
-    public func workspaceFloats(input: [Int], imageShapes shapes: [[Int]], workers requested: Int) throws -> Int {
+    package func workspaceFloats(input: [Int], imageShapes shapes: [[Int]], workers requested: Int) throws -> Int {
         let batch = input[0], workers = max(1, requested)
         guard batch > 0 else { return 0 }
         func plus(_ a: Int, _ b: Int) throws -> Int { try Checked.add(a, b, "workspace") }

@@ -1,44 +1,44 @@
 /// The validated sizes of one dense N-D convolution: input (B, C_in, S...), kernel
 /// (C_out, C_in, K...), geometry, and the derived output (B, C_out, S'...).
-public struct ConvProblem: Equatable, Sendable {
+package struct ConvProblem: Equatable, Sendable {
     /// Batch size.
-    public let batch: Int
+    package let batch: Int
     /// Input channels.
-    public let inChannels: Int
+    package let inChannels: Int
     /// Output channels.
-    public let outChannels: Int
+    package let outChannels: Int
     /// Input spatial sizes S_1..S_N.
-    public let inputSpatial: [Int]
+    package let inputSpatial: [Int]
     /// Kernel spatial sizes K_1..K_N.
-    public let kernel: [Int]
+    package let kernel: [Int]
     /// Output spatial sizes S'_1..S'_N.
-    public let outputSpatial: [Int]
+    package let outputSpatial: [Int]
     /// Stride, padding and dilation.
-    public let geometry: ConvGeometry
+    package let geometry: ConvGeometry
 
     /// The number of spatial dimensions N.
-    public var order: Int { kernel.count }
+    package var order: Int { kernel.count }
     /// Full input shape (B, C_in, S...).
-    public var inputShape: [Int] { [batch, inChannels] + inputSpatial }
+    package var inputShape: [Int] { [batch, inChannels] + inputSpatial }
     /// Full kernel shape (C_out, C_in, K...).
-    public var weightShape: [Int] { [outChannels, inChannels] + kernel }
+    package var weightShape: [Int] { [outChannels, inChannels] + kernel }
     /// Full output shape (B, C_out, S'...).
-    public var outputShape: [Int] { [batch, outChannels] + outputSpatial }
+    package var outputShape: [Int] { [batch, outChannels] + outputSpatial }
     /// Elements per input image, kernel taps per output channel, output positions per image.
-    public var inputImageCount: Int { inChannels * inputSpatial.reduce(1, *) }
-    public var kernelVolume: Int { kernel.reduce(1, *) }
-    public var outputPositions: Int { outputSpatial.reduce(1, *) }
+    package var inputImageCount: Int { inChannels * inputSpatial.reduce(1, *) }
+    package var kernelVolume: Int { kernel.reduce(1, *) }
+    package var outputPositions: Int { outputSpatial.reduce(1, *) }
     /// Element counts of the whole input, kernel and output.
-    public var inputCount: Int { batch * inputImageCount }
-    public var weightCount: Int { outChannels * inChannels * kernelVolume }
-    public var outputCount: Int { batch * outChannels * outputPositions }
+    package var inputCount: Int { batch * inputImageCount }
+    package var weightCount: Int { outChannels * inChannels * kernelVolume }
+    package var outputCount: Int { batch * outChannels * outputPositions }
     /// Multiply-adds × 2.
-    public var flops: Double { 2 * Double(outputCount) * Double(inChannels * kernelVolume) }
+    package var flops: Double { 2 * Double(outputCount) * Double(inChannels * kernelVolume) }
 
     /// Validates an input shape and a kernel shape against each other and the geometry.
     /// - Throws: `.invalidArgument` for non-positive sizes (but a batch of 0) or overflowing element counts,
     ///   `.shapeMismatch` for rank or channel disagreement or a kernel larger than the padded input.
-    public init(inputShape: [Int], weightShape: [Int], geometry: ConvGeometry) throws {
+    package init(inputShape: [Int], weightShape: [Int], geometry: ConvGeometry) throws {
         let n = geometry.order
         guard inputShape.count == n + 2 else {
             throw FactorConvError.shape("input shape \(inputShape) must have \(n + 2) dimensions (batch, channels, \(n) spatial)")
@@ -76,7 +76,7 @@ public struct ConvProblem: Equatable, Sendable {
     }
 
     /// True when the convolution is a plain channel mix: 1×…×1 kernel, stride 1, no padding.
-    public var isPointwise: Bool { Self.isPointwise(kernel: kernel, geometry: geometry) }
+    package var isPointwise: Bool { Self.isPointwise(kernel: kernel, geometry: geometry) }
 
     /// `isPointwise` for kernel sizes K... and a geometry, before any input shape is known.
     static func isPointwise(kernel: some Collection<Int>, geometry: ConvGeometry) -> Bool {

@@ -1,7 +1,7 @@
 /// A simple roofline-style time estimate of a pipeline, used by `implementation='auto'` to pick
 /// the fastest path deterministically. Rates are per-core estimates (calibrated with
 /// Benchmarks/ConvBench); only their ratios matter for the choice.
-public enum CostModel {
+package enum CostModel {
     /// Sustained GEMM rate of the BLAS kernels (FLOP/s).
     static let gemmRate = 110e9
     /// Rate of the depthwise shifted-axpy kernel (FLOP/s).
@@ -10,7 +10,7 @@ public enum CostModel {
     static let bandwidth = 12e9
 
     /// Estimated seconds for one forward pass of `pipeline` over an input of shape `input`.
-    public static func seconds(_ pipeline: ConvPipeline, input: [Int]) throws -> Double {
+    package static func seconds(_ pipeline: ConvPipeline, input: [Int]) throws -> Double {
         let shapes = try pipeline.imageShapes(input: Array(input.dropFirst()))
         let batch = Double(input[0])
         var total = 0.0

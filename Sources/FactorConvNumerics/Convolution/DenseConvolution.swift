@@ -48,7 +48,7 @@ public enum DenseConvolution {
     /// Throws `.outOfMemory` when the output of `problem` plus what a forward on `workers` threads
     /// allocates (`workspaceFloats`, with the weight's transform not yet cached) exceed the memory
     /// bound: the functional convolution's check before it allocates anything.
-    public static func checkMemory(_ problem: ConvProblem, workers: Int) throws {
+    package static func checkMemory(_ problem: ConvProblem, workers: Int) throws {
         try MemoryLimit.check(elements: try Checked.add(problem.outputCount,
                                                         try workspaceFloats(problem, workers: workers, transformedWeight: false),
                                                         "workspace"),
@@ -58,7 +58,7 @@ public enum DenseConvolution {
     /// `forward` on raw buffers, then the output check (`FiniteCheck.checksOutputs`): an output
     /// holding NaN/Inf throws `.numerical`, naming the input, weight or bias if one holds NaN/Inf,
     /// else as an overflow. The output pass runs only over memory the forward just wrote.
-    public static func checkedForward(_ problem: ConvProblem, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    package static func checkedForward(_ problem: ConvProblem, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                       bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, workers: Int) throws {
         forward(problem, input: input, weight: weight, bias: bias, output: output, workers: workers)
         try FiniteCheck.requireFiniteOutput(output, count: problem.outputCount, workers: workers, operands: [
@@ -76,7 +76,7 @@ public enum DenseConvolution {
     /// Blocks of work not started when the interruptible call it runs in is interrupted are
     /// skipped, leaving the output incomplete: callers run it inside `Interruption.interruptible`,
     /// which then throws `.cancelled`. A transformed kernel it caches is always complete.
-    public static func forward(_ problem: ConvProblem, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    package static func forward(_ problem: ConvProblem, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
                                workers: Int = Parallel.threadCount, winogradWeight: UnsafePointer<Float>? = nil) {
         // An empty batch has nothing to compute (and every plan below assumes images).
@@ -184,7 +184,7 @@ public enum DenseConvolution {
     /// shares of a split inside one item, or processors), plus the weight's Winograd transform
     /// and its cache entry unless `transformedWeight` (the caller passes U). Counts from the
     /// plans the forward itself would choose.
-    public static func workspaceFloats(_ problem: ConvProblem, workers requested: Int, transformedWeight: Bool) throws -> Int {
+    package static func workspaceFloats(_ problem: ConvProblem, workers requested: Int, transformedWeight: Bool) throws -> Int {
         guard problem.batch > 0 else { return 0 }
         let workers = max(1, requested)
         let depth = problem.inChannels * problem.kernelVolume
@@ -213,7 +213,7 @@ public enum DenseConvolution {
 
     /// Forgets the Winograd-transformed kernels of recent weights that the functional
     /// convolution keeps (see `forward`); they are computed again when next needed.
-    public static func releaseCachedKernels() {
+    package static func releaseCachedKernels() {
         WinogradKernelCache.shared.removeAll()
     }
 

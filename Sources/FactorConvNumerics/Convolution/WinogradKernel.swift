@@ -9,7 +9,7 @@
 /// are `stack` consecutive input slices, stacked into one GEMM's depth; the other outer taps form
 /// `groups` (1-D kernels: both 1). When `packed`, each `[ξ][group]` matrix (C_out × depth) is
 /// stored as `PackedGemm` panels instead, its rows padded to whole panels.
-public struct WinogradKernel: Sendable, Equatable {
+package struct WinogradKernel: Sendable, Equatable {
     /// Transform positions ξ of F(2×2, 3×3).
     static let planarPositions = 16
     /// Smallest channel counts for which the transforms pay for themselves (set by benchmarking).

@@ -4,10 +4,10 @@
 /// (CP/Tucker: ALS/HOOI sweep; TT: core) with the 1-based iteration and the current relative
 /// reconstruction error. Return `false` to cancel: the decomposition then throws
 /// `FactorConvError(.cancelled, …)` and, being a pure function, changes nothing.
-public typealias DecompositionProgress = (_ iteration: Int, _ relativeError: Double) -> Bool
+package typealias DecompositionProgress = (_ iteration: Int, _ relativeError: Double) -> Bool
 
 /// How CP-ALS initializes its factors (behaviour notes §10.2).
-public enum CPInitialization: Sendable, Equatable {
+package enum CPInitialization: Sendable, Equatable {
     /// Leading left singular vectors of each unfolding, factor 0 scaled by the singular values;
     /// columns beyond a mode's size are uniform [0, 1) from the seeded generator.
     case svd
@@ -16,7 +16,7 @@ public enum CPInitialization: Sendable, Equatable {
 }
 
 /// The Tikhonov term that keeps CP-ALS's R×R normal equations positive definite.
-public enum CPRegularization: Sendable, Equatable {
+package enum CPRegularization: Sendable, Equatable {
     /// tltorch/TensorLy: `F = M (P + λI)⁻¹` — pulls factors towards zero, so even an exactly
     /// low-rank tensor converges to a biased fit (about 1e-4 relative error with λ = 1e-5).
     case ridge
@@ -28,28 +28,28 @@ public enum CPRegularization: Sendable, Equatable {
 
 /// Options of `parafac` (CP-ALS). The defaults are tltorch's `from_conv` settings except
 /// `regularization` (`.proximal`) and `lineSearch` (on); `CPOptions.tltorch` reproduces tltorch.
-public struct CPOptions: Sendable, Equatable {
+package struct CPOptions: Sendable, Equatable {
     /// Maximum number of ALS sweeps (TensorLy `n_iter_max`).
-    public var nIterMax: Int
+    package var nIterMax: Int
     /// Stop when two consecutive relative errors differ by less than this (TensorLy `tol`).
-    public var tol: Double
+    package var tol: Double
     /// The regularization weight λ (tltorch passes `l2_reg=1e-5`). Must be ≥ 0.
-    public var l2Reg: Double
+    package var l2Reg: Double
     /// Factor initialization.
-    public var initialization: CPInitialization
+    package var initialization: CPInitialization
     /// Ridge (tltorch) or proximal (ours) regularization.
-    public var regularization: CPRegularization
+    package var regularization: CPRegularization
     /// Seed of the generator that fills random columns; equal seeds give equal results.
-    public var seed: UInt64
+    package var seed: UInt64
     /// Extrapolate the factors along the last sweep's step from the third sweep on, and keep the
     /// jump when it lowers the error (TensorLy's `linesearch=True`, off in tltorch). Over-
     /// parameterized CP (rank 'same') converges slowly through ALS "swamps"; the jump typically
     /// saves hundreds of sweeps for one extra MTTKRP per sweep.
-    public var lineSearch: Bool
+    package var lineSearch: Bool
 
     /// Creates CP-ALS options; every argument defaults to tltorch's value except
     /// `regularization` and `lineSearch`.
-    public init(nIterMax: Int = 100, tol: Double = 1e-8, l2Reg: Double = 1e-5,
+    package init(nIterMax: Int = 100, tol: Double = 1e-8, l2Reg: Double = 1e-5,
                 initialization: CPInitialization = .svd, regularization: CPRegularization = .proximal,
                 seed: UInt64 = 0, lineSearch: Bool = true) {
         self.nIterMax = nIterMax
@@ -62,22 +62,22 @@ public struct CPOptions: Sendable, Equatable {
     }
 
     /// Exactly tltorch's `from_conv` settings (ridge regularization, no line search).
-    public static var tltorch: CPOptions { CPOptions(regularization: .ridge, lineSearch: false) }
+    package static var tltorch: CPOptions { CPOptions(regularization: .ridge, lineSearch: false) }
 }
 
 /// A CP decomposition `T ≈ Σ_r w_r U_0[:, r] ∘ … ∘ U_{N-1}[:, r]`.
-public struct CPDecomposition: Sendable, Equatable {
+package struct CPDecomposition: Sendable, Equatable {
     /// The weights `w`, shape `(R,)`; all ones (tltorch never normalizes).
-    public var weights: Tensor<Double>
+    package var weights: Tensor<Double>
     /// One factor per mode, shape `(I_n, R)`.
-    public var factors: [Tensor<Double>]
+    package var factors: [Tensor<Double>]
     /// The relative error after each sweep (TensorLy's formula, behaviour notes §10.2).
-    public var errors: [Double]
+    package var errors: [Double]
     /// The number of ALS sweeps run.
-    public var iterations: Int
+    package var iterations: Int
 
     /// Creates a CP decomposition from its parts (no validation; see `reconstructed()`).
-    public init(weights: Tensor<Double>, factors: [Tensor<Double>], errors: [Double], iterations: Int) {
+    package init(weights: Tensor<Double>, factors: [Tensor<Double>], errors: [Double], iterations: Int) {
         self.weights = weights
         self.factors = factors
         self.errors = errors
@@ -85,13 +85,13 @@ public struct CPDecomposition: Sendable, Equatable {
     }
 
     /// The CP rank R.
-    public var rank: Int { weights.count }
+    package var rank: Int { weights.count }
     /// The shape of the decomposed tensor.
-    public var shape: [Int] { factors.map { $0.shape[0] } }
+    package var shape: [Int] { factors.map { $0.shape[0] } }
 }
 
 /// How Tucker-HOOI initializes its factors (behaviour notes §10.3).
-public enum TuckerInitialization: Sendable, Equatable {
+package enum TuckerInitialization: Sendable, Equatable {
     /// Leading left singular vectors of each unfolding.
     case svd
     /// Uniform [0, 1) factors from the seeded generator (then refined by HOOI).
@@ -99,21 +99,21 @@ public enum TuckerInitialization: Sendable, Equatable {
 }
 
 /// Options of `tucker` (HOOI). Defaults are TensorLy's (`n_iter_max=100`, `tol=1e-4`, SVD init).
-public struct TuckerOptions: Sendable, Equatable {
+package struct TuckerOptions: Sendable, Equatable {
     /// Maximum number of HOOI sweeps.
-    public var nIterMax: Int
+    package var nIterMax: Int
     /// Stop (after at least 3 sweeps) when consecutive relative errors differ by less than this.
-    public var tol: Double
+    package var tol: Double
     /// Factor initialization.
-    public var initialization: TuckerInitialization
+    package var initialization: TuckerInitialization
     /// Seed for `.random` initialization.
-    public var seed: UInt64
+    package var seed: UInt64
     /// Modes whose rank is forced to the mode's size (a square orthogonal factor). tltorch's
     /// `fixed_rank_modes` are applied by rank resolution already; this is a convenience.
-    public var fixedModes: [Int]
+    package var fixedModes: [Int]
 
     /// Creates HOOI options with TensorLy's defaults.
-    public init(nIterMax: Int = 100, tol: Double = 1e-4, initialization: TuckerInitialization = .svd,
+    package init(nIterMax: Int = 100, tol: Double = 1e-4, initialization: TuckerInitialization = .svd,
                 seed: UInt64 = 0, fixedModes: [Int] = []) {
         self.nIterMax = nIterMax
         self.tol = tol
@@ -124,20 +124,20 @@ public struct TuckerOptions: Sendable, Equatable {
 }
 
 /// A Tucker decomposition `T ≈ core ×_0 U_0 ×_1 U_1 … ×_{N-1} U_{N-1}`.
-public struct TuckerDecomposition: Sendable, Equatable {
+package struct TuckerDecomposition: Sendable, Equatable {
     /// The core, shape `ranks`.
-    public var core: Tensor<Double>
+    package var core: Tensor<Double>
     /// One factor per mode, shape `(I_n, R_n)`, orthonormal columns (SVD init).
-    public var factors: [Tensor<Double>]
+    package var factors: [Tensor<Double>]
     /// The ranks actually used (requested ranks clamped to the mode sizes).
-    public var ranks: [Int]
+    package var ranks: [Int]
     /// The relative error after each sweep (TensorLy's formula `sqrt(|‖T‖² − ‖core‖²|)/‖T‖`).
-    public var errors: [Double]
+    package var errors: [Double]
     /// The number of HOOI sweeps run.
-    public var iterations: Int
+    package var iterations: Int
 
     /// Creates a Tucker decomposition from its parts.
-    public init(core: Tensor<Double>, factors: [Tensor<Double>], ranks: [Int], errors: [Double], iterations: Int) {
+    package init(core: Tensor<Double>, factors: [Tensor<Double>], ranks: [Int], errors: [Double], iterations: Int) {
         self.core = core
         self.factors = factors
         self.ranks = ranks
@@ -147,16 +147,16 @@ public struct TuckerDecomposition: Sendable, Equatable {
 }
 
 /// A tensor-train decomposition: core `k` has shape `(r_k, I_k, r_{k+1})`, `r_0 = r_N = 1`.
-public struct TTDecomposition: Sendable, Equatable {
+package struct TTDecomposition: Sendable, Equatable {
     /// The TT cores.
-    public var cores: [Tensor<Double>]
+    package var cores: [Tensor<Double>]
     /// The ranks actually used, length N+1 (requested ranks truncated to what the unfoldings allow).
-    public var ranks: [Int]
+    package var ranks: [Int]
     /// The relative error `‖T − TT‖/‖T‖` computed from the discarded singular values.
-    public var relativeError: Double
+    package var relativeError: Double
 
     /// Creates a TT decomposition from its parts.
-    public init(cores: [Tensor<Double>], ranks: [Int], relativeError: Double) {
+    package init(cores: [Tensor<Double>], ranks: [Int], relativeError: Double) {
         self.cores = cores
         self.ranks = ranks
         self.relativeError = relativeError

@@ -21,7 +21,7 @@ import Foundation
 /// - Returns: unit weights, one `(I_n, R)` factor per mode, the error history and sweep count.
 /// - Throws: `.invalidArgument` (rank, options, shape), `.numerical` (non-finite input, failed
 ///   solve, divergence), `.cancelled` (progress hook, interruption).
-public func parafac(_ tensor: Tensor<Double>, rank: Int, options: CPOptions = CPOptions(),
+package func parafac(_ tensor: Tensor<Double>, rank: Int, options: CPOptions = CPOptions(),
                     progress: DecompositionProgress? = nil) throws -> CPDecomposition {
     try DecompositionKit.validateInput(tensor, "parafac")
     guard rank >= 1 else { throw FactorConvError.invalid("parafac: rank must be ≥ 1, got \(rank)") }

@@ -12,7 +12,7 @@
 ///   - progress: called after each core with the error so far (from the discarded singular values).
 /// - Returns: cores `(r_k, I_k, r_{k+1})`, the ranks used and the relative error.
 /// - Throws: `.invalidArgument`, `.numerical`, `.cancelled` (progress hook, interruption).
-public func tensorTrain(_ tensor: Tensor<Double>, ranks: [Int], progress: DecompositionProgress? = nil) throws -> TTDecomposition {
+package func tensorTrain(_ tensor: Tensor<Double>, ranks: [Int], progress: DecompositionProgress? = nil) throws -> TTDecomposition {
     let normT2 = try DecompositionKit.validatedSquaredNorm(tensor, "tensorTrain")
     let shape = tensor.shape, order = shape.count
     guard ranks.count == order + 1 else {

@@ -1,7 +1,7 @@
 import FactorConvBLAS
 
 /// How `truncatedSVD` computes the leading singular vectors.
-public enum SVDMethod: Sendable, Equatable {
+package enum SVDMethod: Sendable, Equatable {
     /// The Gram path for wide (and square) matrices, the thin path for tall ones.
     case automatic
     /// Eigen-decomposition (syevd) of the small m×m Gram matrix `A Aᵀ`; V is never formed.
@@ -12,14 +12,14 @@ public enum SVDMethod: Sendable, Equatable {
 }
 
 /// The leading left singular vectors of a matrix (TensorLy's u-based sign convention).
-public struct TruncatedSVD: Sendable, Equatable {
+package struct TruncatedSVD: Sendable, Equatable {
     /// `m × k` left singular vectors; each column's largest-magnitude entry is positive. Columns
     /// beyond `min(m, n)` (when requested) complete the basis orthonormally.
-    public var u: Tensor<Double>
+    package var u: Tensor<Double>
     /// The `min(k, m, n)` leading singular values, descending.
-    public var singularValues: [Double]
+    package var singularValues: [Double]
     /// `Uᵀ A` (`k × n`, equal to `diag(S) Vᵀ`) when requested; only for `k ≤ min(m, n)`.
-    public var projection: Tensor<Double>?
+    package var projection: Tensor<Double>?
 }
 
 /// The `rank` leading left singular vectors and singular values of the `m × n` matrix `matrix`,
@@ -30,7 +30,7 @@ public struct TruncatedSVD: Sendable, Equatable {
 ///   - projection: also return `Uᵀ A` (needs `rank ≤ min(m, n)`), as TT-SVD does.
 /// - Throws: `.invalidArgument` for a non-matrix or a bad rank, `.numerical` for non-finite input or a LAPACK failure,
 ///   `.cancelled` when interrupted.
-public func truncatedSVD(_ matrix: Tensor<Double>, rank: Int, projection: Bool = false,
+package func truncatedSVD(_ matrix: Tensor<Double>, rank: Int, projection: Bool = false,
                          method: SVDMethod = .automatic) throws -> TruncatedSVD {
     guard matrix.rank == 2 else { throw FactorConvError.invalid("truncatedSVD needs a matrix, got shape \(matrix.shape)") }
     try DecompositionKit.validateInput(matrix, "truncatedSVD")

@@ -16,7 +16,7 @@
 /// - Returns: the core (shape = the ranks used), orthonormal factors, the ranks used, the error history.
 /// - Throws: `.invalidArgument`, `.numerical` (non-finite input, LAPACK failure), `.cancelled`
 ///   (progress hook, interruption).
-public func tucker(_ tensor: Tensor<Double>, ranks: [Int], options: TuckerOptions = TuckerOptions(),
+package func tucker(_ tensor: Tensor<Double>, ranks: [Int], options: TuckerOptions = TuckerOptions(),
                    progress: DecompositionProgress? = nil) throws -> TuckerDecomposition {
     let normT2 = try DecompositionKit.validatedSquaredNorm(tensor, "tucker")
     let shape = tensor.shape, order = shape.count

@@ -64,7 +64,8 @@ __all__ = [
 
 
 def library_version():
-    """The version string of the loaded libfactorconv.so, e.g. ``"0.1.0"``."""
+    """The version string of the loaded libfactorconv.so, "MAJOR.MINOR.PATCH" (the header's
+    FCONV_VERSION_STRING)."""
     return _lib.lib.fconv_version_string().decode("ascii")
 
 

@@ -6,8 +6,11 @@ Threads: any method may run on one handle from several threads at once (ctypes r
 during the C call) and no Python lock is taken: the library makes each change atomic with respect
 to forwards (a forward runs wholly before or after it), keeps a layer alive while a call uses it,
 and turns a handle closed by another thread into an error. A forward allocates its output from the
-shape it last saw for that input and asks the library to check it (``fconv_conv_forward_shaped``),
-so a concurrent change of the output shape costs a new shape query, never a wrongly shaped result.
+shape it last saw for that input (one C call per forward), or else from the shape it computes
+from the layer's geometry (read once per handle) after comparing its size with the memory bound
+(two C calls), and asks the library to check it (``fconv_conv_forward_shaped``). A concurrent
+change of the output shape costs a new shape query (``fconv_conv_output_shape``), never a
+wrongly shaped result.
 """
 
 import ctypes
@@ -47,7 +50,7 @@ class ConvHandle:
         self.ptr = ptr
         self._free = _lib.lib.fconv_conv_free   # kept so __del__ works during interpreter shutdown
         self._output_shapes = {}                 # (input shape, indices) -> output shape
-        self._kernel_volume = None               # the product of the kernel size, once read
+        self._geometry = None                    # _Geometry, read at the first forward
 
     # -- lifetime ------------------------------------------------------------------------------
 
@@ -261,6 +264,7 @@ class ConvHandle:
     def set(self, indices, stride, padding, dilation, bias):
         """``fconv_conv_set``: lists of ``order`` ints, and a float32 bias or None."""
         layer, layer_ndim = layer_argument(indices)
+        self._geometry = None
         bias_ptr, bias_count = None, 0
         if bias is not None:
             bias_ptr, bias_count = _lib.float_pointer(bias), bias.size
@@ -270,7 +274,7 @@ class ConvHandle:
 
     def transduct(self, kernel_size, mode, padding, stride, dilation):
         """``fconv_conv_transduct``."""
-        self._kernel_volume = None
+        self._geometry = None
         _lib.check(_lib.lib.fconv_conv_transduct(self.live(), kernel_size, mode, padding, stride,
                                                  dilation))
 
@@ -280,17 +284,19 @@ class ConvHandle:
 
     # -- forward -------------------------------------------------------------------------------
 
+    def geometry(self):
+        """The layer's sizes and geometry (``_Geometry``), read once and kept until ``set`` or
+        ``transduct`` through this handle, or a forward that finds them stale (changed through
+        another handle: its shape check fails and they are read again)."""
+        geometry = self._geometry
+        if geometry is None:
+            geometry = self._geometry = _Geometry(self)
+        return geometry
+
     def kernel_volume(self):
-        """The product of the kernel size, cached (``transduct`` through this handle resets it;
-        a value gone stale through another handle only moves the choice of an interruptible
-        call)."""
-        if self._kernel_volume is None:
-            count = ctypes.c_size_t()
-            sizes = (ctypes.c_int64 * _MAX_NDIM)()
-            _lib.check(_lib.lib.fconv_conv_get_ints(self.live(), INFO["kernel_size"], sizes,
-                                                    _MAX_NDIM, ctypes.byref(count)))
-            self._kernel_volume = math.prod(sizes[:count.value])
-        return self._kernel_volume
+        """The product of the kernel size (a stale value only moves the choice of an
+        interruptible call)."""
+        return self.geometry().kernel_volume
 
     def output_shape(self, x_shape, layer, layer_ndim):
         """``fconv_conv_output_shape`` for an int64 ctypes shape."""
@@ -310,6 +316,12 @@ class ConvHandle:
             out_shape = self._output_shapes.get(key)
         except TypeError:   # unhashable indices (a list): no cached shape
             key, out_shape = None, None
+        if out_shape is None:
+            out_shape = self.geometry().output_shape(x.shape, indices)
+            # Never allocate an output the library would refuse: beyond the memory bound, the
+            # shape query below reports it (as fconv_conv_output_shape does, before allocating).
+            if out_shape is not None and 4 * math.prod(out_shape) > _lib.lib.fconv_get_memory_limit():
+                out_shape = None
         for _ in range(_SHAPE_ATTEMPTS):
             if out_shape is None:
                 out_shape = self.output_shape(x_shape, layer, layer_ndim)
@@ -324,6 +336,7 @@ class ConvHandle:
                 break
             # The layer changed since the shape was computed (or the input is wrong, which the
             # new shape query reports): query again and retry.
+            self._geometry = None
             out_shape = None
         _lib.check(status, message)
         if key is not None:
@@ -331,6 +344,58 @@ class ConvHandle:
                 self._output_shapes.clear()
             self._output_shapes[key] = out_shape
         return y
+
+
+class _Geometry:
+    """What a forward's output shape follows from, read from the library in one go (6 calls): the
+    output channels, kernel size, the grid's shape, and the stride, padding and dilation of each
+    layer (one row for a sub-convolution)."""
+
+    def __init__(self, handle):
+        self.out_channels = handle.ints("out_channels")[0]
+        self.kernel_size = handle.ints("kernel_size")
+        self.kernel_volume = math.prod(self.kernel_size)
+        self.grid = handle.ints("n_layers")
+        order = len(self.kernel_size)
+        rows = [handle.ints(key) for key in ("stride", "padding", "dilation")]
+        self.rows = [tuple(values[i:i + order] for values in rows)
+                     for i in range(0, len(rows[0]), order)]
+
+    def output_shape(self, x_shape, indices):
+        """The output shape of layer ``indices`` for an input of shape ``x_shape`` (PyTorch's
+        convolution arithmetic), or None when the library must judge the arguments (a wrong
+        rank or index, an input smaller than the kernel): its shape query then reports them.
+        The library checks the shape again in the forward itself."""
+        order = len(self.kernel_size)
+        if len(x_shape) != order + 2:
+            return None
+        row = self._row(indices)
+        if row is None:
+            return None
+        stride, padding, dilation = self.rows[row]
+        spatial = []
+        for size, k, s, p, d in zip(x_shape[2:], self.kernel_size, stride, padding, dilation):
+            out = (size + 2 * p - d * (k - 1) - 1) // s + 1
+            if out < 1:
+                return None
+            spatial.append(out)
+        return (x_shape[0], self.out_channels, *spatial)
+
+    def _row(self, indices):
+        """The geometry row of ``indices`` (already normalized by the layer), or None. A
+        sub-convolution (indices None) has the one row of its layer."""
+        if indices is None or not self.grid:
+            return 0 if len(self.rows) == 1 and indices in (None, 0, ()) else None
+        if type(indices) is int:
+            indices = (indices,)
+        if not isinstance(indices, tuple) or len(indices) != len(self.grid):
+            return None
+        flat = 0
+        for index, size in zip(indices, self.grid):
+            if type(index) is not int or not 0 <= index < size:
+                return None
+            flat = flat * size + index
+        return flat if flat < len(self.rows) else None
 
 
 def float32_bias(bias, name="bias"):

@@ -246,8 +246,10 @@ class FactorizedConv:
 
     @property
     def layers_shape(self):
-        """The layer grid: () for a single convolution, (n,) or a tuple (tltorch's)."""
-        return tuple(self._ints("n_layers"))
+        """The layer grid: () for a single convolution, (n,) or a tuple (tltorch's). Fixed for
+        a layer's life: read with its geometry, which a forward reads too (no C call per
+        forward for indexing a grid)."""
+        return tuple(self._live().geometry().grid)
 
     @property
     def n_layers(self):

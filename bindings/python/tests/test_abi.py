@@ -59,6 +59,40 @@ def test_option_keys_match_header(header):
     assert documented == set(_constants.OPTION_KEYS)
 
 
+SOURCES = os.path.join(os.path.dirname(HEADER), "..", "Sources")
+
+
+def swift_source(path):
+    full = os.path.join(SOURCES, path)
+    if not os.path.isfile(full):
+        pytest.skip("%s not found (tests run outside the source tree)" % path)
+    with open(full) as f:
+        return f.read()
+
+
+def test_swift_error_kinds_match_header(header):
+    # FactorConvError.Kind's raw values are the status codes (a Swift enum's raw values must be
+    # literals, so they are written again there; this keeps the two equal).
+    source = swift_source("FactorConvNumerics/FactorConvError.swift")
+    kinds = {name.strip("`"): int(value) for name, value in
+             re.findall(r"case\s+(`?\w+`?)\s*=\s*(\d+)", source)}
+    pinned = {name: int(value) for name, value in re.findall(r"#define\s+FCONV_ERR_(\w+)\s+(\d+)", header)}
+    # invalidArgument <-> INVALID_ARGUMENT
+    as_header = {re.sub(r"(?<!^)([A-Z])", r"_\1", name).upper(): value for name, value in kinds.items()}
+    assert as_header == pinned
+
+
+def test_swift_option_keys_match_python_and_header(header):
+    # The C boundary's table of option keys and the setters each accepts (Options.swift) is the
+    # one Python's _constants.OPTION_KEYS mirrors, and the header documents.
+    source = swift_source("FactorConvC/Options.swift")
+    start = source.index("static let accepted")
+    table = source[start:source.index("\n    ]", start)]
+    swift = {key: set(re.findall(r'"(\w+)"', kinds))
+             for key, kinds in re.findall(r'"(\w+)":\s*\[([^\]]*)\]', table)}
+    assert swift == {key: set(kinds) for key, kinds in _constants.OPTION_KEYS.items()}
+
+
 # C types of the header -> the ctypes type the binding must declare for them.
 C_TYPES = {
     "void": None, "const char *": ctypes.c_char_p, "int32_t": ctypes.c_int32,

@@ -1,10 +1,12 @@
-/// Full-tensor reconstructions shared by the Float and Double paths. All heavy work is GEMM;
-/// inputs are assumed validated by the owning factorized tensor.
-enum Reconstruction {
+/// Full-tensor reconstructions of CP, Tucker and TT factors, generic over the scalar: the one
+/// implementation behind the layer's factorized tensors (Float, and Double for their
+/// `reconstructDouble`) and the decompositions' `reconstructed()`. All heavy work is GEMM;
+/// inputs are assumed validated by the caller.
+package enum Reconstruction {
     /// CP: `Σ_r λ_r a⁽⁰⁾_r ∘ … ∘ a⁽ᴹ⁻¹⁾_r`, computed as `KR(F_0 diag λ, …, F_{k-1}) · KR(F_k, …)ᵀ`.
     /// The split point k minimizes the two Khatri-Rao products' rows, which keeps the temporary
     /// small (a single split after mode 0 would build a `(Π_{i>0} I_i) × R` matrix).
-    static func cp<S: TensorScalar>(weights: [S], factors: [Tensor<S>], shape: [Int]) throws -> Tensor<S> {
+    package static func cp<S: BLASScalar>(weights: [S], factors: [Tensor<S>], shape: [Int]) throws -> Tensor<S> {
         let r = weights.count
         var scaled = factors
         // Fold λ into the first factor's columns.
@@ -23,7 +25,7 @@ enum Reconstruction {
     }
 
     /// Tucker: `core ×_0 U_0 ×_1 U_1 …`; see `tuckerModes`.
-    static func tucker<S: TensorScalar>(core: Tensor<S>, factors: [Tensor<S>]) throws -> Tensor<S> {
+    package static func tucker<S: BLASScalar>(core: Tensor<S>, factors: [Tensor<S>]) throws -> Tensor<S> {
         try tuckerModes(core: core, factors: factors.map { Optional($0) })
     }
 
@@ -33,7 +35,7 @@ enum Reconstruction {
     /// tensor is viewed as `(rest, R_n)` and `U_n · viewᵀ` gives `(I_n, rest)`, i.e. the product
     /// with mode n already rotated to the front; after all modes the original order is restored.
     /// A mode without a factor is only rotated (a 2-D transpose).
-    static func tuckerModes<S: TensorScalar>(core: Tensor<S>, factors: [Tensor<S>?]) throws -> Tensor<S> {
+    package static func tuckerModes<S: BLASScalar>(core: Tensor<S>, factors: [Tensor<S>?]) throws -> Tensor<S> {
         var t = core
         var shape = core.shape
         for mode in factors.indices.reversed() {
@@ -56,7 +58,7 @@ enum Reconstruction {
     /// a `(I_0⋯I_{k-1}, R_k)` matrix, cores right of it into `(R_k, I_k⋯I_{N-1})`, and one GEMM
     /// joins them. The split minimizing the flop count is chosen: with a small middle rank (the
     /// usual conv case) this is far cheaper than chaining left to right.
-    static func tt<S: TensorScalar>(cores: [Tensor<S>], shape: [Int]) throws -> Tensor<S> {
+    package static func tt<S: BLASScalar>(cores: [Tensor<S>], shape: [Int]) throws -> Tensor<S> {
         let split = ttSplit(shape: shape, rank: cores.map { $0.shape[0] } + [1])
         var left = try cores[0].reshaped([cores[0].shape[1], cores[0].shape[2]])
         for core in cores[1..<split] {
@@ -75,7 +77,7 @@ enum Reconstruction {
 
     /// The number of leading cores to chain from the left (1...N; N means no right part) that
     /// minimizes the multiply-add count of `tt`.
-    static func ttSplit(shape: [Int], rank: [Int]) -> Int {
+    package static func ttSplit(shape: [Int], rank: [Int]) -> Int {
         let n = shape.count
         // leftCost[k]: chaining cores 0..<k; rows[k] = I_0⋯I_{k-1}.
         var leftCost = [Double](repeating: 0, count: n + 1), rows = [Double](repeating: 1, count: n + 1)
