@@ -1,7 +1,7 @@
 /// The table of contents of a model bundle, stored as JSON under the "factorconv_bundle" key of
 /// its `__metadata__`:
 ///
-///     {"format_version": 1, "library_version": "0.1.0",
+///     {"format_version": 1, "library_version": "<FCONV_VERSION_STRING>",
 ///      "layers": [{"name": "backbone.conv1", "configuration": {...}, "tensors": ["backbone.conv1.weight.weights", ...]},
 ///                 ...]}
 ///
