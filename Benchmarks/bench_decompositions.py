@@ -170,9 +170,8 @@ def main():
     import tltorch
     import factorconv as fc
 
-    big = [] if args.quick else [("random 256x256x3x3", random_kernel()),
-                                 ("decaying 256x256x3x3", decaying_kernel()),
-                                 ("low-rank+noise 256x256x3x3", low_rank_plus_noise())]
+    big = [] if args.quick else [("random", random_kernel()), ("decaying", decaying_kernel()),
+                                 ("low-rank+noise", low_rank_plus_noise())]
     trained = silero_kernels() + ppocr_kernels()
     cases = []
     for name, kernel in big:
