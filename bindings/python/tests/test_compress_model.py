@@ -37,6 +37,7 @@ def _by_name(report):
     return {e["name"]: e for e in report["layers"]}
 
 
+@pytest.mark.usefixtures("keep_torch_threads")   # _silero_weights imports silero_vad
 @pytest.mark.parametrize("factorization, target", [("tt", 0.25), ("tucker", 0.3)])
 def test_max_error_on_silero_vad(tmp_path, factorization, target):
     from safetensors.numpy import load_file
@@ -66,6 +67,7 @@ def test_max_error_on_silero_vad(tmp_path, factorization, target):
     assert json.loads((tmp_path / "report.json").read_text())["layers"] == json.loads(json.dumps(report["layers"]))
 
 
+@pytest.mark.usefixtures("keep_torch_threads")
 def test_silero_vad_onnx_geometry_and_kernels():
     """The package's ONNX model: its Conv nodes' geometry (SILERO_GEOMETRY) and kernel shapes
     are the safetensors file's (its trained values are another export's)."""
