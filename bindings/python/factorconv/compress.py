@@ -257,10 +257,11 @@ def compress_model(weights, output, *, factorization="cp", rank="same", max_erro
 
     Layers are skipped, with the reason in the report, when: not included / excluded; a kernel
     with fewer than 3 taps in every dimension; grouped or depthwise (one input channel per
-    group); when the cost model picks the dense forward for the factorized layer at its input
-    shape; when the factorized layer (with max_error: the smallest rank within it) has at least
-    as many parameters as the dense one; when max_error cannot be reached. Raises CompressionInterrupted (a
-    KeyboardInterrupt) on Ctrl-C after writing the layers finished before it.
+    group); when the factorized layer (with max_error: the smallest rank within it) has at least
+    as many parameters as the dense one; when the cost model picks the dense forward for the
+    factorized layer at its input shape; when max_error cannot be reached. A skipped layer is
+    not in the bundle. Raises CompressionInterrupted (a KeyboardInterrupt) on Ctrl-C after
+    writing the layers finished before it.
     """
     include, exclude = _patterns(include, "include"), _patterns(exclude, "exclude")
     if overrides is not None and not isinstance(overrides, dict):
