@@ -74,11 +74,14 @@ def compress_layer(name, weight, bias, geometry, settings, seed):
         with _from_conv(weight, bias, geometry, factorization, settings["rank"], seed,
                         decompose=False) as probe:
             result["rank"] = probe.rank
-            # Parameters are counted on the decomposed layer only: TT's decomposition lowers
-            # ranks above what the kernel's unfoldings allow. A layer that may be larger than
-            # the dense one is decomposed, so that its report says which reason holds.
-            if _larger(probe, weight, bias) is None:
+            # CP and Tucker layers keep the probe's ranks; TT's decomposition lowers ranks above
+            # what the kernel's unfoldings allow, so a TT probe that is not smaller than the
+            # dense conv is decomposed and its parameters counted on the layer built.
+            larger = _larger(probe, weight, bias)
+            if larger is None:
                 result["reason"] = _slower(probe, input_shape)
+            elif factorization != "tt":
+                result["reason"] = larger
             if result["reason"] is not None:
                 return result
         layer = _from_conv(weight, bias, geometry, factorization, settings["rank"], seed)

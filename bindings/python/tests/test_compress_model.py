@@ -169,6 +169,8 @@ def test_rank_that_does_not_compress_is_skipped(tmp_path, factorization, rank):
                                factorization=factorization, rank=rank, workers=1, progress=False)
     entry = report["layers"][0]
     _assert_larger_reason(entry, weight, None, factorization)
+    # CP and Tucker are judged on their probe, before any decomposition; TT after it.
+    assert (entry["kernel_error"] is None) == (factorization != "tt")
     assert len(_bundle_io.read_bundle(str(tmp_path / "r.bundle"))) == 0
 
 
