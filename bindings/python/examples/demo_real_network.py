@@ -151,8 +151,9 @@ def main():
                            silero_net.speech_segments(probabilities.numpy(), **SEGMENT_RULE))
     print()
     print("kernel err = ||W' - W|| / ||W|| (for a skipped layer: of the rank compress_model tried);")
-    print("skipped layers stay dense; compr. < 1: the factorized layer holds more parameters than")
-    print("the dense one at that error (compress_model keeps it when its forward is cheaper).")
+    print("skipped layers stay dense: compress_model keeps a layer only when the factorized one")
+    print("holds fewer parameters (with max_error: at the smallest rank within it) and the cost")
+    print("model predicts its forward cheaper.")
     print("total %.1f s" % (time.perf_counter() - started))
 
 

@@ -37,13 +37,31 @@ def _slower(layer, input_shape):
     return None
 
 
+def dense_parameters(weight, bias):
+    """The parameters of the dense convolution: its kernel and its bias."""
+    return int(weight.size + (0 if bias is None else bias.size))
+
+
+def _larger(layer, weight, bias):
+    """The skip reason when ``layer`` stores at least as many parameters as the dense conv
+    (kernel and bias on both sides), else None: such a layer compresses nothing."""
+    factorized, dense = layer.n_parameters, dense_parameters(weight, bias)
+    if factorized >= dense:
+        return ("factorized has %d parameters, dense %d (rank %s): no compression"
+                % (factorized, dense, layer.rank))
+    return None
+
+
 def compress_layer(name, weight, bias, geometry, settings, seed):
     """Compresses one convolution; returns ``{"name", "status": "compressed" | "skipped",
     "reason", "rank", "kernel_error", "bytes", "seed"}``.
 
     ``settings``: ``factorization``, ``rank`` (tltorch's rules) or ``max_error`` (a target for
     the measured relative kernel error), and ``input_shape`` (where the cost model decides
-    whether the factorized forward pays). ``geometry``: stride / padding / dilation."""
+    whether the factorized forward pays). ``geometry``: stride / padding / dilation.
+
+    The layer is skipped (kept dense) when its factorized form has at least as many parameters
+    as the dense kernel and bias, or else when the cost model picks the dense forward."""
     from . import set_num_threads   # the package's; imported here to avoid an import cycle
     set_num_threads(1)
     factorization = settings["factorization"]
@@ -56,7 +74,14 @@ def compress_layer(name, weight, bias, geometry, settings, seed):
         with _from_conv(weight, bias, geometry, factorization, settings["rank"], seed,
                         decompose=False) as probe:
             result["rank"] = probe.rank
-            result["reason"] = _slower(probe, input_shape)
+            # CP and Tucker layers keep the probe's ranks; TT's decomposition lowers ranks above
+            # what the kernel's unfoldings allow, so a TT probe that is not smaller than the
+            # dense conv is decomposed and its parameters counted on the layer built.
+            larger = _larger(probe, weight, bias)
+            if larger is None:
+                result["reason"] = _slower(probe, input_shape)
+            elif factorization != "tt":
+                result["reason"] = larger
             if result["reason"] is not None:
                 return result
         layer = _from_conv(weight, bias, geometry, factorization, settings["rank"], seed)
@@ -79,7 +104,9 @@ def compress_layer(name, weight, bias, geometry, settings, seed):
             return result
     with layer:
         result["rank"], result["kernel_error"] = layer.rank, error
-        result["reason"] = _slower(layer, input_shape)
+        # With max_error this is the smallest rank found within the target: when even it does
+        # not compress, the layer stays dense.
+        result["reason"] = _larger(layer, weight, bias) or _slower(layer, input_shape)
         if result["reason"] is None:
             result["status"] = "compressed"
             result["bytes"] = layer.to_bytes()

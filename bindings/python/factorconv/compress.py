@@ -121,7 +121,7 @@ def _entry(source, settings):
         "stride": list(source.stride), "padding": list(source.padding),
         "dilation": list(source.dilation), "groups": source.groups,
         "geometry_from": source.geometry_from,
-        "params_before": int(source.weight.size + (0 if source.bias is None else source.bias.size)),
+        "params_before": _compress_task.dense_parameters(source.weight, source.bias),
         "params_after": None, "input_shape": None, "implementation": None,
         "flops_before": None, "flops_after": None, "time_dense_s": None,
         "time_factorized_s": None, "seed": None,
@@ -257,9 +257,11 @@ def compress_model(weights, output, *, factorization="cp", rank="same", max_erro
 
     Layers are skipped, with the reason in the report, when: not included / excluded; a kernel
     with fewer than 3 taps in every dimension; grouped or depthwise (one input channel per
-    group); when the cost model picks the dense forward for the factorized layer at its input
-    shape; when max_error cannot be reached. Raises CompressionInterrupted (a
-    KeyboardInterrupt) on Ctrl-C after writing the layers finished before it.
+    group); when the factorized layer (with max_error: the smallest rank within it) has at least
+    as many parameters as the dense one; when the cost model picks the dense forward for the
+    factorized layer at its input shape; when max_error cannot be reached. A skipped layer is
+    not in the bundle. Raises CompressionInterrupted (a KeyboardInterrupt) on Ctrl-C after
+    writing the layers finished before it.
     """
     include, exclude = _patterns(include, "include"), _patterns(exclude, "exclude")
     if overrides is not None and not isinstance(overrides, dict):

@@ -37,6 +37,7 @@ def _by_name(report):
     return {e["name"]: e for e in report["layers"]}
 
 
+@pytest.mark.usefixtures("keep_torch_threads")   # _silero_weights imports silero_vad
 @pytest.mark.parametrize("factorization, target", [("tt", 0.25), ("tucker", 0.3)])
 def test_max_error_on_silero_vad(tmp_path, factorization, target):
     from safetensors.numpy import load_file
@@ -66,6 +67,7 @@ def test_max_error_on_silero_vad(tmp_path, factorization, target):
     assert json.loads((tmp_path / "report.json").read_text())["layers"] == json.loads(json.dumps(report["layers"]))
 
 
+@pytest.mark.usefixtures("keep_torch_threads")
 def test_silero_vad_onnx_geometry_and_kernels():
     """The package's ONNX model: its Conv nodes' geometry (SILERO_GEOMETRY) and kernel shapes
     are the safetensors file's (its trained values are another export's)."""
@@ -119,6 +121,74 @@ def test_cp_max_error_finds_the_smallest_rank(tmp_path):
     assert _error64(below, weight) > target
 
 
+def _assert_larger_reason(entry, weight, bias, factorization):
+    """``entry`` was skipped because its factorized form is not smaller: the reason's counts are
+    a layer rebuilt at the reported rank's and the dense kernel's plus bias, counted here."""
+    layer = fc.FactorizedConv.from_conv(weight, tuple(entry["rank"]) if isinstance(entry["rank"], list)
+                                        else entry["rank"], "auto", factorization, bias=bias,
+                                        seed=0)
+    dense = weight.size + (0 if bias is None else bias.size)
+    assert layer.n_parameters >= dense
+    assert entry["status"] == "skipped" and entry["params_after"] is None
+    assert entry["reason"].startswith("factorized has %d parameters, dense %d"
+                                      % (layer.n_parameters, dense)), entry["reason"]
+
+
+@pytest.mark.parametrize("factorization", ["tt", "tucker"])
+def test_max_error_rank_that_does_not_compress_is_skipped(tmp_path, factorization):
+    """A random (full-rank) kernel under a tight max_error: the smallest rank within it stores
+    more than the dense kernel, so the layer stays dense (not in the bundle); a kernel of low
+    rank under the same target is compressed to fewer parameters."""
+    rng = np.random.default_rng(7)
+    full = rng.standard_normal((24, 20, 3)).astype(np.float32)
+    bias = rng.standard_normal(24).astype(np.float32)
+    # A sum of two rank-one terms: rank at most 2 in every unfolding (TT and Tucker).
+    low = np.einsum("ar,br,cr->abc", rng.standard_normal((24, 2)), rng.standard_normal((20, 2)),
+                    rng.standard_normal((3, 2))).astype(np.float32)
+    target = 0.01
+    report = fc.compress_model({"full.weight": full, "full.bias": bias, "low.weight": low},
+                               tmp_path / "m.bundle", factorization=factorization,
+                               max_error=target, workers=1, progress=False)
+    layers = _by_name(report)
+    _assert_larger_reason(layers["full"], full, bias, factorization)
+    assert layers["full"]["kernel_error"] <= target    # the target was reached, yet no gain
+    assert layers["low"]["status"] == "compressed", layers["low"]["reason"]
+    assert layers["low"]["params_after"] < layers["low"]["params_before"] == low.size
+    bundle = _bundle_io.read_bundle(str(tmp_path / "m.bundle"))
+    assert list(bundle) == ["low"] and _error64(bundle["low"], low) <= target
+    assert report["totals"]["params_after"] == layers["low"]["params_after"] + full.size + bias.size
+
+
+@pytest.mark.parametrize("factorization, rank", [("cp", "same"), ("cp", 1.5), ("tucker", 1.2),
+                                                 ("tt", (1, 16, 48, 16, 1))])
+def test_rank_that_does_not_compress_is_skipped(tmp_path, factorization, rank):
+    """A fixed rank whose layer is not smaller than the dense kernel (tltorch's 'same' for CP
+    rounds up here; a fraction above 1; TT's largest ranks): skipped, not in the bundle."""
+    weight = np.random.default_rng(8).standard_normal((16, 16, 3, 3)).astype(np.float32)
+    report = fc.compress_model({"c.weight": weight}, tmp_path / "r.bundle",
+                               factorization=factorization, rank=rank, workers=1, progress=False)
+    entry = report["layers"][0]
+    _assert_larger_reason(entry, weight, None, factorization)
+    # CP and Tucker are judged on their probe, before any decomposition; TT after it.
+    assert (entry["kernel_error"] is None) == (factorization != "tt")
+    assert len(_bundle_io.read_bundle(str(tmp_path / "r.bundle"))) == 0
+
+
+def test_tt_fraction_counted_after_the_decomposition(tmp_path):
+    """TT at a rank fraction above 1: the decomposition lowers the ranks to what the kernel's
+    unfoldings allow, and that layer, smaller than the dense one, is what the parameter rule
+    judges (its probe with the requested ranks would be larger)."""
+    weight = np.random.default_rng(8).standard_normal((16, 16, 3, 3)).astype(np.float32)
+    probe = fc.FactorizedConv.from_conv(weight, 1.5, "auto", "tt", decompose_weights=False, seed=0)
+    assert probe.n_parameters >= weight.size
+    report = fc.compress_model({"c.weight": weight}, tmp_path / "t.bundle", factorization="tt",
+                               rank=1.5, workers=1, progress=False)
+    entry = report["layers"][0]
+    assert not (entry["reason"] or "").startswith("factorized has"), entry["reason"]
+    layer = fc.FactorizedConv.from_conv(weight, 1.5, "auto", "tt", seed=entry["seed"])
+    assert layer.n_parameters < weight.size and list(layer.rank) == list(entry["rank"])
+
+
 def test_selection_reasons(tmp_path):
     rng = np.random.default_rng(4)
     w = lambda *shape: rng.standard_normal(shape).astype(np.float32)   # noqa: E731
@@ -127,14 +197,14 @@ def test_selection_reasons(tmp_path):
         "depthwise.weight": w(16, 1, 3, 3),       # one input channel per group
         "grouped.weight": w(16, 4, 3, 3),         # groups 4 from the geometry mapping
         "excluded.weight": w(16, 16, 3, 3),
-        "dense_wins.weight": w(16, 16, 3, 3),     # CP at rank 'same': the dense path is cheaper
+        "dense_wins.weight": w(16, 16, 3, 3),     # CP at rank 0.9: the dense path is cheaper
         "kept.weight": w(64, 64, 3, 3),
         "kept.bias": w(64),
         "asym.weight": w(8, 8, 1, 5),             # 5 taps in one dimension: eligible
     }
     report = fc.compress_model(
         tensors, tmp_path / "m.bundle", factorization="cp", rank=0.25, exclude="excl*",
-        overrides={"dense_wins": {"rank": "same"}}, geometry={"grouped": {"groups": 4}},
+        overrides={"dense_wins": {"rank": 0.9}}, geometry={"grouped": {"groups": 4}},
         workers=1, progress=False)
     layers = _by_name(report)
     assert "fewer than 3 taps" in layers["pointwise"]["reason"]
@@ -144,8 +214,9 @@ def test_selection_reasons(tmp_path):
     assert "slower than the dense conv" in layers["dense_wins"]["reason"]
     assert layers["kept"]["status"] == "compressed" and layers["asym"]["status"] == "compressed"
     # The cost-model reason agrees with the library's auto choice on that input.
-    probe = fc.FactorizedConv.from_conv(tensors["dense_wins.weight"], "same", "auto", "cp",
+    probe = fc.FactorizedConv.from_conv(tensors["dense_wins.weight"], 0.9, "auto", "cp",
                                         decompose_weights=False, seed=0)
+    assert probe.n_parameters < tensors["dense_wins.weight"].size
     assert probe.chosen_implementation(layers["dense_wins"]["input_shape"]) == "reconstructed"
     only = fc.compress_model(tensors, tmp_path / "i.bundle", include=["kept"], rank=0.25,
                              workers=1, progress=False)

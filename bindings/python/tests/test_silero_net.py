@@ -4,6 +4,7 @@ by espeak-ng; the network with FactorConv modules in place of its convolutions a
 network with torch convolutions of the reconstructed kernels; the resampler against a sine."""
 
 import copy
+import importlib.util
 import os
 import sys
 
@@ -11,10 +12,13 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch", reason="torch is not importable here (make deps installs it)")
-_threads = torch.get_num_threads()
-pytest.importorskip("silero_vad", reason="silero-vad is not installed (make deps installs it)")
-torch.set_num_threads(_threads)   # importing silero_vad sets 1 for the whole process
+# Found, not imported: importing silero_vad sets torch to one thread for the whole process, so
+# it is imported only inside tests, which keep_torch_threads (conftest.py) undoes.
+if importlib.util.find_spec("silero_vad") is None:
+    pytest.skip("silero-vad is not installed (make deps installs it)", allow_module_level=True)
 import factorconv.torch as fct  # noqa: E402 - after the skips
+
+pytestmark = pytest.mark.usefixtures("keep_torch_threads")
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
 import silero_net  # noqa: E402
