@@ -43,5 +43,7 @@ let package = Package(
         .testTarget(
             name: "FactorConvNumericsTests", dependencies: ["FactorConvNumerics", "FactorConvTestSupport"]),
         .testTarget(name: "FactorConvTests", dependencies: ["FactorConv", "FactorConvTestSupport"]),
+        // Tests of the C boundary's internals through its exports (lock counts, option parsing).
+        .testTarget(name: "FactorConvCTests", dependencies: ["FactorConvC", "CFactorConvABI", "FactorConvTestSupport"]),
     ]
 )

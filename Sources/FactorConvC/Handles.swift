@@ -43,7 +43,7 @@ enum Handles {
         var objects: [UInt: UInt] = [:]
     }
 
-    private static let registry = LibraryMutex(Registry())
+    private static let registry = LibraryMutex(Registry(), kind: .handleRegistry)
 
     /// Handle values are `base | serial << 4`: above every user-space address on 64-bit
     /// Linux (a caller that dereferences one faults at once), and 16-byte aligned.

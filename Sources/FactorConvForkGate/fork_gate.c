@@ -18,6 +18,8 @@ static pthread_once_t gate_once = PTHREAD_ONCE_INIT;
 static _Thread_local unsigned depth;
 static int closed_for_fork;
 static uint64_t fork_generation;
+/* Per-thread counters of fcgate_thread_count (slot 0: sections, slot k: locks of kind k). */
+static _Thread_local uint64_t counts[FCGATE_COUNTERS];
 
 static void init_lock(void) {
     pthread_rwlockattr_t attributes;
@@ -55,11 +57,19 @@ static void install(void) {
 }
 
 void fcgate_enter(void) {
+    counts[0]++;
     if (depth++ == 0) {
         pthread_once(&gate_once, install);
         pthread_rwlock_rdlock(&gate);
     }
 }
+
+void fcgate_enter_lock(unsigned kind) {
+    if (kind < FCGATE_COUNTERS) counts[kind]++;
+    fcgate_enter();
+}
+
+uint64_t fcgate_thread_count(unsigned slot) { return slot < FCGATE_COUNTERS ? counts[slot] : 0; }
 
 void fcgate_leave(void) {
     if (--depth == 0) pthread_rwlock_unlock(&gate);

@@ -24,7 +24,7 @@ package final class Workspace: Sendable {
     }
     /// The retained buffers and their total size.
     private struct Retained { var buffers: [Buffer] = []; var bytes = 0 }
-    private let retained = LibraryMutex(Retained())
+    private let retained = LibraryMutex(Retained(), kind: .workspacePool)
     private let maxRetained: Int
     private let idleSeconds: Double
     private let maxRetainedBytes: @Sendable () -> Int

@@ -95,7 +95,7 @@ public final class FactorizedConv: @unchecked Sendable {
         self.outChannels = outChannels
         self.layers = layers
         self.factorization = state.weight.factorization
-        self.state = LibraryMutex(state)
+        self.state = LibraryMutex(state, kind: .layerState)
         self.cache = PipelineCache()
     }
 

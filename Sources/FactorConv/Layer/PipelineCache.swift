@@ -10,7 +10,7 @@ final class PipelineCache: Sendable {
         var pipelines: [Key: ConvPipeline] = [:]
         var plans: [PlanKey: ForwardPlan] = [:]
     }
-    private let entries = LibraryMutex(Entries())
+    private let entries = LibraryMutex(Entries(), kind: .pipelineCache)
 
     /// Plans kept per version; a layer run on many input shapes starts again when it has this many.
     static let maxPlans = 64

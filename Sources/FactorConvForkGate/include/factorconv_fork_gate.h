@@ -21,12 +21,25 @@ extern "C" {
 /** Enters a gate section (nestable on one thread). Installs the fork handlers on first use. */
 void fcgate_enter(void);
 
-/** Leaves the section entered by the matching fcgate_enter. */
+/** fcgate_enter for a lock section: also counts one acquisition of lock kind `kind` (a
+ *  `LibraryMutex` kind, 1..FCGATE_COUNTERS-1) on this thread. */
+void fcgate_enter_lock(unsigned kind);
+
+/** Leaves the section entered by the matching fcgate_enter or fcgate_enter_lock. */
 void fcgate_leave(void);
 
 /** How many times this process is a fork child of a process that used the library (0 in the
  *  original process): state tied to threads of the parent can be dropped when it changes. */
 uint64_t fcgate_fork_generation(void);
+
+/** Slots of the per-thread counters read by fcgate_thread_count: slot 0 counts every section
+ *  entered (locks, BLAS calls, nested ones too), slot k > 0 the acquisitions of lock kind k. */
+#define FCGATE_COUNTERS 8
+
+/** How many times this thread has entered sections (slot 0) or taken locks of kind `slot`
+ *  since it started (0 for a slot out of range). Tests read it before and after a call to see
+ *  what one call locks; counting is one thread-local increment. */
+uint64_t fcgate_thread_count(unsigned slot);
 
 #ifdef __cplusplus
 }

@@ -167,7 +167,7 @@ final class TransformedKernel: @unchecked Sendable {
 final class LazyWinogradKernel: Sendable {
     private let layout: WinogradKernel
     private let weight: Tensor<Float>
-    private let transformed = LibraryMutex<TransformedKernel?>(nil)
+    private let transformed = LibraryMutex<TransformedKernel?>(nil, kind: .winogradKernel)
 
     /// A slot for `weight` if it qualifies for a Winograd path, else nil.
     init?(_ weight: Tensor<Float>, geometry: ConvGeometry) {

@@ -21,7 +21,7 @@ final class WinogradKernelCache: Sendable {
         }
     }
 
-    private let entries = LibraryMutex<[Entry]>([])
+    private let entries = LibraryMutex<[Entry]>([], kind: .winogradKernelCache)
     private let capacity: Int
     /// Larger weights are transformed per call and never retained (bounds the cache's memory:
     /// at most capacity × 11 MB).
