@@ -288,7 +288,10 @@ fconv_status fconv_dense_conv_forward(const float *input, const int64_t *input_s
 /**
  * An options handle: named settings for fconv_conv_create, fconv_conv_from_conv and
  * fconv_conv_from_conv_list, so the set of options can grow without changing any signature.
- * Keys (case-sensitive) and the setter each takes; unknown keys and wrong types are errors:
+ * Keys (case-sensitive) and the setter each takes. A setter refuses an unknown key, a wrong type
+ * and a value outside what its key accepts below (leaving the option as it was); what depends on
+ * the layer (a rank or stride list against its modes, an unsupported implementation) is checked
+ * by the call that builds it:
  *
  *   "factorization"     string  "cp" (default) | "tucker" | "tt" | "dense" (case-insensitive)
  *   "implementation"    string  "factorized" (create's default) | "reconstructed" (from_conv's
@@ -325,7 +328,8 @@ fconv_status fconv_options_create(fconv_options **out);
 /** Frees an options handle; NULL is a no-op. */
 void fconv_options_free(fconv_options *options);
 
-/** Sets an integer option. @return FCONV_OK, FCONV_ERR_INVALID_ARGUMENT (NULL, unknown key). */
+/** Sets an integer option. @return FCONV_OK, FCONV_ERR_INVALID_ARGUMENT (NULL, unknown key, wrong
+ *  type, or a value its key does not accept). */
 fconv_status fconv_options_set_int(fconv_options *options, const char *key, int64_t value);
 
 /** Sets an integer-list option (count >= 1). @return as fconv_options_set_int. */

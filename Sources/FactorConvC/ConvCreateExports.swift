@@ -2,14 +2,15 @@ import CFactorConvABI
 import FactorConv
 
 /// Geometry from the options' stride/padding/dilation for `order` spatial dimensions.
-private func geometry(_ o: OptionsHandle, order: Int) throws -> ConvGeometry {
-    func values(_ key: String, _ fallback: Int) throws -> [Int] {
-        let v = o.ints(key, default: [fallback])
+private func geometry(_ o: LayerOptions, order: Int) throws -> ConvGeometry {
+    func values(_ key: String, _ set: [Int]?, _ fallback: Int) throws -> [Int] {
+        let v = set ?? [fallback]
         if v.count == 1 { return Array(repeating: v[0], count: order) }
         guard v.count == order else { throw FactorConvError.invalid("option '\(key)' has \(v.count) entries; expected 1 or \(order)") }
         return v
     }
-    return try ConvGeometry(order: order, stride: values("stride", 1), padding: values("padding", 0), dilation: values("dilation", 1))
+    return try ConvGeometry(order: order, stride: values("stride", o.stride, 1), padding: values("padding", o.padding, 0),
+                            dilation: values("dilation", o.dilation, 1))
 }
 
 /// Reads a dense conv's bias (out_channels values); NaN/Inf is refused like in the kernel, since a
@@ -46,21 +47,14 @@ public func fconv_conv_create(_ inChannels: Int64, _ outChannels: Int64, _ kerne
     out?.pointee = nil
     return guarded("fconv_conv_create") {
         let out = try Arguments.required(out, "out")
-        let o = try options(optionsPointer)
+        let (o, _) = try options(optionsPointer)
         let kernel = try Arguments.shape(kernelSize, order, "kernel_size")
         let g = try geometry(o, order: kernel.count)
-        let bias = try o.flag("bias", default: false)
-        let hasBias: [Bool]? = try o.values["has_bias"].map { _ in
-            try o.ints("has_bias", default: []).map { v in
-                guard v == 0 || v == 1 else { throw FactorConvError.invalid("option 'has_bias' entries must be 0 or 1, got \(v)") }
-                return v == 1
-            }
-        }
         let conv = try FactorizedConv(
             inChannels: Int(inChannels), outChannels: Int(outChannels), kernelSize: kernel,
-            stride: g.stride, padding: g.padding, dilation: g.dilation, bias: bias, hasBias: hasBias,
-            nLayers: o.ints("n_layers", default: []), factorization: o.factorization, rank: o.rank,
-            implementation: o.implementation(default: .factorized), fixedRankModes: o.fixedRankModes, seed: o.seed)
+            stride: g.stride, padding: g.padding, dilation: g.dilation, bias: o.bias ?? false, hasBias: o.hasBias,
+            nLayers: o.nLayers ?? [], factorization: o.factorization ?? .cp, rank: o.rank ?? .same,
+            implementation: o.implementation ?? .factorized, fixedRankModes: o.fixedRankModes, seed: o.seed)
         out.pointee = Handles.register(ConvHandle(conv: conv))
     }
 }
@@ -72,14 +66,14 @@ public func fconv_conv_from_conv(_ weight: UnsafePointer<Float>?, _ weightShape:
     out?.pointee = nil
     return guarded("fconv_conv_from_conv") {
         let out = try Arguments.required(out, "out")
-        let o = try options(optionsPointer)
+        let (o, progress) = try options(optionsPointer)
         let kernel = try denseKernel(weight, weightShape, weightNDim, "weight")
         let biasValues = try denseBias(bias, count: kernel.shape[0], "bias")
         let dense = try FactorizedConv.DenseConv(weight: kernel, bias: biasValues, geometry: geometry(o, order: kernel.rank - 2))
         let conv = try FactorizedConv.fromConv(
-            dense, rank: o.rank, factorization: o.factorization, implementation: o.implementation(default: .reconstructed),
-            decompose: o.flag("decompose", default: true), options: o.decomposition, fixedRankModes: o.fixedRankModes,
-            seed: o.seed, progress: o.progressHook)
+            dense, rank: o.rank ?? .same, factorization: o.factorization ?? .cp, implementation: o.implementation ?? .reconstructed,
+            decompose: o.decompose ?? true, options: o.decomposition, fixedRankModes: o.fixedRankModes,
+            seed: o.seed, progress: progress)
         out.pointee = Handles.register(ConvHandle(conv: conv))
     }
 }
@@ -93,7 +87,7 @@ public func fconv_conv_from_conv_list(
     out?.pointee = nil
     return guarded("fconv_conv_from_conv_list") {
         let out = try Arguments.required(out, "out")
-        let o = try options(optionsPointer)
+        let (o, progress) = try options(optionsPointer)
         guard nConvs >= 1 && nConvs <= 1 << 20 else { throw FactorConvError.invalid("n_convs \(UInt(bitPattern: nConvs)) must be in 1...2^20") }
         let weights = try Arguments.required(weights, "weights")
         var convs = [FactorizedConv.DenseConv]()
@@ -108,9 +102,9 @@ public func fconv_conv_from_conv_list(
             convs.append(try FactorizedConv.DenseConv(weight: kernel, bias: bias, geometry: g))
         }
         let conv = try FactorizedConv.fromConvList(
-            convs, rank: o.rank, factorization: o.factorization, implementation: o.implementation(default: .reconstructed),
-            decompose: o.flag("decompose", default: true), options: o.decomposition, fixedRankModes: o.fixedRankModes,
-            seed: o.seed, progress: o.progressHook)
+            convs, rank: o.rank ?? .same, factorization: o.factorization ?? .cp, implementation: o.implementation ?? .reconstructed,
+            decompose: o.decompose ?? true, options: o.decomposition, fixedRankModes: o.fixedRankModes,
+            seed: o.seed, progress: progress)
         out.pointee = Handles.register(ConvHandle(conv: conv))
     }
 }

@@ -1,136 +1,146 @@
 import CFactorConvABI
 import FactorConv
 
-/// The object behind an `fconv_options *`: typed values by key, validated when set.
+/// Every option of a layer-building call (`fconv_conv_create`, `fconv_conv_from_conv`,
+/// `fconv_conv_from_conv_list`) as the typed value it was parsed into when set; nil means not
+/// set (the call's default).
+struct LayerOptions {
+    var factorization: Factorization?
+    var implementation: Implementation?
+    var rank: RankSpec?
+    var fixedRankModes: FixedRankModes?
+    var stride: [Int]?
+    var padding: [Int]?
+    var dilation: [Int]?
+    var bias: Bool?
+    var hasBias: [Bool]?
+    var nLayers: [Int]?
+    var decompose: Bool?
+    /// The decomposition's options; its `seed` is the "seed" option, which seeds the layer too.
+    var decomposition = DecompositionOptions()
+
+    /// The seed of the layer's random parameters and of the decomposition.
+    var seed: UInt64 { decomposition.seed }
+}
+
+/// The object behind an `fconv_options *`: the typed options, each parsed and validated when
+/// set (a bad value fails its setter and leaves the option as it was), and the progress callback.
 final class OptionsHandle {
+    /// One value as a setter passes it.
     enum Value {
         case int(Int)
         case ints([Int])
         case float(Double)
         case string(String)
+
+        /// The setter kind: "int", "ints", "float" or "string".
+        var kind: String {
+            switch self { case .int: "int"; case .ints: "ints"; case .float: "float"; case .string: "string" }
+        }
     }
 
-    /// Every key and the value kinds it accepts (see the header's fconv_options comment).
-    static let accepted: [String: Set<String>] = [
-        "factorization": ["string"], "implementation": ["string"], "rank": ["string", "float", "int", "ints"],
-        "fixed_rank_modes": ["ints", "string"], "stride": ["int", "ints"], "padding": ["int", "ints"],
-        "dilation": ["int", "ints"], "bias": ["int"], "has_bias": ["int", "ints"], "n_layers": ["int", "ints"],
-        "seed": ["int"], "decompose": ["int"], "n_iter_max": ["int"], "tol": ["float"], "l2_reg": ["float"],
-        "init": ["string"], "cp_regularization": ["string"], "n_restarts": ["int"],
+    /// An option: the value kinds it accepts and how a value of one of them is stored.
+    struct Entry: Sendable {
+        let kinds: Set<String>
+        let store: @Sendable (inout LayerOptions, Value) throws -> Void
+
+        init(_ kinds: Set<String>, _ store: @escaping @Sendable (inout LayerOptions, Value) throws -> Void) {
+            self.kinds = kinds
+            self.store = store
+        }
+    }
+
+    /// Every key (see the header's fconv_options comment), the value kinds it accepts and its
+    /// parser. A parser only receives a value of an accepted kind.
+    static let accepted: [String: Entry] = [
+        "factorization": Entry(["string"]) { o, v in o.factorization = try Factorization(parsing: try v.text) },
+        "implementation": Entry(["string"]) { o, v in o.implementation = try Implementation(parsing: try v.text) },
+        "rank": Entry(["string", "float", "int", "ints"]) { o, v in o.rank = try rank(v) },
+        "fixed_rank_modes": Entry(["ints", "string"]) { o, v in o.fixedRankModes = try fixedRankModes(v) },
+        "stride": Entry(["int", "ints"]) { o, v in o.stride = try v.list },
+        "padding": Entry(["int", "ints"]) { o, v in o.padding = try v.list },
+        "dilation": Entry(["int", "ints"]) { o, v in o.dilation = try v.list },
+        "bias": Entry(["int"]) { o, v in o.bias = try flag("bias", try v.integer) },
+        "has_bias": Entry(["int", "ints"]) { o, v in
+            o.hasBias = try v.list.map { f in
+                guard f == 0 || f == 1 else { throw FactorConvError.invalid("option 'has_bias' entries must be 0 or 1, got \(f)") }
+                return f == 1
+            }
+        },
+        "n_layers": Entry(["int", "ints"]) { o, v in o.nLayers = try v.list },
+        "seed": Entry(["int"]) { o, v in
+            let seed = try v.integer
+            guard seed >= 0 else { throw FactorConvError.invalid("option 'seed' must be >= 0, got \(seed)") }
+            o.decomposition.seed = UInt64(seed)
+        },
+        "decompose": Entry(["int"]) { o, v in o.decompose = try flag("decompose", try v.integer) },
+        "n_iter_max": Entry(["int"]) { o, v in o.decomposition.nIterMax = try v.integer },
+        "tol": Entry(["float"]) { o, v in o.decomposition.tol = try v.number },
+        "l2_reg": Entry(["float"]) { o, v in o.decomposition.l2Reg = try v.number },
+        "init": Entry(["string"]) { o, v in
+            switch try v.text {
+            case "svd": o.decomposition.randomInit = false
+            case "random": o.decomposition.randomInit = true
+            case let other: throw FactorConvError.invalid("option 'init' must be 'svd' or 'random', got '\(other)'")
+            }
+        },
+        "cp_regularization": Entry(["string"]) { o, v in
+            switch try v.text {
+            case "proximal": o.decomposition.tltorchRidge = false
+            case "ridge": o.decomposition.tltorchRidge = true
+            case let other: throw FactorConvError.invalid("option 'cp_regularization' must be 'proximal' or 'ridge', got '\(other)'")
+            }
+        },
+        "n_restarts": Entry(["int"]) { o, v in
+            let n = try v.integer
+            guard (1...100).contains(n) else { throw FactorConvError.invalid("option 'n_restarts' must be in 1...100, got \(n)") }
+            o.decomposition.restarts = n
+        },
     ]
 
-    var values: [String: Value] = [:]
+    /// The options set so far.
+    private(set) var options = LayerOptions()
     var progress: (fn: fconv_progress_fn, userData: UnsafeMutableRawPointer?)?
 
+    /// Parses `value` into option `key`; on error nothing changes.
     func set(_ key: String, _ value: Value) throws {
-        guard let kinds = Self.accepted[key] else {
+        guard let entry = Self.accepted[key] else {
             throw FactorConvError.invalid("unknown option key '\(key)'; known keys: \(Self.accepted.keys.sorted().joined(separator: ", "))")
         }
-        let kind: String = switch value { case .int: "int"; case .ints: "ints"; case .float: "float"; case .string: "string" }
-        guard kinds.contains(kind) else {
-            throw FactorConvError.invalid("option '\(key)' takes \(kinds.sorted().joined(separator: " or ")), not \(kind)")
+        guard entry.kinds.contains(value.kind) else {
+            throw FactorConvError.invalid("option '\(key)' takes \(entry.kinds.sorted().joined(separator: " or ")), not \(value.kind)")
         }
-        values[key] = value
+        var next = options
+        try entry.store(&next, value)
+        options = next
     }
 
-    // MARK: typed reads with defaults
+    // MARK: parsers shared by the table
 
-    func ints(_ key: String, default fallback: [Int]) -> [Int] {
-        switch values[key] {
-        case .int(let v): [v]
-        case .ints(let v): v
-        default: fallback
-        }
-    }
-
-    func int(_ key: String, default fallback: Int) -> Int {
-        if case .int(let v) = values[key] { return v }
-        return fallback
-    }
-
-    func float(_ key: String) -> Double? {
-        if case .float(let v) = values[key] { return v }
-        return nil
-    }
-
-    func string(_ key: String) -> String? {
-        if case .string(let v) = values[key] { return v }
-        return nil
-    }
-
-    func flag(_ key: String, default fallback: Bool) throws -> Bool {
-        let v = int(key, default: fallback ? 1 : 0)
+    private static func flag(_ key: String, _ v: Int) throws -> Bool {
         guard v == 0 || v == 1 else { throw FactorConvError.invalid("option '\(key)' must be 0 or 1, got \(v)") }
         return v == 1
     }
 
-    var factorization: Factorization {
-        get throws { try string("factorization").map(Factorization.init(parsing:)) ?? .cp }
-    }
-
-    func implementation(default fallback: Implementation) throws -> Implementation {
-        try string("implementation").map(Implementation.init(parsing:)) ?? fallback
-    }
-
-    var rank: RankSpec {
-        get throws {
-            switch values["rank"] {
-            case nil: return .same
-            case .string(let s):
-                guard s.lowercased() == "same" else { throw FactorConvError.invalid("option 'rank' string must be 'same', got '\(s)'") }
-                return .same
-            case .float(let f):
-                guard f.isFinite && f > 0 else { throw FactorConvError.invalid("option 'rank' fraction must be finite and > 0, got \(f)") }
-                return .fraction(f)
-            case .int(let r): return .int(r)
-            case .ints(let r): return .perMode(r)
-            }
+    private static func rank(_ value: Value) throws -> RankSpec {
+        switch value {
+        case .string(let s):
+            guard s.lowercased() == "same" else { throw FactorConvError.invalid("option 'rank' string must be 'same', got '\(s)'") }
+            return .same
+        case .float(let f):
+            guard f.isFinite && f > 0 else { throw FactorConvError.invalid("option 'rank' fraction must be finite and > 0, got \(f)") }
+            return .fraction(f)
+        case .int(let r): return .int(r)
+        case .ints(let r): return .perMode(r)
         }
     }
 
-    var fixedRankModes: FixedRankModes? {
-        get throws {
-            switch values["fixed_rank_modes"] {
-            case nil: return nil
-            case .string(let s):
-                guard s == "spatial" else { throw FactorConvError.invalid("option 'fixed_rank_modes' string must be 'spatial', got '\(s)'") }
-                return .spatial
-            case .ints(let m): return .modes(m)
-            default: return nil
-            }
+    private static func fixedRankModes(_ value: Value) throws -> FixedRankModes {
+        if case .string(let s) = value {
+            guard s == "spatial" else { throw FactorConvError.invalid("option 'fixed_rank_modes' string must be 'spatial', got '\(s)'") }
+            return .spatial
         }
-    }
-
-    var seed: UInt64 {
-        get throws {
-            let s = int("seed", default: 0)
-            guard s >= 0 else { throw FactorConvError.invalid("option 'seed' must be >= 0, got \(s)") }
-            return UInt64(s)
-        }
-    }
-
-    var decomposition: DecompositionOptions {
-        get throws {
-            var o = DecompositionOptions(seed: try seed)
-            if case .int(let n) = values["n_iter_max"] { o.nIterMax = n }
-            if case .int(let n) = values["n_restarts"] {
-                guard n >= 1 && n <= 100 else { throw FactorConvError.invalid("option 'n_restarts' must be in 1...100, got \(n)") }
-                o.restarts = n
-            }
-            o.tol = float("tol")
-            if let l2 = float("l2_reg") { o.l2Reg = l2 }
-            switch string("init") {
-            case nil, "svd": o.randomInit = false
-            case "random": o.randomInit = true
-            case let other?: throw FactorConvError.invalid("option 'init' must be 'svd' or 'random', got '\(other)'")
-            }
-            switch string("cp_regularization") {
-            case nil, "proximal": o.tltorchRidge = false
-            case "ridge": o.tltorchRidge = true
-            case let other?: throw FactorConvError.invalid("option 'cp_regularization' must be 'proximal' or 'ridge', got '\(other)'")
-            }
-            return o
-        }
+        return .modes(try value.list)
     }
 
     /// The progress callback as a Swift closure (nil when none is set).
@@ -142,10 +152,49 @@ final class OptionsHandle {
     }
 }
 
-/// Options given as NULL mean "all defaults".
-func options(_ pointer: OpaquePointer?) throws -> OptionsHandle {
-    guard pointer != nil else { return OptionsHandle() }
-    return try Handles.resolve(pointer, as: OptionsHandle.self, "options")
+/// Reads of a value whose kind the option table has already checked (a mismatch would be a
+/// table error: `.internal`).
+private extension OptionsHandle.Value {
+    private var mismatch: FactorConvError { FactorConvError(.internal, "option value of kind \(kind) read as another kind") }
+
+    /// An int, or ints.
+    var list: [Int] {
+        get throws {
+            switch self {
+            case .int(let v): return [v]
+            case .ints(let v): return v
+            case .float, .string: throw mismatch
+            }
+        }
+    }
+
+    var integer: Int {
+        get throws {
+            guard case .int(let v) = self else { throw mismatch }
+            return v
+        }
+    }
+
+    var number: Double {
+        get throws {
+            guard case .float(let v) = self else { throw mismatch }
+            return v
+        }
+    }
+
+    var text: String {
+        get throws {
+            guard case .string(let v) = self else { throw mismatch }
+            return v
+        }
+    }
+}
+
+/// The options and progress callback of a handle; NULL means "all defaults" and no callback.
+func options(_ pointer: OpaquePointer?) throws -> (LayerOptions, FromConvProgress?) {
+    guard pointer != nil else { return (LayerOptions(), nil) }
+    let handle = try Handles.resolve(pointer, as: OptionsHandle.self, "options")
+    return (handle.options, handle.progressHook)
 }
 
 @c @implementation

@@ -89,7 +89,7 @@ def test_swift_option_keys_match_python_and_header(header):
     start = source.index("static let accepted")
     table = source[start:source.index("\n    ]", start)]
     swift = {key: set(re.findall(r'"(\w+)"', kinds))
-             for key, kinds in re.findall(r'"(\w+)":\s*\[([^\]]*)\]', table)}
+             for key, kinds in re.findall(r'"(\w+)":\s*Entry\(\[([^\]]*)\]', table)}
     assert swift == {key: set(kinds) for key, kinds in _constants.OPTION_KEYS.items()}
 
 
