@@ -51,9 +51,9 @@ package final class LibraryMutex<Value>: @unchecked Sendable {
 package enum LockKind: UInt32, CaseIterable, Sendable {
     /// The C ABI's handle registry (FactorConvC's `Handles`).
     case handleRegistry = 1
-    /// A layer's parameters and settings (`FactorizedConv`'s state).
+    /// A layer's parameters and settings, and its forward plans (`FactorizedConv`'s state).
     case layerState
-    /// A layer's derived pipelines and forward plans (`PipelineCache`).
+    /// A layer's derived pipelines (`PipelineCache`).
     case pipelineCache
     /// The shared pool of scratch buffers (`Workspace`).
     case workspacePool

@@ -47,9 +47,9 @@ func check(_ status: fconv_status, _ what: String, sourceLocation: SourceLocatio
                                   stride: [1, 1], padding: [1, 1], dilation: [1, 1])
     #expect(relativeMaxError(try Tensor(shape: [1, 6, 10, 10], scalars: y), reference) < 1e-5)
 
-    // One handle lookup, one snapshot of the layer state, one plan lookup, and one scratch buffer
-    // taken from the pool and given back; the fork gate is entered for each of those and for the
-    // two BLAS calls (the pointwise stages).
-    #expect(counted.locks == [.handleRegistry: 1, .layerState: 1, .pipelineCache: 1, .workspacePool: 2])
+    // One handle lookup, one read of the layer state with the plan for the shape, and one scratch
+    // buffer taken from the pool and given back; the fork gate is entered for each of those and
+    // for the two BLAS calls (the pointwise stages).
+    #expect(counted.locks == [.handleRegistry: 1, .layerState: 1, .workspacePool: 2])
     #expect(counted.gateSections == counted.totalLocks + 2)
 }

@@ -71,18 +71,29 @@ extension FactorizedConv {
     // MARK: - Internals
 
     /// The plan of one forward call: the input validated against one snapshot of the layer, the
-    /// plan for its shape (cached per shape and parameter version: the `.auto` choice, the
-    /// pipeline, the image and output shapes), and the memory check. BLAS must be loaded.
+    /// plan for its shape (cached per shape in the state: the `.auto` choice, the pipeline, the
+    /// image and output shapes), and the memory check. BLAS must be loaded. On a shape seen
+    /// before, the snapshot and the plan come from one lock section.
     func plan(inputShape: [Int], layer: [Int]) throws -> ForwardPlan {
-        let s = snapshot
+        let flatIndex = Result(catching: { try layers.flatIndex(layer) })
+        let (s, cached) = state.withLock { s in
+            (s, (try? flatIndex.get()).flatMap { s.plans[layer: $0, input: inputShape] })
+        }
         try validateInput(inputShape, state: s)
-        let flat = try layers.flatIndex(layer)
-        let plan = try cache.plan(layer: flat, implementation: s.implementation, input: inputShape, version: s.version) {
+        let flat = try flatIndex.get()
+        let plan: ForwardPlan
+        if let cached {
+            plan = cached
+        } else {
             let implementation = try choose(s, flat: flat, inputShape: inputShape)
             let pipeline = try cachedPipeline(s, flat: flat, implementation: implementation)
             let (images, outShape) = try pipeline.imageAndOutputShapes(input: inputShape)
-            return ForwardPlan(pipeline: pipeline, imageShapes: images, outputShape: outShape,
+            plan = ForwardPlan(pipeline: pipeline, imageShapes: images, outputShape: outShape,
                                outputCount: try Checked.product(outShape, "output shape"))
+            // Kept only if the parameters did not change meanwhile.
+            state.withLock { current in
+                if current.version == s.version { current.plans.insert(plan, layer: flat, input: inputShape) }
+            }
         }
         // The output plus what the pipeline allocates with the workers it will use: refuse before
         // allocating (each call: the thread count and the memory bound may have changed).

@@ -33,6 +33,8 @@ public final class FactorizedConv: @unchecked Sendable {
         var implementation: Implementation
         /// Increments on every change; cached pipelines of older versions are discarded.
         var version: Int
+        /// The forward plans made for this version (emptied by every change).
+        var plans = ForwardPlanCache()
     }
 
     let state: LibraryMutex<State>
@@ -149,6 +151,7 @@ public final class FactorizedConv: @unchecked Sendable {
             var next = current
             try change(&next)
             next.version = current.version + 1
+            next.plans = ForwardPlanCache()
             current = next
         }
     }

@@ -1,19 +1,14 @@
 
 /// Derived weights of a layer: one `ConvPipeline` per (layer, implementation), built on first use
-/// and kept until the parameters change (the state's version moves on); and the forward plan of
-/// each (layer, input shape) seen, so that a repeated forward does no planning.
+/// and kept until the parameters change (the state's version moves on). The forward plans of
+/// each input shape live in the layer's state instead (`ForwardPlanCache`).
 final class PipelineCache: Sendable {
     private struct Key: Hashable { var layer: Int; var implementation: Implementation }
-    private struct PlanKey: Hashable { var layer: Int; var implementation: Implementation; var input: [Int] }
     private struct Entries {
         var version = -1
         var pipelines: [Key: ConvPipeline] = [:]
-        var plans: [PlanKey: ForwardPlan] = [:]
     }
     private let entries = LibraryMutex(Entries(), kind: .pipelineCache)
-
-    /// Plans kept per version; a layer run on many input shapes starts again when it has this many.
-    static let maxPlans = 64
 
     /// The cached pipeline for `layer` and `implementation` at `version`, or `build()`'s result,
     /// which is then cached. Building happens outside the lock; two racing builders produce equal
@@ -29,21 +24,25 @@ final class PipelineCache: Sendable {
         }
         return built
     }
+}
 
-    /// The cached plan of layer `layer` (whose implementation setting is `implementation`) for
-    /// `input` at `version`, or `make()`'s result, which is then cached (as `pipeline`).
-    func plan(layer: Int, implementation: Implementation, input: [Int], version: Int,
-              make: () throws -> ForwardPlan) throws -> ForwardPlan {
-        let key = PlanKey(layer: layer, implementation: implementation, input: input)
-        if let hit = entries.withLock({ $0.version == version ? $0.plans[key] : nil }) { return hit }
-        let made = try make()
-        entries.withLock { e in
-            if e.version < version { e = Entries(version: version) }
-            guard e.version == version else { return }
-            if e.plans.count >= Self.maxPlans { e.plans = [:] }
-            e.plans[key] = made
-        }
-        return made
+/// The forward plans of one parameter version, per (layer, input shape). It is part of the layer's
+/// state (`FactorizedConv.State`), so that a forward reads the parameters and the plan for its
+/// shape under one lock; a change of the parameters starts it empty.
+struct ForwardPlanCache: Sendable {
+    private struct Key: Hashable { var layer: Int; var input: [Int] }
+    private var plans: [Key: ForwardPlan] = [:]
+
+    /// Plans kept; a layer run on many input shapes starts again when it has this many.
+    static let capacity = 64
+
+    /// The plan of flat layer `layer` for `input`, if one was made.
+    subscript(layer layer: Int, input input: [Int]) -> ForwardPlan? { plans[Key(layer: layer, input: input)] }
+
+    /// Keeps `plan` for flat layer `layer` and `input`.
+    mutating func insert(_ plan: ForwardPlan, layer: Int, input: [Int]) {
+        if plans.count >= Self.capacity { plans = [:] }
+        plans[Key(layer: layer, input: input)] = plan
     }
 }
 
