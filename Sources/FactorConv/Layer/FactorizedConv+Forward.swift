@@ -109,6 +109,13 @@ extension FactorizedConv {
     /// built is the first one's error thrown.
     func choose(_ s: State, flat: Int, inputShape: [Int]) throws -> Implementation {
         guard s.implementation == .auto else { return s.implementation }
+        return try cache.choice(layer: flat, image: Array(inputShape.dropFirst()), version: s.version) {
+            try chooseByCost(s, flat: flat, inputShape: inputShape)
+        }
+    }
+
+    /// `choose` for `.auto`, without the cache: the candidate of least `CostModel` time.
+    private func chooseByCost(_ s: State, flat: Int, inputShape: [Int]) throws -> Implementation {
         let candidates: [Implementation] = switch factorization {
         case .cp: [.factorized, .mobilenet, .reconstructed]
         case .tucker, .tt: [.factorized, .reconstructed]

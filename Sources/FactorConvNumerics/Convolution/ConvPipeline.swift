@@ -59,7 +59,7 @@ public struct ConvPipeline: Sendable {
     /// Fewest multiply-adds × 2 per worker when one image's stages are split over workers
     /// (see `forward`); tests lower it to exercise the split on small images.
     let minFlopsPerWorker: Double
-    static let defaultMinFlopsPerWorker = 30e6
+    static let defaultMinFlopsPerWorker = 2e6
 
     /// Creates a pipeline; stage shapes are checked against each other on first use.
     public init(stages: [ConvStage]) {
@@ -261,9 +261,9 @@ public struct ConvPipeline: Sendable {
         ((counts.dropFirst().dropLast().max() ?? 0) + 15) / 16 * 16
     }
 
-    /// The workers each stage of an image is split over when images run one after another: a
-    /// small image's stages are too short to repay the wake-ups (measured at rank 0.1 with 2
-    /// threads: layers of about 22 MFLOP per image ran slower split, most of about 90 faster).
+    /// The workers each stage of an image is split over when images run one after another: one
+    /// per `minFlopsPerWorker` of the image's work, so that a tiny image, whose stages take about
+    /// as long as waking a pool thread, stays on one (see Benchmarks/RESULTS.md, ORT section).
     private func innerWorkers(_ shapes: [[Int]], workers: Int) -> Int {
         guard minFlopsPerWorker > 0 else { return workers }
         return Int(max(1, min(Double(workers), imageFlops(shapes) / minFlopsPerWorker)))
