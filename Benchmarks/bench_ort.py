@@ -18,10 +18,11 @@ Tables printed (markdown, after progress lines):
   4. per-call overhead on a tiny layer: ours from Python, ORT from Python, ours from C
      (Benchmarks/ort/call_overhead.c, path in $FC_CALL_OVERHEAD; skipped when unset).
 
-Contenders alternate within one process (harness.timeit_interleaved: median of ROUNDS >= 5
-rounds), so load from other processes spreads over every side. The roofline is
-max(FLOPs / measured GEMM peak, bytes / measured copy bandwidth) (harness.machine_peaks, measured
-once per thread count in the run), with the FLOPs of the cheapest of ORT's chain and the direct
+Contenders alternate within one process (`interleaved`: per round, each contender's fastest of
+a few calls; per contender, the median of ROUNDS >= 5 rounds), so load from other processes
+spreads over every side; the fastest call of a round is the one the other processes' bursts
+left alone. The roofline is max(FLOPs / GEMM peak, bytes / copy bandwidth) (`machine_peaks`,
+measured once per thread count in the run as the fastest of many GEMMs and copies), with the FLOPs of the cheapest of ORT's chain and the direct
 algorithms of bench_layers.multiply_adds_per_position, and the bytes of input, output and
 parameters; a row whose roofline exceeds 0.5x ORT's decomposed time cannot reach the goal, and
 the table marks it.
@@ -31,8 +32,10 @@ Environment: ROUNDS (default 5), THREADS (default "1,2"), SECTIONS (default "anc
 """
 
 import os
+import statistics
 import subprocess
 import sys
+import time
 
 import numpy as np
 import onnx
@@ -42,7 +45,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import factorconv as fc
 from bench_layers import multiply_adds_per_position
-from harness import machine_line, machine_peaks, roofline, timeit_interleaved
+from harness import machine_line, roofline
 
 ROUNDS = max(5, int(os.environ.get("ROUNDS", "5")))
 THREADS = [int(t) for t in os.environ.get("THREADS", "1,2").split(",")]
@@ -112,6 +115,50 @@ class Chain:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def fastest(fn, budget, min_runs=3):
+    """The shortest of at least `min_runs` timed calls of fn(), calling for `budget` seconds."""
+    best = float("inf")
+    end = time.perf_counter() + budget
+    runs = 0
+    while runs < min_runs or time.perf_counter() < end:
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+        runs += 1
+        if runs >= 1000:
+            break
+    return best
+
+
+def interleaved(fns, rounds=ROUNDS, budget=None):
+    """Per function, the median over `rounds` rounds of its fastest call in the round; the
+    functions alternate within each round, after two warm-up calls each."""
+    budget = MIN_TIME if budget is None else budget
+    for fn in fns:
+        fn()
+        fn()
+    samples = [[] for _ in fns]
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            samples[i].append(fastest(fn, budget / rounds))
+    return [statistics.median(s) for s in samples]
+
+
+def machine_peaks(threads):
+    """Float32 GEMM rate (FLOP/s) and copy bandwidth (bytes/s) with `threads` torch threads: the
+    fastest of many calls, so that the other processes of a shared machine lower them less."""
+    torch.set_num_threads(threads)
+    n = 1024
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    gemm = 2 * n ** 3 / fastest(lambda: torch.mm(a, b), 1.0)
+    # 8 MB, the size of an anchor layer's input or output, which stay in cache between calls.
+    src = torch.ones(8 * 1024 * 1024 // 4)
+    dst = torch.empty_like(src)
+    bandwidth = 2 * src.numel() * 4 / fastest(lambda: dst.copy_(src), 0.5)
+    torch.set_num_threads(1)
+    return gemm, bandwidth
 
 
 def along(order, mode, value, rest):
@@ -207,7 +254,7 @@ def bench_factorized(xshape, cout, k, p, factorization, rank, threads, peaks, de
         dense, dense_bias = dense_session
         assert_close(y, dense.run(None, {"x": x})[0], "dense %s %s %s" % (xshape, factorization, rank))
         contenders.append(lambda: dense.run(None, {"x": x}))
-    times = timeit_interleaved(contenders, rounds=ROUNDS, min_time=MIN_TIME)
+    times = interleaved(contenders)
     return {
         "rank": layer.rank, "choice": layer.chosen_implementation(xshape), "ours": times[0],
         "ort": times[1], "ort_dense": times[2] if dense_session is not None else None,
@@ -247,8 +294,7 @@ def dense(threads, peaks, rows):
         chain = dense_chain(w, b, xshape, p)
         session = chain.session(threads)
         err = assert_close(fc.conv(x, w, b, padding=p), session.run(None, {"x": x})[0], "dense " + name)
-        times = timeit_interleaved([lambda: fc.conv(x, w, b, padding=p), lambda: session.run(None, {"x": x})],
-                                   rounds=ROUNDS, min_time=MIN_TIME)
+        times = interleaved([lambda: fc.conv(x, w, b, padding=p), lambda: session.run(None, {"x": x})])
         positions = xshape[0] * int(np.prod(xshape[2:]))
         bound = roofline(2 * chain.macs, 4 * (x.size + positions * cout + w.size), peaks)
         rows.append((name, threads, times[0], times[1], bound, err))
@@ -264,8 +310,7 @@ def overhead(threads):
     x = np.random.default_rng(5).standard_normal(xshape).astype(np.float32)
     session = decomposed_chain(layer, xshape, 1).session(threads)
     assert_close(layer(x), session.run(None, {"x": x})[0], "tiny layer")
-    ours, theirs = timeit_interleaved([lambda: layer(x), lambda: session.run(None, {"x": x})],
-                                      rounds=ROUNDS, min_time=MIN_TIME)
+    ours, theirs = interleaved([lambda: layer(x), lambda: session.run(None, {"x": x})])
     c_us = None
     program = os.environ.get("FC_CALL_OVERHEAD")
     if program:
@@ -318,7 +363,7 @@ def main():
           "| rounds", ROUNDS)
     factorized_rows, latency_rows, dense_rows, overhead_rows = [], [], [], []
     for threads in THREADS:
-        peaks = machine_peaks(torch, threads)
+        peaks = machine_peaks(threads)
         print("threads %d: GEMM peak %.0f GFLOP/s, copy bandwidth %.1f GB/s" % (
             threads, peaks[0] / 1e9, peaks[1] / 1e9), flush=True)
         torch.set_num_threads(1)
