@@ -341,7 +341,9 @@ def factorized_table(rows, with_dense):
     met = 0
     for name, threads, factorization, rank, r in rows:
         ratio = r["ours"] / r["ort"]
-        ok = ratio <= 0.5 or (not reachable(r) and r["ours"] <= max(r["roofline"], 0.5 * r["ort"]))
+        # Met only at 0.5x: the peaks measured on a shared VM can be below what the kernels
+        # reach, so a roofline above our time would not show that the row is at its bound.
+        ok = ratio <= 0.5
         met += ok
         line = "| %s | %d | %s | %s (%s) | %.3f (%s) | %.3f |" % (
             name, threads, factorization, rank, r["rank"], r["ours"] * 1e3, r["choice"], r["ort"] * 1e3)
