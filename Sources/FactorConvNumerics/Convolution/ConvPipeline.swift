@@ -59,7 +59,7 @@ public struct ConvPipeline: Sendable {
     /// Fewest multiply-adds × 2 per worker when one image's stages are split over workers
     /// (see `forward`); tests lower it to exercise the split on small images.
     let minFlopsPerWorker: Double
-    static let defaultMinFlopsPerWorker = 2e6
+    static let defaultMinFlopsPerWorker = 30e6
 
     /// Creates a pipeline; stage shapes are checked against each other on first use.
     public init(stages: [ConvStage]) {
@@ -262,8 +262,9 @@ public struct ConvPipeline: Sendable {
     }
 
     /// The workers each stage of an image is split over when images run one after another: one
-    /// per `minFlopsPerWorker` of the image's work, so that a tiny image, whose stages take about
-    /// as long as waking a pool thread, stays on one (see Benchmarks/RESULTS.md, ORT section).
+    /// per `minFlopsPerWorker` of the image's work. Below that, a split image's stages are short
+    /// enough that a worker the OS schedules late (another process on the core) delays the
+    /// whole stage, and 2 threads ran slower than 1 (Benchmarks/RESULTS.md, ORT section).
     private func innerWorkers(_ shapes: [[Int]], workers: Int) -> Int {
         guard minFlopsPerWorker > 0 else { return workers }
         return Int(max(1, min(Double(workers), imageFlops(shapes) / minFlopsPerWorker)))
