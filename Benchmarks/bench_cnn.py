@@ -32,7 +32,7 @@ from torch import nn
 
 import factorconv as fc
 import factorconv.torch as fct
-from harness import machine_line, set_threads, timeit_interleaved
+from harness import machine_line, record_results, set_threads, timeit_interleaved
 
 FACTORIZATIONS = ["cp", "tucker", "tt"]
 MODELS = ["single", "grid"]
@@ -90,9 +90,10 @@ def bench_one(factorization, model, batch):
 
 
 def main():
+    versions = "torch %s, tltorch %s, factorconv %s, OMP_WAIT_POLICY=%s" % (
+        torch.__version__, tltorch.__version__, fc.__version__, os.environ["OMP_WAIT_POLICY"])
     print("machine:", machine_line())
-    print("torch", torch.__version__, "tltorch", tltorch.__version__, "factorconv", fc.__version__,
-          "OMP_WAIT_POLICY=%s" % os.environ["OMP_WAIT_POLICY"])
+    print(versions)
     rows = []
     set_threads(1, torch, fc)
     bench_one("cp", "single", 1)        # one-off costs of a process's first torch calls
@@ -111,18 +112,20 @@ def main():
                              t_converted * 1e3, t_converted / t_tltorch, t_auto * 1e3,
                              t_auto / t_tltorch, error))
                     sys.stdout.flush()
-    print("\n| model | fact. | batch | threads | tltorch ms | converted ms | converted / tltorch "
-          "| auto ms | auto / tltorch |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    table = [versions + "; largest relative difference from tltorch: %.1e" % max(r[7] for r in rows), "",
+             "| model | fact. | batch | threads | tltorch ms | converted ms | converted / tltorch "
+             "| auto ms | auto / tltorch |", "|---|---|---|---|---|---|---|---|---|"]
     for model, factorization, batch, threads, t_tltorch, t_converted, t_auto, _ in rows:
-        print("| %s | %s | %d | %d | %.3f | %.3f | %.2f | %.3f | %.2f |" % (
+        table.append("| %s | %s | %d | %d | %.3f | %.3f | %.2f | %.3f | %.2f |" % (
             model, factorization, batch, threads, t_tltorch * 1e3, t_converted * 1e3,
             t_converted / t_tltorch, t_auto * 1e3, t_auto / t_tltorch))
     ratios = np.array([[r[5] / r[4], r[6] / r[4]] for r in rows])
-    print("\nconverted / tltorch: %.2f-%.2f (geometric mean %.2f); auto / tltorch: %.2f-%.2f "
-          "(geometric mean %.2f)" % (ratios[:, 0].min(), ratios[:, 0].max(),
-                                     np.exp(np.log(ratios[:, 0]).mean()), ratios[:, 1].min(),
-                                     ratios[:, 1].max(), np.exp(np.log(ratios[:, 1]).mean())))
+    table += ["", "converted / tltorch: %.2f-%.2f (geometric mean %.2f); auto / tltorch: %.2f-%.2f "
+              "(geometric mean %.2f)" % (ratios[:, 0].min(), ratios[:, 0].max(),
+                                         np.exp(np.log(ratios[:, 0]).mean()), ratios[:, 1].min(),
+                                         ratios[:, 1].max(), np.exp(np.log(ratios[:, 1]).mean()))]
+    print("\n" + "\n".join(table))
+    print("recorded in", record_results("A converted CNN", "\n".join(table)))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ import time
 
 import numpy as np
 
+from harness import record_results
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -116,13 +118,15 @@ def main():
                 rows.append((label, threads, t_ref, t_ours, e_ref, e_ours, info.get("blas", "")))
                 print("done: %s, %d thread(s)" % (label, threads), file=sys.stderr)
 
-    print("kernel %s, decaying spectrum; best of %d runs; tltorch %s / torch %s; ours BLAS kernels: %s"
-          % (tuple(shape), args.repeats, tltorch.__version__, torch.__version__, rows[0][6]))
-    print("| case | threads | tltorch s | ours s | speedup | tltorch rel err | ours rel err |")
-    print("|---|---|---|---|---|---|---|")
+    table = ["kernel %s, decaying spectrum; best of %d runs; tltorch %s / torch %s; ours BLAS kernels: %s"
+             % (tuple(shape), args.repeats, tltorch.__version__, torch.__version__, rows[0][6]), "",
+             "| case | threads | tltorch s | ours s | speedup | tltorch rel err | ours rel err |",
+             "|---|---|---|---|---|---|---|"]
     for label, threads, t_ref, t_ours, e_ref, e_ours, _ in rows:
-        print("| %s | %d | %.4f | %.4f | %.1fx | %.4e | %.4e |"
-              % (label, threads, t_ref, t_ours, t_ref / t_ours, e_ref, e_ours))
+        table.append("| %s | %d | %.4f | %.4f | %.1fx | %.4e | %.4e |"
+                     % (label, threads, t_ref, t_ours, t_ref / t_ours, e_ref, e_ours))
+    print("\n".join(table))
+    print("recorded in", record_results("Decompositions", "\n".join(table)))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 import factorconv as fc
-from harness import machine_line, machine_peaks, roofline, set_threads, timeit_interleaved
+from harness import machine_line, machine_peaks, record_results, roofline, set_threads, timeit_interleaved
 
 # (name, input shape, out channels, kernel, padding)
 LAYERS = [
@@ -23,12 +23,13 @@ LAYERS = [
 
 def main():
     torch.manual_seed(0)
-    rows = []
+    rows, peak_lines = [], []
     print("machine:", machine_line())
     for threads in (1, 2):
         peaks = machine_peaks(torch, threads)
-        print("threads=%d: measured sgemm peak %.0f GFLOP/s, copy bandwidth %.1f GB/s"
-              % (threads, peaks[0] / 1e9, peaks[1] / 1e9))
+        peak_lines.append("threads=%d: measured sgemm peak %.0f GFLOP/s, copy bandwidth %.1f GB/s"
+                          % (threads, peaks[0] / 1e9, peaks[1] / 1e9))
+        print(peak_lines[-1])
         for name, xshape, cout, k, p in LAYERS:
             order = len(xshape) - 2
             module = [None, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d][order](
@@ -51,10 +52,14 @@ def main():
             print("  %-34s torch %8.2f ms  ours %8.2f ms  ratio %.2f  roofline %.2f ms  (rel err %.1e)"
                   % (name, t_torch * 1e3, t_ours * 1e3, t_ours / t_torch, t_roof * 1e3, err))
             sys.stdout.flush()
-    print("\n| layer | threads | torch ms | factorconv ms | ours/torch | roofline ms |")
-    print("|---|---|---|---|---|---|")
+    table = ["torch %s, factorconv %s; largest relative difference from torch: %.1e"
+             % (torch.__version__, fc.__version__, max(r[4] for r in rows)), ""]
+    table += [line + "  " for line in peak_lines] + [""]
+    table += ["| layer | threads | torch ms | factorconv ms | ours/torch | roofline ms |", "|---|---|---|---|---|---|"]
     for name, threads, tt, to, _, tr in rows:
-        print("| %s | %d | %.2f | %.2f | %.2f | %.2f |" % (name, threads, tt * 1e3, to * 1e3, to / tt, tr * 1e3))
+        table.append("| %s | %d | %.2f | %.2f | %.2f | %.2f |" % (name, threads, tt * 1e3, to * 1e3, to / tt, tr * 1e3))
+    print("\n" + "\n".join(table))
+    print("recorded in", record_results("Dense convolution", "\n".join(table)))
 
 
 if __name__ == "__main__":

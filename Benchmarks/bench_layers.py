@@ -9,7 +9,7 @@ the ratios ours_best / tltorch_best (goal <= 0.5) and auto / torch_dense (goal <
 The roofline is max(FLOPs / measured GEMM peak, bytes / measured bandwidth), with the FLOPs of the
 cheapest direct algorithm for the layer (its factorized contraction or the dense conv, whichever
 has fewer) and the bytes of the input, output and parameters. Where it exceeds 0.5x tltorch's best,
-the 0.5 goal is out of physical reach and the goal becomes the roofline (../shared/DESIGN.md).
+the 0.5 goal is out of physical reach and the goal becomes the roofline.
 
 Run: make bench-layers   (or: FACTORCONV_LIB=... PYTHONPATH=bindings/python $(bash Benchmarks/refenv.sh) Benchmarks/bench_layers.py)
 """
@@ -21,7 +21,7 @@ import torch
 import tltorch
 
 import factorconv as fc
-from harness import machine_line, machine_peaks, roofline, set_threads, timeit_interleaved
+from harness import machine_line, machine_peaks, record_results, roofline, set_threads, timeit_interleaved
 
 SHAPES = [
     ("2-D 8x64x56x56 k3 p1", (8, 64, 56, 56), 64, 3, 1),
@@ -158,16 +158,19 @@ def bench_one(xshape, cout, k, p, factorization, rank, peaks):
 
 
 def main():
+    versions = "torch %s, tltorch %s, factorconv %s" % (torch.__version__, tltorch.__version__, fc.__version__)
     print("machine:", machine_line())
-    print("torch", torch.__version__, "tltorch", tltorch.__version__, "factorconv", fc.__version__)
-    rows = []
+    print(versions)
+    rows, peak_lines = [], []
     # One untimed pass over the first layer: the first torch/tltorch calls of a process pay
     # one-off costs (oneDNN JIT, allocator growth) that a per-row warm-up does not absorb.
     set_threads(1, torch, fc)
     bench_one(*SHAPES[0][1:], FACTORIZATIONS[0], RANKS[0], machine_peaks(torch, 1))
     for threads in (1, 2):
         peaks = machine_peaks(torch, threads)
-        print("threads %d: GEMM peak %.0f GFLOP/s, copy bandwidth %.1f GB/s" % (threads, peaks[0] / 1e9, peaks[1] / 1e9))
+        peak_lines.append("threads %d: GEMM peak %.0f GFLOP/s, copy bandwidth %.1f GB/s"
+                          % (threads, peaks[0] / 1e9, peaks[1] / 1e9))
+        print(peak_lines[-1])
         set_threads(threads, torch, fc)
         for name, xshape, cout, k, p in SHAPES:
             for factorization in FACTORIZATIONS:
@@ -177,13 +180,16 @@ def main():
                     rows.append(row)
                     print(format_row(row))
                     sys.stdout.flush()
-    print("\n| layer | thr | fact. | rank | torch dense ms | tltorch best ms | ours best ms | auto ms (choice) | roofline ms | ours/tltorch | goal met | auto/dense |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for row in rows:
-        print(format_markdown(row))
+    table = [versions + "; largest relative difference from torch's dense conv: %.1e" % max(r["err"] for *_, r in rows), ""]
+    table += [line + "  " for line in peak_lines] + [""]
+    table += ["| layer | thr | fact. | rank | torch dense ms | tltorch best ms | ours best ms | auto ms (choice) | roofline ms | ours/tltorch | goal met | auto/dense |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    table += [format_markdown(row) for row in rows]
     met = sum(goal_met(r) for *_, r in rows)
-    print("\ngoal met (ours <= max(0.5 x tltorch best, roofline)) on %d of %d rows; 0.5 x tltorch on %d" % (
-        met, len(rows), sum(r["ours_best"][1] <= 0.5 * r["tltorch_best"][1] for *_, r in rows)))
+    table += ["", "goal met (ours <= max(0.5 x tltorch best, roofline)) on %d of %d rows; 0.5 x tltorch on %d" % (
+        met, len(rows), sum(r["ours_best"][1] <= 0.5 * r["tltorch_best"][1] for *_, r in rows))]
+    print("\n" + "\n".join(table))
+    print("recorded in", record_results("Factorized layers", "\n".join(table)))
 
 
 def goal(r):

@@ -1,4 +1,5 @@
-"""Shared pieces of the side-by-side benchmarks: timing, thread control, machine roofline.
+"""Shared pieces of the side-by-side benchmarks: timing, thread control, machine roofline, and
+the record of each run in Benchmarks/RESULTS.md (`record_results`).
 
 Run with the reference venv's python (Benchmarks/refenv.sh), which has torch and tltorch;
 factorconv is imported from bindings/python and the library from $FACTORCONV_LIB.
@@ -6,8 +7,19 @@ factorconv is imported from bindings/python and the library from $FACTORCONV_LIB
 
 import os
 import platform
+import shlex
 import statistics
+import subprocess
+import sys
 import time
+
+#: The results file each benchmark rewrites its own section of; $FACTORCONV_BENCH_RESULTS
+#: names another file (the tests of `record_results` write to a scratch copy).
+RESULTS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+
+#: The load average when the benchmark started (this module is imported first thing), recorded
+#: beside the one at its end: a loaded machine moves timings.
+_LOAD_AT_START = os.getloadavg()
 
 
 def timeit(fn, min_time=0.4, min_runs=5, warmup=2):
@@ -29,9 +41,9 @@ def timeit_interleaved(fns, rounds=7, min_time=0.7):
     """Median wall times of several functions measured in alternation.
 
     After a warm-up round, each of `rounds` rounds times every function in turn (timeit with min_time / rounds); the
-    result per function is the median of its round medians. On this 2-core VM, noise comes in
-    bursts of seconds: measured one after the other, a burst can land on one side only, while
-    alternation spreads it over all sides.
+    result per function is the median of its round medians. On a shared machine, interference
+    comes in bursts of seconds: timed one after the other, a burst can land on one side only,
+    while alternation spreads it over all sides.
     """
     for fn in fns:              # a warm-up round: JIT kernels, allocator pools, caches
         fn()
@@ -61,8 +73,8 @@ def machine_peaks(torch, threads):
     t = timeit(lambda: torch.mm(a, b), min_time=0.5)
     gemm = 2 * n ** 3 / t
     # An 8 MB copy with torch's `threads` threads: the size of a benchmark layer's input or
-    # output, which stay in cache between its timed calls (8 MB: 27 GB/s on one thread here,
-    # 54 on two; 64 MB, out of cache: 10 and 20).
+    # output, which stay in cache between its timed calls (an out-of-cache copy would understate
+    # the bandwidth those calls see).
     src = torch.ones(8 * 1024 * 1024 // 4)
     dst = torch.empty_like(src)
     tb = timeit(lambda: dst.copy_(src), min_time=0.5)
@@ -77,14 +89,84 @@ def roofline(flops, nbytes, peaks):
 
 
 def machine_line():
-    """A one-line description of this machine for benchmark tables."""
-    cpu = platform.processor() or platform.machine()
+    """A one-line description of this machine and the date, for the benchmarks' printed header."""
+    return "%s; %s" % (machine_description(), time.strftime("%Y-%m-%d"))
+
+
+def machine_description():
+    """The machine as `lscpu` and `nproc` describe it: CPU model, the CPUs this process may use,
+    L2 cache and hypervisor, e.g. "AMD EPYC; nproc 2 (of 2 CPUs); L2 1 MiB (2 instances); KVM"."""
+    fields = {}
     try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=30).stdout
+        for line in out.splitlines():
+            key, _, value = line.partition(":")
+            fields[key.strip()] = value.strip()
+    except (OSError, subprocess.SubprocessError):
         pass
-    return "%s, %d cores, %s" % (cpu, os.cpu_count(), time.strftime("%Y-%m-%d"))
+    model = fields.get("Model name") or platform.processor() or platform.machine()
+    try:
+        usable = int(subprocess.run(["nproc"], capture_output=True, text=True, timeout=30).stdout)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        usable = len(os.sched_getaffinity(0))
+    parts = [model, "nproc %d (of %s CPUs)" % (usable, fields.get("CPU(s)", os.cpu_count()))]
+    if "L2 cache" in fields:
+        parts.append("L2 " + fields["L2 cache"])
+    if "avx512f" in fields.get("Flags", "").split():
+        parts.append("AVX-512")
+    if "Hypervisor vendor" in fields:
+        parts.append(fields["Hypervisor vendor"])
+    return "; ".join(parts)
+
+
+def _marker(section, end=False):
+    """The comment line that opens (or closes) `section`'s generated block in RESULTS.md."""
+    return "<!-- %s: %s -->" % ("end of results" if end else "results", section)
+
+
+def record_results(section, text, command=None, path=None):
+    """(Re)writes the block of `section` (a benchmark's name, e.g. "Dense convolution") in
+    Benchmarks/RESULTS.md: the date, the machine (`machine_description`), the load average at
+    the start and end of the run, the command, then `text` (the printed table, Markdown) as is.
+    Only the lines between the section's two marker comments are replaced; every other line of
+    the file (other benchmarks, hand-written notes) is left as it is. A section not yet in the
+    file is appended under a heading of its name. `command` defaults to this process's command
+    line; `path` to $FACTORCONV_BENCH_RESULTS, else RESULTS_PATH. Returns the path written."""
+    if not section or "\n" in section or "-->" in section:
+        raise ValueError("a section name is one line without '-->': %r" % (section,))
+    path = path or os.environ.get("FACTORCONV_BENCH_RESULTS") or RESULTS_PATH
+    if command is None:
+        command = " ".join(shlex.quote(a) for a in [os.path.basename(sys.executable)] + sys.argv)
+    end_load = os.getloadavg()
+    block = [
+        _marker(section),
+        "- date: %s" % time.strftime("%Y-%m-%d %H:%M %Z"),
+        "- machine: %s" % machine_description(),
+        "- load average (1/5/15 min): %s at the start, %s at the end" % (
+            " ".join("%.2f" % v for v in _LOAD_AT_START), " ".join("%.2f" % v for v in end_load)),
+        "- command: `%s`" % command,
+        "",
+        text.strip("\n"),
+        _marker(section, end=True),
+    ]
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().split("\n")
+    except FileNotFoundError:
+        lines = ["# Benchmark results", ""]
+    begin = [i for i, line in enumerate(lines) if line.strip() == _marker(section)]
+    end = [i for i, line in enumerate(lines) if line.strip() == _marker(section, end=True)]
+    if len(begin) > 1 or len(end) > 1 or len(begin) != len(end) or (begin and end[0] < begin[0]):
+        raise ValueError("%s: the markers of section %r are not one begin/end pair; fix the file by hand"
+                         % (path, section))
+    if begin:
+        lines[begin[0]:end[0] + 1] = block
+    else:
+        while lines and not lines[-1].strip():
+            lines.pop()
+        lines += ["", "## " + section, ""] + block
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines).rstrip("\n") + "\n")
+    os.replace(tmp, path)
+    return path

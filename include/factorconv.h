@@ -26,9 +26,10 @@
  *   the memory bound (fconv_set_memory_limit) are refused before anything is allocated. Scratch
  *   buffers are kept between calls for reuse, within bounds (fconv_release_memory).
  *
- * Handles.  A handle (fconv_conv *, fconv_options *) is an opaque value, not an address: it is
- *   never reused after its object is freed, so a freed, foreign or wrong-type handle is always
- *   FCONV_ERR_INVALID_ARGUMENT (and a free of one is a no-op), never another caller's object.
+ * Handles.  A handle (fconv_conv *, fconv_options *, fconv_bundle *) is an opaque value, not an
+ *   address: it is never reused after its object is freed, so a freed, foreign or wrong-type
+ *   handle is always FCONV_ERR_INVALID_ARGUMENT (and a free of one is a no-op), never another
+ *   caller's object.
  *
  * Threads.  The library is thread-safe: distinct calls on distinct objects are independent, and
  *   calls on one layer may come from any threads at once. Forwards and getters run in parallel;
@@ -594,7 +595,7 @@ fconv_status fconv_conv_get_ints(const fconv_conv *conv, fconv_info key, int64_t
                                  size_t *count);
 
 /**
- * The layer's description in tltorch's extra_repr layout (spec section 9), NUL-terminated.
+ * The layer's description in tltorch's extra_repr layout (docs/tltorch-behaviour.md §9), NUL-terminated.
  * @param length [out] optional: the text's length without the NUL (set even if capacity is short).
  * @return FCONV_OK; FCONV_ERR_BUFFER_TOO_SMALL.
  */
@@ -648,6 +649,116 @@ fconv_status fconv_conv_save_to_buffer(const fconv_conv *conv, void *buffer, siz
  *   inconsistent bytes); FCONV_ERR_OUT_OF_MEMORY (sizes beyond the memory bound).
  */
 fconv_status fconv_conv_load_from_buffer(const void *data, size_t size, fconv_conv **out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Model bundles                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * A model bundle: many named layers in one .safetensors file, e.g. every factorized convolution
+ * of a network under its module path ("backbone.layer1.0.conv1"). Opaque; opened with
+ * fconv_bundle_open or fconv_bundle_open_buffer, freed with fconv_bundle_free.
+ *
+ * File.  Each layer's parameters are tensors named "<name>.<state_dict name>"
+ *   ("backbone.layer1.0.conv1.weight.factors.factor_0"), and the "__metadata__" entry
+ *   "factorconv_bundle" holds a JSON table of contents: a format version and the ordered list of
+ *   layers, each with its name, its configuration (the JSON a single-layer file stores under
+ *   "factorconv") and the names of its tensors. Readers take names from that list and never split
+ *   tensor names at dots. A single-layer file (fconv_conv_save) is not a bundle: the bundle
+ *   functions refuse it with FCONV_ERR_FORMAT, as fconv_conv_load refuses a bundle.
+ *
+ * Names.  A layer name is non-empty UTF-8 of at most 1024 bytes with no control characters
+ *   (U+0000 to U+001F, U+007F to U+009F); the names of one bundle are distinct. A bundle holds
+ *   0 to 100000 layers.
+ *
+ * Ownership and threads.  The caller owns the handle. A bundle never changes once opened: every
+ *   function may be called on one handle from any threads at once, and its layers are copied out
+ *   (fconv_bundle_get_layer), never shared. A free racing other calls is safe (GLOBAL RULES,
+ *   Handles and Threads), but the name pointers of a freed bundle dangle.
+ */
+typedef struct fconv_bundle fconv_bundle;
+
+/**
+ * Opens the bundle file at `path`. Everything is checked before any layer is built: offsets and
+ * lengths inside the file, no two tensors sharing bytes and no bytes outside a tensor, the table
+ * of contents (format version, counts, valid and unique names), every listed tensor present and
+ * listed by one layer only, every tensor listed, then each layer's tensors against its
+ * configuration (names, shapes, ranks, finite values) as fconv_conv_load checks them.
+ * @param out [out] the new bundle; NULL on failure.
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT (NULLs); FCONV_ERR_IO (cannot read, or not a
+ *   regular file: a FIFO, device or directory is refused without blocking on it);
+ *   FCONV_ERR_FORMAT (malformed or inconsistent file, naming the layer; a single-layer file);
+ *   FCONV_ERR_OUT_OF_MEMORY (sizes beyond the memory bound).
+ */
+fconv_status fconv_bundle_open(const char *path, fconv_bundle **out);
+
+/**
+ * Opens a bundle from `size` bytes of a bundle file in memory (fconv_bundle_save_to_buffer's
+ * output, or a file's contents), with every check of fconv_bundle_open. The library copies what
+ * it needs: the buffer may be freed or reused as soon as the call returns.
+ * @param out [out] the new bundle; NULL on failure.
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT; FCONV_ERR_FORMAT (malformed, truncated or
+ *   inconsistent bytes); FCONV_ERR_OUT_OF_MEMORY.
+ */
+fconv_status fconv_bundle_open_buffer(const void *data, size_t size, fconv_bundle **out);
+
+/** Releases a bundle (and its name strings); NULL is a no-op. Layers taken from it stay valid. */
+void fconv_bundle_free(fconv_bundle *bundle);
+
+/**
+ * The number of layers. @param count [out] set on FCONV_OK.
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT (NULLs, not a live bundle).
+ */
+fconv_status fconv_bundle_count(const fconv_bundle *bundle, size_t *count);
+
+/**
+ * The name of layer `index` (0..count-1, in file order).
+ * @param name [out] a NUL-terminated UTF-8 string owned by the bundle: valid until
+ *   fconv_bundle_free(bundle), unchanged until then; the caller must not free or modify it.
+ *   NULL on failure.
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT; FCONV_ERR_INDEX_OUT_OF_RANGE.
+ */
+fconv_status fconv_bundle_name(const fconv_bundle *bundle, size_t index, const char **name);
+
+/**
+ * A new layer with the parameters and configuration of the layer named `name` (exact match).
+ * Each call returns a new, independent layer that the caller owns and frees with fconv_conv_free:
+ * changing it changes neither the bundle nor other layers taken from it, and it stays valid after
+ * the bundle is freed.
+ * @param out [out] the new layer; NULL on failure.
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT (NULLs, no layer of that name);
+ *   FCONV_ERR_OUT_OF_MEMORY.
+ */
+fconv_status fconv_bundle_get_layer(const fconv_bundle *bundle, const char *name, fconv_conv **out);
+
+/**
+ * Saves `n` layers as one bundle file: layer i is convs[i] under the name names[i], in that
+ * order (names as described for fconv_bundle, distinct). Each layer is saved from one consistent
+ * snapshot of its parameters; the same layer may appear under two names (it is stored twice).
+ * Sub-convolutions (fconv_conv_get_conv) are refused: save their parent. The file is written as
+ * fconv_conv_save writes: to a temporary name in the target's directory, then renamed, so a
+ * failure never leaves a partial file at `path`; symlinks are followed; a directory, FIFO,
+ * device or socket is refused and left as it is; a replaced file keeps its mode and owner.
+ * @param names [in] n NUL-terminated UTF-8 strings (NULL allowed when n is 0); copied.
+ * @param convs [in] n live layer handles (NULL allowed when n is 0).
+ * @return FCONV_OK; FCONV_ERR_INVALID_ARGUMENT (NULLs, an invalid or repeated name, a dead or
+ *   sub-convolution handle, n above the limit); FCONV_ERR_IO (naming `path`);
+ *   FCONV_ERR_OUT_OF_MEMORY.
+ */
+fconv_status fconv_bundle_save(const char *path, size_t n, const char *const *names,
+                               const fconv_conv *const *convs);
+
+/**
+ * The bytes fconv_bundle_save would write, into a caller buffer, with the size-query convention
+ * of fconv_conv_save_to_buffer: call with buffer NULL and capacity 0 to learn the size (then
+ * FCONV_ERR_BUFFER_TOO_SMALL). The size changes only when a layer's parameters or configuration do.
+ * @param buffer [out] capacity bytes, or NULL when capacity is 0.
+ * @param size   [out] the bundle's size in bytes, set on FCONV_OK and FCONV_ERR_BUFFER_TOO_SMALL.
+ * @return FCONV_OK; the argument errors of fconv_bundle_save; FCONV_ERR_BUFFER_TOO_SMALL;
+ *   FCONV_ERR_OUT_OF_MEMORY.
+ */
+fconv_status fconv_bundle_save_to_buffer(size_t n, const char *const *names, const fconv_conv *const *convs,
+                                         void *buffer, size_t capacity, size_t *size);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -187,8 +187,8 @@ static int open_libraries(void **blas, void **lapacke) {
 
 static void load(void) {
     // FactorConv calls OpenBLAS from its own workers, one thread each: without this, OpenBLAS
-    // starts a pool of server threads at load that spin in sched_yield (measured: 12% of a
-    // 1-thread TT-SVD's samples).
+    // starts a pool of server threads at load that spin in sched_yield, taking CPU time from
+    // our own workers.
     if (getenv("OPENBLAS_NUM_THREADS") == NULL) setenv("OPENBLAS_NUM_THREADS", "1", 0);
     void *blas = NULL, *lapacke = NULL;
     if (open_libraries(&blas, &lapacke) != 0) return;

@@ -25,7 +25,7 @@
         for (int k = 0; k < depth; k++) { \
             const __m512 x0 = _mm512_maskz_loadu_ps(lo, x + k * ldx), x1 = _mm512_maskz_loadu_ps(hi, x + k * ldx + 16); \
             /* X's rows are far apart (an image plane each): too many streams for the hardware \
-               prefetcher, so ask for the columns 4 blocks ahead (2.7 → 2.35 ms on a CP layer); \
+               prefetcher, so ask for the columns 4 blocks ahead; \
                into L2 only when the rows are a multiple of 4 KB apart, where they share their L1 \
                sets and the prefetched lines would evict the block being read. */ \
             if (aliased) { \
@@ -98,16 +98,15 @@ FCK_AVX512 void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int de
                                  int *nonfinite) {
     // A first, narrower block when Y's first row does not start on a cache line, so that the
     // 32-column stores after it are aligned (split stores cost twice; numpy's buffers are only
-    // 16-byte aligned): 1.6 → 1.3 ms on a 128 × 28 × 16384 product.
+    // 16-byte aligned).
     const int head = (int)(((64 - ((uintptr_t)y & 63)) & 63) / sizeof(float));
     for (int j = 0, width; j < columns; j += width) {
         width = columns - j < 32 ? columns - j : 32;
         if (j == 0 && head > 0 && head < width) width = head;
         const __mmask16 lo = fck_first_vector(width), hi = fck_second_vector(width);
         // Rows of X a multiple of 4 KB apart share their L1 sets and evict each other between
-        // the tiles' passes: with many tiles, read such a block once into contiguous scratch
-        // (128 × 22 × 16384: 117 → 130 GFLOP/s). With few, the copy costs more than the passes
-        // lose (22 × 128 × 16384: 97 with it, 119 without; 64 × 64: 128, 139).
+        // the tiles' passes: with many tiles (more than 64 rows), read such a block once into
+        // contiguous scratch. With few, the copy costs more than the passes lose.
         const float *xb = x + j;
         ptrdiff_t ldb = ldx;
         if (scratch && rows > 64 && (ldx & 1023) == 0) {
@@ -121,8 +120,7 @@ FCK_AVX512 void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int de
         // As few tiles as 12-row tiles allow (each reads the whole block of X), of balanced
         // heights: 64 rows as 11 + 11 + 11 + 11 + 10 + 10, not 12 × 5 + 4, whose short tile has
         // too few accumulators to hide the multiply-add latency; and with Y's rows 4 KB apart,
-        // 12-row tiles fill all 12 ways of their L1 sets with Y (128 × 31 × 16384: 87 → 123
-        // GFLOP/s, 64 × 28 × 25088: 105 → 120, in isolation; 1–3% on whole rank-0.1 layers).
+        // 12-row tiles fill all 12 ways of their L1 sets with Y, evicting the block of X.
         const mix_tile_fn *tiles_of_height = width > 16 ? wide_tiles : narrow_tiles;
         const int tiles = (rows + 11) / 12;
         for (int t = 0, r = 0; t < tiles; t++) {
@@ -133,8 +131,8 @@ FCK_AVX512 void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int de
         // A NaN or infinity anywhere in a column of X makes that column of every row of Y
         // non-finite (0 · ∞ is NaN), so Y's first row, just written, stands for the whole block;
         // X itself is checked only when that row is not finite (finite values may also have
-        // overflowed). A separate pass over X took ~9% of a rank-0.1 layer's forward, a check of
-        // every block of X as it is read 3–7% of this product.
+        // overflowed): a separate pass over X, or a check of every block of X as it is read,
+        // would cost far more than this check of one row.
         if (nonfinite && block_has_nonfinite(y + j, ldy, 1, lo, hi) && block_has_nonfinite(x + j, ldx, depth, lo, hi))
             *nonfinite = 1;
     }

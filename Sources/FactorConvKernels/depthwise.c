@@ -32,7 +32,7 @@ static inline float line_output(const float *src, int o, int size, const float *
 /// Mode with `inner` > 1 contiguous floats per row, strided or with rows longer than 64 floats
 /// (fck_depthwise_mode): output row o is a weighted sum of whole input rows. Columns go in blocks
 /// of 4 vectors with their own accumulators (a row's vectors as independent chains, its masks
-/// computed once per block): 28 channels of 56×56, 21 → 15 µs.
+/// computed once per block), so the multiply-adds of one row overlap instead of waiting on each other.
 static FCK_AVX512 void rows_mode(const float *src, float *dst, int size, int inner, int out_size, const float *w,
                                  int taps, int stride, int pad, int dilation) {
     for (ptrdiff_t j = 0; j < inner; j += 64) {         // ptrdiff_t: j + 64 may pass INT_MAX
@@ -70,7 +70,7 @@ static inline FCK_AVX512 void line_edge_vector(const float *src, float *dst, ptr
 
 /// The vectors of outputs [o, end) (end − o a multiple of 16) whose every tap lies inside the
 /// line: no masks, the weights in registers. Inlined with a constant `taps` (line_mode's switch),
-/// so that the tap loop unrolls: 3 taps, 114 planes of 14 × 14 flattened, 6.5 → 4.6 µs.
+/// so that the tap loop unrolls and the weights stay in registers.
 static inline __attribute__((always_inline)) FCK_AVX512 void line_interior(const float *src, float *dst, ptrdiff_t o,
                                                                            ptrdiff_t end, const float *w, int taps,
                                                                            ptrdiff_t pad, ptrdiff_t dilation) {
@@ -90,8 +90,8 @@ static inline __attribute__((always_inline)) FCK_AVX512 void line_interior(const
 /// One line at stride 1 (an innermost mode, or a narrow outer mode's block flattened): 16
 /// outputs per vector. Only the vectors that reach past either end of the line, or of the
 /// output, are masked (line_edge_vector); the rest run unmasked (line_interior), which halves
-/// the time of a masked loop on every vector (114 planes of 14 × 14: 8.3 → 4.6 µs; of 56 × 56,
-/// 120 → 91 µs). Positions are ptrdiff_t: with a huge padding, t · dilation − pad overflows int.
+/// the time of a masked loop on every vector on short lines. Positions are ptrdiff_t: with a huge
+/// padding, t · dilation − pad overflows int.
 static FCK_AVX512 void line_mode(const float *src, float *dst, ptrdiff_t size, ptrdiff_t out_size, const float *w,
                                  int taps, ptrdiff_t pad, ptrdiff_t dilation) {
     // Interior vectors start at o ≥ pad (first tap inside) and end by both ends: o + 16 ≤
@@ -126,7 +126,7 @@ static inline __attribute__((always_inline)) FCK_AVX512 void same_lines_vector(
     const __m512i *low, const __m512i *span, const ptrdiff_t *shift, int taps, int edge) {
     __m512 acc = _mm512_setzero_ps();
     for (int t = 0; t < taps; t++) {
-        // The centre tap (no shift) reaches every lane: no compare (56-wide lines: 3.7 → 3.4 ns a vector).
+        // The centre tap (no shift) reaches every lane: no compare.
         const __mmask16 inside = shift[t] == 0 ? out
                                                : _mm512_mask_cmplt_epu32_mask(out, _mm512_sub_epi32(column, low[t]), span[t]);
         if (edge) acc = _mm512_fmadd_ps(weight[t], _mm512_maskz_loadu_ps(inside, src + p + shift[t]), acc);
@@ -184,8 +184,8 @@ FCK_SAME_LINES(7)
 /// Innermost mode of `lines` lines of `size`, stride 1 and as long as their input (same
 /// padding): all lines as one flat run, 16 outputs per vector across line ends, each lane masked
 /// by its own column (`column` holds each lane's column, advanced by 16 mod size per vector).
-/// Short lines gain most: a 14-wide mode 0.021 → 0.010 ms, a 32-wide 0.31 → 0.21 ms; one
-/// compare per tap, the unrolled taps and no divisions, 114 planes of 14 × 14: 9.9 → 6.4 µs.
+/// Short lines gain most, since line by line they waste most lanes at their ends; one compare
+/// per tap, the taps unrolled, and no divisions.
 static FCK_AVX512 void same_lines_mode(const float *src, float *dst, int lines, int size, const float *w, int taps,
                                        int pad, int dilation) {
     const ptrdiff_t count = (ptrdiff_t)lines * size;
@@ -214,9 +214,7 @@ FCK_AVX512 void fck_depthwise_mode(const float *src, float *dst, int outer, int 
     }
     // At stride 1, an output row's source rows are whole-row shifts of it, so a block of rows is
     // one flat line with pad and dilation scaled by `inner`. For rows of up to 64 floats that
-    // beats rows_mode, which wastes lanes of its 64 columns (planes of 14 × 14: 11.5 → 5.6 µs
-    // for 114; of 28 × 28, 14.4 → 7.7 µs for 64); for longer rows it is slower (3136: 660 µs
-    // against 530 for 32 planes).
+    // beats rows_mode, which wastes lanes of its 64 columns; for longer rows rows_mode is faster.
     const int flat = inner > 1 && inner <= 64 && stride == 1;
     for (int b = 0; b < outer; b++) {
         const float *s = src + b * in_block;

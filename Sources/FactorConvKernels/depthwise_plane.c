@@ -3,9 +3,9 @@
 // registers: the column taps are lane shifts of three adjacent row-sum vectors (one two-source
 // permute each) instead of loads of a stored intermediate, and their lane masks come from a table
 // by phase. A separable kernel (CP's and separable Tucker's last two per-mode stages) needs one
-// row sum per position; a full k_r × k_c kernel (CP's mobilenet path) one per column tap. On the
-// CP layer 8 × 64 × 56² at rank 0.1, the two per-mode passes had taken 12–15% of the forward, at
-// 2.1 and 3.4 ns a vector; the fused pass takes 2.5.
+// row sum per position; a full k_r × k_c kernel (CP's mobilenet path) one per column tap. The
+// fused pass costs less than the two per-mode passes it replaces together: the intermediate
+// plane is never written or read back.
 #include "factorconv_kernels.h"
 #include "kernels_common.h"
 
@@ -151,7 +151,7 @@ static inline __attribute__((always_inline)) FCK_AVX512 void plane_run(const flo
         cp.lane_source[t] = _mm512_add_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
                                              _mm512_set1_epi32(s < 0 ? 16 + s : s));
     }
-    column_state st;   // not zero-filled either: 1.5 KB a plane (2.5 → 2.7 ns a vector on 56 × 56 planes)
+    column_state st;   // not zero-filled either: 1.5 KB per plane, written before it is read
     st.phase = 0;
     for (int g = 0; g < sums; g++) {
         st.previous[g] = _mm512_setzero_ps();

@@ -5,7 +5,7 @@
 
 /// FCK_EACH_N(X) expands to X(0) X(1) … X(N − 1). Micro-tiles are written out with one named
 /// accumulator per X(i): with arrays and loops instead, clang rewrote the loop nest and left the
-/// accumulators in memory (60 instead of 140 GFLOP/s).
+/// accumulators in memory.
 #define FCK_EACH_1(X) X(0)
 #define FCK_EACH_2(X) FCK_EACH_1(X) X(1)
 #define FCK_EACH_3(X) FCK_EACH_2(X) X(2)

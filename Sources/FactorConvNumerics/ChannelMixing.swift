@@ -10,7 +10,7 @@ enum ChannelMixing {
     /// With AVX-512 (`useKernels`, default: when available), `fck_mix_channels`: it reads X in
     /// place (through a small scratch block only when X's rows alias in L1) and writes each
     /// output once, where OpenBLAS copies all of X into a packed buffer and zero-fills Y before
-    /// multiplying (together ~20% of a rank-0.1 layer's forward); else a BLAS GEMM plus a bias
+    /// multiplying (a large share of a low-rank layer's forward); else a BLAS GEMM plus a bias
     /// pass.
     ///
     /// When `nonFinite` is given, X is also checked for NaN and infinities (by the kernel through

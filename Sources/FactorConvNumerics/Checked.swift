@@ -1,10 +1,10 @@
 /// Overflow-checked size arithmetic, so no shape reachable from the C ABI can trap. The `what`
 /// of an error message is built only when it is thrown: these run on every forward call, where
-/// formatting the shapes into the message up front took ~15% of a small layer's call overhead.
+/// formatting the shapes into the message up front would be a visible part of a small layer's call.
 public enum Checked {
     /// The product of `values`, or an `.invalidArgument` error naming `what` on overflow.
     /// Inlinable so that callers in other modules get it specialized: unspecialized, through
-    /// witness tables, it took ~10% of a small layer's forward call.
+    /// witness tables, it is a visible part of a small layer's forward call.
     @inlinable
     public static func product<S: Sequence>(_ values: S, _ what: @autoclosure () -> String) throws -> Int where S.Element == Int {
         var total = 1

@@ -3,8 +3,8 @@ import FactorConvKernels
 /// GEMMs whose left matrix is packed once into 32-row panels and then reused on every call (the
 /// transformed kernel of a Winograd convolution, fixed per weight), run by the AVX-512 kernels
 /// of `FactorConvKernels`. OpenBLAS has no such interface: it re-packs A on every call, and its
-/// small-N kernels run the Winograd GEMMs (e.g. 256 × 256 × 49) at ~95 GFLOP/s here, against
-/// ~135 for these. Only available on CPUs with AVX-512 F/VL; callers use BLAS otherwise.
+/// small-N kernels are slower than these on the Winograd GEMMs' shapes (e.g. 256 × 256 × 49).
+/// Only available on CPUs with AVX-512 F/VL; callers use BLAS otherwise.
 enum PackedGemm {
     /// Whether this CPU runs the kernels.
     static var isAvailable: Bool { AVX512.isAvailable }
@@ -16,8 +16,8 @@ enum PackedGemm {
     static func paddedRows(_ rows: Int) -> Int { Int(fck_packed_rows(Int32(rows))) }
 
     /// Whether a matrix of `rows` rows should be packed: on CPUs that run the kernels, when the
-    /// padding wastes at most a tenth of the work (24 output channels padded to 32 ran a Tucker
-    /// core conv 15% slower than OpenBLAS).
+    /// padding wastes at most a tenth of the work (with more, e.g. 24 output channels padded to
+    /// 32, OpenBLAS on the unpadded matrix is faster).
     static func suits(rows: Int) -> Bool { isAvailable && 10 * paddedRows(rows) <= 11 * rows }
 
     /// Packs the `rows` × `depth` row-major matrix `a` (row stride `lda`) into `packed`

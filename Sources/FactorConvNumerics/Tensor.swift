@@ -97,7 +97,7 @@ public struct Tensor<Scalar: TensorScalar>: Equatable, Sendable {
     /// This tensor converted to another scalar type.
     public func converted<T: TensorScalar>(to _: T.Type = T.self) -> Tensor<T> {
         // Concrete loops for the Float <-> Double cases: the generic BinaryFloatingPoint
-        // conversion is an order of magnitude slower.
+        // conversion is much slower.
         if T.self == Scalar.self { return unsafeBitCast(self, to: Tensor<T>.self) }
         if Scalar.self == Float.self && T.self == Double.self {
             let wide: [Double] = scalars.withUnsafeBufferPointer { src in

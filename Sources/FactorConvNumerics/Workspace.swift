@@ -5,7 +5,7 @@ import Glibc
 /// A process-wide pool of reusable scratch buffers.
 ///
 /// glibc returns large freed blocks to the OS, so a fresh temporary per call page-faults on every
-/// call (2–5× slowdowns were measured). Hot paths borrow a buffer here instead and give it back.
+/// call. Hot paths borrow a buffer here instead and give it back.
 ///
 /// What the pool keeps is bounded: at most `maxRetained` buffers and `maxRetainedBytes()` bytes
 /// (a quarter of the memory bound for the shared pool), and buffers nobody borrowed for

@@ -3,7 +3,7 @@ import FactorConvTestSupport
 import Testing
 
 /// The forward memory estimates (`ConvPipeline.workspaceFloats`, `DenseConvolution.workspaceFloats`)
-/// count per-worker scratch only for workers that run at once (issue 15, defect 11). Whether they
+/// count per-worker scratch only for workers that run at once. Whether they
 /// bound what a forward really allocates is measured from outside (peak RSS in
 /// bindings/python/tests/test_numerics_limits.py): the shared pool cannot be attributed to one
 /// call while other tests run.

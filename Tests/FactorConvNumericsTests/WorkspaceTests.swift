@@ -10,8 +10,8 @@ private final class ManualClock: Sendable {
 }
 
 /// The workspace pool keeps what it lends for reuse, but bounded: by count, by bytes, by idle
-/// time (checked when a buffer is borrowed or given back), and releasable at once (issue 15,
-/// defect 11: 1.2 GiB stayed after every layer was closed).
+/// time (checked when a buffer is borrowed or given back), and releasable at once (an unbounded
+/// pool kept its largest buffers after every layer was closed).
 @Suite struct WorkspaceTests {
     private static let mib = 1 << 20
 

@@ -1,7 +1,7 @@
 import Testing
 import FactorConv
 
-// implementation=auto skips a candidate that cannot be built (issue 15, defect 8): a CP layer of
+// implementation=auto skips a candidate that cannot be built: a CP layer of
 // rank 1 with four modes of 2^20 taps runs as 'factorized', but its mobilenet and reconstructed
 // kernels have 2^80 elements, which overflows; auto refused the whole forward because of them.
 // With four modes of 2^10 taps the mobilenet kernel (2^40 floats) does not overflow but is far

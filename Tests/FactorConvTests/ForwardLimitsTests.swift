@@ -2,8 +2,8 @@ import FactorConv
 import FactorConvTestSupport
 import Testing
 
-// Issue 15, defects 10 and 12: finite inputs whose outputs overflow float32 (refused with
-// .numerical, as NaN inputs are), empty batches (an empty output, as in PyTorch), and outputs
+// Finite inputs whose outputs overflow float32 (refused with .numerical, as NaN inputs are),
+// empty batches (an empty output, as in PyTorch), and outputs
 // beyond the memory bound (refused by outputShape, before a caller allocates them).
 
 /// Runs `body` and returns the `FactorConvError` it throws (recording an issue if it throws

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import FactorConv
 
-// What a save does with what is already at the path (issue 15, defect 9): it writes through
+// What a save does with what is already at the path: it writes through
 // symlinks to their target, refuses devices, FIFOs and directories without replacing them,
 // keeps an existing file's mode and owner, fits its temporary name within NAME_MAX, and names
 // the path the caller gave in its errors, never the temporary file.

@@ -3,7 +3,7 @@ import Testing
 import FactorConv
 
 // Readers refuse paths that are not regular files before `open` can block on them: a FIFO with
-// no writer blocked `open` forever (issue 15, defect 7); directories and device nodes are refused
+// no writer blocked `open` forever; directories and device nodes are refused
 // with the same `.io` error naming the path.
 
 /// Every reader of a user path, by name: the safetensors reader, the layer loader, the NPY reader.

@@ -396,7 +396,7 @@ struct LayerStateDictTests {
 
 // MARK: - description
 
-@Suite("Layer API: description (spec 9 layout without the dangling comma)")
+@Suite("Layer API: description (behaviour notes §9 layout without the dangling comma)")
 struct LayerDescriptionTests {
     @Test("default single conv with bias")
     func singleWithBias() throws {

@@ -2,8 +2,8 @@ import Testing
 @testable import FactorConv
 import FactorConvTestSupport
 
-// factorized == reconstructed == mobilenet (CP) == auto on random seeded layers (issue 4 "Must
-// show"): orders 1–4, random anisotropic stride/padding/dilation per layer, with and without
+// factorized == reconstructed == mobilenet (CP) == auto on random seeded layers:
+// orders 1–4, random anisotropic stride/padding/dilation per layer, with and without
 // bias, n_layers [], [3] and [2, 2]. Every forward of every layer index is compared with a plain
 // float64 loop convolution (`referenceConv`) of that layer's `reconstructKernel(layer:)`.
 

@@ -2,7 +2,7 @@ import Testing
 import FactorConv
 import FactorConvTestSupport
 
-// Golden parity of the FactorizedConv layer (issue 4 "Must show", single and multi cases):
+// Golden parity of the FactorizedConv layer (single and multi cases):
 // every layer is built through the public constructor with the case's configuration, the
 // factors tltorch stored are loaded with `loadStateDict` under tltorch's state_dict names, and
 // the forward is compared with tltorch's own output `y` and with the float64 reference

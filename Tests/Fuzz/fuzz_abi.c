@@ -24,7 +24,8 @@
  *   - output_shape and forward agree: when output_shape accepts an input shape, forward into a
  *     buffer of exactly that many elements succeeds (unless the input holds NaN/Inf), and two
  *     forwards of the same input give identical bits;
- *   - a saved and re-loaded layer has the same parameters, info and repr as the original.
+ *   - a saved and re-loaded layer has the same parameters, info and repr as the original, and
+ *     so has each layer of a model bundle of the table's layers (fconv_bundle_*).
  *
  * Builds:
  *   libFuzzer:  clang -fsanitize=fuzzer,address fuzz_abi.c -lfactorconv   (make fuzz)
@@ -356,15 +357,15 @@ static void op_create(reader *r) {
     fuzz_options(r, o, (int)range(r, 0, 5));
     s = fconv_conv_create(in_c, out_c, chance(r, 6) ? NULL : kernel, order, options_arg(r, o), &c);
     /* SHAPE_MISMATCH: an order (kernel_size ndim) outside 1...32 — the shim's rule for every
-       ndim argument (bindings/c/test_layer_errors.c expects it); the header's create comment
-       does not list it (reported in issue 7's note). */
+       ndim argument (Tests/C/test_layer_errors.c expects it); the header's create comment
+       does not list it. */
     check_ctor("fconv_conv_create", s, S(FCONV_ERR_UNSUPPORTED) | S(FCONV_ERR_SHAPE_MISMATCH) | ALLOC, c);
     fconv_options_free(o);
     if (s == FCONV_OK) put(take_slot(r), c, 0);
 }
 
 /* UNSUPPORTED (e.g. mobilenet with TT) is not in the header's from_conv list but is the same
-   rule as create's "an implementation the factorization lacks" (reported in issue 7's note). */
+   rule as create's "an implementation the factorization lacks". */
 #define FROM_CONV_CODES \
     (S(FCONV_ERR_SHAPE_MISMATCH) | S(FCONV_ERR_NUMERICAL) | S(FCONV_ERR_CANCELLED) | S(FCONV_ERR_UNSUPPORTED) | ALLOC)
 
@@ -905,6 +906,13 @@ static void op_load_garbage(reader *r) {
             check_ctor("fconv_conv_load_from_buffer", s, S(FCONV_ERR_FORMAT) | S(FCONV_ERR_INVALID_ARGUMENT) | ALLOC, c);
             if (s == FCONV_OK) put(take_slot(r), c, 0);
             c = (fconv_conv *)SENTINEL;
+            { /* and as a model bundle (consuming no input) */
+                fconv_bundle *b = (fconv_bundle *)SENTINEL;
+                fconv_status sb = fconv_bundle_open_buffer(garbage, k, &b);
+                check_ctor("fconv_bundle_open_buffer", sb, S(FCONV_ERR_FORMAT) | S(FCONV_ERR_INVALID_ARGUMENT), b);
+                if (sb == FCONV_OK && s == FCONV_OK) violation("bytes opened both as a layer and as a bundle", "fconv_bundle_open_buffer", sb);
+                if (sb == FCONV_OK) fconv_bundle_free(b);
+            }
         }
     }
     fclose(fp);
@@ -916,6 +924,12 @@ static void op_load_garbage(reader *r) {
     s = fconv_conv_load(chance(r, 8) ? NULL : path, &c);
     check_ctor("fconv_conv_load", s, S(FCONV_ERR_IO) | S(FCONV_ERR_FORMAT) | ALLOC, c);
     if (s == FCONV_OK) put(take_slot(r), c, 0);
+    { /* the same file as a model bundle (consuming no input) */
+        fconv_bundle *b = (fconv_bundle *)SENTINEL;
+        fconv_status sb = fconv_bundle_open(path, &b);
+        check_ctor("fconv_bundle_open", sb, S(FCONV_ERR_IO) | S(FCONV_ERR_FORMAT), b);
+        if (sb == FCONV_OK) fconv_bundle_free(b);
+    }
 }
 
 static void op_dense(reader *r) {
@@ -968,6 +982,122 @@ static void op_dense(reader *r) {
     free(w);
     free(b);
     free(y);
+}
+
+/* Model bundles of the table's layers, consuming no input (corpus entries replay as before):
+ * every live whole layer under a fixed name (one of them UTF-8) saved to memory and to a file
+ * must open again with the names in order and layers equal to the originals; a truncated
+ * bundle, a single-layer file opened as a bundle and a bundle loaded as one layer are
+ * FCONV_ERR_FORMAT; sub-convolutions, stale handles and duplicate names are refused when saving;
+ * bundle handles of the wrong type or freed are refused. `picked` is a conv argument as
+ * pick_conv gives it (live, stale, NULL or foreign). */
+static void op_bundle(fconv_conv *picked, int picked_live) {
+    static const char *const all_names[N_SLOTS] = {"m.0", "m.1", "m.\xc3\xa9", "m.3", "m.4", "m.5", "m.6", "m.7"};
+    const fconv_conv *convs[N_SLOTS + 1];
+    const char *names[N_SLOTS + 1];
+    fconv_bundle *b = (fconv_bundle *)SENTINEL;
+    fconv_conv *layer;
+    unsigned char *bytes;
+    size_t n = 0, size = 0, count = 0, i;
+    char path[320];
+    fconv_status s;
+    for (i = 0; i < N_SLOTS; ++i) {
+        if (!slots[i].live || slots[i].sub) continue;
+        convs[n] = slots[i].conv;
+        names[n] = all_names[n];
+        ++n;
+    }
+    s = check("fconv_bundle_save_to_buffer", fconv_bundle_save_to_buffer(n, names, convs, NULL, 0, &size),
+              S(FCONV_ERR_BUFFER_TOO_SMALL));
+    if (s != FCONV_ERR_BUFFER_TOO_SMALL) {
+        if (s != FCONV_ERR_OUT_OF_MEMORY) violation("a bundle of live layers cannot be sized", "fconv_bundle_save_to_buffer", s);
+        return;
+    }
+    bytes = (unsigned char *)malloc(size);
+    s = check("fconv_bundle_save_to_buffer", fconv_bundle_save_to_buffer(n, names, convs, bytes, size, &size), 0);
+    if (s == FCONV_OK) {
+        s = fconv_bundle_open_buffer(bytes, size, &b);
+        check_ctor("fconv_bundle_open_buffer", s, 0, b);
+        if (s == FCONV_ERR_INVALID_ARGUMENT) violation("a saved bundle does not open", "fconv_bundle_open_buffer", s);
+        if (s == FCONV_OK) {
+            if (check("fconv_bundle_count", fconv_bundle_count(b, &count), 0) != FCONV_OK || count != n)
+                violation("the bundle's count differs from the layers saved", "fconv_bundle_count", s);
+            for (i = 0; i < n; ++i) {
+                const char *name = NULL;
+                if (check("fconv_bundle_name", fconv_bundle_name(b, i, &name), 0) != FCONV_OK || strcmp(name, names[i]) != 0)
+                    violation("a name differs from the one saved", "fconv_bundle_name", s);
+                layer = (fconv_conv *)SENTINEL;
+                s = fconv_bundle_get_layer(b, names[i], &layer);
+                check_ctor("fconv_bundle_get_layer", s, 0, layer);
+                if (s != FCONV_OK) continue;
+                if (fingerprint(layer, 1) != fingerprint(convs[i], 1))
+                    violation("a layer of a bundle differs from the original", "fconv_bundle_get_layer", s);
+                fconv_conv_free(layer);
+            }
+            layer = (fconv_conv *)SENTINEL;
+            s = fconv_bundle_get_layer(b, "m.absent", &layer);
+            check_ctor("fconv_bundle_get_layer", s, 0, layer);
+            if (s == FCONV_OK) violation("an absent name was found", "fconv_bundle_get_layer", s);
+            check("fconv_bundle_name", fconv_bundle_name(b, n, NULL), S(FCONV_ERR_INDEX_OUT_OF_RANGE));
+            fconv_conv_free((fconv_conv *)(void *)b); /* must be ignored: wrong type */
+            fconv_bundle_free(b);
+            if (fconv_bundle_count(b, &count) != FCONV_ERR_INVALID_ARGUMENT)
+                violation("a freed bundle was used", "fconv_bundle_count", FCONV_OK);
+            fconv_bundle_free(b); /* a double free: no-op */
+        }
+        /* Truncated: refused. */
+        b = (fconv_bundle *)SENTINEL;
+        s = fconv_bundle_open_buffer(bytes, size * (n + 1) / (n + 3), &b);
+        check_ctor("fconv_bundle_open_buffer", s, S(FCONV_ERR_FORMAT), b);
+        if (s == FCONV_OK) violation("a truncated bundle opened", "fconv_bundle_open_buffer", s);
+        /* A bundle is not a layer file. */
+        layer = (fconv_conv *)SENTINEL;
+        s = fconv_conv_load_from_buffer(bytes, size, &layer);
+        check_ctor("fconv_conv_load_from_buffer", s, S(FCONV_ERR_FORMAT), layer);
+        if (s == FCONV_OK) violation("a bundle loaded as one layer", "fconv_conv_load_from_buffer", s);
+    }
+    free(bytes);
+    /* The same through a file. */
+    snprintf(path, sizeof path, "%s/bundle.safetensors", temp_dir);
+    s = check("fconv_bundle_save", fconv_bundle_save(path, n, names, convs), S(FCONV_ERR_IO));
+    if (s == FCONV_OK) {
+        b = (fconv_bundle *)SENTINEL;
+        s = fconv_bundle_open(path, &b);
+        check_ctor("fconv_bundle_open", s, S(FCONV_ERR_IO) | S(FCONV_ERR_FORMAT), b);
+        if (s != FCONV_OK && s != FCONV_ERR_OUT_OF_MEMORY) violation("a saved bundle file does not open", "fconv_bundle_open", s);
+        if (s == FCONV_OK && (fconv_bundle_count(b, &count) != FCONV_OK || count != n))
+            violation("the bundle file's count differs", "fconv_bundle_count", s);
+        if (s == FCONV_OK) fconv_bundle_free(b);
+    }
+    /* A single-layer file is not a bundle. */
+    if (n > 0 && fconv_conv_save(convs[0], path) == FCONV_OK) {
+        b = (fconv_bundle *)SENTINEL;
+        s = fconv_bundle_open(path, &b);
+        check_ctor("fconv_bundle_open", s, S(FCONV_ERR_FORMAT), b);
+        if (s == FCONV_OK) violation("a layer file opened as a bundle", "fconv_bundle_open", s);
+    }
+    /* The picked handle (stale, NULL, foreign, or a sub-convolution) added: refused unless it is
+     * a live whole layer; a repeated name is always refused. */
+    if (n < N_SLOTS) {
+        facts f;
+        int whole = picked_live && get_facts(picked, &f) == 0 && !f.is_sub;
+        convs[n] = picked;
+        names[n] = "m.picked";
+        s = check("fconv_bundle_save_to_buffer", fconv_bundle_save_to_buffer(n + 1, names, convs, NULL, 0, &size),
+                  S(FCONV_ERR_BUFFER_TOO_SMALL));
+        if (!whole && s != FCONV_ERR_INVALID_ARGUMENT) violation("a bundle with a stale or sub-convolution handle", "fconv_bundle_save_to_buffer", s);
+        if (n > 0) {
+            names[n] = names[0];
+            s = check("fconv_bundle_save_to_buffer", fconv_bundle_save_to_buffer(n + 1, names, convs, NULL, 0, &size),
+                      S(FCONV_ERR_BUFFER_TOO_SMALL));
+            if (s != FCONV_ERR_INVALID_ARGUMENT) violation("a bundle with a repeated name", "fconv_bundle_save_to_buffer", s);
+        }
+    }
+    /* A conv handle is not a bundle. */
+    check("fconv_bundle_count", fconv_bundle_count((const fconv_bundle *)(void *)picked, &count), 0);
+    if (picked_live && fconv_bundle_count((const fconv_bundle *)(void *)picked, &count) != FCONV_ERR_INVALID_ARGUMENT)
+        violation("a conv handle used as a bundle", "fconv_bundle_count", FCONV_OK);
+    fconv_bundle_free((fconv_bundle *)(void *)picked); /* must be ignored: wrong type */
 }
 
 static void op_misc(reader *r) {
@@ -1027,6 +1157,7 @@ static void op_misc(reader *r) {
         int live;
         fconv_conv *c = pick_conv(r, &live);
         if (live) (void)fingerprint(c, 1);
+        op_bundle(c, live);
     }
 }
 

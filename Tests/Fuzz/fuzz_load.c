@@ -1,10 +1,13 @@
 /*
- * fuzz_load.c — a random-mutation fuzzer of fconv_conv_load (the .safetensors layer loader).
+ * fuzz_load.c — a random-mutation fuzzer of fconv_conv_load and fconv_bundle_open (the
+ * .safetensors layer and model bundle loaders).
  *
- * It writes valid layer files (CP, Tucker, TT, Dense; bias; layer grids) with fconv_conv_save,
- * then repeatedly mutates a copy (bit flips, byte writes, insertions, deletions, truncation,
- * chunk duplication, header-length rewrites, number and token splices in the JSON header),
- * loads it, and when the load succeeds runs a forward and a save/load round trip on it.
+ * It writes valid layer files (CP, Tucker, TT, Dense; bias; layer grids) with fconv_conv_save
+ * and a model bundle of several of them with fconv_bundle_save, then repeatedly mutates a copy
+ * (bit flips, byte writes, insertions, deletions, truncation, chunk duplication, header-length
+ * rewrites, number and token splices in the JSON header), loads it both as a layer and as a
+ * bundle (at most one may succeed), and when a load succeeds runs a forward and a save/load
+ * round trip on the layer, or takes every layer out of the bundle and saves and reopens it.
  * Inputs run in forked workers: a worker killed by a signal (a Swift trap is SIGILL/SIGTRAP)
  * is a crash; its input is kept in <dir>/crashes/ and fuzzing goes on with a new worker.
  *
@@ -201,6 +204,52 @@ static fconv_status exercise(const char *path, const char *resave) {
     return s;
 }
 
+/* Opens the file as a model bundle; on success takes every layer out by name and saves the
+ * bundle again, which must open. Returns the open status. */
+static fconv_status exercise_bundle(const char *path, const char *resave) {
+    fconv_bundle *bundle = NULL, *again = NULL;
+    fconv_status s = fconv_bundle_open(path, &bundle);
+    if (s != FCONV_OK) return s;
+    size_t count = 0;
+    fconv_bundle_count(bundle, &count);
+    const char **names = calloc(count + 1, sizeof *names);
+    fconv_conv **convs = calloc(count + 1, sizeof *convs);
+    for (size_t i = 0; i < count; i++) {
+        if (fconv_bundle_name(bundle, i, &names[i]) != FCONV_OK ||
+            fconv_bundle_get_layer(bundle, names[i], &convs[i]) != FCONV_OK) {
+            fprintf(stderr, "layer %zu of an opened bundle cannot be taken out: %s\n", i, fconv_last_error_message());
+            abort();
+        }
+    }
+    if (fconv_bundle_save(resave, count, names, (const fconv_conv *const *)convs) == FCONV_OK) {
+        if (fconv_bundle_open(resave, &again) != FCONV_OK) {
+            fprintf(stderr, "a re-saved bundle failed to open: %s\n", fconv_last_error_message());
+            abort();
+        }
+        fconv_bundle_free(again);
+    }
+    for (size_t i = 0; i < count; i++) fconv_conv_free(convs[i]);
+    free(convs);
+    free(names);
+    fconv_bundle_free(bundle);
+    return s;
+}
+
+/* Writes a bundle of the first `n` seed layers' files (loaded back) to `path`; 0 on success. */
+static int make_bundle_seed(const char *path, const char *dir, size_t n) {
+    static const char *const names[] = {"features.0", "features.1.conv", "head", "a.b.c.d", "x", "y", "z", "w"};
+    fconv_conv *convs[8] = {NULL};
+    char layer_path[4096];
+    fconv_status s = FCONV_OK;
+    for (size_t i = 0; i < n && s == FCONV_OK; i++) {
+        snprintf(layer_path, sizeof layer_path, "%s/seed-%zu.safetensors", dir, i);
+        s = fconv_conv_load(layer_path, &convs[i]);
+    }
+    if (s == FCONV_OK) s = fconv_bundle_save(path, n, names, (const fconv_conv *const *)convs);
+    for (size_t i = 0; i < n; i++) fconv_conv_free(convs[i]);
+    return s == FCONV_OK ? 0 : -1;
+}
+
 int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 60;
     uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : (uint64_t)time(NULL);
@@ -230,8 +279,15 @@ int main(int argc, char **argv) {
         }
         n_seeds++;
     }
+    snprintf(path, sizeof path, "%s/seed-bundle.safetensors", dir);
+    if (make_bundle_seed(path, dir, sizeof configs / sizeof *configs) != 0 || read_file(path, &seeds[n_seeds]) != 0 ||
+        exercise_bundle(path, path) != FCONV_OK) {
+        fprintf(stderr, "cannot create the bundle seed: %s\n", fconv_last_error_message());
+        return 2;
+    }
+    n_seeds++;
 
-    long long executions = 0, crashes = 0, loaded = 0;
+    long long executions = 0, crashes = 0, loaded = 0, bundles = 0;
     long long statuses[16] = {0};
     double start = now();
     unsigned batch_index = 0;
@@ -247,7 +303,7 @@ int main(int argc, char **argv) {
             setrlimit(RLIMIT_AS, &limit);
             rng_state = batch_seed | 1;
             snprintf(resave, sizeof resave, "%s/resave-%d.safetensors", dir, (int)getpid());
-            long long counts[17] = {0};
+            long long counts[18] = {0};
             for (int i = 0; i < BATCH; i++) {
                 buffer b = seeds[below((size_t)n_seeds)];
                 unsigned char *copy = malloc(b.size + 1);
@@ -256,16 +312,21 @@ int main(int argc, char **argv) {
                 mutate(&b);
                 write_file(cur, b.data, b.size);
                 free(b.data);
-                fconv_status s = exercise(cur, resave);
+                fconv_status s = exercise(cur, resave), sb = exercise_bundle(cur, resave);
+                if (s == FCONV_OK && sb == FCONV_OK) {
+                    fprintf(stderr, "a file loaded both as a layer and as a bundle\n");
+                    abort();
+                }
                 counts[s >= 0 && s < 16 ? s : 15]++;
                 counts[16]++;
+                counts[17] += sb == FCONV_OK;
             }
             unlink(resave);
             if (write(pipefd[1], counts, sizeof counts) != (ssize_t)sizeof counts) _exit(3);
             _exit(0);
         }
         close(pipefd[1]);
-        long long counts[17] = {0};
+        long long counts[18] = {0};
         ssize_t got = read(pipefd[0], counts, sizeof counts);
         close(pipefd[0]);
         int status = 0;
@@ -281,11 +342,12 @@ int main(int argc, char **argv) {
         }
         executions += counts[16];
         loaded += counts[0];
+        bundles += counts[17];
         for (int k = 0; k < 16; k++) statuses[k] += counts[k];
     }
     double elapsed = now() - start;
-    printf("fuzz_load: %lld executions in %.0f s (%.0f/s), %lld loaded, %lld crashes\n",
-           executions, elapsed, (double)executions / elapsed, loaded, crashes);
+    printf("fuzz_load: %lld executions in %.0f s (%.0f/s), %lld loaded as a layer, %lld opened as a bundle, %lld crashes\n",
+           executions, elapsed, (double)executions / elapsed, loaded, bundles, crashes);
     printf("statuses:");
     for (int k = 0; k < 16; k++)
         if (statuses[k]) printf(" %s=%lld", fconv_status_string(k), statuses[k]);

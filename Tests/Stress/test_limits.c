@@ -13,7 +13,7 @@
  * Sizes beyond the 32-bit ints of the kernels and BLAS are refused the same way, as invalid
  * arguments, whatever the bound.
  *
- * Issue 15, defects 10-12: a finite input whose output overflows float32 is FCONV_ERR_NUMERICAL
+ * Numerics and memory: a finite input whose output overflows float32 is FCONV_ERR_NUMERICAL
  * (unless fconv_set_output_check(0)); output_shape refuses an output beyond the bound; a batch
  * of 0 gives an empty output; a batch-1 forward that fits the bound at 1 thread fits at 64;
  * fconv_release_memory returns the workspace pool to the system (RSS drops; not measured under
@@ -112,7 +112,7 @@ static int allocator_keeps_freed_memory(void) {
     return getenv("LD_PRELOAD") != NULL && strstr(getenv("LD_PRELOAD"), "vgpreload") != NULL;
 }
 
-/* Issue 15, defects 10-12 (see the top of the file). */
+/* Numerics and memory (see the top of the file). */
 static void numerics_and_memory(void) {
     const int64_t k3[2] = {3, 3}, k1[2] = {1, 1};
     fconv_options *o = NULL;

@@ -1,20 +1,16 @@
 import ArgumentParser
 import FactorConv
 
-/// `factorconv bench`: time a layer file's implementations on an input shape.
+/// `factorconv bench`: time a layer file's (or a bundle layer's) implementations on an input shape.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time a layer file's forward implementations on a random input of a given shape.",
         discussion: "Prints the median and minimum time per forward of each implementation the factorization has, and auto's choice.")
 
-    @Argument(help: "A layer file (.safetensors).")
-    var layerFile: String
+    @OptionGroup var source: LayerSelection
 
     @Option(name: .customLong("input-shape"), help: "The input shape, e.g. 8,64,56,56 (batch, in_channels, spatial...).")
     var inputShape: IntList
-
-    @Option(help: "The layer of a grid, e.g. 1 or 0,2.")
-    var layer: IntList?
 
     @Option(help: "Timed repetitions per implementation.")
     var repeats: Int = 10
@@ -24,8 +20,8 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        let conv = try FactorizedConv.load(from: layerFile)
-        let index = layer?.values ?? []
+        let conv = try source.load()
+        let index = source.index
         let shape = inputShape.values
         guard shape.allSatisfy({ $0 >= 1 }), let count = try? Checked.product(shape, "--input-shape"),
               count < 1 << 31 else {

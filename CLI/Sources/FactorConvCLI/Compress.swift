@@ -18,8 +18,7 @@ struct Compress: ParsableCommand {
     @Argument(help: "The kernel: a .npy file (float32/float64, C order) or a .safetensors file.")
     var kernel: String
 
-    @Option(name: .shortAndLong, help: "The layer file to write (.safetensors).")
-    var output: String
+    @OptionGroup var destination: OutputOption
 
     @Option(help: "With a .safetensors kernel: the tensor to read (default: its only tensor, or 'weight').")
     var tensor: String?
@@ -101,7 +100,7 @@ struct Compress: ParsableCommand {
         }
         bar.finish()
         let elapsed = seconds(clock.now - start)
-        try conv.save(to: output)
+        try conv.save(to: destination.output)
         let denseCount = weight.count + (bias?.count ?? 0)
         if conv.parameterCount > denseCount {
             writeStderr("factorconv: warning: rank \(rank) gives \(grouped(conv.parameterCount)) parameters, more than " +
@@ -121,6 +120,6 @@ struct Compress: ParsableCommand {
         print("compression     \(fixed(Double(denseCount) / Double(max(conv.parameterCount, 1)), 2))x")
         print("kernel error    \(scientific(norm > 0 ? (diff / norm).squareRoot() : diff.squareRoot())) (relative Frobenius)")
         print("time            \(fixed(elapsed, 3)) s")
-        print("wrote           \(output)")
+        print("wrote           \(destination.output)")
     }
 }

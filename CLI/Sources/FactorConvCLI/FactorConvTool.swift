@@ -19,13 +19,15 @@ struct FactorConvTool: ParsableCommand {
             A layer file is a .safetensors file holding the layer's parameters under tltorch's \
             state_dict names and its configuration as JSON in __metadata__["factorconv"]. Files \
             load in Swift (FactorizedConv.load), C (fconv_conv_load) and Python \
-            (factorconv.FactorizedConv.load).
+            (factorconv.FactorizedConv.load). A model bundle holds many named layers in one \
+            .safetensors file (factorconv.save_layers, fconv_bundle_save): info lists its \
+            layers and run takes one with --layer-name.
 
             Exit status: 0 on success, 1 on a FactorConv error, 2 on a usage error; either error \
             is printed on stderr as "factorconv: error: <message>".
             """,
         version: FactorizedConv.libraryVersion,
-        subcommands: [Compress.self, Info.self, Run.self, Bench.self, Completion.self])
+        subcommands: [Compress.self, CompressModel.self, Info.self, Run.self, Bench.self, Completion.self])
 
     /// Parses the arguments, runs the subcommand and maps every failure to the documented exit
     /// code. Every error, usage or runtime, is printed in one style: `factorconv: error: <message>`

@@ -1,15 +1,18 @@
 import ArgumentParser
 import FactorConv
 
-/// `factorconv info`: describe a layer file.
+/// `factorconv info`: describe a layer file, or list the layers of a model bundle.
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Describe a layer file: repr, configuration, tensors, parameter count.")
+        abstract: "Describe a layer file (repr, configuration, tensors, parameter count) or list a model bundle's layers.")
 
-    @Argument(help: "A layer file (.safetensors) written by factorconv.")
+    @Argument(help: "A layer file or a model bundle (.safetensors) written by factorconv.")
     var file: String
 
     func run() throws {
+        if try SafeTensors.readMetadata(from: file)[LayerBundle.metadataKey] != nil {
+            return try describeBundle(try LayerBundle.load(from: file))
+        }
         let conv = try FactorizedConv.load(from: file)
         let raw = try SafeTensors.read(from: file)
         print(conv.description)
@@ -30,6 +33,26 @@ struct Info: ParsableCommand {
         print("metadata:")
         for key in raw.metadata.keys.sorted() { print("  \(key): \(raw.metadata[key]!)") }
     }
+}
+
+/// Lists a bundle's layers after a line with their count and total parameters, one row each:
+/// name, factorization, layer grid, dense kernel shape (out, in, kernel...), rank, parameters.
+func describeBundle(_ bundle: LayerBundle) {
+    let header = ["name", "factorization", "n_layers", "kernel (out, in, k...)", "rank", "parameters"]
+    let rows = bundle.layers.map { name, conv in
+        [name, conv.factorization.rawValue, conv.layers.isSingle ? "1" : "\(conv.layers.shape)",
+         "\([conv.outChannels, conv.inChannels] + conv.kernelSize)", "\(conv.rank)", grouped(conv.parameterCount)]
+    }
+    let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max()! }
+    func line(_ cells: [String]) -> String {
+        cells.indices.map { i in
+            i == cells.count - 1 ? cells[i] : cells[i] + String(repeating: " ", count: widths[i] - cells[i].count + 2)
+        }.joined()
+    }
+    let total = bundle.layers.reduce(0) { $0 + $1.layer.parameterCount }
+    print("model bundle: \(bundle.count) layer\(bundle.count == 1 ? "" : "s"), \(grouped(total)) parameters")
+    print(line(header))
+    for row in rows { print(line(row)) }
 }
 
 /// "dense equivalent: N, Rx": the parameter count of the dense layers the factorization stands

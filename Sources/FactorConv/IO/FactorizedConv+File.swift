@@ -33,9 +33,15 @@ extension FactorizedConv {
     func fileContents() -> SafeTensors {
         let s = snapshot
         let configuration = LayerFileConfiguration(self, state: s)
+        return SafeTensors(tensors: Self.fileTensors(s), metadata: [LayerFileConfiguration.metadataKey: configuration.json])
+    }
+
+    /// The tensors a layer file holds for state `s`, under their state_dict names, in file
+    /// order: the factorized tensor's parameters (`namedParameters` order), then the bias.
+    static func fileTensors(_ s: State) -> [(name: String, value: Tensor<Float>)] {
         var tensors = s.weight.namedParameters(prefix: "weight").map { (name: $0.0, value: $0.1) }
         if let bias = s.bias { tensors.append((name: "bias", value: bias)) }
-        return SafeTensors(tensors: tensors, metadata: [LayerFileConfiguration.metadataKey: configuration.json])
+        return tensors
     }
 
     /// Loads a layer saved by `save(to:)`, or written by another safetensors writer (e.g. the
@@ -54,15 +60,34 @@ extension FactorizedConv {
         }
     }
 
+    /// An independent layer with this one's parameters and configuration (what a save and load
+    /// would give, without the bytes): later changes to either leave the other as it is.
+    public func copy() throws -> FactorizedConv {
+        let s = snapshot
+        return try Self.make(LayerFileConfiguration(self, state: s), tensors: Self.fileTensors(s))
+    }
+
     /// Builds a layer from a parsed file (errors are mapped to `.format` by the caller).
     static func make(from file: SafeTensors) throws -> FactorizedConv {
         guard let text = file.metadata[LayerFileConfiguration.metadataKey] else {
+            if file.metadata[LayerBundle.metadataKey] != nil {
+                throw FactorConvError(.format, "it is a model bundle (\"\(LayerBundle.metadataKey)\" metadata), not a single-layer file: open it as a bundle (LayerBundle.load, fconv_bundle_open, fc.load_layers)")
+            }
             throw FactorConvError(.format, "no \"\(LayerFileConfiguration.metadataKey)\" entry in __metadata__: not a FactorConv layer file")
         }
-        let config = try LayerFileConfiguration(json: text)
+        if file.metadata[LayerBundle.metadataKey] != nil {
+            throw FactorConvError(.format, "__metadata__ has both \"\(LayerFileConfiguration.metadataKey)\" and \"\(LayerBundle.metadataKey)\": a file is a single layer or a bundle, not both")
+        }
+        return try make(try LayerFileConfiguration(json: text), tensors: file.tensors)
+    }
+
+    /// Builds a layer from its configuration and its tensors under their state_dict names
+    /// ("bias", "weight.factors.factor_0", ...): every name, shape and value is checked against
+    /// the configuration (errors are mapped to `.format` by the caller).
+    static func make(_ config: LayerFileConfiguration, tensors: [(name: String, value: Tensor<Float>)]) throws -> FactorizedConv {
         try config.implementation.validate(for: config.factorization)
         var values: [String: Tensor<Float>] = [:]
-        for (name, value) in file.tensors { values[name] = value }
+        for (name, value) in tensors { values[name] = value }
         let bias = values.removeValue(forKey: "bias")
         for (name, value) in values where !value.allFinite {
             throw FactorConvError(.format, "parameter \(name) contains NaN or infinite values")

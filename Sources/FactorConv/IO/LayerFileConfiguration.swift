@@ -1,5 +1,6 @@
 /// The configuration of a layer stored as JSON under the "factorconv" key of a safetensors
-/// file's `__metadata__`: everything the tensors alone do not say.
+/// file's `__metadata__`: everything the tensors alone do not say. A model bundle
+/// (`LayerBundle`) stores the same JSON object once per layer inside its own metadata entry.
 struct LayerFileConfiguration: Equatable {
     /// Bumped when the layout of this configuration changes incompatibly.
     static let formatVersion = 1
@@ -36,7 +37,10 @@ struct LayerFileConfiguration: Equatable {
     }
 
     /// The JSON text stored in the metadata.
-    var json: String {
+    var json: String { jsonValue.serialized }
+
+    /// The configuration as a JSON object.
+    var jsonValue: JSONValue {
         func ints(_ v: [Int]) -> JSONValue { .array(v.map { .number(Double($0)) }) }
         return JSONValue.object([
             ("format_version", .number(Double(Self.formatVersion))),
@@ -52,17 +56,23 @@ struct LayerFileConfiguration: Equatable {
             ("dilation", .array(geometry.map { ints($0.dilation) })),
             ("has_bias", .array(hasBias.map { .bool($0) })),
             ("implementation", .string(implementation.rawValue)),
-        ]).serialized
+        ])
     }
 
     /// Parses and validates the metadata JSON; every field is required and type-checked.
     /// - Throws: `.format` naming the field.
     init(json text: String) throws {
-        let what = "metadata \"factorconv\""
+        let what = "metadata \"\(Self.metadataKey)\""
         let value: JSONValue
         do { value = try JSONValue.parse(Array(text.utf8)) } catch let e as FactorConvError {
             throw FactorConvError(.format, "\(what) is not valid JSON (\(e.message))")
         }
+        try self.init(value: value, what: what)
+    }
+
+    /// Validates a parsed configuration object; `what` names it in messages.
+    /// - Throws: `.format` naming the field.
+    init(value: JSONValue, what: String) throws {
         func field(_ key: String) throws -> JSONValue { try value.member(key, of: what) }
         let version = try field("format_version").intValue("\(what) format_version", in: 0...1_000_000)
         guard version == Self.formatVersion else {

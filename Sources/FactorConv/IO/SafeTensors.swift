@@ -26,6 +26,25 @@ public struct SafeTensors: Sendable {
     ///   `.outOfMemory` (data beyond `FileLimits.maxBytes`).
     public static func read(from path: String) throws -> SafeTensors {
         let file = try InputFile(path: path)
+        let (entries, headerLength) = try readHeader(file)
+        let dataLength = file.size - 8 - headerLength
+        try FileLimits.checkMemory(entries.reduce(0) { $0 + $1.count * 4 }, "'\(path)' (tensor data as float32)")
+        try FileLimits.checkMemory(dataLength, "'\(path)' (raw tensor data)")
+        let data = try file.read(offset: 8 + headerLength, count: dataLength)
+        return SafeTensors(tensors: try entries.entries.map { ($0.name, try $0.decode(data)) }, metadata: entries.metadata)
+    }
+
+    /// The `__metadata__` entries of a safetensors file, read and validated (the whole header,
+    /// with every check of `read(from:)` on it) without reading the tensor data: what a tool
+    /// looks at to tell a single-layer file from a model bundle.
+    /// - Throws: as `read(from:)`.
+    public static func readMetadata(from path: String) throws -> [String: String] {
+        try readHeader(try InputFile(path: path)).header.metadata
+    }
+
+    /// Reads and validates the header of an open file; returns it and its length in bytes.
+    private static func readHeader(_ file: InputFile) throws -> (header: SafeTensorsHeader, length: Int) {
+        let path = file.path
         guard file.size >= 8 else {
             throw FactorConvError(.format, "'\(path)' has \(file.size) bytes: too short for a safetensors header (8-byte length)")
         }
@@ -41,11 +60,7 @@ public struct SafeTensors: Sendable {
         let headerLength = Int(length)
         let header = try file.read(offset: 8, count: headerLength)
         let dataLength = file.size - 8 - headerLength
-        let entries = try SafeTensorsHeader.parse(header, dataLength: dataLength, context: "'\(path)'")
-        try FileLimits.checkMemory(entries.reduce(0) { $0 + $1.count * 4 }, "'\(path)' (tensor data as float32)")
-        try FileLimits.checkMemory(dataLength, "'\(path)' (raw tensor data)")
-        let data = try file.read(offset: 8 + headerLength, count: dataLength)
-        return SafeTensors(tensors: try entries.entries.map { ($0.name, try $0.decode(data)) }, metadata: entries.metadata)
+        return (try SafeTensorsHeader.parse(header, dataLength: dataLength, context: "'\(path)'"), headerLength)
     }
 
     /// Parses safetensors bytes held in memory (the same checks as `read(from:)`).

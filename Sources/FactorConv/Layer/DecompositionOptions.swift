@@ -16,8 +16,8 @@ public struct DecompositionOptions: Sendable, Equatable {
     /// Seed for random initial columns; equal seeds give equal results.
     public var seed: UInt64
     /// CP-ALS runs from this many seeds (seed, seed+1, ...) and keeps the lowest error; nil
-    /// means 3 for small problems (tensor elements × rank ≤ 2^21, where a run costs
-    /// milliseconds and the random initial columns decide which local minimum ALS reaches)
+    /// means 3 for small problems (tensor elements × rank ≤ 2^21, where a run is cheap and
+    /// the random initial columns decide which local minimum ALS reaches)
     /// and 1 otherwise.
     public var restarts: Int?
 

@@ -1,6 +1,6 @@
 /// Batched 2-D transposes for the TT layout changes (moving the out-channel axis between the
 /// end and the front). A generic axis permutation reads with a large stride and misses the cache
-/// on every element; 32×32 tiles keep both sides cache-resident (about 4x faster on big kernels).
+/// on every element; 32×32 tiles keep both the rows read and the rows written cache-resident.
 enum BatchedTranspose {
     /// Views `t` as `(batch, rows, cols)` (`batch` = product of axes before `axis`, `cols` = the
     /// last axis) and returns `(batch, cols, rows)` with shape `shape[..<axis] + [last] + shape[axis..<last]`:

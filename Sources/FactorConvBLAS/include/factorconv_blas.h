@@ -3,7 +3,7 @@
 //
 // Why not link them directly: OpenBLAS picks its kernels in a load-time constructor from the
 // CPU model, and on CPUs it does not recognize (common in VMs) it falls back to SSE3 kernels,
-// 4-5x slower. Loading it ourselves lets us set OPENBLAS_CORETYPE from the CPU's features first
+// several times slower. Loading it ourselves lets us set OPENBLAS_CORETYPE from the CPU's features first
 // (only when the user has not set it), so every front end (C, Swift, Python) gets fast kernels.
 #ifndef FACTORCONV_BLAS_H
 #define FACTORCONV_BLAS_H

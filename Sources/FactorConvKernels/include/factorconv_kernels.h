@@ -1,7 +1,7 @@
 // Hand-written AVX-512 kernels for the hot loops where OpenBLAS and portable Swift fall short:
 // the Winograd convolution's GEMMs (OpenBLAS re-packs the transformed kernel, up to several MB,
-// on every call, and runs a 49-tile block's GEMMs at ~95 GFLOP/s where a register-blocked kernel
-// on panels packed once per weight reaches ~135 on the development machine) and transforms;
+// on every call, and its kernels are slower on a 49-tile block's GEMMs than a register-blocked
+// kernel on panels packed once per weight) and transforms;
 // channel mixing (OpenBLAS copies X and zero-fills Y first); the per-mode convolutions of the CP
 // and TT paths.
 //

@@ -315,9 +315,8 @@ public struct ConvPipeline: Sendable {
     /// `workspace` advanced by 0–15 floats to the offset of `target` (an image of the output)
     /// within a 64-byte cache line. A channel mixing aligns its stores to a cache line (its head
     /// block), which aligns its loads too only when input and output share that offset: numpy's
-    /// arrays sit 16 bytes past one. With intermediates that do too, the two mixings of the
-    /// 8×64×56² CP layer at rank 0.1 take 1.25 ms instead of 1.30 in a C benchmark of them; whole
-    /// layers (that one, TT 1-D) gained 1–2%, the size of this VM's noise.
+    /// arrays sit 16 bytes past one. Intermediates placed at the output's offset let the
+    /// mixings that read them load aligned as well as store aligned.
     static func alignedLike(_ target: UnsafeMutablePointer<Float>, _ workspace: UnsafeMutablePointer<Float>)
         -> UnsafeMutablePointer<Float> {
         workspace + ((Int(bitPattern: target) - Int(bitPattern: workspace)) & 63) / MemoryLayout<Float>.stride

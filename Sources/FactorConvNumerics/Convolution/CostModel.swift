@@ -1,6 +1,6 @@
 /// A simple roofline-style time estimate of a pipeline, used by `implementation='auto'` to pick
-/// the fastest path deterministically. Rates are per core and were measured on the benchmark
-/// machine (Benchmarks/ConvBench); only their ratios matter for the choice.
+/// the fastest path deterministically. Rates are per-core estimates (calibrated with
+/// Benchmarks/ConvBench); only their ratios matter for the choice.
 public enum CostModel {
     /// Sustained GEMM rate of the BLAS kernels (FLOP/s).
     static let gemmRate = 110e9

@@ -9,8 +9,8 @@
 /// size (so the block stays in cache and is reused from the workspace pool) and multiply each by
 /// the kernel viewed as a (C_out × C_in·ΠK) matrix.
 public enum DenseConvolution {
-    /// Target size of one im2col column block, in floats (2 MB: measured best among 0.125-16 MB
-    /// on the benchmark layers; large enough for efficient GEMM panels, small enough for L2/L3).
+    /// Target size of one im2col column block, in floats (2 MB: the best of the sizes tried on the
+    /// benchmark layers; large enough for efficient GEMM panels, small enough for L2/L3).
     static let columnBlockFloats = 1 << 19
 
     /// Convolves tensors: `x` (B, C_in, S...), `weight` (C_out, C_in, K...), optional `bias` (C_out).

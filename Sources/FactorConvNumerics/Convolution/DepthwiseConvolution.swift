@@ -102,8 +102,8 @@ extension DepthwiseConvolution {
     /// with any outer modes (CP's mobilenet path): for each outer output position, the kernel's
     /// 2-D slice at each valid outer tap in one pass (`fck_depthwise_2d`), the first written and
     /// the rest added. False (nothing written) without AVX-512 or when the kernel does not take
-    /// the shape. CP at rank 0.1 as 'mobilenet', 1 thread: 8 × 64 × 56², 3.19 ms with the
-    /// tap-by-tap loops above → 1.48 ms; 2 × 32 × 16 × 32 × 32, 15.98 → 2.49 ms.
+    /// the shape. It replaces the tap-by-tap loops above, which re-read the output once per tap,
+    /// and gains most on 3-D kernels (more taps per output).
     static func overLastTwoModes(input: UnsafePointer<Float>, spatial: [Int], taps: UnsafePointer<Float>, kernel: [Int],
                                  geometry: ConvGeometry, outputSpatial: [Int], output: UnsafeMutablePointer<Float>,
                                  channels: Range<Int>, useKernels: Bool = AVX512.isAvailable) -> Bool {
@@ -165,9 +165,9 @@ extension DepthwiseConvolution {
     /// mode is written once as a weighted sum of its valid input rows — contiguous blocks of
     /// the dimensions after `mode`, so the inner loops are unit-stride and vectorize. With
     /// AVX-512 (`useKernels`, default: when available), `fck_depthwise_mode` instead, which
-    /// accumulates each output over the taps in registers and writes it once (3× faster on the
-    /// CP layers of the benchmarks than these per-tap passes at the baseline SSE width); else
-    /// with AVX2 and FMA (`useAVX2`), its 8-wide counterpart `fck_depthwise_mode_avx2`.
+    /// accumulates each output over the taps in registers and writes it once (these per-tap
+    /// passes at the baseline SSE width read and write the output once per tap); else with
+    /// AVX2 and FMA (`useAVX2`), its 8-wide counterpart `fck_depthwise_mode_avx2`.
     static func alongMode(_ mode: Int, input: UnsafePointer<Float>, spatial: [Int], taps: UnsafePointer<Float>, kernel k: Int,
                           geometry: ConvGeometry, outputSpatial: [Int], output: UnsafeMutablePointer<Float>,
                           channels: Range<Int>, useKernels: Bool = AVX512.isAvailable,

@@ -4,9 +4,8 @@
 ///
 /// Compared with full im2col this writes K_1·…·K_{N-1} times less (9× less for a 3×3×3 kernel)
 /// and its GEMMs have a short depth (C_in·K_N) that keeps the packed panels in cache, at the price
-/// of accumulating into the output once per outer tap. Measured on the benchmark layers (1 thread):
-/// 2-D 64→64 19.5 → 16.4 ms, 3-D 32→32 31 → 25.6 ms; but 256→256 1.94 → 2.42 ms, hence the
-/// channel bound below.
+/// of accumulating into the output once per outer tap. That wins with few output channels and
+/// loses with many (one deep GEMM then beats several shallow ones), hence the channel bound below.
 struct LineConvolution {
     let problem: ConvProblem
     /// Outer (all but innermost) spatial dimensions.
@@ -30,7 +29,7 @@ struct LineConvolution {
         let n = problem.order
         guard n >= 2, !problem.isPointwise, problem.geometry.stride.dropLast().allSatisfy({ $0 == 1 }) else { return nil }
         // Full im2col costs about 2 / C_out bytes written per flop, so it only hurts with few
-        // output channels; with many (256 measured) one deep GEMM beats several shallow ones.
+        // output channels; with many, one deep GEMM beats several shallow ones.
         guard problem.outChannels <= 128 else { return nil }
         self.problem = problem
         outer = n - 1
@@ -89,7 +88,7 @@ struct LineConvolution {
             return tap
         }
         // With few output channels the GEMM is computed transposed (positions × channels, a tall
-        // GEMM that OpenBLAS runs about 15% faster) in a small buffer, then transposed into place.
+        // GEMM, which OpenBLAS runs faster than a wide one) in a small buffer, then transposed into place.
         let transposed = channels.count <= Self.transposeBelowChannels
         let scratch = transposed ? runLength * channels.count : 0
         Workspace.shared.withBuffer(of: Float.self, count: max(scratch, 1)) { tile in
@@ -131,8 +130,8 @@ struct LineConvolution {
     }
 
     /// Writes the transpose of the row-major (rows × columns) `source` as `columns` rows of `rows`
-    /// floats, `rowStride` apart. 4×4 blocks are transposed in SIMD registers (the scalar loop's
-    /// strided reads took 12% of a TT layer's forward).
+    /// floats, `rowStride` apart. 4×4 blocks are transposed in SIMD registers (a scalar loop's
+    /// strided reads are a visible share of a TT layer's forward).
     static func transpose(_ source: UnsafePointer<Float>, rows: Int, columns: Int,
                           into destination: UnsafeMutablePointer<Float>, rowStride: Int) {
         var c = 0

@@ -13,7 +13,7 @@ struct ModeConvolution {
     let outer: Int, inner: Int
 
     /// Largest C_in · taps and C_out handled: beyond them a GEMM reuses its operands better
-    /// (measured on the TT layers of the benchmarks, whose stages have C_in · taps ≤ 78).
+    /// (chosen on the benchmarks' TT layers, whose stages lie well inside them).
     static let maxDepth = 256, maxOutChannels = 64
 
     /// The plan, or nil unless the kernels are available (`useKernels`), the kernel spans one

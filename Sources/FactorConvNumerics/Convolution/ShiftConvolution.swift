@@ -1,7 +1,7 @@
 /// Dense 1-D convolution with stride 1, without im2col: on a zero-padded copy of each input
 /// row, tap k of the kernel sees the same row shifted by k·d, so the convolution is one GEMM
-/// per tap, `Y += W_k · X_pad[:, k·d ..< k·d + O]`, reading the padded rows in place.
-/// (1-D 16×128×1024 k5: 23.3 ms with im2col, see the closing notes of the dense-conv issue.)
+/// per tap, `Y += W_k · X_pad[:, k·d ..< k·d + O]`, reading the padded rows in place: no im2col
+/// buffer K times the input's size is written and read back.
 struct ShiftConvolution {
     let problem: ConvProblem
     /// Padded input length L + 2p.

@@ -38,11 +38,11 @@ struct WinogradConvolution: WinogradPlan {
 
     /// Transform positions ξ of F(2×2, 3×3).
     static let positions = WinogradKernel.planarPositions
-    /// Target bytes of one block's V and M together (this machine's L2 is 2 MB per core).
+    /// Target bytes of one block's V and M together (half of a 2 MB per-core L2).
     static let blockBytes = 1 << 20
     /// Fewest tiles per GEMM that the block sizing aims for.
     static let minGemmColumns = 32
-    /// Smallest channel counts for which the transforms pay for themselves (measured).
+    /// Smallest channel counts for which the transforms pay for themselves (`WinogradKernel.minChannels`).
     static let minChannels = WinogradKernel.minChannels
 
     /// The plan, or nil when the problem is not a 3×3, stride-1, dilation-1 convolution in its
@@ -81,8 +81,8 @@ struct WinogradConvolution: WinogradPlan {
         }
         let fewestTileRows = min(th, (Self.minGemmColumns + tw - 1) / tw)
         var best = (rows: 1, tileRows: 1, redundancy: Double.infinity)
-        // Within the budget, else within twice the budget (wide layers: 256 channels on 14×14
-        // run 1.8 ms as two 1 MB blocks of 28 and 21 tiles, 1.3 ms as one 1.6 MB block of 49).
+        // Within the budget, else within twice the budget: a wide layer (many channels on a small
+        // image) runs faster as one slightly larger block than as two blocks of few tiles each.
         for budget in [blockBytes, 2 * blockBytes] where best.redundancy == .infinity {
             for tileRows in stride(from: th, through: fewestTileRows, by: -1) {
                 var rows = 0
@@ -189,7 +189,7 @@ extension WinogradConvolution {
                 let src = image + c * spatialCount + planeOffset
                 if transformKernels && c + 1 < channels.upperBound {
                     // The next channel's rows are another stretch of memory: start loading them
-                    // now (without this the input's first touch stalled 2 ms of a 10 ms conv).
+                    // now (without this the input's first touch stalls the transform).
                     let first = max(0, 2 * block.tileRow0 - padH), last = min(height, 2 * block.tileRow0 - padH + rowCount)
                     if last > first { fck_prefetch(src + spatialCount + first * width, 4 * (last - first) * width) }
                 }

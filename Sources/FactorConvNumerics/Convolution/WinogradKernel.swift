@@ -12,7 +12,7 @@
 public struct WinogradKernel: Sendable, Equatable {
     /// Transform positions ξ of F(2×2, 3×3).
     static let planarPositions = 16
-    /// Smallest channel counts for which the transforms pay for themselves (measured).
+    /// Smallest channel counts for which the transforms pay for themselves (set by benchmarking).
     static let minChannels = 16
     /// 1-D kernel sizes handled (each has hand-written transforms in `WinogradTiles`), and the
     /// outputs per tile used for each.
@@ -152,7 +152,7 @@ public struct WinogradKernel: Sendable, Equatable {
 }
 
 /// A transformed kernel U in 64-byte-aligned memory (`PackedGemm`'s panel loads then never
-/// straddle cache lines: 8% faster on a 256-channel layer). Immutable once written.
+/// straddle cache lines). Immutable once written.
 final class TransformedKernel: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
     init(count: Int) {

@@ -2,11 +2,11 @@ import FactorConvBLAS
 
 /// A few leading eigenpairs of a larger symmetric matrix by Lanczos, for the Gram path of the SVD.
 ///
-/// dsyevr spends most of its time reducing the whole matrix to tridiagonal form even when 3 of 336
-/// eigenvectors are wanted (TT-SVD's second core of a 256×256×3×3 kernel: 2.5 of its 3.2 ms).
-/// Lanczos needs only matrix-vector products: about 35 of them there (0.35 ms with one-triangle
-/// SYMV), and the Cholesky check below (0.65 ms). Its result is accepted only when certified, so
-/// it returns the same eigenvectors as LAPACK to rounding, or hands over to dsyevr.
+/// dsyevr spends most of its time reducing the whole matrix to tridiagonal form even when a few
+/// eigenvectors are wanted (e.g. 3 of 336 for TT-SVD's second core of a 256×256×3×3 kernel).
+/// Lanczos needs only matrix-vector products (a few dozen there, one-triangle SYMV) and the
+/// Cholesky check below. Its result is accepted only when certified, so it returns the same
+/// eigenvectors as LAPACK to rounding, or hands over to dsyevr.
 extension DecompositionKit {
     /// Lanczos is tried for the k leading of m eigenpairs when m is at least this (and k ≤ m/16).
     static let lanczosMinimumSize = 128

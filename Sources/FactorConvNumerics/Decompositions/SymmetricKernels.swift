@@ -37,8 +37,8 @@ extension DecompositionKit {
     ///
     /// One worker: a single SYRK. W workers: W row bands of equal triangle area (boundaries at
     /// n·sqrt(w/W)), each a SYRK on its diagonal block plus one GEMM for the rectangle to its left.
-    /// Few large calls matter: 64-row bands ran at 70% of the single SYRK's speed (256 × 2304:
-    /// 3.4 vs 2.5 ms on one thread, no faster on two), two equal bands take 1.4 ms each in parallel.
+    /// Few large calls matter: many narrow bands run well below a single SYRK's speed and gain
+    /// nothing from a second thread, while two equal bands halve the time on two.
     /// SYRK and GEMM can round an element differently, so 1 and 2 threads may differ in the last bit.
     static func rowGramLower(_ a: UnsafePointer<Double>, n: Int, k: Int, lda: Int,
                              into c: UnsafeMutablePointer<Double>, ldc: Int) {

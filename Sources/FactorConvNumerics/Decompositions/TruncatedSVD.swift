@@ -102,8 +102,8 @@ extension DecompositionKit {
     }
 
     /// Few of many: MRRR's driver computes just the wanted eigenvectors (dsyevr; for a partial
-    /// range it runs bisection and inverse iteration). Measured faster than `leadingEigenvectors`
-    /// up to about k = m/16 (TT's 3 of 336: 3.4 vs 6.0 ms), much slower beyond (64 of 256: 8.7 vs 3.5 ms).
+    /// range it runs bisection and inverse iteration). Faster than `leadingEigenvectors` up to
+    /// about k = m/16 (e.g. TT's 3 of 336), much slower beyond, where inverse iteration dominates.
     private static func fewEigenvectors(_ g: UnsafeMutablePointer<Double>, m: Int, k: Int, u: Matrix,
                                         top: inout [Double]) throws {
         var found: Int32 = 0
@@ -125,9 +125,9 @@ extension DecompositionKit {
 
     /// The k leading eigenvectors by dsyevd's own steps — tridiagonal reduction (dsytrd), divide and
     /// conquer on the tridiagonal (dstedc), back-transformation (dormtr) — except that only the k
-    /// wanted columns are back-transformed instead of all m (64 of 256: 3.5 instead of 4.4 ms), with
-    /// workspace from the pool (LAPACKE's drivers allocate it per call). Single-threaded: splitting
-    /// the back-transformation's columns over two workers measured no faster (0.55 vs 0.5 ms).
+    /// wanted columns are back-transformed instead of all m, with workspace from the pool
+    /// (LAPACKE's drivers allocate it per call). Single-threaded: the back-transformation is too
+    /// short for splitting its columns over workers to pay.
     /// `g`: column-major upper triangle, destroyed.
     private static func leadingEigenvectors(_ g: UnsafeMutablePointer<Double>, m: Int, k: Int, u: Matrix,
                                             top: inout [Double]) throws {
@@ -153,8 +153,7 @@ extension DecompositionKit {
         info = fcb_LAPACKE_dormtr_work(FCB_COL_MAJOR, CChar(UInt8(ascii: "L")), upper, CChar(UInt8(ascii: "N")), n32, Int32(k),
                                        g, n32, nil, nil, n32, &query, -1)
         // dormtr's query omits the 65×64 block-reflector buffer that its blocked dormql/dormqr need
-        // (LAPACK 3.11); without it they silently fall back to the unblocked code (64 of 256 columns:
-        // 0.9 instead of 0.4 ms).
+        // (LAPACK 3.11); without it they silently fall back to the much slower unblocked code.
         lwork = max(lwork, max(info == 0 ? Int(query) : 0, 64 * max(k, 1)) + 65 * 64)
 
         try Workspace.shared.withBuffer(of: Double.self, count: 3 * m + m * m + lwork) { buffer in

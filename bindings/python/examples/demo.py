@@ -1,10 +1,11 @@
 """FactorConv demo: compress a dense convolution with CP, Tucker and TT and run it.
 
 Builds a 64 -> 64 3x3 convolution kernel with a decaying multilinear spectrum (what trained
-kernels look like; fixed seed), compresses it with fc.FactorizedConv.from_conv at two ranks per
-factorization (CP-ALS, Tucker-HOOI, TT-SVD, in float64), and prints for each: the rank, the
-parameter count, the compression ratio, the kernel error ||K' - K|| / ||K||, the output error
-against the dense conv on an input, and the forward time next to fc.conv (dense).
+kernels look like; fixed seed), compresses it with fc.FactorizedConv.from_conv to a quarter of
+its parameters with each factorization (CP-ALS, Tucker-HOOI, TT-SVD, in float64), and prints for
+each: the rank, the parameter count, the compression ratio, the kernel error ||K' - K|| / ||K||,
+the output error against the dense conv on an input, and the forward time next to fc.conv
+(dense). The real-network demo (demo_real_network.py) runs before it in make demo.
 Run: make demo (or FACTORCONV_LIB=... PYTHONPATH=bindings/python python3 this file).
 """
 
@@ -18,7 +19,7 @@ import factorconv as fc
 
 C_IN = C_OUT = 64
 K = 3
-RANKS = (0.25, 0.5)          # fraction of the dense parameter count
+RANKS = (0.25,)               # fraction of the dense parameter count
 X_SHAPE = (8, C_IN, 32, 32)
 
 

@@ -12,7 +12,11 @@ Public API:
     CPTensor, TuckerTensor, TTTensor, DenseTensor                 factorized tensors (numpy):
         what conv.weight returns and from_factorization takes
     IncompatibleKeys                                              load_state_dict's result
+    save_layers(layers, path), layers_to_bytes(layers),           model bundles: many named
+        load_layers(path_or_bytes) -> LayerMapping                layers in one .safetensors file
     conv(x, weight, bias=None, stride=1, padding=0, dilation=1)   dense N-D convolution
+    compress_model(weights, output, ...)                          every conv of a model into a
+        bundle, with a report (``python -m factorconv compress-model``)
     set_num_threads(n), get_num_threads()                         worker threads per call
     set_memory_limit(bytes), get_memory_limit()                   allocation bound per call
     interrupt()                                                   stop the calls in progress
@@ -30,7 +34,9 @@ from ._errors import (
     UnsupportedError, OutOfMemoryError, FormatError, FactorConvIOError, IOError,
     CancelledError, BufferTooSmallError, NumericalError, InternalError, StateDictError,
 )
+from .bundle import LayerMapping, layers_to_bytes, load_layers, save_layers
 from .functional import conv
+from .compress import compress_model, CompressionInterrupted
 from .layer import FactorizedConv, SubFactorizedConv, IncompatibleKeys
 from .tensors import FactorizedTensor, CPTensor, TuckerTensor, TTTensor, DenseTensor
 
@@ -45,9 +51,11 @@ ABI_VERSION = _lib.EXPECTED_ABI_VERSION
 # builtin IOError (= OSError) in the importing module.
 __all__ = [
     "FactorizedConv", "SubFactorizedConv", "IncompatibleKeys", "FactorizedTensor", "CPTensor",
-    "TuckerTensor", "TTTensor", "DenseTensor", "conv", "set_num_threads", "get_num_threads",
+    "TuckerTensor", "TTTensor", "DenseTensor", "conv", "save_layers", "layers_to_bytes",
+    "load_layers", "LayerMapping", "set_num_threads", "get_num_threads",
     "set_memory_limit", "get_memory_limit", "release_memory", "set_output_check",
-    "get_output_check", "interrupt", "library_version", "abi_version",
+    "get_output_check", "interrupt", "library_version", "abi_version", "compress_model",
+    "CompressionInterrupted",
     "ABI_VERSION", "__version__",
     "FactorConvError", "InvalidArgumentError", "ShapeMismatchError", "LayerIndexError",
     "UnsupportedError", "OutOfMemoryError", "FormatError", "FactorConvIOError",

@@ -1,5 +1,6 @@
 """Progress reporting for long decompositions (``from_conv(..., progress=...)``): a text bar on
-stderr, and the wrapper that turns a Python callable into an ``fconv_progress_fn``."""
+stderr, a bar over the layers of ``compress_model``, and the wrapper that turns a Python callable
+into an ``fconv_progress_fn``."""
 
 import sys
 import time
@@ -48,6 +49,39 @@ class TextProgressBar:
         if self.drawn:
             self.stream.write("\n")
             self.stream.flush()
+
+
+class LayerProgressBar:
+    """A one-line progress bar on stderr over the layers of a model (``compress_model``): layers
+    done / total, the last one finished, the time elapsed and, at the current pace, an estimate
+    of the time left."""
+
+    def __init__(self, total, stream=None, width=30, clock=time.monotonic):
+        self.total = max(int(total), 1)
+        self.stream = stream if stream is not None else sys.stderr
+        self.width = width
+        self.drawn = False
+        self.clock = clock
+        self.start = clock()
+
+    def __call__(self, done, name=""):
+        """Redraws the bar with ``done`` layers finished, ``name`` the last one."""
+        filled = min(self.width, int(self.width * done / self.total))
+        elapsed = self.clock() - self.start
+        left = ("  ~%s left" % _clock(elapsed / done * max(self.total - done, 0))
+                if done > 0 else "")
+        self.stream.write("\r\033[Kcompressing [%s%s] %d/%d %s  %s%s"
+                          % ("#" * filled, "-" * (self.width - filled), done, self.total,
+                             name[:40], _clock(elapsed), left))
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self):
+        """Ends the bar's line (when something was drawn)."""
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
 
 
 class Progress:

@@ -78,6 +78,10 @@ C_TYPES = {
     "const int64_t *const *": ctypes.POINTER(ctypes.POINTER(ctypes.c_int64)),
     "const char *const *": ctypes.POINTER(ctypes.c_char_p),
     "const size_t *": ctypes.POINTER(ctypes.c_size_t),
+    "fconv_bundle *": _lib.POINTER_BUNDLE, "const fconv_bundle *": _lib.POINTER_BUNDLE,
+    "fconv_bundle * *": ctypes.POINTER(_lib.POINTER_BUNDLE),
+    "const char * *": ctypes.POINTER(ctypes.c_char_p),
+    "const fconv_conv *const *": ctypes.POINTER(_lib.POINTER_CONV),
 }
 
 

@@ -1,4 +1,4 @@
-"""Readers refuse paths that are not regular files before `open` can block (issue 15, defect 7):
+"""Readers refuse paths that are not regular files before `open` can block:
 a FIFO as any input of the command-line tool or of `FactorizedConv.load` is an error naming
 it, within a timeout (a regression fails instead of hanging the suite); so is a directory."""
 

@@ -1,4 +1,4 @@
-"""What a save does with what is already at the output path (issue 15, defect 9), through the
+"""What a save does with what is already at the output path, through the
 command-line tool and the Python layer: FIFOs and device nodes are refused and left in place,
 symlinks are written through, an existing file keeps its owner and mode, names up to NAME_MAX
 work, and errors name the final path."""

@@ -1,7 +1,6 @@
-"""The command-line tool on a layer the loader accepts but whose dense size overflows 64 bits
-(issue 15, defect 8): `info` describes it, `run` with implementation=auto runs it as
-'factorized' instead of failing on the candidates that cannot be built, and `bench` times what
-can run and reports what cannot."""
+"""The command-line tool on a layer the loader accepts but whose dense size overflows 64 bits:
+`info` describes it, `run` with implementation=auto runs it as 'factorized' instead of failing on
+the candidates that cannot be built, and `bench` times what can run and reports what cannot."""
 
 import json
 import struct

@@ -92,6 +92,7 @@ def _forward(conv, indices):
     return conv(X, indices)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
 def test_layers_travel_to_multiprocessing_pools(method):
     grid = _grid()
@@ -102,6 +103,7 @@ def test_layers_travel_to_multiprocessing_pools(method):
         assert np.array_equal(got, want)
 
 
+@pytest.mark.slow
 def test_layers_travel_to_a_process_pool_executor():
     grid = _grid()
     context = multiprocessing.get_context("spawn")
@@ -111,6 +113,7 @@ def test_layers_travel_to_a_process_pool_executor():
         assert np.array_equal(got, grid(X, i))
 
 
+@pytest.mark.slow
 def test_layers_travel_to_a_dask_cluster():
     distributed = pytest.importorskip("distributed")
     grid = _grid()

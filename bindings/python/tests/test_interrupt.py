@@ -18,6 +18,9 @@ import pytest
 import factorconv as fc
 from factorconv import _lib
 
+# Each test starts a child process with a long call: left out of `make check`.
+pytestmark = pytest.mark.slow
+
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "interrupt_child.py")
 
 # How long after SIGINT the child may take to exit. Interrupted calls return within a fraction

@@ -1,5 +1,5 @@
 """fc.FactorizedConv against real tltorch: the same constructor call and the same state_dict give
-the same output in every configuration, and each item of issue 16's list (tltorch's signatures,
+the same output in every configuration, and each part of tltorch's API (its signatures,
 attributes, weight view, repr, state_dict semantics, seeds, refusals) behaves as tltorch's."""
 
 import copy
@@ -140,6 +140,7 @@ def torch_conv(seed=0, **kwargs):
     return torch.nn.Conv2d(**args)
 
 
+@pytest.mark.slow
 def test_from_conv_positional_order_is_tltorchs():
     conv = torch_conv()
     a = fc.FactorizedConv.from_conv(conv, 0.5)                       # rank

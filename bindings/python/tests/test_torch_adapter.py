@@ -1,7 +1,7 @@
 """factorconv.torch against real torch and tltorch: the adapter is a torch.nn.Module with
 tltorch's API; tltorch's own layer test passes unchanged against it; a small CNN built with
 tltorch layers converts to equal outputs, exchanges state_dicts both ways and survives
-torch.save / torch.load; and the items of issue 16's list that need a module."""
+torch.save / torch.load; and the parts of tltorch's API that need a module."""
 
 import copy
 import io
@@ -165,7 +165,7 @@ def test_convert_compresses_dense_convs_and_keeps_the_others():
     assert relative_error(run(model, x).numpy(), run(reference, x).numpy()) <= 1e-4
 
 
-# -- issue 16: "It is not a torch.nn.Module" ---------------------------------------------------------
+# -- a torch.nn.Module, as tltorch's layer is -------------------------------------------------------
 
 def test_it_is_a_module_inside_a_model_with_weight_and_bias():
     torch.manual_seed(0)

@@ -8,6 +8,10 @@ never imports it).
     SubFactorizedConv     what FactorizedConv[indices] returns
     convert(model, ...)   replaces a model's tltorch FactorizedConv layers (and optionally its
                           dense Conv1d/2d/3d, compressed) in place; returns what it replaced
+    to_tltorch(layer)     a layer as a tltorch.FactorizedConv with the same factors (to train)
+    to_tltorch_model(model, layers=None)
+                          named submodules (or every adapter) of a model replaced by tltorch
+                          layers, in place: the way back to fine-tuning (convert() returns)
     CPTensor, TuckerTensor, TTTensor, DenseTensor, FactorList
                           the modules holding a layer's factorized weight (tltorch's layout)
 
@@ -23,7 +27,8 @@ except ImportError as error:   # pragma: no cover - exercised only without torch
 
 from ._conv import FactorizedConv, SubFactorizedConv
 from ._convert import convert
+from ._tltorch import to_tltorch, to_tltorch_model
 from ._tensors import CPTensor, DenseTensor, FactorList, FactorizedTensor, TTTensor, TuckerTensor
 
-__all__ = ["FactorizedConv", "SubFactorizedConv", "convert", "FactorizedTensor", "CPTensor",
-           "TuckerTensor", "TTTensor", "DenseTensor", "FactorList"]
+__all__ = ["FactorizedConv", "SubFactorizedConv", "convert", "to_tltorch", "to_tltorch_model",
+           "FactorizedTensor", "CPTensor", "TuckerTensor", "TTTensor", "DenseTensor", "FactorList"]

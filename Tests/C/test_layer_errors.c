@@ -11,7 +11,7 @@
  */
 #include <string.h>
 
-#include "example_util.h"
+#include "../../bindings/c/example_util.h"   /* CHECK and the examples' helpers */
 
 static int failures = 0, rows = 0;
 
