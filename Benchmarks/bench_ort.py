@@ -9,7 +9,8 @@ Each chain is built with onnx.helper from OUR layer's factors (same ranks, same 
 and its output is checked against ours before anything is timed. ORT's dense conv runs the
 layer's reconstructed kernel.
 
-Tables printed (markdown, after progress lines):
+Tables printed (markdown, after progress lines) and recorded in Benchmarks/RESULTS.md's
+"ONNX Runtime" block (harness.record_results):
   1. anchors: four layers x CP/Tucker/TT x ranks 0.1, 0.25, 0.5 at 1 and 2 threads (ORT
      intra_op_num_threads, ours fc.set_num_threads): ours ('auto'), ORT decomposed, ORT dense,
      ratios ours/ORT-decomposed (goal <= 0.5) and ours/ORT-dense, and the roofline;
@@ -45,7 +46,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import factorconv as fc
 from bench_layers import multiply_adds_per_position
-from harness import machine_line, roofline
+from harness import machine_line, record_results, roofline
 
 ROUNDS = max(5, int(os.environ.get("ROUNDS", "5")))
 THREADS = [int(t) for t in os.environ.get("THREADS", "1,2").split(",")]
@@ -332,12 +333,12 @@ def reachable(r):
     return r["roofline"] <= 0.5 * r["ort"]
 
 
-def factorized_table(rows, with_dense):
+def factorized_table(rows, with_dense, out):
     head = "| layer | thr | fact. | rank | ours ms (choice) | ORT decomposed ms |"
     head += " ORT dense ms |" if with_dense else ""
     head += " ours / ORT-dec. |" + (" ours / ORT dense |" if with_dense else "") + " roofline ms | goal |"
-    print(head)
-    print("|" + "---|" * (head.count("|") - 1))
+    out.append(head)
+    out.append("|" + "---|" * (head.count("|") - 1))
     met = 0
     for name, threads, factorization, rank, r in rows:
         ratio = r["ours"] / r["ort"]
@@ -354,8 +355,8 @@ def factorized_table(rows, with_dense):
             line += " %.2f |" % (r["ours"] / r["ort_dense"])
         line += " %s | %s |" % ("%.3f" % (r["roofline"] * 1e3) if not reachable(r) else "-",
                                 "met" if ok else ("missed" if reachable(r) else "missed (roofline > 0.5x)"))
-        print(line)
-    print("\nours <= 0.5x ORT's decomposed chain on %d of %d rows (roofline column: rows whose roofline "
+        out.append(line)
+    out.append("\nours <= 0.5x ORT's decomposed chain on %d of %d rows (roofline column: rows whose roofline "
           "exceeds 0.5x ORT's time)\n" % (sum(r["ours"] <= 0.5 * r["ort"] for *_, r in rows), len(rows)))
 
 
@@ -365,6 +366,7 @@ def main():
           "| rounds", ROUNDS)
     factorized_rows, latency_rows, dense_rows, overhead_rows = [], [], [], []
     floor = (0.0, 0.0)
+    peak_notes = []
     for threads in sorted(THREADS):
         # More threads never lower the machine's peaks: a lower measurement means other
         # processes took the cores, so the peaks of fewer threads stand in. PEAK_GFLOPS and
@@ -374,6 +376,7 @@ def main():
             peaks = (float(os.environ["PEAK_GFLOPS"]) * 1e9 * threads, float(os.environ["BANDWIDTH_GBS"]) * 1e9 * threads)
         peaks = (max(peaks[0], floor[0]), max(peaks[1], floor[1]))
         floor = peaks
+        peak_notes.append("%d thread(s): %.0f GFLOP/s, %.1f GB/s" % (threads, peaks[0] / 1e9, peaks[1] / 1e9))
         print("threads %d: GEMM peak %.0f GFLOP/s, copy bandwidth %.1f GB/s" % (
             threads, peaks[0] / 1e9, peaks[1] / 1e9), flush=True)
         torch.set_num_threads(1)
@@ -386,26 +389,31 @@ def main():
             latency(threads, peaks, latency_rows)
         if "overhead" in SECTIONS:
             overhead_rows.append(overhead(threads))
+    out = []
     if factorized_rows:
-        print("\n### Anchor layers: ours ('auto') vs ORT running the same decomposition\n")
-        factorized_table(factorized_rows, with_dense=True)
+        out.append("### Anchor layers: ours ('auto') vs ORT running the same decomposition\n")
+        factorized_table(factorized_rows, True, out)
     if dense_rows:
-        print("### Dense conv: fc.conv vs ORT's Conv (goal <= 0.7)\n")
-        print("| layer | thr | ours ms | ORT ms | ours / ORT | roofline ms |")
-        print("|---|---|---|---|---|---|")
+        out.append("### Dense conv: fc.conv vs ORT's Conv (goal <= 0.7)\n")
+        out.append("| layer | thr | ours ms | ORT ms | ours / ORT | roofline ms |")
+        out.append("|---|---|---|---|---|---|")
         for name, threads, ours, theirs, bound, _ in dense_rows:
-            print("| %s | %d | %.3f | %.3f | %.2f | %.3f |" % (name, threads, ours * 1e3, theirs * 1e3,
-                                                            ours / theirs, bound * 1e3))
-        print()
+            out.append("| %s | %d | %.3f | %.3f | %.2f | %.3f |" % (name, threads, ours * 1e3, theirs * 1e3,
+                                                                 ours / theirs, bound * 1e3))
+        out.append("")
     if latency_rows:
-        print("### Batch-1 latency, late-CNN-stage shapes\n")
-        factorized_table(latency_rows, with_dense=False)
+        out.append("### Batch-1 latency, late-CNN-stage shapes\n")
+        factorized_table(latency_rows, False, out)
     if overhead_rows:
-        print("### Per-call overhead, tiny layer (1x4x4x4 CP 3x3)\n")
-        print("| thr | ours from Python us | ORT from Python us | ours from C us |")
-        print("|---|---|---|---|")
+        out.append("### Per-call overhead, tiny layer (1x4x4x4 CP 3x3)\n")
+        out.append("| thr | ours from Python us | ORT from Python us | ours from C us |")
+        out.append("|---|---|---|---|")
         for threads, ours, theirs, c_us in overhead_rows:
-            print("| %d | %.1f | %.1f | %s |" % (threads, ours, theirs, "-" if c_us is None else "%.1f" % c_us))
+            out.append("| %d | %.1f | %.1f | %s |" % (threads, ours, theirs, "-" if c_us is None else "%.1f" % c_us))
+    text = "\n".join(out)
+    print(text)
+    print("recorded in", record_results("ONNX Runtime", "onnxruntime %s, onnx %s, rounds %d; peaks %s\n\n%s" % (
+        ort.__version__, onnx.__version__, ROUNDS, "; ".join(peak_notes), text)))
     print("\nload average at the end: %.2f %.2f %.2f" % os.getloadavg())
 
 
