@@ -17,7 +17,7 @@ Tables printed (markdown, after progress lines) and recorded in Benchmarks/RESUL
   2. dense: fc.conv vs ORT's dense conv on the same four layers (goal <= 0.7);
   3. batch-1 latency on late-CNN-stage shapes (7x7, 14x14, 28x28 with 128-512 channels, k3);
   4. per-call overhead on a tiny layer: ours from Python, ORT from Python, ours from C
-     (Benchmarks/ort/call_overhead.c, path in $FC_CALL_OVERHEAD; skipped when unset).
+     (Benchmarks/CallOverhead/call_overhead.c, path in $FC_CALL_OVERHEAD; skipped when unset).
 
 Contenders alternate within one process (`interleaved`: per round, each contender's fastest of
 a few calls; per contender, the median of ROUNDS >= 5 rounds), so load from other processes
@@ -305,8 +305,8 @@ def dense(threads, peaks, rows):
 
 
 def overhead(threads):
-    """Per-call time on a tiny layer (1x4x4x4, CP, 3x3): ours and ORT's chain from Python, ours from C."""
-    xshape = (1, 4, 4, 4)
+    """Per-call time on a tiny layer (1x4x8x8, CP, 3x3): ours and ORT's chain from Python, ours from C."""
+    xshape = (1, 4, 8, 8)
     layer = make_layer(xshape, 4, 3, 1, "cp", 0.5)
     x = np.random.default_rng(5).standard_normal(xshape).astype(np.float32)
     session = decomposed_chain(layer, xshape, 1).session(threads)
@@ -315,8 +315,10 @@ def overhead(threads):
     c_us = None
     program = os.environ.get("FC_CALL_OVERHEAD")
     if program:
-        out = subprocess.run([program, str(threads)], check=True, capture_output=True, text=True).stdout
-        c_us = float(out.split()[1])
+        out = subprocess.run([program, "cp", "auto", "2000", str(threads)], check=True,
+                             capture_output=True, text=True).stdout
+        medians = dict(line.split() for line in out.splitlines())
+        c_us = float(medians["forward_shaped"]) / 1e3
     return threads, ours * 1e6, theirs * 1e6, c_us
 
 
@@ -405,7 +407,7 @@ def main():
         out.append("### Batch-1 latency, late-CNN-stage shapes\n")
         factorized_table(latency_rows, False, out)
     if overhead_rows:
-        out.append("### Per-call overhead, tiny layer (1x4x4x4 CP 3x3)\n")
+        out.append("### Per-call overhead, tiny layer (1x4x8x8 CP 3x3)\n")
         out.append("| thr | ours from Python us | ORT from Python us | ours from C us |")
         out.append("|---|---|---|---|")
         for threads, ours, theirs, c_us in overhead_rows:
