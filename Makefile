@@ -56,7 +56,7 @@ C_PROGRAMS := $(wildcard bindings/c/*.c) $(C_TESTS)
 # runtime's still-reachable / possibly-lost blocks (metadata, worker thread stacks) do not.
 VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
 
-.PHONY: all deps deps-list lib lib-path static-lib test check check-c test-swift check-public-api update-public-api test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn golden golden-check check-exports cli fuzz-load clean \
+.PHONY: all deps deps-list lib lib-path static-lib test check check-c test-swift check-public-api update-public-api test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn bench-ort bench-call-overhead golden golden-check check-exports cli fuzz-load clean \
 	fuzz fuzz-lib stress test-reliability test-valgrind-reliability test-sanitizers test-concurrency test-tsan
 
 all: lib
@@ -330,8 +330,8 @@ demo: deps lib cli
 BENCH_ENV = FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python:Benchmarks OPENBLAS_NUM_THREADS=1
 
 ## bench: every side-by-side benchmark (dense conv, layers, decompositions, a converted CNN) vs
-## torch/tltorch.
-bench: bench-dense bench-layers bench-decompositions bench-cnn
+## torch/tltorch, and the same layers' decompositions run by ONNX Runtime.
+bench: bench-dense bench-layers bench-decompositions bench-cnn bench-ort bench-call-overhead
 
 bench-dense: lib
 	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_dense.py
@@ -346,6 +346,18 @@ bench-decompositions: lib
 ## factorconv.torch.convert (batch 1 and 8, 1 and 2 threads, ratios).
 bench-cnn: lib
 	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_cnn.py
+
+## bench-call-overhead: C calls per Python forward and the per-call time of a tiny layer from
+## Python and C.
+bench-call-overhead: lib
+	$(BENCH_ENV) $(PYTHON) Benchmarks/bench_call_overhead.py
+
+## bench-ort: ours vs ONNX Runtime running the same decomposition as a chain of plain convs and
+## ORT's dense conv (1 and 2 threads, batch-1 latency, per-call overhead from Python and C).
+bench-ort: lib
+	@mkdir -p $(C_BUILD)
+	$(CC) $(C_FLAGS) Benchmarks/CallOverhead/call_overhead.c -o $(C_BUILD)/call_overhead $(C_LINK)
+	$(BENCH_ENV) FC_CALL_OVERHEAD=$(abspath $(C_BUILD))/call_overhead $$(bash Benchmarks/refenv.sh) Benchmarks/bench_ort.py
 
 ## golden: regenerate the golden fixtures from real tltorch into GOLDEN_DIR (default
 ## .build/golden), with the benchmark venv (Benchmarks/refenv.sh); copy them to

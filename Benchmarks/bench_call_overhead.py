@@ -6,7 +6,7 @@ per Python forward, and the time per forward from Python and from C.
         python3 Benchmarks/bench_call_overhead.py [--label NAME]
 
 Compiles Benchmarks/CallOverhead/call_overhead.c against include/ and $FACTORCONV_LIB. Prints one
-table; Benchmarks/RESULTS.md keeps the results.
+table and records it in Benchmarks/RESULTS.md (`make bench-call-overhead`).
 """
 
 import argparse
@@ -23,7 +23,7 @@ import factorconv as fc
 from factorconv import _lib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import timeit  # noqa: E402
+from harness import record_results, timeit  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYERS = [("cp", "factorized"), ("cp", "auto"), ("tucker", "auto"), ("tt", "factorized")]
@@ -91,16 +91,19 @@ def main():
         subprocess.run(["cc", "-std=c99", "-O2", "-I" + os.path.join(ROOT, "include"),
                         os.path.join(ROOT, "Benchmarks", "CallOverhead", "call_overhead.c"),
                         "-o", executable, library, "-Wl,-rpath," + work], check=True)
-        print("library: %s %s (threads %d)" % (library, args.label, fc.get_num_threads()))
-        print("%-22s %22s %16s %16s %16s" % ("layer", "C calls: new/shape/again", "python us/fwd",
-                                             "C us/forward", "C us/out_shape"))
+        lines = ["library: %s %s (threads %d)" % (os.path.basename(library), args.label, fc.get_num_threads()),
+                 "",
+                 "| layer | C calls: new / shape / again | Python µs/forward | C µs/forward | C µs/output_shape |",
+                 "|---|---|---|---|---|"]
         for factorization, implementation in LAYERS:
             counts, python_us = python_side(factorization, implementation)
             c = c_side(executable, factorization, implementation)
-            print("%-22s %22s %16.1f %16.1f %16.1f" % (
-                "%s/%s" % (factorization, implementation), "/".join(map(str, counts)), python_us,
+            lines.append("| %s/%s | %s | %.1f | %.1f | %.1f |" % (
+                factorization, implementation, " / ".join(map(str, counts)), python_us,
                 c["forward_shaped"] / 1e3, c["output_shape"] / 1e3))
-
+    text = "\n".join(lines)
+    print(text)
+    record_results("Call overhead", text)
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,8 @@
 /* Per-call cost of a forward on a tiny layer through the C ABI: fconv_conv_forward_shaped and
  * fconv_conv_output_shape in a loop, for a layer built with the given factorization and
- * implementation. Prints "<name> <median nanoseconds per call>" lines for bench_call_overhead.py.
- * Usage: call_overhead FACTORIZATION IMPLEMENTATION CALLS */
+ * implementation, on a 1x4x8x8 input with fconv_set_num_threads(THREADS) (default: the library's).
+ * Prints "<name> <median nanoseconds per call>" lines for bench_call_overhead.py and bench_ort.py.
+ * Usage: call_overhead FACTORIZATION IMPLEMENTATION CALLS [THREADS] */
 #define _POSIX_C_SOURCE 199309L
 #include <factorconv.h>
 #include <stdio.h>
@@ -33,8 +34,13 @@ static void check(fconv_status status, const char *what) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) { fprintf(stderr, "usage: call_overhead FACTORIZATION IMPLEMENTATION CALLS\n"); return 2; }
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: call_overhead FACTORIZATION IMPLEMENTATION CALLS [THREADS]\n");
+        return 2;
+    }
     long calls = atol(argv[3]);
+    if (calls < 1) { fprintf(stderr, "CALLS must be at least 1\n"); return 2; }
+    if (argc == 5) check(fconv_set_num_threads(atoi(argv[4])), "threads");
     fconv_options *options = NULL;
     check(fconv_options_create(&options), "options");
     check(fconv_options_set_string(options, "factorization", argv[1]), "factorization");

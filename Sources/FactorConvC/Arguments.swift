@@ -44,4 +44,13 @@ enum Arguments {
             throw FactorConvError(.bufferTooSmall, "\(name) holds \(capacity) elements but \(needed) are needed")
         }
     }
+
+    /// Copies a caller's file image (`size` bytes at `data`) after checking the size against the
+    /// memory bound; `what` names the file kind in the error ("a layer file", "a bundle").
+    static func fileBytes(_ data: UnsafeRawPointer?, _ size: Int, _ what: String) throws -> [UInt8] {
+        guard size >= 0 else { throw FactorConvError.invalid("size \(UInt(bitPattern: size)) is beyond any buffer") }
+        try MemoryLimit.check(elements: size, bytesPerElement: 1, "\(what) of \(size) bytes")
+        let data = try required(data, "data")
+        return [UInt8](UnsafeRawBufferPointer(start: data, count: size))
+    }
 }

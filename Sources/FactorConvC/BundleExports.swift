@@ -79,10 +79,7 @@ public func fconv_bundle_open_buffer(_ data: UnsafeRawPointer?, _ size: Int,
     out?.pointee = nil
     return guarded("fconv_bundle_open_buffer") {
         let out = try Arguments.required(out, "out")
-        guard size >= 0 else { throw FactorConvError.invalid("size \(UInt(bitPattern: size)) is beyond any buffer") }
-        try MemoryLimit.check(elements: size, bytesPerElement: 1, "a bundle of \(size) bytes")
-        let data = try Arguments.required(data, "data")
-        let bytes = [UInt8](UnsafeRawBufferPointer(start: data, count: size))
+        let bytes = try Arguments.fileBytes(data, size, "a bundle")
         out.pointee = Handles.register(try BundleHandle(try LayerBundle.load(fileBytes: bytes)))
     }
 }

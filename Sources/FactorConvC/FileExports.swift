@@ -43,10 +43,7 @@ public func fconv_conv_load_from_buffer(_ data: UnsafeRawPointer?, _ size: Int,
     out?.pointee = nil
     return guarded("fconv_conv_load_from_buffer") {
         let out = try Arguments.required(out, "out")
-        guard size >= 0 else { throw FactorConvError.invalid("size \(UInt(bitPattern: size)) is beyond any buffer") }
-        try MemoryLimit.check(elements: size, bytesPerElement: 1, "a layer file of \(size) bytes")
-        let data = try Arguments.required(data, "data")
-        let bytes = [UInt8](UnsafeRawBufferPointer(start: data, count: size))
+        let bytes = try Arguments.fileBytes(data, size, "a layer file")
         out.pointee = Handles.register(ConvHandle(conv: try FactorizedConv.load(fileBytes: bytes)))
     }
 }

@@ -1,4 +1,5 @@
-import Dispatch
+import FactorConvForkGate
+import FactorConvKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,11 +31,10 @@ public enum Parallel {
     package static let processorCount = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
     /// The most workers of `forEach(count, maxWorkers: workers)` that run at the same time:
-    /// min(count, workers, processors), since `DispatchQueue.concurrentPerform` runs its
-    /// iterations on at most one thread per active processor (libdispatch counts those the
-    /// thread's CPU affinity allows, never more than the online ones). Memory estimates count
-    /// the scratch each running worker borrows with it, so that threads beyond the processors
-    /// or the work add nothing (at least 1).
+    /// min(count, workers, processors), since the worker pool runs a call's parts on the caller's
+    /// thread and at most processors − 1 pool threads. Memory estimates count the scratch each
+    /// running worker borrows with it, so that threads beyond the processors or the work add
+    /// nothing (at least 1).
     package static func simultaneousWorkers(_ count: Int, maxWorkers workers: Int) -> Int {
         max(1, min(count, workers, processorCount))
     }
@@ -44,21 +44,46 @@ public enum Parallel {
     /// run as part of the caller's interruptible call, if any (`Interruption.isRequested` in
     /// `body` reports the caller's interruption). Scratch a worker needs should be borrowed inside
     /// `body`, so that only the workers running at once (`simultaneousWorkers`) hold some.
+    ///
+    /// The chunks run on the calling thread and on the threads of a persistent pool
+    /// (`fck_pool_run`), which wake within microseconds, so splitting even one small image's
+    /// stages pays. When the pool is busy — another thread's call holds it, or `body` itself
+    /// calls `forEach` — the chunks run on the calling thread, one after another: the cores are
+    /// taken already, and more threads would only oversubscribe them.
     package static func forEach(_ count: Int, maxWorkers: Int? = nil, _ body: (Int) -> Void) {
         let workers = min(count, maxWorkers ?? threadCount)
         if workers <= 1 {
             for i in 0..<count { body(i) }
             return
         }
-        let scope = Interruption.currentScope
+        let parts = min(workers, 0xFFFF)
+        let helpers = simultaneousWorkers(parts, maxWorkers: parts) - 1
         // The caller guarantees `body` is safe for concurrent distinct indices; the closure does
-        // not outlive this call, so the unchecked capture is sound.
-        withoutActuallyEscaping(body) { escapable in
-            nonisolated(unsafe) let work = escapable
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let lo = count * w / workers, hi = count * (w + 1) / workers
-                Interruption.working(for: scope) { for i in lo..<hi { work(i) } }
+        // not outlive this call (fck_pool_run returns once every part has run).
+        let ran = withoutActuallyEscaping(body) { escapable -> Int32 in
+            var job = PoolJob(count: count, parts: parts, scope: Interruption.currentScope, body: escapable)
+            return withUnsafeMutablePointer(to: &job) { pointer in
+                fck_pool_run(Int32(parts), Int32(helpers), { context, part in
+                    context!.assumingMemoryBound(to: PoolJob.self).pointee.run(part: Int(part))
+                }, pointer, fcgate_fork_generation())
             }
         }
+        if ran == 0 {
+            for i in 0..<count { body(i) }
+        }
+    }
+}
+
+/// One `Parallel.forEach` call as the pool sees it: part `p` runs indices
+/// count·p/parts ..< count·(p+1)/parts as part of the caller's interruptible call.
+private struct PoolJob {
+    let count: Int
+    let parts: Int
+    let scope: fck_interrupt_scope
+    let body: (Int) -> Void
+
+    func run(part: Int) {
+        let lo = count * part / parts, hi = count * (part + 1) / parts
+        Interruption.working(for: scope) { for i in lo..<hi { body(i) } }
     }
 }

@@ -12,19 +12,7 @@
 #include <unistd.h>
 
 #include "factorconv.h"
-
-static int failures = 0, checks = 0;
-
-#define CHECK(cond, ...)                                                                        \
-    do {                                                                                        \
-        ++checks;                                                                               \
-        if (!(cond)) {                                                                          \
-            ++failures;                                                                         \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                \
-            fprintf(stderr, __VA_ARGS__);                                                       \
-            fprintf(stderr, " (%s)\n", fconv_last_error_message());                             \
-        }                                                                                       \
-    } while (0)
+#include "check.h"
 
 static fconv_conv *make_layer(const char *factorization) {
     fconv_options *o = NULL;
@@ -149,6 +137,5 @@ int main(void) {
     round_trip("tt");
     round_trip("dense");
     refusals();
-    printf("%s: %d of %d checks passed\n", failures ? "FAILED" : "test_buffers", checks - failures, checks);
-    return failures ? 1 : 0;
+    return check_summary("test_buffers");
 }

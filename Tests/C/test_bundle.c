@@ -15,19 +15,7 @@
 #include <unistd.h>
 
 #include "factorconv.h"
-
-static int failures = 0, checks = 0;
-
-#define CHECK(cond, ...)                                                                        \
-    do {                                                                                        \
-        ++checks;                                                                               \
-        if (!(cond)) {                                                                          \
-            ++failures;                                                                         \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                \
-            fprintf(stderr, __VA_ARGS__);                                                       \
-            fprintf(stderr, " (%s)\n", fconv_last_error_message());                             \
-        }                                                                                       \
-    } while (0)
+#include "check.h"
 
 #define N_LAYERS 3
 /* Module paths; the third is UTF-8 ("net.ü3", in octal escapes). c1 and c2 have the same
@@ -322,6 +310,5 @@ int main(void) {
     round_trip();
     misuse();
     hostile();
-    printf("%s: %d of %d checks passed\n", failures ? "FAILED" : "test_bundle", checks - failures, checks);
-    return failures ? 1 : 0;
+    return check_summary("test_bundle");
 }

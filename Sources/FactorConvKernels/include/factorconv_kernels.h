@@ -67,6 +67,13 @@ void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int depth, const 
 void fck_depthwise_mode(const float *src, float *dst, int outer, int size, int inner, int out_size,
                         const float *w, int taps, int stride, int pad, int dilation);
 
+/// 1 when the CPU has AVX2 and FMA (fck_depthwise_mode_avx2 may run), else 0.
+int fck_avx2_available(void);
+
+/// fck_depthwise_mode with AVX2 and FMA only, for CPUs without AVX-512: the same arguments and result.
+void fck_depthwise_mode_avx2(const float *src, float *dst, int outer, int size, int inner, int out_size,
+                             const float *w, int taps, int stride, int pad, int dilation);
+
 /// The two depthwise 1-D convolutions along the last two modes in one pass, the first one's
 /// output never stored: `channels` channels, each of `outer` planes of `rows` rows of `width`
 /// floats (channel c's weights at w_rows + c · taps_rows and w_cols + c · taps_cols). First along

@@ -261,9 +261,10 @@ package struct ConvPipeline: Sendable {
         ((counts.dropFirst().dropLast().max() ?? 0) + 15) / 16 * 16
     }
 
-    /// The workers each stage of an image is split over when images run one after another: a
-    /// small image's stages are too short to repay the wake-ups, so a stage is split only in
-    /// shares of at least `minFlopsPerWorker`.
+    /// The workers each stage of an image is split over when images run one after another: one
+    /// per `minFlopsPerWorker` of the image's work. Below that, a split image's stages are short
+    /// enough that a worker the OS schedules late (another process on the core) delays the
+    /// whole stage, and 2 threads ran slower than 1 (Benchmarks/RESULTS.md, ORT section).
     private func innerWorkers(_ shapes: [[Int]], workers: Int) -> Int {
         guard minFlopsPerWorker > 0 else { return workers }
         return Int(max(1, min(Double(workers), imageFlops(shapes) / minFlopsPerWorker)))

@@ -166,10 +166,12 @@ extension DepthwiseConvolution {
     /// the dimensions after `mode`, so the inner loops are unit-stride and vectorize. With
     /// AVX-512 (`useKernels`, default: when available), `fck_depthwise_mode` instead, which
     /// accumulates each output over the taps in registers and writes it once (these per-tap
-    /// passes at the baseline SSE width read and write the output once per tap).
+    /// passes at the baseline SSE width read and write the output once per tap); else with
+    /// AVX2 and FMA (`useAVX2`), its 8-wide counterpart `fck_depthwise_mode_avx2`.
     static func alongMode(_ mode: Int, input: UnsafePointer<Float>, spatial: [Int], taps: UnsafePointer<Float>, kernel k: Int,
                           geometry: ConvGeometry, outputSpatial: [Int], output: UnsafeMutablePointer<Float>,
-                          channels: Range<Int>, useKernels: Bool = AVX512.isAvailable) {
+                          channels: Range<Int>, useKernels: Bool = AVX512.isAvailable,
+                          useAVX2: Bool = AVX2.isAvailable) {
         let outer = spatial[..<mode].reduce(1, *), inner = spatial[(mode + 1)...].reduce(1, *)
         let size = spatial[mode], outSize = outputSpatial[mode]
         let s = geometry.stride[mode], p = geometry.padding[mode], d = geometry.dilation[mode]
@@ -178,6 +180,13 @@ extension DepthwiseConvolution {
             for c in channels {
                 fck_depthwise_mode(input + c * inCount, output + c * outCount, Int32(outer), Int32(size), Int32(inner),
                                    Int32(outSize), taps + c * k, Int32(k), Int32(s), Int32(p), Int32(d))
+            }
+            return
+        }
+        if useAVX2 {
+            for c in channels {
+                fck_depthwise_mode_avx2(input + c * inCount, output + c * outCount, Int32(outer), Int32(size), Int32(inner),
+                                        Int32(outSize), taps + c * k, Int32(k), Int32(s), Int32(p), Int32(d))
             }
             return
         }

@@ -6,6 +6,7 @@ import warnings
 from torch import nn
 
 from ._conv import FactorizedConv
+from ._module_tree import KEEP, replace_children
 
 _DENSE_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -45,7 +46,7 @@ def convert(model, factorization=None, rank="same", implementation=None,
     if _is_tltorch(model, "FactorizedConv"):
         raise ValueError("convert replaces the modules inside a model; for a FactorizedConv "
                          "itself use factorconv.torch.FactorizedConv.from_tltorch(layer)")
-    replaced, skipped = {}, []
+    skipped = []
     adapters = {}          # id(tltorch FactorizedConv) -> its adapter (shared by sub-convs)
 
     def adapter_of(layer):
@@ -57,29 +58,23 @@ def convert(model, factorization=None, rank="same", implementation=None,
             adapters[id(layer)] = adapter
         return adapters[id(layer)]
 
-    def visit(parent, prefix):
-        """Replaces ``parent``'s children, and looks inside those it keeps."""
-        for name, child in list(parent.named_children()):
-            qualified = prefix + name
-            if _is_tltorch(child, "FactorizedConv"):
-                new = adapter_of(child)
-            elif _is_tltorch(child, "SubFactorizedConv"):
-                new = adapter_of(child.main_conv).get_conv(child.indices)
-            elif factorization is not None and isinstance(child, _DENSE_CONVS):
-                reason = _why_not_compressible(child)
-                if reason is not None:
-                    skipped.append("%s (%s)" % (qualified, reason))
-                    continue
-                new = FactorizedConv.from_conv(
-                    child, rank, implementation or "reconstructed", factorization,
-                    decomposition_kwargs=decomposition_kwargs, seed=seed)
-            else:
-                visit(child, qualified + ".")
-                continue
-            setattr(parent, name, new)
-            replaced[qualified] = child
+    def replacement(child, qualified):
+        """The module that takes ``child``'s place, KEEP, or None to look inside it."""
+        if _is_tltorch(child, "FactorizedConv"):
+            return adapter_of(child)
+        if _is_tltorch(child, "SubFactorizedConv"):
+            return adapter_of(child.main_conv).get_conv(child.indices)
+        if factorization is not None and isinstance(child, _DENSE_CONVS):
+            reason = _why_not_compressible(child)
+            if reason is not None:
+                skipped.append("%s (%s)" % (qualified, reason))
+                return KEEP
+            return FactorizedConv.from_conv(
+                child, rank, implementation or "reconstructed", factorization,
+                decomposition_kwargs=decomposition_kwargs, seed=seed)
+        return None
 
-    visit(model, "")
+    replaced = replace_children(model, replacement)
     if skipped:
         warnings.warn("convert left these convolutions dense: %s" % ", ".join(skipped),
                       UserWarning, stacklevel=2)

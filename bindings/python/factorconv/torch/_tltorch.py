@@ -14,6 +14,7 @@ import torch
 
 from .. import layer as numpy_layer
 from ._conv import FactorizedConv, SubFactorizedConv
+from ._module_tree import replace_children
 
 
 def _tltorch():
@@ -117,18 +118,11 @@ def to_tltorch_model(model, layers=None):
             twins[id(adapter)] = to_tltorch(adapter)
         return twins[id(adapter)]
 
-    def visit(parent, prefix):
-        for name, child in list(parent.named_children()):
-            qualified = prefix + name
-            if isinstance(child, FactorizedConv):
-                new = twin_of(child)
-            elif isinstance(child, SubFactorizedConv):
-                new = twin_of(child.main_conv).get_conv(child.indices)
-            else:
-                visit(child, qualified + ".")
-                continue
-            setattr(parent, name, new)
-            replaced[qualified] = child
+    def replacement(child, qualified):
+        if isinstance(child, FactorizedConv):
+            return twin_of(child)
+        if isinstance(child, SubFactorizedConv):
+            return twin_of(child.main_conv).get_conv(child.indices)
+        return None
 
-    visit(model, "")
-    return replaced
+    return replace_children(model, replacement)
