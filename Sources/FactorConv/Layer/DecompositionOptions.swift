@@ -1,6 +1,7 @@
 /// Options of the decomposition run by `FactorizedConv.fromConv` (tltorch's
-/// `decomposition_kwargs`). `nil` means the algorithm's default (CP: 100 sweeps, tol 1e-8;
-/// Tucker: 100 sweeps, tol 1e-4). TT-SVD has no options.
+/// `decomposition_kwargs`). `nil` means the algorithm's default (CP: 100 sweeps, tol 1e-8, and
+/// on small problems seed screening with a stall stop unless `nIterMax`, `tol` or `tltorchRidge`
+/// is given; Tucker: 100 sweeps, tol 1e-4). TT-SVD has no options.
 public struct DecompositionOptions: Sendable, Equatable {
     /// Maximum ALS (CP) or HOOI (Tucker) sweeps.
     public var nIterMax: Int?
@@ -15,7 +16,8 @@ public struct DecompositionOptions: Sendable, Equatable {
     public var tltorchRidge: Bool
     /// Seed for random initial columns; equal seeds give equal results.
     public var seed: UInt64
-    /// CP-ALS runs from this many seeds (seed, seed+1, ...) and keeps the lowest error; nil
+    /// CP-ALS runs from this many seeds (seed, seed+1, ...) and keeps the lowest error (with
+    /// `cpOwnStops`, the seed lowest after `cpScreenSweeps` sweeps is the one run to the end); nil
     /// means 3 for small problems (tensor elements × rank ≤ 2^21, where a run is cheap and
     /// the random initial columns decide which local minimum ALS reaches)
     /// and 1 otherwise.
@@ -39,6 +41,20 @@ public struct DecompositionOptions: Sendable, Equatable {
         let (work, overflow) = count.multipliedReportingOverflow(by: rank)
         return !overflow && work <= (1 << 21) ? 3 : 1
     }
+
+    /// Whether CP-ALS runs on FactorConv's own stopping rules: neither `nIterMax` nor `tol` was
+    /// given (either one asks for TensorLy's plain loop) and `tltorchRidge` is off.
+    var cpOwnStops: Bool { nIterMax == nil && tol == nil && !tltorchRidge }
+
+    /// With several CP runs and `cpOwnStops`: every seed runs this many sweeps, and only the
+    /// seed with the lowest error then runs to convergence; nil runs every seed in full.
+    var cpScreenSweeps: Int? {
+        cpOwnStops ? 10 : nil
+    }
+
+    /// `CPOptions.stallTol` of screened runs (small problems only: on big ones the stall stop
+    /// costs accuracy and the runs are single anyway).
+    static let cpScreenedStallTol = 1e-4
 
     var cp: CPOptions {
         var o = CPOptions(l2Reg: l2Reg, initialization: randomInit ? .random : .svd,

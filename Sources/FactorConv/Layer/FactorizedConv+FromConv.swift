@@ -145,20 +145,34 @@ extension FactorizedConv {
         try MemoryLimit.check(elements: working, bytesPerElement: 8, what)
         switch rank {
         case .cp(let r):
-            var best: CPDecomposition? = nil
             let runs = options.cpRuns(count: tensor.count, rank: r)
-            let total = runs * options.cp.nIterMax
+            var full = options.cp
+            // Screening: every seed for a few sweeps, then the best one from scratch until ALS
+            // stalls (same seed, same sweeps: its first sweeps repeat the screening run's).
+            let screen = runs > 1 ? options.cpScreenSweeps.flatMap { $0 < full.nIterMax ? $0 : nil } : nil
+            if screen != nil { full.stallTol = DecompositionOptions.cpScreenedStallTol }
+            let total = screen.map { runs * $0 + full.nIterMax } ?? runs * full.nIterMax
             var done = 0
-            for run in 0..<runs {
-                var cp = options.cp
-                cp.seed = options.seed &+ UInt64(run)
+            let start = runs > 1 && full.initialization == .svd ? try cpSVDStart(tensor, rank: r) : nil
+            func run(seed: UInt64, sweeps: Int) throws -> CPDecomposition {
+                var cp = full
+                cp.seed = seed
+                cp.nIterMax = sweeps
                 let offset = done
                 let d = try parafac(tensor, rank: r, options: cp, progress: progress.map { report in
                     { iteration, error in report(offset + iteration, total, error) }
-                })
+                }, start: start)
                 done += d.iterations
-                if best == nil || (d.errors.last ?? .infinity) < (best!.errors.last ?? .infinity) { best = d }
+                return d
             }
+            var best: CPDecomposition? = nil
+            var bestSeed = options.seed
+            for k in 0..<runs {
+                let seed = options.seed &+ UInt64(k)
+                let d = try run(seed: seed, sweeps: screen ?? full.nIterMax)
+                if best == nil || (d.errors.last ?? .infinity) < (best!.errors.last ?? .infinity) { best = d; bestSeed = seed }
+            }
+            if screen != nil { best = try run(seed: bestSeed, sweeps: full.nIterMax) }
             let d = best!
             return .cp(try CPTensor(weights: d.weights.converted(), factors: d.factors.map { $0.converted() }))
         case .tucker(let ranks):

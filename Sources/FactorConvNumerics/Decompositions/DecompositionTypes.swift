@@ -46,12 +46,18 @@ package struct CPOptions: Sendable, Equatable {
     /// parameterized CP (rank 'same') converges slowly through ALS "swamps"; the jump typically
     /// saves hundreds of sweeps for one extra MTTKRP per sweep.
     package var lineSearch: Bool
+    /// A second stop (0: off, tltorch has none): after `stallWindow` sweeps, stop when the
+    /// relative error fell by less than `stallTol × error` over the last `stallWindow` sweeps —
+    /// ALS has stalled, and the remaining sweeps would move the error by a negligible fraction.
+    package var stallTol: Double
+    /// The number of sweeps `stallTol` looks back over (≥ 1).
+    package static let stallWindow = 5
 
     /// Creates CP-ALS options; every argument defaults to tltorch's value except
     /// `regularization` and `lineSearch`.
     package init(nIterMax: Int = 100, tol: Double = 1e-8, l2Reg: Double = 1e-5,
                 initialization: CPInitialization = .svd, regularization: CPRegularization = .proximal,
-                seed: UInt64 = 0, lineSearch: Bool = true) {
+                seed: UInt64 = 0, lineSearch: Bool = true, stallTol: Double = 0) {
         self.nIterMax = nIterMax
         self.tol = tol
         self.l2Reg = l2Reg
@@ -59,6 +65,7 @@ package struct CPOptions: Sendable, Equatable {
         self.regularization = regularization
         self.seed = seed
         self.lineSearch = lineSearch
+        self.stallTol = stallTol
     }
 
     /// Exactly tltorch's `from_conv` settings (ridge regularization, no line search).

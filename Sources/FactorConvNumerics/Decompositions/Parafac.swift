@@ -4,7 +4,8 @@ import Foundation
 ///
 /// Per sweep and mode n: `P = Π_{k≠n} F_kᵀF_k + λI`, `M = unfold(T, n) · KR(F_k, k≠n)`,
 /// `F_n = M P⁻¹` (ridge) or `(M + λ F_n) P⁻¹` (proximal, our default). The error after a sweep is
-/// `sqrt(|‖T‖² + ‖CP‖² − 2⟨T, CP⟩|) / ‖T‖`, and the loop stops when it changes by less than `tol`.
+/// `sqrt(|‖T‖² + ‖CP‖² − 2⟨T, CP⟩|) / ‖T‖`, and the loop stops when it changes by less than `tol`
+/// (or, with `stallTol > 0`, when it has stalled: see `CPOptions.stallTol`).
 ///
 /// Scales to big ranks: `P` is solved by a parallel blocked Cholesky (LU fallback), MTTKRPs
 /// stream Khatri-Rao chunks through GEMM, modes ≥ 1 reuse one left contraction `F_0ᵀ T_(0)`
@@ -18,21 +19,77 @@ import Foundation
 ///   - rank: the CP rank R ≥ 1.
 ///   - options: iteration limits, regularization, initialization and seed.
 ///   - progress: called after each sweep; returning false cancels.
+///   - start: `cpSVDStart(tensor, rank:)` computed once for runs from several seeds (SVD
+///     initialization only); nil computes it here. The result is the same either way.
 /// - Returns: unit weights, one `(I_n, R)` factor per mode, the error history and sweep count.
 /// - Throws: `.invalidArgument` (rank, options, shape), `.numerical` (non-finite input, failed
 ///   solve, divergence), `.cancelled` (progress hook, interruption).
 package func parafac(_ tensor: Tensor<Double>, rank: Int, options: CPOptions = CPOptions(),
-                    progress: DecompositionProgress? = nil) throws -> CPDecomposition {
+                    progress: DecompositionProgress? = nil, start: CPSVDStart? = nil) throws -> CPDecomposition {
     try DecompositionKit.validateInput(tensor, "parafac")
+    if let start, start.shape != tensor.shape || start.rank != rank {
+        throw FactorConvError.invalid("parafac: the SVD start is for shape \(start.shape) at rank \(start.rank), not \(tensor.shape) at rank \(rank)")
+    }
     guard rank >= 1 else { throw FactorConvError.invalid("parafac: rank must be ≥ 1, got \(rank)") }
     guard options.nIterMax >= 0 else { throw FactorConvError.invalid("parafac: nIterMax must be ≥ 0, got \(options.nIterMax)") }
     guard options.tol >= 0, options.tol.isFinite else { throw FactorConvError.invalid("parafac: tol must be finite and ≥ 0, got \(options.tol)") }
+    guard options.stallTol >= 0, options.stallTol.isFinite else { throw FactorConvError.invalid("parafac: stallTol must be finite and ≥ 0, got \(options.stallTol)") }
     guard options.l2Reg >= 0, options.l2Reg.isFinite else { throw FactorConvError.invalid("parafac: l2Reg must be finite and ≥ 0, got \(options.l2Reg)") }
     _ = try Checked.product([rank, rank, 8], "parafac: the \(rank)×\(rank) normal matrix")
     for size in tensor.shape { _ = try Checked.product([size, rank, 8], "parafac: a \(size)×\(rank) factor") }
     try BLAS.require()
     return try Interruption.interruptible("parafac") {
-        try DecompositionKit.CPALS(tensor: tensor, rank: rank, options: options).run(progress)
+        var als = DecompositionKit.CPALS(tensor: tensor, rank: rank, options: options)
+        als.start = start
+        return try als.run(progress)
+    }
+}
+
+/// The seed-independent part of CP-ALS's SVD initialization: per mode, the leading left singular
+/// vectors of the unfolding (mode 0 scaled by the singular values). Runs from several seeds
+/// share it instead of recomputing the same SVDs.
+package struct CPSVDStart: Sendable {
+    /// The shape of the tensor it was computed from.
+    package let shape: [Int]
+    /// The CP rank it was computed for.
+    package let rank: Int
+    /// Per mode, a row-major `(I_n, min(R, I_n))` matrix.
+    let bases: [DecompositionKit.Matrix]
+}
+
+/// Computes the `CPSVDStart` of `tensor` at `rank` (interruptible, like `parafac`).
+/// - Throws: `.invalidArgument` (rank, shape), `.numerical` (non-finite input), `.cancelled`.
+package func cpSVDStart(_ tensor: Tensor<Double>, rank: Int) throws -> CPSVDStart {
+    try DecompositionKit.validateInput(tensor, "parafac")
+    guard rank >= 1 else { throw FactorConvError.invalid("parafac: rank must be ≥ 1, got \(rank)") }
+    for size in tensor.shape { _ = try Checked.product([size, rank, 8], "parafac: a \(size)×\(rank) factor") }
+    try BLAS.require()
+    return try Interruption.interruptible("parafac") {
+        CPSVDStart(shape: tensor.shape, rank: rank, bases: try DecompositionKit.cpSVDBases(tensor, rank: rank))
+    }
+}
+
+extension DecompositionKit {
+    /// The bases of `CPSVDStart`, for an already validated tensor inside an interruptible call.
+    static func cpSVDBases(_ tensor: Tensor<Double>, rank: Int) throws -> [Matrix] {
+        var bases: [Matrix] = []
+        for (n, size) in tensor.shape.enumerated() {
+            try Interruption.check("parafac")
+            let k = min(rank, size)
+            let unfolded = n == 0 ? tensor : try tensor.unfolded(n)
+            let svd = try unfolded.scalars.withUnsafeBufferPointer {
+                try leftSingular($0.baseAddress!, m: size, n: tensor.count / size, k: k, project: false)
+            }
+            let b = Matrix(rows: size, cols: k, repeating: 0)
+            for i in 0..<size {
+                for c in 0..<k {
+                    let scale = n == 0 && c < svd.s.count ? svd.s[c] : 1
+                    b.data[i * k + c] = svd.u.data[i * k + c] * scale
+                }
+            }
+            bases.append(b)
+        }
+        return bases
     }
 }
 
@@ -46,6 +103,8 @@ extension DecompositionKit {
         let shape: [Int]
         let rank: Int
         let options: CPOptions
+        /// Precomputed SVD bases (SVD initialization); nil computes them.
+        var start: CPSVDStart?
 
         init(tensor: Tensor<Double>, rank: Int, options: CPOptions) {
             self.tensor = tensor
@@ -128,6 +187,8 @@ extension DecompositionKit {
                 sweeps = it + 1
                 try report(progress, sweeps, error, "parafac")
                 if it >= 1 && abs(errors[errors.count - 2] - error) < options.tol { break }
+                let w = CPOptions.stallWindow
+                if options.stallTol > 0 && errors.count > w && errors[errors.count - 1 - w] - error < options.stallTol * error { break }
             }
             return CPDecomposition(weights: Tensor(uncheckedShape: [r], scalars: [Double](repeating: 1, count: r)),
                                    factors: factors.enumerated().map { $0.element.tensor(shape: [shape[$0.offset], r]) },
@@ -182,6 +243,7 @@ extension DecompositionKit {
         private func initialFactors() throws -> [Matrix] {
             var rng = Random(seed: options.seed)
             var factors: [Matrix] = []
+            let bases = options.initialization == .svd ? try start?.bases ?? cpSVDBases(tensor, rank: rank) : []
             for (n, size) in shape.enumerated() {
                 try Interruption.check("parafac")
                 let f = Matrix(rows: size, cols: rank, repeating: 0)
@@ -190,16 +252,8 @@ extension DecompositionKit {
                     for x in 0..<f.count { f.data[x] = rng.uniform() }
                 case .svd:
                     let k = min(rank, size)
-                    let unfolded = n == 0 ? tensor : try tensor.unfolded(n)
-                    let svd = try unfolded.scalars.withUnsafeBufferPointer {
-                        try leftSingular($0.baseAddress!, m: size, n: tensor.count / size, k: k, project: false)
-                    }
-                    for i in 0..<size {
-                        for c in 0..<k {
-                            let scale = n == 0 && c < svd.s.count ? svd.s[c] : 1
-                            f.data[i * rank + c] = svd.u.data[i * k + c] * scale
-                        }
-                    }
+                    let b = bases[n]
+                    for i in 0..<size { for c in 0..<k { f.data[i * rank + c] = b.data[i * k + c] } }
                     // Modes smaller than the rank: uniform [0, 1) columns, row by row (as numpy's
                     // random_sample((I_n, R - I_n)) is laid out), unscaled.
                     if size < rank {
