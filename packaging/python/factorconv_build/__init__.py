@@ -26,7 +26,7 @@ PACKAGE_SOURCE = os.path.join("bindings", "python", "factorconv")
 SDIST_CONTENT = ["pyproject.toml", "Package.swift", "Makefile", "mk", "README.md", "include", "Sources",
                  "packaging/python", "bindings/python/README.md", PACKAGE_SOURCE,
                  "Tests/Support", "Tests/FactorConvNumericsTests", "Tests/FactorConvTests",
-                 "Benchmarks/ConvBench", "Benchmarks/DecompositionBench"]
+                 "Tests/FactorConvCTests", "Benchmarks/ConvBench", "Benchmarks/DecompositionBench"]
 
 
 def _root():
