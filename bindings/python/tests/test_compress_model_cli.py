@@ -17,6 +17,7 @@ import pytest
 
 import factorconv as fc
 from factorconv import _bundle_io, _lib
+from child_signals import default_sigint
 from cli_tool import cli_path
 
 # How long after SIGINT the command may take to exit (the interrupted decomposition stops
@@ -128,7 +129,7 @@ def test_ctrl_c_keeps_the_finished_layers(tmp_path, runner, workers):
         "--report", str(tmp_path / "r.json"), "--factorization", "cp", "--max-error", "0.01",
         "--workers", str(workers)]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=_environment())
+                             env=_environment(), preexec_fn=default_sigint)
     lines = []
 
     def read_stderr():

@@ -17,6 +17,7 @@ import pytest
 
 import factorconv as fc
 from factorconv import _lib
+from child_signals import default_sigint
 
 # Each test starts a child process with a long call: left out of `make check`.
 pytestmark = pytest.mark.slow
@@ -46,7 +47,8 @@ def _interrupt_child(case):
     signal to its exit or None if it did not exit within EXIT_WITHIN, return code, stdout,
     stderr)."""
     child = subprocess.Popen([sys.executable, CHILD, case], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, env=_child_environment())
+                             stderr=subprocess.PIPE, env=_child_environment(),
+                             preexec_fn=default_sigint)
     try:
         lines = []
         reader = threading.Thread(target=lambda: lines.append(child.stdout.readline()))
