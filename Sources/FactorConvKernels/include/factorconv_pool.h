@@ -3,8 +3,8 @@
 // One job at a time: the caller publishes `parts` work items, wakes the helper threads, works on
 // the items itself, and returns once every item has run. Items are claimed one by one, so a
 // helper that the OS does not schedule in time delays nothing: the caller runs its items. After a
-// job, helpers spin briefly for the next one (a forward's stages follow each other within
-// microseconds), then sleep on a condition variable.
+// job, helpers spin briefly for the next one (a forward's stages follow each other with almost
+// no gap), then sleep on a condition variable.
 //
 // Fork: the caller passes the fork generation (fcgate_fork_generation). A fork child, whose copy
 // of the pool has no threads (and may hold its locks and counters mid-job), leaves that copy

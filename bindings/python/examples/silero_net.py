@@ -1,7 +1,7 @@
 """The 16 kHz Silero VAD network (silero-vad package, MIT) re-implemented in plain torch, with the
 parameters of the package's model, so that its convolutions can be swapped for FactorConv modules.
 
-The network, per 512-sample chunk of 16 kHz audio (32 ms) with the 64 samples before it as
+The network, per 512-sample chunk of 16 kHz audio with the 64 samples before it as
 context (zeros before the first chunk):
   576 samples, reflect-padded by 64 on the right -> 640
   STFT as a convolution (258 filters of 256 taps, hop 128, no bias) -> 4 frames of 129 real and
@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 SAMPLE_RATE = 16000
-CHUNK = 512          # samples per probability (32 ms)
+CHUNK = 512          # samples per probability (CHUNK / SAMPLE_RATE seconds each)
 CONTEXT = 64         # samples of the previous chunk prepended to each
 N_FFT = 256
 HOP = 128
