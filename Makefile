@@ -357,7 +357,9 @@ bench-call-overhead: lib
 bench-ort: lib
 	@mkdir -p $(C_BUILD)
 	$(CC) $(C_FLAGS) Benchmarks/CallOverhead/call_overhead.c -o $(C_BUILD)/call_overhead $(C_LINK)
-	$(BENCH_ENV) FC_CALL_OVERHEAD=$(abspath $(C_BUILD))/call_overhead $$(bash Benchmarks/refenv.sh) Benchmarks/bench_ort.py
+	$(CC) $(C_FLAGS) -pthread Benchmarks/Peak/fma_peak.c -o $(C_BUILD)/fma_peak
+	$(BENCH_ENV) FC_CALL_OVERHEAD=$(abspath $(C_BUILD))/call_overhead FC_FMA_PEAK=$(abspath $(C_BUILD))/fma_peak \
+	  $$(bash Benchmarks/refenv.sh) Benchmarks/bench_ort.py
 
 ## golden: regenerate the golden fixtures from real tltorch into GOLDEN_DIR (default
 ## .build/golden), with the benchmark venv (Benchmarks/refenv.sh); copy them to
