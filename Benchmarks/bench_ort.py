@@ -46,7 +46,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 import factorconv as fc
-from bench_layers import multiply_adds_per_position
+from bench_layers import multiply_adds_per_position, winograd_fraction
 from harness import machine_line, record_results, roofline
 
 ROUNDS = max(5, int(os.environ.get("ROUNDS", "5")))
@@ -311,7 +311,8 @@ def dense(threads, peaks, rows):
         err = assert_close(fc.conv(x, w, b, padding=p), session.run(None, {"x": x})[0], "dense " + name)
         times = interleaved([lambda: fc.conv(x, w, b, padding=p), lambda: session.run(None, {"x": x})])
         positions = xshape[0] * int(np.prod(xshape[2:]))
-        bound = roofline(2 * chain.macs, 4 * (x.size + positions * cout + w.size), peaks)
+        flops = 2 * chain.macs * winograd_fraction(xshape[1], cout, [k] * order)
+        bound = roofline(flops, 4 * (x.size + positions * cout + w.size), peaks)
         rows.append((name, threads, times[0], times[1], bound, err))
         r = rows[-1]
         print("dense %-22s t%d ours %8.3f ms  ORT %8.3f ms  ratio %.2f" % (name, threads, r[2] * 1e3, r[3] * 1e3,
