@@ -63,64 +63,78 @@ typedef struct {
     __m256 columns[PLANE_MAX_TAPS];
 } plane_weights;
 
-/// Row sums of outputs [q, q + 8) into acc[0..sums): every tap's vector inside the plane
-/// (`interior`), or each tap's lanes inside it loaded and the rest zero (a tap outside adds
-/// nothing: fma(w, 0, acc) = acc).
+/// Row sums of outputs [q, q + 8) of a plane of `size` inputs into acc[0..sums): every tap's
+/// vector inside the plane (`interior`), or each tap's lanes inside it loaded and the rest zero
+/// (a tap outside adds nothing: fma(w, 0, acc) = acc).
 static inline __attribute__((always_inline)) FCK_AVX2 void row_vector(
-    const float *src, const plane_shape *sh, const plane_weights *pw, int taps, int sums, ptrdiff_t q, int interior,
-    __m256 *acc) {
+    const float *src, ptrdiff_t size, const ptrdiff_t *shift, const __m256 (*weight)[PLANE_MAX_TAPS], int taps,
+    int sums, ptrdiff_t q, int interior, __m256 *acc) {
     for (int g = 0; g < sums; g++) acc[g] = _mm256_setzero_ps();
     for (int t = 0; t < taps; t++) {
-        const ptrdiff_t first = q + sh->row_shift[t];
+        const ptrdiff_t first = q + shift[t];
         __m256 v;
         if (interior) {
             v = _mm256_loadu_ps(src + first);
         } else {
-            if (first >= sh->size || first + 8 <= 0) continue;
-            v = _mm256_maskload_ps(src + first, fck_avx2_lanes_inside(first, sh->size));
+            if (first >= size || first + 8 <= 0) continue;
+            v = _mm256_maskload_ps(src + first, fck_avx2_lanes_inside(first, size));
         }
-        for (int g = 0; g < sums; g++) acc[g] = _mm256_fmadd_ps(pw->rows[g][t], v, acc[g]);
+        for (int g = 0; g < sums; g++) acc[g] = _mm256_fmadd_ps(weight[g][t], v, acc[g]);
     }
 }
 
 /// One plane: `src` (rows · width) into `dst` (out_rows · width). The tap counts are constants
-/// where inlined into an instance below, so that the tap loops unroll.
+/// where inlined into an instance below, so that the tap loops unroll. The shape and weights are
+/// copied into locals first: the vector stores may alias anything, and would otherwise make the
+/// compiler reload them after every store.
 static inline __attribute__((always_inline)) FCK_AVX2 void plane_run(const float *src, float *dst,
                                                                      const plane_shape *sh, const plane_weights *pw,
                                                                      int taps_rows, int taps_cols, int sums) {
+    const ptrdiff_t size = sh->size, count = sh->count, block = sh->block, stride = sh->stride;
+    const int period = sh->period, accumulate = sh->accumulate;
+    const int32_t (*const reaches)[PLANE_MAX_TAPS][8] = sh->reaches;
+    float *const buffer = sh->buffer;
+    ptrdiff_t row_shift[PLANE_MAX_TAPS], column_shift[PLANE_MAX_TAPS];
+    __m256 row_weight[PLANE_MAX_TAPS][PLANE_MAX_TAPS], column_weight[PLANE_MAX_TAPS];
+    for (int t = 0; t < taps_rows; t++) row_shift[t] = sh->row_shift[t];
+    for (int t = 0; t < taps_cols; t++) column_shift[t] = sh->column_shift[t], column_weight[t] = pw->columns[t];
+    for (int g = 0; g < sums; g++)
+        for (int t = 0; t < taps_rows; t++) row_weight[g][t] = pw->rows[g][t];
     // Row vectors q with every tap inside the plane: q + row_shift[0] ≥ 0, q + 8 + row_shift[last] ≤ size.
-    const ptrdiff_t interior_lo = -sh->row_shift[0], interior_hi = sh->size - sh->row_shift[taps_rows - 1] - 8;
-    for (ptrdiff_t b0 = 0; b0 < sh->count; b0 += sh->block) {
-        const ptrdiff_t n = sh->count - b0 < sh->block ? sh->count - b0 : sh->block;
+    const ptrdiff_t interior_lo = -row_shift[0], interior_hi = size - row_shift[taps_rows - 1] - 8;
+    for (ptrdiff_t b0 = 0; b0 < count; b0 += block) {
+        const ptrdiff_t n = count - b0 < block ? count - b0 : block;
         // Along the rows: row sums of outputs [b0, b0 + n), whole vectors (the last one's extra
         // lanes land in the block's room or guard and are never used unmasked).
         for (ptrdiff_t q = 0; q < n; q += 8) {
             __m256 acc[PLANE_MAX_TAPS];
             const ptrdiff_t at = b0 + q;
-            if (at >= interior_lo && at <= interior_hi) row_vector(src, sh, pw, taps_rows, sums, at, 1, acc);
-            else row_vector(src, sh, pw, taps_rows, sums, at, 0, acc);
-            for (int g = 0; g < sums; g++) _mm256_storeu_ps(sh->buffer + g * sh->stride + q, acc[g]);
+            if (at >= interior_lo && at <= interior_hi)
+                row_vector(src, size, row_shift, (const __m256(*)[PLANE_MAX_TAPS])row_weight, taps_rows, sums, at, 1, acc);
+            else
+                row_vector(src, size, row_shift, (const __m256(*)[PLANE_MAX_TAPS])row_weight, taps_rows, sums, at, 0, acc);
+            for (int g = 0; g < sums; g++) _mm256_storeu_ps(buffer + g * stride + q, acc[g]);
         }
         // Along the columns. The block starts a period (b0 is a multiple of 8 · period), so phase 0.
         int phase = 0;
         float *out = dst + b0;
         for (ptrdiff_t p = 0; p < n; p += 8) {
-            const int32_t (*reach)[8] = sh->reaches[phase];
-            phase = phase + 1 == sh->period ? 0 : phase + 1;
+            const int32_t (*reach)[8] = reaches[phase];
+            phase = phase + 1 == period ? 0 : phase + 1;
             __m256 acc = _mm256_setzero_ps();
             for (int t = 0; t < taps_cols; t++) {
-                const float *sums_of_t = sh->buffer + (sums == 1 ? 0 : t) * sh->stride;
-                __m256 v = _mm256_loadu_ps(sums_of_t + p + sh->column_shift[t]);
+                __m256 v = _mm256_loadu_ps(buffer + (sums == 1 ? 0 : t) * stride + p + column_shift[t]);
                 // 'Same' columns: the centre tap (shift 0) reaches every lane.
-                if (2 * t != taps_cols - 1) v = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_load_si256((const __m256i *)reach[t])));
-                acc = sums == 1 ? _mm256_fmadd_ps(pw->columns[t], v, acc) : _mm256_add_ps(acc, v);
+                if (2 * t != taps_cols - 1)
+                    v = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_load_si256((const __m256i *)reach[t])));
+                acc = sums == 1 ? _mm256_fmadd_ps(column_weight[t], v, acc) : _mm256_add_ps(acc, v);
             }
             if (p + 8 <= n) {
-                if (sh->accumulate) acc = _mm256_add_ps(acc, _mm256_loadu_ps(out + p));
+                if (accumulate) acc = _mm256_add_ps(acc, _mm256_loadu_ps(out + p));
                 _mm256_storeu_ps(out + p, acc);
             } else {
                 const __m256i lanes = fck_avx2_lanes(0, n - p);
-                if (sh->accumulate) acc = _mm256_add_ps(acc, _mm256_maskload_ps(out + p, lanes));
+                if (accumulate) acc = _mm256_add_ps(acc, _mm256_maskload_ps(out + p, lanes));
                 _mm256_maskstore_ps(out + p, lanes, acc);
             }
         }
