@@ -104,6 +104,24 @@ int fck_depthwise_2d(const float *src, ptrdiff_t src_cs, float *dst, ptrdiff_t d
 /// columns repeat within 256 vectors (width / gcd(width, 16) ≤ 256).
 int fck_depthwise_plane_handles(int width, int taps_rows, int dil_rows, int taps_cols, int pad_cols, int dil_cols);
 
+/// fck_depthwise_plane with AVX2 and FMA only, for CPUs without AVX-512: the same arguments and result; −1
+/// without writing when fck_depthwise_plane_avx2_handles says no.
+int fck_depthwise_plane_avx2(const float *src, float *dst, int channels, int outer, int rows, int width,
+                             int out_rows, const float *w_rows, int taps_rows, int pad_rows, int dil_rows,
+                             const float *w_cols, int taps_cols, int pad_cols, int dil_cols);
+
+/// fck_depthwise_2d with AVX2 and FMA only, for CPUs without AVX-512: the same arguments and result; −1
+/// without writing when fck_depthwise_plane_avx2_handles says no.
+int fck_depthwise_2d_avx2(const float *src, ptrdiff_t src_cs, float *dst, ptrdiff_t dst_cs, int channels, int rows,
+                          int width, int out_rows, const float *kernels, ptrdiff_t kernel_cs, int taps_rows,
+                          int pad_rows, int dil_rows, int taps_cols, int pad_cols, int dil_cols, int accumulate);
+
+/// fck_depthwise_plane_handles for the AVX2 kernels: the same taps, but a width whose 8-lane vectors' columns
+/// repeat within 64 vectors (width / gcd(width, 8) ≤ 64: every width up to 63, even ones up to 126, multiples
+/// of 4 up to 256 and of 8 up to 512).
+int fck_depthwise_plane_avx2_handles(int width, int taps_rows, int dil_rows, int taps_cols, int pad_cols,
+                                     int dil_cols);
+
 /// 1 when none of the `n` floats at `x` is NaN or infinite, else 0. Runs on any CPU.
 int fck_all_finite(const float *x, size_t n);
 
