@@ -1,4 +1,4 @@
-// What the kernel files share: the AVX-512 target attribute, lane masks, and the list macros
+// What the kernel files share: the AVX-512 and AVX2 target attributes, lane masks, and the list macros
 // that write out a micro-tile's named accumulators. Private to this target.
 #ifndef FACTORCONV_KERNELS_COMMON_H
 #define FACTORCONV_KERNELS_COMMON_H
@@ -57,6 +57,17 @@ static inline FCK_AVX512 __m512 fck_line_edge_sum(
         if (inside) acc = _mm512_fmadd_ps(_mm512_set1_ps(w[t]), _mm512_maskz_loadu_ps(inside, src + first), acc);
     }
     return acc;
+}
+
+// ---- FCK_AVX2: for CPUs with AVX2 and FMA but no AVX-512 (the *_avx2.c kernels) ----
+
+/// Compiles one function for AVX2 and FMA; callers check fck_avx2_available() first.
+#define FCK_AVX2 __attribute__((target("avx2,fma")))
+
+/// The mask (for _mm256_maskload_ps / _mm256_maskstore_ps: sign bit set) of lanes [0, n) of an
+/// 8-float vector; n ≤ 0 gives no lane, n ≥ 8 all of them.
+static inline FCK_AVX2 __m256i fck_avx2_first_lanes(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 #endif
 
