@@ -117,12 +117,14 @@ FCK_AVX2 void fck_mix_channels_avx2(const float *w, ptrdiff_t ldw, int rows, int
         if (j == 0 && head > 0 && head < width) width = head;
         const __m256i m0 = fck_avx2_first_lanes(width), m1 = fck_avx2_first_lanes(width - 8);
         // Rows of X a multiple of 4 KB apart share their L1 sets and evict each other between the
-        // tiles' passes: with many tiles (more than 32 rows, as many 6-row tiles as channel_mix.c
-        // has 12-row tiles at its threshold), read such a block once into contiguous scratch.
+        // tiles' passes: with five tiles or more (more than 24 rows), read such a block once into
+        // contiguous scratch. With fewer, the copy costs more than the passes lose. The tiles
+        // then prefetch from scratch, so the copy asks for X's columns 4 blocks ahead itself.
         const float *xb = x + j;
         ptrdiff_t ldb = ldx;
-        if (scratch && rows > 32 && (ldx & 1023) == 0) {
+        if (scratch && rows > 24 && (ldx & 1023) == 0) {
             for (int k = 0; k < depth; k++) {
+                _mm_prefetch((const char *)(x + k * ldx + j + 4 * BLOCK), _MM_HINT_T1);
                 _mm256_storeu_ps(scratch + BLOCK * k, _mm256_maskload_ps(x + k * ldx + j, m0));
                 _mm256_storeu_ps(scratch + BLOCK * k + 8, _mm256_maskload_ps(x + k * ldx + j + 8, m1));
             }
