@@ -116,13 +116,16 @@ FCK_AVX2 void fck_mix_channels_avx2(const float *w, ptrdiff_t ldw, int rows, int
         width = columns - j < BLOCK ? columns - j : BLOCK;
         if (j == 0 && head > 0 && head < width) width = head;
         const __m256i m0 = fck_avx2_first_lanes(width), m1 = fck_avx2_first_lanes(width - 8);
-        // Rows of X a multiple of 4 KB apart share their L1 sets and evict each other between the
-        // tiles' passes: with five tiles or more (more than 24 rows), read such a block once into
-        // contiguous scratch. With fewer, the copy costs more than the passes lose. The tiles
-        // then prefetch from scratch, so the copy asks for X's columns 4 blocks ahead itself.
+        // With five tiles or more (more than 24 rows), read the block once into contiguous
+        // scratch when the tiles' passes would lose it from L1: when X's rows are a multiple of
+        // 4 KB apart (they share their L1 sets and evict each other), and when the block is deep
+        // (128 rows or more, each over two cache lines where X's rows are not aligned: half of
+        // L1 or more, which W's rows streaming through evict). With fewer tiles, the copy costs
+        // more than the passes lose. The tiles then prefetch from scratch, so the copy asks for
+        // X's columns 4 blocks ahead itself.
         const float *xb = x + j;
         ptrdiff_t ldb = ldx;
-        if (scratch && rows > 24 && (ldx & 1023) == 0) {
+        if (scratch && rows > 24 && ((ldx & 1023) == 0 || depth >= 128)) {
             for (int k = 0; k < depth; k++) {
                 _mm_prefetch((const char *)(x + k * ldx + j + 4 * BLOCK), _MM_HINT_T1);
                 _mm256_storeu_ps(scratch + BLOCK * k, _mm256_maskload_ps(x + k * ldx + j, m0));

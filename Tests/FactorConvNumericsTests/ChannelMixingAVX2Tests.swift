@@ -6,8 +6,8 @@ import Testing
 /// columns per tile) against a float64 plain loop, on every row count 1–14 (each tile height and
 /// balanced split) and column count 1–40 (every masked tail of the 16- and 8-column tiles, after
 /// an unaligned head block), depths up to 300, row strides a multiple of 4 KB (X read through
-/// scratch beyond 24 rows), Y and X at unaligned addresses; and its NaN/infinity flag in every
-/// column. Skipped where the CPU lacks AVX2 or FMA.
+/// scratch beyond 24 rows, as are deep blocks), Y and X at unaligned addresses; and its
+/// NaN/infinity flag in every column. Skipped where the CPU lacks AVX2 or FMA.
 @Suite(.enabled(if: AVX2.isAvailable)) struct ChannelMixingAVX2Tests {
     /// Runs the AVX2 mixing of a random problem and compares every output with a float64 loop;
     /// floats around the output (Y's row padding, before and after Y) must stay untouched.
@@ -75,10 +75,11 @@ import Testing
         check(rows: 40, columns: 1000, depth: 300, ldx: 1024, rng: &rng)
     }
 
+    /// Long rows, deep blocks (through scratch beyond 24 rows), many tiles.
     @Test func largeProblems() {
         var rng = TestRandom(seed: 5303)
         for (rows, columns, depth, ldx) in [(6, 3136, 32, 3136), (64, 784, 64, 784), (17, 4099, 5, 4100), (100, 200, 300, 200),
-                                            (13, 1025, 128, 2048)] {
+                                            (13, 1025, 128, 2048), (26, 37, 128, 40), (31, 100, 129, 101)] {
             check(rows: rows, columns: columns, depth: depth, ldx: ldx, rng: &rng)
         }
     }

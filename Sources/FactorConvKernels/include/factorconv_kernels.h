@@ -62,7 +62,7 @@ void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int depth, const 
 
 /// fck_mix_channels with AVX2 and FMA only (requires fck_avx2_available() instead): the same
 /// arguments, result and non-finite check; `scratch`, when given, holds 16 · `depth` floats and
-/// is used when X's rows are a multiple of 4 KB apart and `rows` > 24.
+/// is used when `rows` > 24 and X's rows are a multiple of 4 KB apart or `depth` ≥ 128.
 void fck_mix_channels_avx2(const float *w, ptrdiff_t ldw, int rows, int depth, const float *x, ptrdiff_t ldx,
                            int columns, float *y, ptrdiff_t ldy, const float *bias, float *scratch, int *nonfinite);
 
