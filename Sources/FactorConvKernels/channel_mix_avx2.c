@@ -115,7 +115,7 @@ FCK_AVX2 void fck_mix_channels_avx2(const float *w, ptrdiff_t ldw, int rows, int
     for (int j = 0, width; j < columns; j += width) {
         width = columns - j < BLOCK ? columns - j : BLOCK;
         if (j == 0 && head > 0 && head < width) width = head;
-        const __m256i m0 = fck_avx2_first_lanes(width), m1 = fck_avx2_first_lanes(width - 8);
+        const __m256i m0 = fck_avx2_lanes(0, width), m1 = fck_avx2_lanes(0, width - 8);
         // With five tiles or more (more than 24 rows), read the block once into contiguous
         // scratch when the tiles' passes would lose it from L1: when X's rows are a multiple of
         // 4 KB apart (they share their L1 sets and evict each other), and when the block is deep

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #if defined(__x86_64__)
+#include <immintrin.h>
 
 int fck_avx2_available(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");

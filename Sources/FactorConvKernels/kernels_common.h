@@ -59,15 +59,24 @@ static inline FCK_AVX512 __m512 fck_line_edge_sum(
     return acc;
 }
 
-// ---- FCK_AVX2: for CPUs with AVX2 and FMA but no AVX-512 (the *_avx2.c kernels) ----
+// ---- FCK_AVX2: the AVX2 + FMA kernels (for CPUs without AVX-512) ----
 
 /// Compiles one function for AVX2 and FMA; callers check fck_avx2_available() first.
 #define FCK_AVX2 __attribute__((target("avx2,fma")))
 
-/// The mask (for _mm256_maskload_ps / _mm256_maskstore_ps: sign bit set) of lanes [0, n) of an
-/// 8-float vector; n ≤ 0 gives no lane, n ≥ 8 all of them.
-static inline FCK_AVX2 __m256i fck_avx2_first_lanes(int n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+/// Lanes [lo, hi) ∩ [0, 8) of an 8-float vector, as a _mm256_maskload_ps / _mm256_maskstore_ps
+/// mask (all bits set in the lanes inside, zero elsewhere).
+static inline FCK_AVX2 __m256i fck_avx2_lanes(ptrdiff_t lo, ptrdiff_t hi) {
+    lo = lo < 0 ? 0 : lo > 8 ? 8 : lo;
+    hi = hi < 0 ? 0 : hi > 8 ? 8 : hi;
+    const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)lo), index),
+                               _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), index));
+}
+
+/// The lanes j of an 8-float vector whose index first + j lies in [0, size).
+static inline FCK_AVX2 __m256i fck_avx2_lanes_inside(ptrdiff_t first, ptrdiff_t size) {
+    return fck_avx2_lanes(-first, size - first);
 }
 #endif
 
