@@ -60,6 +60,12 @@ void fck_winograd_input_line(int taps, const float *even, const float *odd, int 
 void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int depth, const float *x, ptrdiff_t ldx,
                       int columns, float *y, ptrdiff_t ldy, const float *bias, float *scratch, int *nonfinite);
 
+/// fck_mix_channels with AVX2 and FMA only (requires fck_avx2_available() instead): the same
+/// arguments, result and non-finite check; `scratch`, when given, holds 16 · `depth` floats and
+/// is used when `rows` > 24 and X's rows are a multiple of 4 KB apart or `depth` ≥ 128.
+void fck_mix_channels_avx2(const float *w, ptrdiff_t ldw, int rows, int depth, const float *x, ptrdiff_t ldx,
+                           int columns, float *y, ptrdiff_t ldy, const float *bias, float *scratch, int *nonfinite);
+
 /// Depthwise 1-D convolution of one channel along one mode: `outer` blocks, each of `size` input
 /// rows of `inner` contiguous floats, become `out_size` output rows; output row o is
 /// Σ_t w[t] · row(o · stride − pad + t · dilation) over the taps t < `taps` whose row exists
@@ -67,7 +73,7 @@ void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int depth, const 
 void fck_depthwise_mode(const float *src, float *dst, int outer, int size, int inner, int out_size,
                         const float *w, int taps, int stride, int pad, int dilation);
 
-/// 1 when the CPU has AVX2 and FMA (fck_depthwise_mode_avx2 may run), else 0.
+/// 1 when the CPU has AVX2 and FMA (the *_avx2 functions may run), else 0.
 int fck_avx2_available(void);
 
 /// fck_depthwise_mode with AVX2 and FMA only, for CPUs without AVX-512: the same arguments and result.

@@ -305,11 +305,10 @@ package struct ConvPipeline: Sendable {
         for (i, stage) in stages.enumerated() {
             switch stage {
             case .pointwise(let weight, _):
-                // ChannelMixing's AVX-512 kernel borrows a 32-column block per worker.
-                if AVX512.isAvailable {
-                    let running = Parallel.simultaneousWorkers(inner, maxWorkers: inner)
-                    stageScratch = max(stageScratch, try Checked.multiply(running, 32 * weight.shape[1], "mixing"))
-                }
+                // ChannelMixing's kernels borrow a block of columns per worker (BLAS: nothing).
+                let running = Parallel.simultaneousWorkers(inner, maxWorkers: inner)
+                stageScratch = max(stageScratch, try Checked.multiply(running, ChannelMixing.scratchFloats(depth: weight.shape[1]),
+                                                                      "mixing"))
             case .depthwise:
                 break
             case .dense(let weight, let geometry, _):
