@@ -1,5 +1,5 @@
-// What the kernel files share: the AVX-512 target attribute, lane masks, and the list macros
-// that write out a micro-tile's named accumulators. Private to this target.
+// What the kernel files share: the AVX-512 and AVX2 target attributes, lane masks, and the list
+// macros that write out a micro-tile's named accumulators. Private to this target.
 #ifndef FACTORCONV_KERNELS_COMMON_H
 #define FACTORCONV_KERNELS_COMMON_H
 
@@ -57,6 +57,19 @@ static inline FCK_AVX512 __m512 fck_line_edge_sum(
         if (inside) acc = _mm512_fmadd_ps(_mm512_set1_ps(w[t]), _mm512_maskz_loadu_ps(inside, src + first), acc);
     }
     return acc;
+}
+
+// MARK: AVX2 (CPUs without AVX-512; callers check fck_avx2_available() first)
+
+/// Compiles one function for AVX2 and FMA.
+#define FCK_AVX2 __attribute__((target("avx2,fma")))
+
+/// The maskload/maskstore mask of lanes [0, n) of an 8-float vector (n clamped to [0, 8]).
+static inline FCK_AVX2 __m256i fck_avx2_first(int n) {
+    static const int ones_then_zeros[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    if (n < 0) n = 0;
+    if (n > 8) n = 8;
+    return _mm256_loadu_si256((const __m256i *)(ones_then_zeros + 8 - n));
 }
 #endif
 
