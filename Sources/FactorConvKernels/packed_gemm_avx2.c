@@ -2,9 +2,9 @@
 // panels (packed by fck_pack_panels) and the same transposed C.
 //
 // Micro-tile: 16 rows (two ymm vectors of a panel's rows) × up to 6 columns (broadcasts of B),
-// 12 accumulators held in registers over the depth, run on both 16-row halves of each 32-row
-// panel. Shallow or few panels: panel by panel, B read in place; deep ones: column block by
-// column block, B's block copied to consecutive memory once for every panel's tiles. Full 16-row tiles load and store C unmasked; a tile
+// 12 accumulators held in registers over a chunk of 128 rows of depth, run on both 16-row halves
+// of each 32-row panel: chunk by chunk, panel by panel, each panel's chunk staying in L1 while
+// the column blocks read B in place. Full 16-row tiles load and store C unmasked; a tile
 // with fewer rows goes through a 16-float buffer per column (AVX2's masked stores are slow on
 // some CPUs, and this runs once per tile, outside the depth loop).
 #include "factorconv_kernels.h"
@@ -54,10 +54,9 @@ FCK_MICRO_TILE(6, FCK_EACH_6)
 #undef FCK_FMA
 #undef FCK_STORE
 
-/// Columns per micro-tile; the most depth one copy of a column block of B holds; the most depth
-/// for which a 32-row panel (16 KB at 128) stays in a 32 KB L1 cache beside B.
+/// Columns per micro-tile, and the depth of a chunk of a 32-row panel (16 KB) that stays in a
+/// 32 KB L1 cache beside the rows of B it meets.
 #define FCK_AVX2_TILE_COLUMNS 6
-#define FCK_AVX2_DEPTH_CHUNK 512
 #define FCK_AVX2_L1_DEPTH 128
 
 /// One 16-row tile of `count` ≤ 6 columns.
@@ -88,40 +87,16 @@ static inline FCK_AVX2 void panel_tiles(const float *packed, int rows, int depth
 
 FCK_AVX2 void fck_gemm_packed_avx2(const float *packed, int rows, int depth, const float *b, ptrdiff_t ldb,
                                    int columns, float *c, ptrdiff_t ldc, int accumulate) {
-    if (rows <= 2 * FCK_PANEL_ROWS || depth <= FCK_AVX2_L1_DEPTH) {
-        // A panel fits in L1 next to the tiles' B (or there are too few panels to share a copy
-        // of B): each panel stays in cache while the column blocks stream B in place.
+    // Depth in chunks of FCK_AVX2_L1_DEPTH (chunks after the first accumulate): a panel's chunk
+    // stays in L1 while the column blocks stream B's rows of that chunk in place (from L2).
+    for (int k0 = 0; k0 < depth; k0 += FCK_AVX2_L1_DEPTH) {
+        const int chunk = depth - k0 < FCK_AVX2_L1_DEPTH ? depth - k0 : FCK_AVX2_L1_DEPTH;
         for (int p0 = 0; p0 < rows; p0 += FCK_PANEL_ROWS) {
             for (int j = 0; j < columns; j += FCK_AVX2_TILE_COLUMNS) {
                 const int count = columns - j < FCK_AVX2_TILE_COLUMNS ? columns - j : FCK_AVX2_TILE_COLUMNS;
-                panel_tiles(packed, rows, depth, p0, 0, depth, b + j, ldb, count, c + j * ldc + p0, ldc, accumulate);
+                panel_tiles(packed, rows, depth, p0, k0, chunk, b + (ptrdiff_t)k0 * ldb + j, ldb, count,
+                            c + j * ldc + p0, ldc, accumulate || k0 > 0);
             }
-        }
-        return;
-    }
-    // Deep panels, several of them: the block of B that one column block's tiles share is first
-    // copied to consecutive memory (row k's FCK_AVX2_TILE_COLUMNS floats at k ·
-    // FCK_AVX2_TILE_COLUMNS), which every panel's tiles then read from L1 in order while A
-    // streams. Copies hold FCK_AVX2_DEPTH_CHUNK rows of depth (on the stack); chunks after
-    // the first accumulate.
-    float block[FCK_AVX2_DEPTH_CHUNK * FCK_AVX2_TILE_COLUMNS];
-    for (int j = 0; j < columns; j += FCK_AVX2_TILE_COLUMNS) {
-        const int count = columns - j < FCK_AVX2_TILE_COLUMNS ? columns - j : FCK_AVX2_TILE_COLUMNS;
-        for (int k0 = 0; k0 < depth; k0 += FCK_AVX2_DEPTH_CHUNK) {
-            const int chunk = depth - k0 < FCK_AVX2_DEPTH_CHUNK ? depth - k0 : FCK_AVX2_DEPTH_CHUNK;
-            for (int k = 0; k < chunk; k++) {
-                const float *row = b + (ptrdiff_t)(k0 + k) * ldb + j;
-                float *dst = block + k * FCK_AVX2_TILE_COLUMNS;
-                if (count == FCK_AVX2_TILE_COLUMNS) {
-                    _mm_storeu_ps(dst, _mm_loadu_ps(row));
-                    _mm_storel_pi((__m64 *)(dst + 4), _mm_castpd_ps(_mm_load_sd((const double *)(row + 4))));
-                } else {
-                    for (int t = 0; t < count; t++) dst[t] = row[t];
-                }
-            }
-            for (int p0 = 0; p0 < rows; p0 += FCK_PANEL_ROWS)
-                panel_tiles(packed, rows, depth, p0, k0, chunk, block, FCK_AVX2_TILE_COLUMNS, count, c + j * ldc + p0,
-                            ldc, accumulate || k0 > 0);
         }
     }
 }

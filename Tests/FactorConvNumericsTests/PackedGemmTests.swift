@@ -36,13 +36,14 @@ struct PackedGemmTests {
         }
     }
 
-    /// Deep products with several panels (the AVX2 kernel copies blocks of B then, in chunks of
-    /// 512 rows of depth): depths around the chunk, row counts past two panels.
+    /// Deep products with several panels (the AVX2 kernel runs the depth in chunks of 128, each
+    /// after the first accumulating): depths across one and several chunk edges, row counts past
+    /// two panels.
     @Test(arguments: kernels)
     func deepProducts(kernel: KernelSet) throws {
         var rng = TestRandom(seed: 4400)
         for rows in [65, 96, 130] {
-            for depth in [129, 512, 513, 1100] {
+            for depth in [127, 128, 129, 257, 513, 1100] {
                 for columns in [1, 6, 7, 13] {
                     check(rows: rows, depth: depth, columns: columns, first: rows > 96 ? 32 : 0, kernel: kernel, rng: &rng)
                 }

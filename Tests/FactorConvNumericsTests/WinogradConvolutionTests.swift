@@ -17,15 +17,9 @@ import Testing
         return list
     }()
 
+    /// Each trial's problem runs on every variant against one reference.
     @Test(arguments: [2, 3, 4], [1, 2])
     func matchesReference(order: Int, threads: Int) throws {
-        for (gemm, kernels) in Self.variants {
-            try matchesReference(order: order, threads: threads, gemm: gemm, transformKernels: kernels)
-        }
-    }
-
-    private func matchesReference(order: Int, threads: Int, gemm: KernelSet?, transformKernels: KernelSet?) throws {
-        let packed = gemm != nil
         var rng = TestRandom(seed: UInt64(900 + order * 10 + threads))
         for trial in 0..<6 {
             // Output channels past one 32-row panel and not a multiple of 16 in half the trials.
@@ -40,17 +34,21 @@ import Testing
             let bias = rng.tensor([cout]).scalars
             let g = try ConvGeometry(order: order, padding: padding, dilation: dilation)
             let problem = try ConvProblem(inputShape: x.shape, weightShape: w.shape, geometry: g)
-            // Alternate between one block per image and tiny blocks (one tile row, one outer row).
-            let blockBytes = trial % 2 == 0 ? 1 << 20 : 64
-            let plan = try #require(WinogradConvolution(problem, blockBytes: blockBytes, minChannels: 1, packed: packed,
-                                                        transformKernels: transformKernels, gemmKernel: gemm))
-            #expect(plan.kernel.packed == packed)
-            let y = try runOnBuffers(x, weight: w, bias: bias, outputShape: problem.outputShape) {
-                plan.run(input: $0, weight: $1, bias: $2, output: $3, workers: threads)
-            }
             let ref = referenceConv(x, weight: w, bias: bias, stride: Array(repeating: 1, count: order),
                                     padding: padding, dilation: dilation)
-            #expect(relativeMaxError(y, ref) <= 1e-5, "\(problem), packed \(String(describing: gemm)), transform kernels \(String(describing: transformKernels))")
+            // Alternate between one block per image and tiny blocks (one tile row, one outer row).
+            let blockBytes = trial % 2 == 0 ? 1 << 20 : 64
+            for (gemm, transformKernels) in Self.variants {
+                let plan = try #require(WinogradConvolution(problem, blockBytes: blockBytes, minChannels: 1,
+                                                            packed: gemm != nil, transformKernels: transformKernels,
+                                                            gemmKernel: gemm))
+                #expect(plan.kernel.packed == (gemm != nil))
+                let y = try runOnBuffers(x, weight: w, bias: bias, outputShape: problem.outputShape) {
+                    plan.run(input: $0, weight: $1, bias: $2, output: $3, workers: threads)
+                }
+                #expect(relativeMaxError(y, ref) <= 1e-5,
+                        "\(problem), packed \(String(describing: gemm)), transform kernels \(String(describing: transformKernels))")
+            }
         }
     }
 
