@@ -22,11 +22,21 @@ enum PackedGemm {
     /// 16 when at most 16 rows remain).
     static func paddedRows(_ rows: Int) -> Int { Int(fck_packed_rows(Int32(rows))) }
 
-    /// Whether a matrix of `rows` rows should be packed: on CPUs that run a kernel, when the
-    /// padding wastes at most a tenth of the work (with more, e.g. 24 output channels padded to
-    /// 32, OpenBLAS on the unpadded matrix is faster). Both kernels compute whole 16-row halves
-    /// of a panel, so the padding costs them alike.
-    static func suits(rows: Int) -> Bool { isAvailable && 10 * paddedRows(rows) <= 11 * rows }
+    /// The deepest product the AVX2 kernel takes over from OpenBLAS: up to it a 32-row panel
+    /// stays in L1 over a whole product; deeper ones run in chunks and reload C per chunk, and
+    /// OpenBLAS (which copies B into its own layout) was faster on them (e.g. 256 × 256 × 49,
+    /// depth 256).
+    static let avx2MaxDepth = 128
+
+    /// Whether a matrix of `rows` rows multiplying `depth` rows of B should be packed: on CPUs
+    /// that run a kernel, when the padding wastes at most a tenth of the work (with more, e.g.
+    /// 24 output channels padded to 32, OpenBLAS on the unpadded matrix is faster; both kernels
+    /// compute whole 16-row halves of a panel, so the padding costs them alike), and for the
+    /// AVX2 kernel when `depth` ≤ `avx2MaxDepth`.
+    static func suits(rows: Int, depth: Int) -> Bool {
+        guard let kernel, 10 * paddedRows(rows) <= 11 * rows else { return false }
+        return kernel == .avx512 || depth <= avx2MaxDepth
+    }
 
     /// Packs the `rows` × `depth` row-major matrix `a` (row stride `lda`) into `packed`
     /// (`paddedRows(rows) · depth` floats, 64-byte aligned for full speed).
