@@ -1,13 +1,20 @@
 import FactorConvKernels
 
 /// GEMMs whose left matrix is packed once into 32-row panels and then reused on every call (the
-/// transformed kernel of a Winograd convolution, fixed per weight), run by the AVX-512 kernels
-/// of `FactorConvKernels`. OpenBLAS has no such interface: it re-packs A on every call, and its
-/// small-N kernels are slower than these on the Winograd GEMMs' shapes (e.g. 256 × 256 × 49).
-/// Only available on CPUs with AVX-512 F/VL; callers use BLAS otherwise.
+/// transformed kernel of a Winograd convolution, fixed per weight), run by the hand-written
+/// kernels of `FactorConvKernels`: AVX-512 where the CPU has it (`AVX512`), else AVX2 + FMA
+/// (`AVX2`). OpenBLAS has no such interface: it re-packs A on every call, and its small-N
+/// kernels are slower than these on the Winograd GEMMs' shapes (e.g. 256 × 256 × 49).
+/// Unavailable on CPUs with neither; callers use BLAS then.
 enum PackedGemm {
-    /// Whether this CPU runs the kernels.
-    static var isAvailable: Bool { AVX512.isAvailable }
+    /// The kernels: `fck_gemm_packed` (AVX-512, 32 rows × 12 columns per micro-tile) and
+    /// `fck_gemm_packed_avx2` (16 rows × 6 columns per micro-tile, twice per panel).
+    typealias Kernel = KernelSet
+
+    /// The kernel this CPU runs, or nil.
+    static let kernel: Kernel? = KernelSet.best
+    /// Whether this CPU runs one of the kernels.
+    static var isAvailable: Bool { kernel != nil }
     /// Rows per full panel (a last panel may have 16); calls start at a panel.
     static let panelRows = Int(FCK_PANEL_ROWS)
 
@@ -15,10 +22,21 @@ enum PackedGemm {
     /// 16 when at most 16 rows remain).
     static func paddedRows(_ rows: Int) -> Int { Int(fck_packed_rows(Int32(rows))) }
 
-    /// Whether a matrix of `rows` rows should be packed: on CPUs that run the kernels, when the
-    /// padding wastes at most a tenth of the work (with more, e.g. 24 output channels padded to
-    /// 32, OpenBLAS on the unpadded matrix is faster).
-    static func suits(rows: Int) -> Bool { isAvailable && 10 * paddedRows(rows) <= 11 * rows }
+    /// The deepest product the AVX2 kernel takes over from OpenBLAS: up to it a 32-row panel
+    /// stays in L1 over a whole product; deeper ones run in chunks and reload C per chunk, and
+    /// OpenBLAS (which copies B into its own layout) was faster on them (e.g. 256 × 256 × 49,
+    /// depth 256).
+    static let avx2MaxDepth = 128
+
+    /// Whether a matrix of `rows` rows multiplying `depth` rows of B should be packed: on CPUs
+    /// that run a kernel, when the padding wastes at most a tenth of the work (with more, e.g.
+    /// 24 output channels padded to 32, OpenBLAS on the unpadded matrix is faster; both kernels
+    /// compute whole 16-row halves of a panel, so the padding costs them alike), and for the
+    /// AVX2 kernel when `depth` ≤ `avx2MaxDepth`.
+    static func suits(rows: Int, depth: Int) -> Bool {
+        guard let kernel, 10 * paddedRows(rows) <= 11 * rows else { return false }
+        return kernel == .avx512 || depth <= avx2MaxDepth
+    }
 
     /// Packs the `rows` × `depth` row-major matrix `a` (row stride `lda`) into `packed`
     /// (`paddedRows(rows) · depth` floats, 64-byte aligned for full speed).
@@ -28,9 +46,17 @@ enum PackedGemm {
 
     /// C = A · B (or C += A · B when `accumulate`) with A given packed, `rows` rows from a panel
     /// start to a multiple of 32 rows or to the matrix's end; B row-major `depth` × `columns`
-    /// (row stride `ldb`); C stored transposed: element (i, j) at `c[j · ldc + i]`.
+    /// (row stride `ldb`); C stored transposed: element (i, j) at `c[j · ldc + i]`. Runs on
+    /// `kernel` (tests pass each available one), which must be available.
     static func multiply(packed: UnsafePointer<Float>, rows: Int, depth: Int, b: UnsafePointer<Float>, ldb: Int,
-                         columns: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-        fck_gemm_packed(packed, Int32(rows), Int32(depth), b, ldb, Int32(columns), c, ldc, accumulate ? 1 : 0)
+                         columns: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
+                         kernel: Kernel? = PackedGemm.kernel) {
+        guard let kernel else { preconditionFailure("PackedGemm.multiply on a CPU without its kernels") }
+        switch kernel {
+        case .avx512:
+            fck_gemm_packed(packed, Int32(rows), Int32(depth), b, ldb, Int32(columns), c, ldc, accumulate ? 1 : 0)
+        case .avx2:
+            fck_gemm_packed_avx2(packed, Int32(rows), Int32(depth), b, ldb, Int32(columns), c, ldc, accumulate ? 1 : 0)
+        }
     }
 }

@@ -5,19 +5,21 @@ import Testing
 /// The Winograd F(2×2, 3×3) path against the plain-loop reference: orders 2–4, odd and even
 /// output sizes, any padding, outer taps with and without dilation (stacked or accumulated),
 /// blocks small enough that images are cut into several slabs and chunks, both parallel
-/// strategies, with the BLAS GEMMs and (where the CPU has AVX-512) the packed-panel GEMMs.
+/// strategies, with the BLAS GEMMs and the packed-panel GEMMs of every instruction set the CPU
+/// runs (AVX-512, AVX2).
 @Suite struct WinogradConvolutionTests {
-    /// The (packed GEMM, AVX-512 transforms) combinations this machine can run.
-    static let variants = [(false, false)] + (AVX512.isAvailable ? [(false, true), (true, true)] : [])
+    /// The (packed GEMM kernel or nil for BLAS, transform kernels or nil for portable)
+    /// combinations this machine can run: each instruction set on its own, and mixed with the
+    /// portable path.
+    static let variants: [(KernelSet?, KernelSet?)] = {
+        var list: [(KernelSet?, KernelSet?)] = [(nil, nil)]
+        for set in KernelSet.available { list += [(set, nil), (nil, set), (set, set)] }
+        return list
+    }()
 
+    /// Each trial's problem runs on every variant against one reference.
     @Test(arguments: [2, 3, 4], [1, 2])
     func matchesReference(order: Int, threads: Int) throws {
-        for (packed, kernels) in Self.variants {
-            try matchesReference(order: order, threads: threads, packed: packed, transformKernels: kernels)
-        }
-    }
-
-    private func matchesReference(order: Int, threads: Int, packed: Bool, transformKernels: Bool) throws {
         var rng = TestRandom(seed: UInt64(900 + order * 10 + threads))
         for trial in 0..<6 {
             // Output channels past one 32-row panel and not a multiple of 16 in half the trials.
@@ -32,17 +34,21 @@ import Testing
             let bias = rng.tensor([cout]).scalars
             let g = try ConvGeometry(order: order, padding: padding, dilation: dilation)
             let problem = try ConvProblem(inputShape: x.shape, weightShape: w.shape, geometry: g)
-            // Alternate between one block per image and tiny blocks (one tile row, one outer row).
-            let blockBytes = trial % 2 == 0 ? 1 << 20 : 64
-            let plan = try #require(WinogradConvolution(problem, blockBytes: blockBytes, minChannels: 1, packed: packed,
-                                                        transformKernels: transformKernels))
-            #expect(plan.kernel.packed == packed)
-            let y = try runOnBuffers(x, weight: w, bias: bias, outputShape: problem.outputShape) {
-                plan.run(input: $0, weight: $1, bias: $2, output: $3, workers: threads)
-            }
             let ref = referenceConv(x, weight: w, bias: bias, stride: Array(repeating: 1, count: order),
                                     padding: padding, dilation: dilation)
-            #expect(relativeMaxError(y, ref) <= 1e-5, "\(problem), packed \(packed), transform kernels \(transformKernels)")
+            // Alternate between one block per image and tiny blocks (one tile row, one outer row).
+            let blockBytes = trial % 2 == 0 ? 1 << 20 : 64
+            for (gemm, transformKernels) in Self.variants {
+                let plan = try #require(WinogradConvolution(problem, blockBytes: blockBytes, minChannels: 1,
+                                                            packed: gemm != nil, transformKernels: transformKernels,
+                                                            gemmKernel: gemm))
+                #expect(plan.kernel.packed == (gemm != nil))
+                let y = try runOnBuffers(x, weight: w, bias: bias, outputShape: problem.outputShape) {
+                    plan.run(input: $0, weight: $1, bias: $2, output: $3, workers: threads)
+                }
+                #expect(relativeMaxError(y, ref) <= 1e-5,
+                        "\(problem), packed \(String(describing: gemm)), transform kernels \(String(describing: transformKernels))")
+            }
         }
     }
 

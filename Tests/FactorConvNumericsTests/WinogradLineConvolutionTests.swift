@@ -23,16 +23,10 @@ import Testing
         }
     }
 
-    /// Every (GEMM, transform) variant the CPU runs (BLAS and packed panels; portable and AVX-512
-    /// transforms), output channels within one panel and across panels.
+    /// Every (GEMM, transform) variant the CPU runs (BLAS and packed panels on each instruction
+    /// set; portable and AVX-512 transforms), output channels within one panel and across panels.
     @Test(arguments: [3, 5], [1, 2])
     func matchesReference(taps: Int, threads: Int) throws {
-        for (packed, kernels) in WinogradConvolutionTests.variants {
-            try matchesReference(taps: taps, threads: threads, packed: packed, transformKernels: kernels)
-        }
-    }
-
-    private func matchesReference(taps: Int, threads: Int, packed: Bool, transformKernels: Bool) throws {
         var rng = TestRandom(seed: UInt64(700 + taps * 10 + threads))
         for trial in 0..<6 {
             let batch = rng.int(1...3), cin = rng.int(1...6), cout = trial < 3 ? rng.int(1...6) : rng.int(33...70)
@@ -42,15 +36,19 @@ import Testing
             let bias = rng.tensor([cout]).scalars
             let g = try ConvGeometry(order: 1, padding: [padding])
             let problem = try ConvProblem(inputShape: x.shape, weightShape: w.shape, geometry: g)
-            // Alternate between whole-image chunks and chunks of a few tiles.
-            let plan = try #require(WinogradLineConvolution(problem, blockBytes: trial % 2 == 0 ? 1 << 20 : 16, minChannels: 1,
-                                                            packed: packed, transformKernels: transformKernels))
-            #expect(plan.kernel.packed == packed)
-            let y = try runOnBuffers(x, weight: w, bias: bias, outputShape: problem.outputShape) {
-                plan.run(input: $0, weight: $1, bias: $2, output: $3, workers: threads)
-            }
             let ref = referenceConv(x, weight: w, bias: bias, stride: [1], padding: [padding], dilation: [1])
-            #expect(relativeMaxError(y, ref) <= 1e-5, "\(problem), packed \(packed), transform kernels \(transformKernels)")
+            for (gemm, transformKernels) in WinogradConvolutionTests.variants {
+                // Alternate between whole-image chunks and chunks of a few tiles.
+                let plan = try #require(WinogradLineConvolution(problem, blockBytes: trial % 2 == 0 ? 1 << 20 : 16,
+                                                                minChannels: 1, packed: gemm != nil,
+                                                                transformKernels: transformKernels, gemmKernel: gemm))
+                #expect(plan.kernel.packed == (gemm != nil))
+                let y = try runOnBuffers(x, weight: w, bias: bias, outputShape: problem.outputShape) {
+                    plan.run(input: $0, weight: $1, bias: $2, output: $3, workers: threads)
+                }
+                #expect(relativeMaxError(y, ref) <= 1e-5,
+                        "\(problem), packed \(String(describing: gemm)), transform kernels \(String(describing: transformKernels))")
+            }
         }
     }
 

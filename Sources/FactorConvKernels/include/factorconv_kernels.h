@@ -6,8 +6,9 @@
 // and TT paths.
 //
 // Internal to libfactorconv (hidden by the release .so's version script). Every function here
-// except fck_avx512_available, fck_prefetch and fck_all_finite requires fck_avx512_available() == 1;
-// callers fall back to BLAS otherwise. No function allocates or fails: callers pass valid
+// except fck_avx512_available, fck_avx2_available, fck_pack_panels, fck_packed_rows, fck_prefetch
+// and fck_all_finite requires fck_avx512_available() == 1, but those named *_avx2, which require
+// fck_avx2_available() == 1; callers fall back to BLAS otherwise. No function allocates or fails: callers pass valid
 // pointers and sizes.
 //
 // The module also holds the interrupt state behind fconv_interrupt (factorconv_interrupt.h,
@@ -43,10 +44,19 @@ void fck_pack_panels(const float *a, ptrdiff_t lda, int rows, int depth, float *
 void fck_gemm_packed(const float *packed, int rows, int depth, const float *b, ptrdiff_t ldb, int columns,
                      float *c, ptrdiff_t ldc, int accumulate);
 
+/// fck_gemm_packed with AVX2 and FMA only (fck_avx2_available), for CPUs without AVX-512: the
+/// same arguments, panels and result.
+void fck_gemm_packed_avx2(const float *packed, int rows, int depth, const float *b, ptrdiff_t ldb, int columns,
+                          float *c, ptrdiff_t ldc, int accumulate);
+
 /// The input transform of Winograd F(2, r), r = 3 or 5 (`taps`), vectorized over tiles: Bᵀ d of
 /// `tiles` tiles whose inputs d_{2i} = even[k + i], d_{2i+1} = odd[k + i] (fck_deinterleave);
 /// position ξ of tile k goes to v[ξ · xi_stride + k].
 void fck_winograd_input_line(int taps, const float *even, const float *odd, int tiles, float *v, ptrdiff_t xi_stride);
+
+/// fck_winograd_input_line with AVX2 and FMA only (fck_avx2_available): the same arguments and result.
+void fck_winograd_input_line_avx2(int taps, const float *even, const float *odd, int tiles, float *v,
+                                  ptrdiff_t xi_stride);
 
 /// Channel mixing (a 1×1 convolution) Y = W · X + bias: W is `rows` × `depth` (row stride `ldw`),
 /// X is `depth` × `columns` (row stride `ldx`), Y is `rows` × `columns` (row stride `ldy`),
@@ -139,12 +149,19 @@ void fck_prefetch(const void *start, size_t bytes);
 /// and everywhere when `x` is NULL (a padding row).
 void fck_deinterleave(const float *x, int width, int pad, int count, float *even, float *odd);
 
+/// fck_deinterleave with AVX2 only (fck_avx2_available): the same arguments and result.
+void fck_deinterleave_avx2(const float *x, int width, int pad, int count, float *even, float *odd);
+
 /// The input transform of Winograd F(2×2, 3×3), vectorized over tiles: Bᵀ d B of `tiles`
 /// consecutive 4×4 tiles whose 4 rows r are given split (fck_deinterleave) at
 /// even + r · row_stride and odd + r · row_stride, each `tiles` + 1 long (tile k covers columns
 /// e_k, o_k, e_{k+1}, o_{k+1}). Writes position ξ = 4i + j of tile k to v[ξ · xi_stride + k].
 void fck_winograd_input_2x2(const float *even, const float *odd, ptrdiff_t row_stride, int tiles, float *v,
                             ptrdiff_t xi_stride);
+
+/// fck_winograd_input_2x2 with AVX2 and FMA only (fck_avx2_available): the same arguments and result.
+void fck_winograd_input_2x2_avx2(const float *even, const float *odd, ptrdiff_t row_stride, int tiles, float *v,
+                                 ptrdiff_t xi_stride);
 
 /// Most taps fck_mode_conv handles.
 #define FCK_MODE_CONV_MAX_TAPS 64
@@ -168,6 +185,11 @@ int fck_mode_conv(const float *in, int cin, ptrdiff_t in_cs, float *out, int cou
 void fck_winograd_output_2x2(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles, int tile_rows,
                              int channels, const float *bias, float *out, ptrdiff_t plane_stride, int width, int rows);
 
+/// fck_winograd_output_2x2 with AVX2 and FMA only (fck_avx2_available): the same arguments and result.
+void fck_winograd_output_2x2_avx2(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles,
+                                  int tile_rows, int channels, const float *bias, float *out, ptrdiff_t plane_stride,
+                                  int width, int rows);
+
 /// The output transform of Winograd F(2×2, 3×3) for products stored channel-major (by BLAS),
 /// vectorized over tiles: Aᵀ m A + bias of `tiles` consecutive tiles of one channel and tile row
 /// (position ξ of tile k at m[ξ · xi_stride + k]), written as output rows `row0` and `row1`
@@ -175,11 +197,19 @@ void fck_winograd_output_2x2(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile
 void fck_winograd_output_2x2_tiles(const float *m, ptrdiff_t xi_stride, int tiles, float bias, int width,
                                    float *row0, float *row1);
 
+/// fck_winograd_output_2x2_tiles with AVX2 and FMA only (fck_avx2_available): the same arguments and result.
+void fck_winograd_output_2x2_tiles_avx2(const float *m, ptrdiff_t xi_stride, int tiles, float bias, int width,
+                                        float *row0, float *row1);
+
 /// The output transform of Winograd F(2, r), r = 3 or 5 (`taps`), vectorized over channels: for
 /// `tiles` consecutive tiles and `channels` channels, Aᵀ m + bias with m laid out as for
 /// fck_winograd_output_2x2 (ξ < r + 1), written to out[c · plane_stride + 2t + j], stopping at
 /// `width` outputs. `bias` may be NULL.
 void fck_winograd_output_line(int taps, const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles,
                               int channels, const float *bias, float *out, ptrdiff_t plane_stride, int width);
+
+/// fck_winograd_output_line with AVX2 and FMA only (fck_avx2_available): the same arguments and result.
+void fck_winograd_output_line_avx2(int taps, const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles,
+                                   int channels, const float *bias, float *out, ptrdiff_t plane_stride, int width);
 
 #endif

@@ -27,8 +27,11 @@ struct WinogradConvolution: WinogradPlan {
     let padded: [Int]
     /// The transformed kernel's layout.
     let kernel: WinogradKernel
-    /// Whether the transforms run on the AVX-512 kernels (else the portable `WinogradTiles`).
-    let transformKernels: Bool
+    /// The instruction set the transforms run on (nil: the portable `WinogradTiles`).
+    let transformKernels: KernelSet?
+    /// The instruction set of the packed GEMMs and of the output transform of their tile-major
+    /// products, when U is packed.
+    let gemmKernel: PackedGemm.Kernel?
     /// Outer-dimension-0 output rows per slab (1 for 2-D), and tile rows per chunk.
     let slabRows: Int, chunkRows: Int
     /// Halo of a slab in outer dimension 0 (its kernel span), outer-dimension-0 output rows,
@@ -47,18 +50,20 @@ struct WinogradConvolution: WinogradPlan {
 
     /// The plan, or nil when the problem is not a 3×3, stride-1, dilation-1 convolution in its
     /// last two dimensions with stride 1 in the others, or has too few channels.
-    /// `blockBytes`, `minChannels`, `packed` (`WinogradKernel.packed`) and `transformKernels` are
-    /// parameters so that tests can force several blocks, exercise the path on small problems,
-    /// and run every variant.
+    /// `blockBytes`, `minChannels`, `packed` (`WinogradKernel.packed`), `transformKernels` and
+    /// `gemmKernel` are parameters so that tests can force several blocks, exercise the path on
+    /// small problems, and run every variant. Nil also when U is packed without a `gemmKernel`.
     init?(_ problem: ConvProblem, blockBytes: Int = WinogradConvolution.blockBytes,
           minChannels: Int = WinogradConvolution.minChannels, packed: Bool? = nil,
-          transformKernels: Bool = AVX512.isAvailable) {
+          transformKernels: KernelSet? = KernelSet.best, gemmKernel: PackedGemm.Kernel? = PackedGemm.kernel) {
         guard let kernel = WinogradKernel(weightShape: problem.weightShape, geometry: problem.geometry,
-                                          minChannels: minChannels, packed: packed), kernel.lineTaps == nil else { return nil }
+                                          minChannels: minChannels, packed: packed), kernel.lineTaps == nil,
+              !kernel.packed || gemmKernel != nil else { return nil }
         let n = problem.order, g = problem.geometry
         self.problem = problem
         self.kernel = kernel
         self.transformKernels = transformKernels
+        self.gemmKernel = gemmKernel
         outer = n - 2
         tilesH = (problem.outputSpatial[n - 2] + 1) / 2
         tilesW = (problem.outputSpatial[n - 1] + 1) / 2
@@ -187,7 +192,7 @@ extension WinogradConvolution {
                     continue
                 }
                 let src = image + c * spatialCount + planeOffset
-                if transformKernels && c + 1 < channels.upperBound {
+                if transformKernels != nil && c + 1 < channels.upperBound {
                     // The next channel's rows are another stretch of memory: start loading them
                     // now (without this the input's first touch stalls the transform).
                     let first = max(0, 2 * block.tileRow0 - padH), last = min(height, 2 * block.tileRow0 - padH + rowCount)
@@ -240,7 +245,8 @@ extension WinogradConvolution {
                     let a = u + xi * uXi + (group * rowsStored + c0) * depth, b = v + xi * vXi + slice * cin * ct
                     if kernel.packed {
                         PackedGemm.multiply(packed: a, rows: channels.count, depth: depth, b: b, ldb: ct, columns: n,
-                                            c: m + xi * mXi + outSlice * ct * cout + c0, ldc: cout, accumulate: group > 0)
+                                            c: m + xi * mXi + outSlice * ct * cout + c0, ldc: cout, accumulate: group > 0,
+                                            kernel: gemmKernel)
                     } else {
                         Float.gemm(transA: false, transB: false, m: channels.count, n: n, k: depth, alpha: 1,
                                    a: a, lda: depth, b: b, ldb: ct,
@@ -268,9 +274,10 @@ extension WinogradConvolution {
                 // M is tile-major: one call covers the block's tile rows and channels.
                 let c0 = channels.lowerBound, oh = 2 * block.tileRow0
                 let dst = image + c0 * problem.outputPositions + planeIndex * outH * outW + oh * outW
-                fck_winograd_output_2x2(m + outSlice * ct * cout + c0, xiStride, cout, Int32(tw), Int32(block.tileRows),
-                                        Int32(channels.count), bias.map { $0 + c0 }, dst, problem.outputPositions,
-                                        Int32(outW), Int32(outH - oh))
+                WinogradTiles.tileMajorOutput(m + outSlice * ct * cout + c0, xiStride: xiStride, tileStride: cout,
+                                              tiles: tw, tileRows: block.tileRows, channels: channels.count,
+                                              bias: bias.map { $0 + c0 }, output: dst, planeStride: problem.outputPositions,
+                                              width: outW, rows: outH - oh, kernel: gemmKernel!)
                 continue
             }
             for o in channels {

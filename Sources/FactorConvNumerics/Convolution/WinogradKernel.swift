@@ -32,26 +32,26 @@ package struct WinogradKernel: Sendable, Equatable {
     /// with stride 1 and dilation 1, every stride is 1, and both channel counts are at least
     /// `minChannels`.
     /// `packed` asks for `PackedGemm` panels or not; by default they are used when they suit the
-    /// output channel count (`PackedGemm.suits`).
+    /// output channel count and the GEMM depth (`PackedGemm.suits`).
     init?(weightShape: [Int], geometry g: ConvGeometry, minChannels: Int = WinogradKernel.minChannels,
           packed: Bool? = nil) {
         let n = weightShape.count - 2
         guard n >= 1, n == g.order, g.stride.allSatisfy({ $0 == 1 }),
               weightShape[0] >= minChannels, weightShape[1] >= minChannels else { return nil }
         let kernel = Array(weightShape.dropFirst(2))
-        self.packed = packed ?? PackedGemm.suits(rows: weightShape[0])
         if n == 1 {
             guard Self.lineTaps.contains(kernel[0]), g.dilation[0] == 1 else { return nil }
             (outChannels, inChannels, stack, groups, lineTaps) = (weightShape[0], weightShape[1], 1, 1, kernel[0])
-            return
+        } else {
+            lineTaps = nil
+            for d in (n - 2)..<n where kernel[d] != 3 || g.dilation[d] != 1 { return nil }
+            outChannels = weightShape[0]
+            inChannels = weightShape[1]
+            let outer = n - 2
+            stack = outer > 0 && g.dilation[outer - 1] == 1 ? kernel[outer - 1] : 1
+            groups = kernel.prefix(outer).reduce(1, *) / stack
         }
-        lineTaps = nil
-        for d in (n - 2)..<n where kernel[d] != 3 || g.dilation[d] != 1 { return nil }
-        outChannels = weightShape[0]
-        inChannels = weightShape[1]
-        let outer = n - 2
-        stack = outer > 0 && g.dilation[outer - 1] == 1 ? kernel[outer - 1] : 1
-        groups = kernel.prefix(outer).reduce(1, *) / stack
+        self.packed = packed ?? PackedGemm.suits(rows: outChannels, depth: stack * inChannels)
     }
 
     /// GEMM depth: stacked taps × input channels.

@@ -13,8 +13,11 @@ import FactorConvKernels
 struct WinogradLineConvolution: WinogradPlan {
     let problem: ConvProblem
     let kernel: WinogradKernel
-    /// Whether the input transform runs on the AVX-512 kernels (else the portable `WinogradTiles`).
-    let transformKernels: Bool
+    /// The instruction set the input transform runs on (nil: the portable `WinogradTiles`).
+    let transformKernels: KernelSet?
+    /// The instruction set of the packed GEMMs and of the output transform of their tile-major
+    /// products, when U is packed.
+    let gemmKernel: PackedGemm.Kernel?
     /// Outputs per tile m, taps r, inputs per tile α.
     let outputs: Int, taps: Int, alpha: Int
     /// Output tiles per image, and tiles per chunk.
@@ -24,15 +27,17 @@ struct WinogradLineConvolution: WinogradPlan {
     static let blockBytes = 1 << 20
 
     /// The plan, or nil unless the problem is 1-D, stride 1, dilation 1, 3 or 5 taps, with at least
-    /// `minChannels` input and output channels.
+    /// `minChannels` input and output channels (and nil when U is packed without a `gemmKernel`).
     init?(_ problem: ConvProblem, blockBytes: Int = WinogradLineConvolution.blockBytes,
           minChannels: Int = WinogradKernel.minChannels, packed: Bool? = nil,
-          transformKernels: Bool = AVX512.isAvailable) {
+          transformKernels: KernelSet? = KernelSet.best, gemmKernel: PackedGemm.Kernel? = PackedGemm.kernel) {
         guard let kernel = WinogradKernel(weightShape: problem.weightShape, geometry: problem.geometry,
-                                          minChannels: minChannels, packed: packed), let r = kernel.lineTaps else { return nil }
+                                          minChannels: minChannels, packed: packed), let r = kernel.lineTaps,
+              !kernel.packed || gemmKernel != nil else { return nil }
         self.problem = problem
         self.kernel = kernel
         self.transformKernels = transformKernels
+        self.gemmKernel = gemmKernel
         taps = r
         outputs = WinogradKernel.lineOutputs(taps: r)
         alpha = outputs + r - 1
@@ -92,7 +97,7 @@ struct WinogradLineConvolution: WinogradPlan {
             let a = u + (xi * kernel.storedRows + c0) * cin, b = v + xi * cin * ct
             if kernel.packed {
                 PackedGemm.multiply(packed: a, rows: channels.count, depth: cin, b: b, ldb: ct, columns: block.count,
-                                    c: m + xi * cout * ct + c0, ldc: cout, accumulate: false)
+                                    c: m + xi * cout * ct + c0, ldc: cout, accumulate: false, kernel: gemmKernel)
             } else {
                 Float.gemm(transA: false, transB: false, m: channels.count, n: block.count, k: cin, alpha: 1,
                            a: a, lda: cin, b: b, ldb: ct, beta: 0, c: m + (xi * cout + c0) * ct, ldc: ct)
@@ -108,9 +113,11 @@ struct WinogradLineConvolution: WinogradPlan {
         if kernel.packed {
             // M is tile-major: one call covers every channel.
             let c0 = channels.lowerBound
-            fck_winograd_output_line(Int32(taps), mBuffer + c0, cout * ct, cout, Int32(block.count), Int32(channels.count),
-                                     bias.map { $0 + c0 }, output + (block.image * cout + c0) * outLength + outputs * block.tile0,
-                                     outLength, Int32(outLength - outputs * block.tile0))
+            WinogradTiles.tileMajorLineOutput(taps: taps, m: mBuffer + c0, xiStride: cout * ct, tileStride: cout,
+                                              tiles: block.count, channels: channels.count, bias: bias.map { $0 + c0 },
+                                              output: output + (block.image * cout + c0) * outLength + outputs * block.tile0,
+                                              planeStride: outLength, width: outLength - outputs * block.tile0,
+                                              kernel: gemmKernel!)
             return
         }
         for o in channels {

@@ -2,15 +2,20 @@ import FactorConvKernels
 
 /// The per-row kernels of the Winograd plans' input and output transforms, written on
 /// `SIMD4<Float>` over 4 consecutive tiles (SSE at the baseline target) with scalar tails: the
-/// portable path. With `kernels` (the plans pass `AVX512.isAvailable` by default), each runs
-/// `FactorConvKernels`' AVX-512 version instead, over 16 tiles per vector.
+/// portable path. With `kernels` (the plans pass `KernelSet.best` by default), each runs
+/// `FactorConvKernels`' version for that instruction set instead: AVX-512 over 16 tiles per
+/// vector, AVX2 over 8.
 enum WinogradTiles {
     /// Splits input row `x` (`width` floats, or nil for a padding row) into its even and odd
     /// columns after `pad` zeros of left padding: `even[k] = x[2k − pad]`,
     /// `odd[k] = x[2k + 1 − pad]` for k in 0..<count, zero outside the row.
     static func deinterleave(_ x: UnsafePointer<Float>?, width: Int, pad: Int, count: Int,
-                             even: UnsafeMutablePointer<Float>, odd: UnsafeMutablePointer<Float>, kernels: Bool) {
-        if kernels { return fck_deinterleave(x, Int32(width), Int32(pad), Int32(count), even, odd) }
+                             even: UnsafeMutablePointer<Float>, odd: UnsafeMutablePointer<Float>, kernels: KernelSet?) {
+        switch kernels {
+        case .avx512: return fck_deinterleave(x, Int32(width), Int32(pad), Int32(count), even, odd)
+        case .avx2: return fck_deinterleave_avx2(x, Int32(width), Int32(pad), Int32(count), even, odd)
+        case nil: break
+        }
         guard let x else {
             even.update(repeating: 0, count: count)
             odd.update(repeating: 0, count: count)
@@ -35,8 +40,12 @@ enum WinogradTiles {
     /// e_{k+1}, o_{k+1}). Writes ξ = 4i + j at `v + ξ · xiStride`, tiles contiguous.
     /// Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]].
     static func inputTiles(even: UnsafePointer<Float>, odd: UnsafePointer<Float>, rowStride: Int, tiles: Int,
-                           v: UnsafeMutablePointer<Float>, xiStride: Int, kernels: Bool) {
-        if kernels { return fck_winograd_input_2x2(even, odd, rowStride, Int32(tiles), v, xiStride) }
+                           v: UnsafeMutablePointer<Float>, xiStride: Int, kernels: KernelSet?) {
+        switch kernels {
+        case .avx512: return fck_winograd_input_2x2(even, odd, rowStride, Int32(tiles), v, xiStride)
+        case .avx2: return fck_winograd_input_2x2_avx2(even, odd, rowStride, Int32(tiles), v, xiStride)
+        case nil: break
+        }
         // Along the first axis: r_i = d_a + sign · d_b.
         let combos: [(a: Int, b: Int, sign: Float)] = [(0, 2, -1), (1, 2, 1), (2, 1, -1), (1, 3, -1)]
         for (i, combo) in combos.enumerated() {
@@ -64,8 +73,12 @@ enum WinogradTiles {
     /// two output rows (`row1` nil past the output's end) of `width` columns, tile k at 2k.
     /// Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]].
     static func outputTiles(m: UnsafePointer<Float>, xiStride: Int, tiles: Int, bias: Float, width: Int,
-                            row0: UnsafeMutablePointer<Float>, row1: UnsafeMutablePointer<Float>?, kernels: Bool) {
-        if kernels { return fck_winograd_output_2x2_tiles(m, xiStride, Int32(tiles), bias, Int32(width), row0, row1) }
+                            row0: UnsafeMutablePointer<Float>, row1: UnsafeMutablePointer<Float>?, kernels: KernelSet?) {
+        switch kernels {
+        case .avx512: return fck_winograd_output_2x2_tiles(m, xiStride, Int32(tiles), bias, Int32(width), row0, row1)
+        case .avx2: return fck_winograd_output_2x2_tiles_avx2(m, xiStride, Int32(tiles), bias, Int32(width), row0, row1)
+        case nil: break
+        }
         @inline(__always) func mm(_ xi: Int, _ k: Int) -> SIMD4<Float> { load4(m + xi * xiStride + k) }
         let b4 = SIMD4<Float>(repeating: bias)
         var k = 0
@@ -97,6 +110,42 @@ enum WinogradTiles {
         }
     }
 
+    // MARK: Output transforms of tile-major products (the packed GEMMs'), vectorized over channels
+
+    /// Aᵀ m A + bias of F(2×2, 3×3) for `tileRows` rows of `tiles` tiles and `channels` channels,
+    /// position ξ of tile t (of tile row tr), channel c at `m[ξ · xiStride + (tr · tiles + t) ·
+    /// tileStride + c]`; channel c's output row 2 tr + i at `output + c · planeStride + (2 tr + i)
+    /// · width`, stopping at `rows` rows and `width` columns. Runs on `kernel`'s instruction set
+    /// (`fck_winograd_output_2x2`, or its AVX2 twin), which must be available.
+    static func tileMajorOutput(_ m: UnsafePointer<Float>, xiStride: Int, tileStride: Int, tiles: Int, tileRows: Int,
+                                channels: Int, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+                                planeStride: Int, width: Int, rows: Int, kernel: PackedGemm.Kernel) {
+        switch kernel {
+        case .avx512:
+            fck_winograd_output_2x2(m, xiStride, tileStride, Int32(tiles), Int32(tileRows), Int32(channels), bias, output,
+                                    planeStride, Int32(width), Int32(rows))
+        case .avx2:
+            fck_winograd_output_2x2_avx2(m, xiStride, tileStride, Int32(tiles), Int32(tileRows), Int32(channels), bias,
+                                         output, planeStride, Int32(width), Int32(rows))
+        }
+    }
+
+    /// Aᵀ m + bias of F(2, r) (`taps` r = 3 or 5) for `tiles` tiles and `channels` channels laid
+    /// out as for `tileMajorOutput`; channel c's outputs at `output + c · planeStride`, stopping at
+    /// `width`. Runs on `kernel`'s instruction set (`fck_winograd_output_line`, or its AVX2 twin).
+    static func tileMajorLineOutput(taps: Int, m: UnsafePointer<Float>, xiStride: Int, tileStride: Int, tiles: Int,
+                                    channels: Int, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+                                    planeStride: Int, width: Int, kernel: PackedGemm.Kernel) {
+        switch kernel {
+        case .avx512:
+            fck_winograd_output_line(Int32(taps), m, xiStride, tileStride, Int32(tiles), Int32(channels), bias, output,
+                                     planeStride, Int32(width))
+        case .avx2:
+            fck_winograd_output_line_avx2(Int32(taps), m, xiStride, tileStride, Int32(tiles), Int32(channels), bias,
+                                          output, planeStride, Int32(width))
+        }
+    }
+
     @inline(__always) static func load4(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
         UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
     }
@@ -119,8 +168,12 @@ enum WinogradTiles {
     /// F(2, 5): (d0 − 5/4 d2 + 1/4 d4, t + s, s − t, w + u, u − w, 4 d1 − 5 d3 + d5) with
     /// s = 2/3 d2 − 1/6 d4, t = 2/3 d1 − 1/6 d3, u = (d4 − d2)/24, w = (d3 − d1)/12.
     static func lineInputTiles(taps: Int, even: UnsafePointer<Float>, odd: UnsafePointer<Float>, tiles: Int,
-                               v: UnsafeMutablePointer<Float>, xiStride: Int, kernels: Bool) {
-        if kernels { return fck_winograd_input_line(Int32(taps), even, odd, Int32(tiles), v, xiStride) }
+                               v: UnsafeMutablePointer<Float>, xiStride: Int, kernels: KernelSet?) {
+        switch kernels {
+        case .avx512: return fck_winograd_input_line(Int32(taps), even, odd, Int32(tiles), v, xiStride)
+        case .avx2: return fck_winograd_input_line_avx2(Int32(taps), even, odd, Int32(tiles), v, xiStride)
+        case nil: break
+        }
         let v0 = v, v1 = v0 + xiStride, v2 = v1 + xiStride, v3 = v2 + xiStride
         if taps == 3 {
             var k = 0
