@@ -3,13 +3,12 @@
 // is one flat line whose taps shift by whole rows, and only the vectors whose taps reach past
 // the line's ends are computed one output at a time.
 #include "factorconv_kernels.h"
+#include "kernels_common.h"
 
 #include <stddef.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-
-#define FCK_AVX2 __attribute__((target("avx2,fma")))
 
 int fck_avx2_available(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");

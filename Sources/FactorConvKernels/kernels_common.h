@@ -1,4 +1,4 @@
-// What the kernel files share: the AVX-512 target attribute, lane masks, and the list macros
+// What the kernel files share: the AVX-512 and AVX2 target attributes, lane masks, and the list macros
 // that write out a micro-tile's named accumulators. Private to this target.
 #ifndef FACTORCONV_KERNELS_COMMON_H
 #define FACTORCONV_KERNELS_COMMON_H
@@ -57,6 +57,26 @@ static inline FCK_AVX512 __m512 fck_line_edge_sum(
         if (inside) acc = _mm512_fmadd_ps(_mm512_set1_ps(w[t]), _mm512_maskz_loadu_ps(inside, src + first), acc);
     }
     return acc;
+}
+
+// ---- FCK_AVX2: the AVX2 + FMA kernels (for CPUs without AVX-512) ----
+
+/// Compiles one function for AVX2 and FMA; callers check fck_avx2_available() first.
+#define FCK_AVX2 __attribute__((target("avx2,fma")))
+
+/// Lanes [lo, hi) ∩ [0, 8) of an 8-float vector, as a _mm256_maskload_ps / _mm256_maskstore_ps
+/// mask (all bits set in the lanes inside, zero elsewhere).
+static inline FCK_AVX2 __m256i fck_avx2_lanes(ptrdiff_t lo, ptrdiff_t hi) {
+    lo = lo < 0 ? 0 : lo > 8 ? 8 : lo;
+    hi = hi < 0 ? 0 : hi > 8 ? 8 : hi;
+    const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)lo), index),
+                               _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), index));
+}
+
+/// The lanes j of an 8-float vector whose index first + j lies in [0, size).
+static inline FCK_AVX2 __m256i fck_avx2_lanes_inside(ptrdiff_t first, ptrdiff_t size) {
+    return fck_avx2_lanes(-first, size - first);
 }
 #endif
 

@@ -67,7 +67,7 @@ void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int depth, const 
 void fck_depthwise_mode(const float *src, float *dst, int outer, int size, int inner, int out_size,
                         const float *w, int taps, int stride, int pad, int dilation);
 
-/// 1 when the CPU has AVX2 and FMA (fck_depthwise_mode_avx2 may run), else 0.
+/// 1 when the CPU has AVX2 and FMA (fck_depthwise_mode_avx2 and fck_mode_conv_avx2 may run), else 0.
 int fck_avx2_available(void);
 
 /// fck_depthwise_mode with AVX2 and FMA only, for CPUs without AVX-512: the same arguments and result.
@@ -135,6 +135,11 @@ void fck_winograd_input_2x2(const float *even, const float *odd, ptrdiff_t row_s
 int fck_mode_conv(const float *in, int cin, ptrdiff_t in_cs, float *out, int cout, ptrdiff_t out_cs, int outer,
                   int size, int inner, int out_size, const float *w, int taps, int stride, int pad, int dilation,
                   const float *bias);
+
+/// fck_mode_conv with AVX2 and FMA only, for CPUs without AVX-512: the same arguments and result.
+int fck_mode_conv_avx2(const float *in, int cin, ptrdiff_t in_cs, float *out, int cout, ptrdiff_t out_cs, int outer,
+                       int size, int inner, int out_size, const float *w, int taps, int stride, int pad, int dilation,
+                       const float *bias);
 
 /// The output transform of Winograd F(2×2, 3×3), vectorized over channels: for `tile_rows`
 /// rows of `tiles` tiles and `channels` channels, Aᵀ m A + bias, where
