@@ -2,15 +2,20 @@
 import FactorConvTestSupport
 import Testing
 
-/// `ModeConvolution` (AVX-512) against the plain-loop reference: orders 1–3, kernels spanning
-/// any one dimension with random taps, stride (not on the innermost), padding and dilation,
-/// output channel counts from 1 to 30 (groups of up to 12 channels over two vectors, split sums
-/// below 4), rows and lines shorter and longer than two vectors, with and without bias, images
-/// over the workers and (batch 1, 2 workers) output channels over the workers.
-@Suite(.enabled(if: AVX512.isAvailable, "needs AVX-512"))
+/// `ModeConvolution` with each kernel this CPU runs (AVX-512, AVX2 + FMA) against the plain-loop
+/// reference: orders 1–3, kernels spanning any one dimension with random taps, stride (not on the
+/// innermost), padding and dilation, output channel counts from 1 to 30 (groups of up to 12
+/// channels over two vectors, split sums below 4), rows and lines shorter and longer than two
+/// vectors, with and without bias, images over the workers and (batch 1, 2 workers) output
+/// channels over the workers.
+@Suite(.enabled(if: ModeConvolution.Kernel.preferred != nil, "needs AVX-512 or AVX2 + FMA"))
 struct ModeConvolutionTests {
-    @Test(arguments: [1, 2])
-    func matchesReference(threads: Int) throws {
+    /// The kernels this CPU runs (an AVX-512 CPU also runs the AVX2 kernel).
+    static let kernels: [ModeConvolution.Kernel] =
+        (AVX512.isAvailable ? [.avx512] : []) + (AVX2.isAvailable ? [.avx2] : [])
+
+    @Test(arguments: kernels, [1, 2])
+    func matchesReference(kernel: ModeConvolution.Kernel, threads: Int) throws {
         var rng = TestRandom(seed: UInt64(7100 + threads))
         for _ in 0..<60 {
             let order = rng.int(1...3), mode = rng.int(0...(order - 1))
@@ -29,7 +34,8 @@ struct ModeConvolutionTests {
             guard k > 1 || p > 0 || s > 1 else { continue }   // pointwise: not this path
             // A strided mode with nothing after it to vectorize over is refused (tested below).
             guard s == 1 || sizes[(mode + 1)...].reduce(1, *) > 1 else { continue }
-            let plan = try #require(ModeConvolution(problem), "\(problem)")
+            let plan = try #require(ModeConvolution(problem, kernel: kernel), "\(problem)")
+            #expect(plan.kernel == kernel)
             let y = try runOnBuffers(x, weight: w, optionalBias: bias, outputShape: problem.outputShape) {
                 plan.run(input: $0, weight: $1, bias: $2, output: $3, workers: threads)
             }
