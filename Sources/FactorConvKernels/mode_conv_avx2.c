@@ -16,7 +16,8 @@
 /// What the pass kernels read for one pair of output vectors. Tap t (t0 ≤ t < t1; the taps
 /// outside read nothing but zeros) of input channel c reads src + c · in_cs + offset[t] (vector 0)
 /// and 8 floats further (vector 1); in the masked kernels under mask0[t] and mask1[t], the
-/// outputs stored under out0 and out1. Weight (o, c, t) is w[(o · cin + c) · taps + t].
+/// outputs stored whole where stored0 (stored1) is FCK_WHOLE, under out0 (out1) where it is
+/// FCK_PART, not at all where it is 0. Weight (o, c, t) is w[(o · cin + c) · taps + t].
 typedef struct {
     const float *src;
     ptrdiff_t in_cs;
@@ -24,9 +25,15 @@ typedef struct {
     const ptrdiff_t *offset;
     const __m256i *mask0, *mask1;
     __m256i out0, out1;
+    int stored0, stored1;
     const float *w, *bias;
     ptrdiff_t out_cs;
 } mode_pass;
+
+/// How much of an output vector a masked pass stores. A masked store only where it must: on
+/// some CPUs (AMD's) it is many times slower than a whole one, and most masked passes (a line's
+/// first, whose inputs start in the padding) store whole vectors.
+enum { FCK_PART = 1, FCK_WHOLE = 2 };
 
 /// The input vectors of tap t at channel pointer p: whole (FULL) or masked.
 #define FCK_LOAD0_FULL(p, t) _mm256_loadu_ps(p)
@@ -35,8 +42,10 @@ typedef struct {
 #define FCK_LOAD1_MASKED(p, t) _mm256_maskload_ps((p) + 8, a->mask1[t])
 #define FCK_STORE0_FULL(p, v) _mm256_storeu_ps(p, v)
 #define FCK_STORE1_FULL(p, v) _mm256_storeu_ps((p) + 8, v)
-#define FCK_STORE0_MASKED(p, v) _mm256_maskstore_ps(p, a->out0, v)
-#define FCK_STORE1_MASKED(p, v) _mm256_maskstore_ps((p) + 8, a->out1, v)
+#define FCK_STORE0_MASKED(p, v) { if (a->stored0 == FCK_WHOLE) _mm256_storeu_ps(p, v); \
+    else if (a->stored0 == FCK_PART) _mm256_maskstore_ps(p, a->out0, v); }
+#define FCK_STORE1_MASKED(p, v) { if (a->stored1 == FCK_WHOLE) _mm256_storeu_ps((p) + 8, v); \
+    else if (a->stored1 == FCK_PART) _mm256_maskstore_ps((p) + 8, a->out1, v); }
 
 /// Output channel o0 + q: sums x##q (vector 0) and y##q (vector 1), started at its bias.
 #define FCK_GROUP_INIT(q) __m256 x##q = _mm256_set1_ps(a->bias ? a->bias[o0 + (q)] : 0.0f), y##q = x##q;
@@ -165,6 +174,9 @@ static FCK_AVX2 void pass(const mode_pass *a, int masked, int cout, float *dst) 
     }
 }
 
+/// How much of the output vector of outputs [o, o + 8) is stored when there are n outputs.
+static inline int stored(ptrdiff_t o, ptrdiff_t n) { return o + 8 <= n ? FCK_WHOLE : o < n ? FCK_PART : 0; }
+
 /// A flat line at stride 1: output o (< out_size) sums tap t's input o − pad + t · dilation over
 /// the inputs inside [0, size). Pairs of vectors whose every tap lies inside, with 16 outputs,
 /// run unmasked; the rest masked, each tap over its lanes inside.
@@ -191,6 +203,8 @@ static FCK_AVX2 void line(mode_pass *a, int cout, float *dst, ptrdiff_t size, pt
         while (t1 > t0 && offset[t1 - 1] >= size) t1--;
         a->out0 = fck_avx2_lanes_inside(o, out_size);
         a->out1 = fck_avx2_lanes_inside(o + 8, out_size);
+        a->stored0 = stored(o, out_size);
+        a->stored1 = stored(o + 8, out_size);
         for (int t = t0; t < t1; t++) {
             mask0[t] = _mm256_and_si256(fck_avx2_lanes_inside(offset[t], size), a->out0);
             mask1[t] = _mm256_and_si256(fck_avx2_lanes_inside(offset[t] + 8, size), a->out1);
@@ -227,6 +241,8 @@ static FCK_AVX2 void rows(mode_pass *a, int cout, float *dst, int size, ptrdiff_
             }
             a->out0 = fck_avx2_lanes(0, inner - j);
             a->out1 = fck_avx2_lanes(0, inner - j - 8);
+            a->stored0 = stored(j, inner);
+            a->stored1 = stored(j + 8, inner);
             for (int t = t0; t < t1; t++) {
                 mask0[t] = a->out0;
                 mask1[t] = a->out1;
