@@ -23,22 +23,47 @@ struct ModeConvolution {
     /// Floats before, and after, the mode in one channel's block layout.
     let outer: Int, inner: Int
 
-    /// Largest C_in · taps and C_out handled: beyond them a GEMM reuses its operands better
-    /// (chosen on the benchmarks' TT layers, whose stages lie well inside them).
+    /// Largest C_in · taps and C_out `fck_mode_conv` handles: beyond them a GEMM reuses its
+    /// operands better (chosen on the benchmarks' TT layers, whose stages lie well inside them).
     static let maxDepth = 256, maxOutChannels = 64
 
+    /// The bounds of `fck_mode_conv_avx2`, measured against the GEMM paths on an AVX2 CPU on the
+    /// TT stages of the benchmarks' layers and their neighbours: C_in · taps up to `avx2MaxDepth`,
+    /// or up to `avx2MaxDepthFewOutputs` with at most `avx2FewOutputs` output channels (where
+    /// a GEMM's few rows reuse nothing); at most `avx2MaxOutChannels`. On an innermost line
+    /// shorter than `avx2MinExpandingLine` a stage with more output channels than C_in · taps
+    /// is left to the GEMM: its passes are mostly the masked ones at the line's ends.
+    static let avx2MaxDepth = 512, avx2MaxDepthFewOutputs = 2048, avx2FewOutputs = 16, avx2MaxOutChannels = 256,
+               avx2MinExpandingLine = 128
+
+    /// Whether `kernel` runs a stage of `depth` = C_in · taps and `outChannels` outputs along a
+    /// mode of `size` positions followed by `inner` floats per position.
+    static func isWithinBounds(_ kernel: Kernel, depth: Int, outChannels: Int, size: Int, inner: Int) -> Bool {
+        switch kernel {
+        case .avx512:
+            return depth <= maxDepth && outChannels <= maxOutChannels
+        case .avx2:
+            let depthBound = outChannels <= avx2FewOutputs ? avx2MaxDepthFewOutputs : avx2MaxDepth
+            let shortExpandingLine = inner == 1 && size < avx2MinExpandingLine && depth < outChannels
+            return depth <= depthBound && outChannels <= avx2MaxOutChannels && !shortExpandingLine
+        }
+    }
+
     /// The plan, or nil unless a kernel is given (default: the CPU's, `Kernel.preferred`), the
-    /// kernel spans one dimension with the others trivial, and the channels are within the bounds.
+    /// kernel spans one dimension with the others trivial, and the stage is within the kernel's
+    /// bounds (`isWithinBounds`).
     init?(_ problem: ConvProblem, kernel: Kernel? = .preferred) {
         let g = problem.geometry, n = problem.order
         let spanning = (0..<n).filter { problem.kernel[$0] != 1 || g.stride[$0] != 1 || g.padding[$0] != 0 }
         guard let kernel, spanning.count == 1, let mode = spanning.first,
-              problem.kernel[mode] <= Int(FCK_MODE_CONV_MAX_TAPS),
-              problem.inChannels * problem.kernel[mode] <= Self.maxDepth, problem.outChannels <= Self.maxOutChannels
+              problem.kernel[mode] <= Int(FCK_MODE_CONV_MAX_TAPS)
         else { return nil }
         let inner = problem.inputSpatial[(mode + 1)...].reduce(1, *)
         // The kernels vectorize a strided mode only across the dimensions after it.
-        guard inner > 1 || g.stride[mode] == 1 else { return nil }
+        guard inner > 1 || g.stride[mode] == 1,
+              Self.isWithinBounds(kernel, depth: problem.inChannels * problem.kernel[mode],
+                                  outChannels: problem.outChannels, size: problem.inputSpatial[mode], inner: inner)
+        else { return nil }
         self.problem = problem
         self.kernel = kernel
         self.mode = mode
