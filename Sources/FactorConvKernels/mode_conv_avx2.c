@@ -252,11 +252,62 @@ static FCK_AVX2 void rows(mode_pass *a, int cout, float *dst, int size, ptrdiff_
     }
 }
 
+/// Lines of the innermost mode shorter than this, whose outputs keep their length, run as one
+/// flat run (short_lines): on a short line the masked passes at both ends, one of them partly
+/// empty, are most of the work.
+#define FCK_SHORT_LINE 128
+
+/// All `outer` lines of `size` inputs of the innermost mode at stride 1 with out_size = size, as
+/// one flat run of outer · size outputs: output p reads tap t's input p − pad + t · dilation,
+/// masked per lane to the inputs of its own line (column p mod size). Every pass is masked and
+/// stores whole vectors, but none straddles a line's end half empty.
+static FCK_AVX2 void short_lines(mode_pass *a, int cout, float *dst, int outer, int size, int pad, int dilation) {
+    ptrdiff_t offset[FCK_MODE_CONV_MAX_TAPS];
+    __m256i mask0[FCK_MODE_CONV_MAX_TAPS], mask1[FCK_MODE_CONV_MAX_TAPS];
+    a->offset = offset;
+    a->mask0 = mask0;
+    a->mask1 = mask1;
+    a->t0 = 0;
+    a->t1 = a->taps;
+    const ptrdiff_t total = (ptrdiff_t)outer * size;
+    int column[16];                                   // the column in its line of each output of a pass
+    for (int j = 0; j < 16; j++) column[j] = j % size;
+    for (ptrdiff_t p = 0; p < total; p += 16) {
+        const __m256i col0 = _mm256_loadu_si256((const __m256i *)column),
+                      col1 = _mm256_loadu_si256((const __m256i *)(column + 8));
+        a->out0 = fck_avx2_lanes_inside(p, total);
+        a->out1 = fck_avx2_lanes_inside(p + 8, total);
+        a->stored0 = stored(p, total);
+        a->stored1 = stored(p + 8, total);
+        for (int t = 0; t < a->taps; t++) {
+            // Tap t of column x reads column x + shift of the same line: inside when
+            // −shift ≤ x < size − shift.
+            const int shift = t * dilation - pad;
+            const __m256i low = _mm256_set1_epi32(-shift - 1), high = _mm256_set1_epi32(size - shift);
+            offset[t] = p + shift;
+            mask0[t] = _mm256_and_si256(_mm256_and_si256(_mm256_cmpgt_epi32(col0, low), _mm256_cmpgt_epi32(high, col0)),
+                                        a->out0);
+            mask1[t] = _mm256_and_si256(_mm256_and_si256(_mm256_cmpgt_epi32(col1, low), _mm256_cmpgt_epi32(high, col1)),
+                                        a->out1);
+        }
+        pass(a, 1, cout, dst + p);
+        for (int j = 0; j < 16; j++) {
+            column[j] += 16;
+            while (column[j] >= size) column[j] -= size;
+        }
+    }
+}
+
 FCK_AVX2 int fck_mode_conv_avx2(const float *in, int cin, ptrdiff_t in_cs, float *out, int cout, ptrdiff_t out_cs,
                                 int outer, int size, int inner, int out_size, const float *w, int taps, int stride,
                                 int pad, int dilation, const float *bias) {
     if (taps > FCK_MODE_CONV_MAX_TAPS || (inner == 1 && stride != 1)) return -1;
     mode_pass a = {.in_cs = in_cs, .cin = cin, .taps = taps, .w = w, .bias = bias, .out_cs = out_cs};
+    if (inner == 1 && out_size == size && size < FCK_SHORT_LINE && outer > 1) {
+        a.src = in;
+        short_lines(&a, cout, out, outer, size, pad, dilation);
+        return 0;
+    }
     const ptrdiff_t in_block = (ptrdiff_t)size * inner, out_block = (ptrdiff_t)out_size * inner;
     for (int b = 0; b < outer; b++) {
         a.src = in + b * in_block;

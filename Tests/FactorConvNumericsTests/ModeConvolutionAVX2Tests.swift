@@ -6,7 +6,8 @@ import Testing
 /// `fck_mode_conv_avx2` called directly against a float64 plain loop of its contract: every tap
 /// count up to FCK_MODE_CONV_MAX_TAPS, output channel counts 1–70 (groups of 1–6 channels, split
 /// sums below 4), every tail length of its 16-output passes, strides 1–3 (not on the innermost
-/// mode), padding and dilation, the mode first, in the middle and last of 1-, 2- and 3-D blocks.
+/// mode), padding and dilation, the mode first, in the middle and last of 1-, 2- and 3-D blocks,
+/// short innermost lines run as one flat run.
 /// Channel strides leave gaps between the channels, and the input is surrounded by NaN (before,
 /// between and after the channels): a read outside the contract's rows shows as a NaN or a wrong
 /// value, a write outside them as a changed gap of the output.
@@ -161,6 +162,19 @@ struct ModeConvolutionAVX2Tests {
                     check(c, &rng)
                 }
             }
+        }
+    }
+
+    @Test func shortLinesKeepingTheirLength() {
+        // The innermost mode, 'same' padding, several lines shorter than FCK_SHORT_LINE: one
+        // flat run masked per lane to each output's own line (lines of 1 to 40, and 127, 128).
+        var rng = TestRandom(seed: 7700)
+        for size in Array(1...40) + [127, 128] {
+            let taps = 2 * rng.int(0...4) + 1
+            var c = randomCase(&rng, taps: taps, cout: rng.int(1...13), outer: rng.int(2...5), inner: 1, stride: 1)
+            c.size = size
+            c.pad = (taps - 1) * c.dilation / 2
+            check(c, &rng)
         }
     }
 

@@ -30,22 +30,17 @@ struct ModeConvolution {
     /// The bounds of `fck_mode_conv_avx2`, measured against the GEMM paths on an AVX2 CPU on the
     /// TT stages of the benchmarks' layers and their neighbours: C_in · taps up to `avx2MaxDepth`,
     /// or up to `avx2MaxDepthFewOutputs` with at most `avx2FewOutputs` output channels (where
-    /// a GEMM's few rows reuse nothing); at most `avx2MaxOutChannels`. On an innermost line
-    /// shorter than `avx2MinExpandingLine` a stage with more output channels than C_in · taps
-    /// is left to the GEMM: its passes are mostly the masked ones at the line's ends.
-    static let avx2MaxDepth = 512, avx2MaxDepthFewOutputs = 2048, avx2FewOutputs = 16, avx2MaxOutChannels = 256,
-               avx2MinExpandingLine = 128
+    /// a GEMM's few rows reuse nothing); at most `avx2MaxOutChannels`.
+    static let avx2MaxDepth = 512, avx2MaxDepthFewOutputs = 2048, avx2FewOutputs = 16, avx2MaxOutChannels = 256
 
-    /// Whether `kernel` runs a stage of `depth` = C_in · taps and `outChannels` outputs along a
-    /// mode of `size` positions followed by `inner` floats per position.
-    static func isWithinBounds(_ kernel: Kernel, depth: Int, outChannels: Int, size: Int, inner: Int) -> Bool {
+    /// Whether `kernel` runs a stage of `depth` = C_in · taps and `outChannels` outputs.
+    static func isWithinBounds(_ kernel: Kernel, depth: Int, outChannels: Int) -> Bool {
         switch kernel {
         case .avx512:
             return depth <= maxDepth && outChannels <= maxOutChannels
         case .avx2:
-            let depthBound = outChannels <= avx2FewOutputs ? avx2MaxDepthFewOutputs : avx2MaxDepth
-            let shortExpandingLine = inner == 1 && size < avx2MinExpandingLine && depth < outChannels
-            return depth <= depthBound && outChannels <= avx2MaxOutChannels && !shortExpandingLine
+            return depth <= (outChannels <= avx2FewOutputs ? avx2MaxDepthFewOutputs : avx2MaxDepth)
+                && outChannels <= avx2MaxOutChannels
         }
     }
 
@@ -61,8 +56,7 @@ struct ModeConvolution {
         let inner = problem.inputSpatial[(mode + 1)...].reduce(1, *)
         // The kernels vectorize a strided mode only across the dimensions after it.
         guard inner > 1 || g.stride[mode] == 1,
-              Self.isWithinBounds(kernel, depth: problem.inChannels * problem.kernel[mode],
-                                  outChannels: problem.outChannels, size: problem.inputSpatial[mode], inner: inner)
+              Self.isWithinBounds(kernel, depth: problem.inChannels * problem.kernel[mode], outChannels: problem.outChannels)
         else { return nil }
         self.problem = problem
         self.kernel = kernel
