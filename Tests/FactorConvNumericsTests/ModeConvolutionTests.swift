@@ -34,6 +34,11 @@ struct ModeConvolutionTests {
             guard k > 1 || p > 0 || s > 1 else { continue }   // pointwise: not this path
             // A strided mode with nothing after it to vectorize over is refused (tested below).
             guard s == 1 || sizes[(mode + 1)...].reduce(1, *) > 1 else { continue }
+            // The AVX2 kernel leaves stages with more outputs than C_in · taps on short innermost
+            // lines to the GEMM (fck_mode_conv_avx2 itself is tested on them directly).
+            let inner = sizes[(mode + 1)...].reduce(1, *)
+            guard ModeConvolution.isWithinBounds(kernel, depth: cin * k, outChannels: cout, size: sizes[mode], inner: inner)
+            else { continue }
             let plan = try #require(ModeConvolution(problem, kernel: kernel), "\(problem)")
             #expect(plan.kernel == kernel)
             let y = try runOnBuffers(x, weight: w, optionalBias: bias, outputShape: problem.outputShape) {
@@ -61,9 +66,9 @@ struct ModeConvolutionTests {
 
     @Test(arguments: kernels)
     func refusesBeyondBounds(kernel: ModeConvolution.Kernel) throws {
-        func plan(_ taps: [Int], cin: Int, cout: Int) throws -> ModeConvolution? {
+        func plan(_ taps: [Int], cin: Int, cout: Int, sizes: [Int] = [20, 20]) throws -> ModeConvolution? {
             let g = try ConvGeometry(order: 2, stride: [1, 1], padding: [0, 0])
-            return ModeConvolution(try ConvProblem(inputShape: [1, cin, 20, 20], weightShape: [cout, cin] + taps, geometry: g),
+            return ModeConvolution(try ConvProblem(inputShape: [1, cin] + sizes, weightShape: [cout, cin] + taps, geometry: g),
                                    kernel: kernel)
         }
         // C_in · taps and C_out at and past the kernel's bounds, the mode first (rows of 20).
@@ -77,5 +82,13 @@ struct ModeConvolutionTests {
         #expect(try plan([4, 1], cin: fewDepth / 4 + 1, cout: few) == nil)
         #expect(try plan([3, 1], cin: 4, cout: outputs) != nil)
         #expect(try plan([3, 1], cin: 4, cout: outputs + 1) == nil)
+        if kernel == .avx2 {
+            // More outputs than C_in · taps: refused on short innermost lines only.
+            let line = ModeConvolution.avx2MinExpandingLine
+            #expect(try plan([1, 3], cin: 2, cout: 7, sizes: [4, line - 1]) == nil)
+            #expect(try plan([1, 3], cin: 2, cout: 7, sizes: [4, line]) != nil)
+            #expect(try plan([3, 1], cin: 2, cout: 7, sizes: [4, line - 1]) != nil)
+            #expect(try plan([1, 3], cin: 3, cout: 7, sizes: [4, line - 1]) != nil)
+        }
     }
 }

@@ -30,17 +30,22 @@ struct ModeConvolution {
     /// The bounds of `fck_mode_conv_avx2`, measured against the GEMM paths on an AVX2 CPU on the
     /// TT stages of the benchmarks' layers and their neighbours: C_in · taps up to `avx2MaxDepth`,
     /// or up to `avx2MaxDepthFewOutputs` with at most `avx2FewOutputs` output channels (where
-    /// a GEMM's few rows reuse nothing); at most `avx2MaxOutChannels`.
-    static let avx2MaxDepth = 512, avx2MaxDepthFewOutputs = 2048, avx2FewOutputs = 16, avx2MaxOutChannels = 256
+    /// a GEMM's few rows reuse nothing); at most `avx2MaxOutChannels`. A stage with more output
+    /// channels than C_in · taps on innermost lines shorter than `avx2MinExpandingLine` is left
+    /// to the GEMM, which is faster there (few multiply-adds per output, every pass masked).
+    static let avx2MaxDepth = 512, avx2MaxDepthFewOutputs = 2048, avx2FewOutputs = 16, avx2MaxOutChannels = 256,
+               avx2MinExpandingLine = 128
 
-    /// Whether `kernel` runs a stage of `depth` = C_in · taps and `outChannels` outputs.
-    static func isWithinBounds(_ kernel: Kernel, depth: Int, outChannels: Int) -> Bool {
+    /// Whether `kernel` runs a stage of `depth` = C_in · taps and `outChannels` outputs along a
+    /// mode of `size` positions followed by `inner` floats per position.
+    static func isWithinBounds(_ kernel: Kernel, depth: Int, outChannels: Int, size: Int, inner: Int) -> Bool {
         switch kernel {
         case .avx512:
             return depth <= maxDepth && outChannels <= maxOutChannels
         case .avx2:
+            let shortExpandingLine = inner == 1 && size < avx2MinExpandingLine && depth < outChannels
             return depth <= (outChannels <= avx2FewOutputs ? avx2MaxDepthFewOutputs : avx2MaxDepth)
-                && outChannels <= avx2MaxOutChannels
+                && outChannels <= avx2MaxOutChannels && !shortExpandingLine
         }
     }
 
@@ -56,7 +61,8 @@ struct ModeConvolution {
         let inner = problem.inputSpatial[(mode + 1)...].reduce(1, *)
         // The kernels vectorize a strided mode only across the dimensions after it.
         guard inner > 1 || g.stride[mode] == 1,
-              Self.isWithinBounds(kernel, depth: problem.inChannels * problem.kernel[mode], outChannels: problem.outChannels)
+              Self.isWithinBounds(kernel, depth: problem.inChannels * problem.kernel[mode],
+                                  outChannels: problem.outChannels, size: problem.inputSpatial[mode], inner: inner)
         else { return nil }
         self.problem = problem
         self.kernel = kernel
