@@ -7,7 +7,9 @@
 // At stride 1 a block of `size` rows of `inner` floats is one flat line of size · inner inputs
 // whose taps shift by whole rows (pad and dilation scaled by `inner`): a row outside [0, size)
 // is exactly a flat index outside the line, so only the vectors near the line's two ends need
-// masks. A strided mode (inner > 1) goes row by row, `inner` columns per row.
+// masks. Short lines of the innermost mode that keep their length (a 'same' conv) run all
+// together as one flat run masked per lane to each output's own line. A strided mode (inner > 1)
+// goes row by row, `inner` columns per row.
 #include "factorconv_kernels.h"
 #include "kernels_common.h"
 
