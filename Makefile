@@ -56,7 +56,7 @@ C_PROGRAMS := $(wildcard bindings/c/*.c) $(C_TESTS)
 # runtime's still-reachable / possibly-lost blocks (metadata, worker thread stacks) do not.
 VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
 
-.PHONY: all deps deps-list lib lib-path static-lib test check check-c test-swift check-public-api update-public-api test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn bench-ort bench-call-overhead golden golden-check check-exports cli fuzz-load clean \
+.PHONY: all deps deps-list lib lib-path static-lib test check check-c test-swift check-public-api update-public-api test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn bench-ort bench-call-overhead bench-split golden golden-check check-exports cli fuzz-load clean \
 	fuzz fuzz-lib stress test-reliability test-valgrind-reliability test-sanitizers test-concurrency test-tsan
 
 all: lib
@@ -357,7 +357,14 @@ bench-call-overhead: lib
 bench-ort: lib
 	@mkdir -p $(C_BUILD)
 	$(CC) $(C_FLAGS) Benchmarks/CallOverhead/call_overhead.c -o $(C_BUILD)/call_overhead $(C_LINK)
-	$(BENCH_ENV) FC_CALL_OVERHEAD=$(abspath $(C_BUILD))/call_overhead $$(bash Benchmarks/refenv.sh) Benchmarks/bench_ort.py
+	$(CC) $(C_FLAGS) -pthread Benchmarks/Peak/fma_peak.c -o $(C_BUILD)/fma_peak
+	$(BENCH_ENV) FC_CALL_OVERHEAD=$(abspath $(C_BUILD))/call_overhead FC_FMA_PEAK=$(abspath $(C_BUILD))/fma_peak \
+	  $$(bash Benchmarks/refenv.sh) Benchmarks/bench_ort.py
+
+## bench-split: batch 1 at 1 thread against 2 for several FACTORCONV_MIN_SPLIT_MFLOP settings
+## (where splitting one image over the workers starts to pay on this machine).
+bench-split: lib
+	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_split.py
 
 ## golden: regenerate the golden fixtures from real tltorch into GOLDEN_DIR (default
 ## .build/golden), with the benchmark venv (Benchmarks/refenv.sh); copy them to

@@ -42,12 +42,29 @@ def ours_impls(factorization):
     return ["factorized", "reconstructed"] + (["mobilenet"] if factorization == "cp" else [])
 
 
+def winograd_fraction(cin, cout, kernel):
+    """The multiplications of FactorConv's Winograd convolution over a direct one's, for a dense
+    stride-1 conv: F(2x2, 3x3) on kernels ending in 3x3 (16 per 2x2 tile of outputs where direct
+    takes 36), F(2, r) on 1-D kernels of 3 or 5 taps (r + 1 per 2 outputs, direct 2r), each with
+    at least 16 channels in and out; 1 for any other conv. Transforms are not counted, so the
+    product with the direct count is a lower bound on the arithmetic."""
+    if min(cin, cout) < 16:
+        return 1.0
+    if len(kernel) >= 2 and tuple(kernel[-2:]) == (3, 3):
+        return 16 / 36
+    if len(kernel) == 1 and kernel[0] in (3, 5):
+        return (kernel[0] + 1) / (2 * kernel[0])
+    return 1.0
+
+
 def multiply_adds_per_position(state, factorization, cin, cout, kernel):
-    """Multiply-adds per output position of the cheapest direct algorithm: the dense conv or the
-    factorized contraction (CP: 1x1, per-mode depthwise or one N-D depthwise, 1x1; Tucker: 1x1,
-    core conv (per-mode depthwise on min(R_0, R_1) channels when the spatial ranks are 1), 1x1;
-    TT: `tt_multiply_adds`). Stride 1 is assumed (every benchmark layer has it)."""
-    dense = cin * cout * int(np.prod(kernel))
+    """Multiply-adds per output position of the cheapest algorithm FactorConv or the contenders
+    run: the dense conv or the factorized contraction (CP: 1x1, per-mode depthwise or one N-D
+    depthwise, 1x1; Tucker: 1x1, core conv (per-mode depthwise on min(R_0, R_1) channels when the
+    spatial ranks are 1), 1x1; TT: `tt_multiply_adds`), with a dense conv's or Tucker core's
+    multiplications reduced by Winograd (`winograd_fraction`). Stride 1 is assumed (every
+    benchmark layer has it)."""
+    dense = cin * cout * int(np.prod(kernel)) * winograd_fraction(cin, cout, kernel)
     if factorization == "cp":
         r = state["weight.weights"].shape[0]
         factorized = cin * r + r * min(sum(kernel), int(np.prod(kernel))) + r * cout
@@ -57,7 +74,7 @@ def multiply_adds_per_position(state, factorization, cin, cout, kernel):
             r = min(r0, r1)
             factorized = cin * r + r * sum(kernel) + r * cout
         else:
-            factorized = cin * r1 + r0 * r1 * int(np.prod(kernel)) + r0 * cout
+            factorized = cin * r1 + r0 * r1 * int(np.prod(kernel)) * winograd_fraction(r1, r0, kernel) + r0 * cout
     else:
         factorized = tt_multiply_adds(state, cin, cout)
     return min(dense, factorized)

@@ -14,14 +14,16 @@ int fck_avx2_available(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-/// Output o of a line (any stride): the sum over the taps whose input lies in [0, size).
+/// Output o of a line (any stride): the sum over the taps whose input lies in [0, size), fused
+/// multiply-adds in tap order as in the vectors (and in fck_depthwise_plane_avx2), so that every
+/// output rounds the same whichever way it is computed.
 static inline float line_output(const float *src, ptrdiff_t o, ptrdiff_t size, const float *w, int taps,
                                 ptrdiff_t stride, ptrdiff_t pad, ptrdiff_t dilation) {
     float acc = 0;
     const ptrdiff_t base = o * stride - pad;
     for (int t = 0; t < taps; t++) {
         const ptrdiff_t i = base + (ptrdiff_t)t * dilation;
-        if (i >= 0 && i < size) acc += w[t] * src[i];
+        if (i >= 0 && i < size) acc = __builtin_fmaf(w[t], src[i], acc);
     }
     return acc;
 }

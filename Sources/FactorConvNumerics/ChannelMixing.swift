@@ -10,20 +10,34 @@ enum ChannelMixing {
     /// With AVX-512 (`useKernels`, default: when available), `fck_mix_channels`: it reads X in
     /// place (through a small scratch block only when X's rows alias in L1) and writes each
     /// output once, where OpenBLAS copies all of X into a packed buffer and zero-fills Y before
-    /// multiplying (a large share of a low-rank layer's forward); else a BLAS GEMM plus a bias
-    /// pass.
+    /// multiplying (a large share of a low-rank layer's forward); else with AVX2 and FMA
+    /// (`useAVX2`, default: when available), its 8-wide counterpart `fck_mix_channels_avx2`;
+    /// else a BLAS GEMM plus a bias pass.
     ///
-    /// When `nonFinite` is given, X is also checked for NaN and infinities (by the kernel through
-    /// Y's first row, which any of them makes non-finite: no extra pass over X) and
-    /// `nonFinite.pointee` set to 1 if it has any.
+    /// When `nonFinite` is given, X is also checked for NaN and infinities (by the kernels through
+    /// Y's first row, which any of them makes non-finite: no extra pass over X; with BLAS, by a
+    /// pass over X) and `nonFinite.pointee` set to 1 if it has any.
+    /// Floats of workspace one `apply` of inner dimension `depth` borrows: the kernel's block of
+    /// X's columns (32 wide for AVX-512, 16 for AVX2; used when X's rows alias in L1), none with BLAS.
+    static func scratchFloats(depth: Int, useKernels: Bool = AVX512.isAvailable, useAVX2: Bool = AVX2.isAvailable) -> Int {
+        useKernels ? 32 * depth : useAVX2 ? 16 * depth : 0
+    }
+
     static func apply(weight: UnsafePointer<Float>, rows: Int, depth: Int, input: UnsafePointer<Float>, ldx: Int,
                       columns: Int, output: UnsafeMutablePointer<Float>, ldy: Int, bias: UnsafePointer<Float>?,
-                      nonFinite: UnsafeMutablePointer<Int32>? = nil, useKernels: Bool = AVX512.isAvailable) {
+                      nonFinite: UnsafeMutablePointer<Int32>? = nil, useKernels: Bool = AVX512.isAvailable,
+                      useAVX2: Bool = AVX2.isAvailable) {
         guard rows > 0, columns > 0 else { return }
-        if useKernels {
-            Workspace.shared.withBuffer(of: Float.self, count: 32 * depth) { scratch in
-                fck_mix_channels(weight, depth, Int32(rows), Int32(depth), input, ldx, Int32(columns), output, ldy, bias,
-                                 scratch, nonFinite)
+        if useKernels || useAVX2 {
+            Workspace.shared.withBuffer(of: Float.self, count: scratchFloats(depth: depth, useKernels: useKernels,
+                                                                             useAVX2: useAVX2)) { scratch in
+                if useKernels {
+                    fck_mix_channels(weight, depth, Int32(rows), Int32(depth), input, ldx, Int32(columns), output, ldy,
+                                     bias, scratch, nonFinite)
+                } else {
+                    fck_mix_channels_avx2(weight, depth, Int32(rows), Int32(depth), input, ldx, Int32(columns), output,
+                                          ldy, bias, scratch, nonFinite)
+                }
             }
             return
         }

@@ -16,6 +16,7 @@
 
 #include "factorconv.h"
 #include "check.h"
+#include "layer_fixture.h"
 
 #define N_LAYERS 3
 /* Module paths; the third is UTF-8 ("net.ü3", in octal escapes). c1 and c2 have the same
@@ -41,28 +42,6 @@ static fconv_conv *make_layer(int which) {
     return c;
 }
 
-/* Runs layer `layer` of `c` (layer_ndim 0 when layer < 0) on a fixed input into y. */
-static fconv_status run(const fconv_conv *c, int64_t layer, float *y) {
-    static float x[2 * 4 * 10 * 10];
-    int64_t x_shape[4] = {2, 4, 10, 10};
-    size_t i;
-    for (i = 0; i < sizeof x / sizeof x[0]; ++i) x[i] = (float)((i * 37) % 19) / 9.0f - 1.0f;
-    return fconv_conv_forward(c, x, x_shape, 4, layer < 0 ? NULL : &layer, layer < 0 ? 0 : 1, y, 2 * 6 * 10 * 10);
-}
-
-/* 1 when every layer of a and b gives the same output, bit for bit. */
-static int same_outputs(const fconv_conv *a, const fconv_conv *b, int grid) {
-    static float ya[2 * 6 * 10 * 10], yb[2 * 6 * 10 * 10];
-    int64_t layer;
-    for (layer = grid ? 0 : -1; layer < (grid ? 2 : 0); ++layer) {
-        memset(ya, 0, sizeof ya);
-        memset(yb, 0, sizeof yb);   /* outputs smaller than the buffer leave the same tail */
-        if (run(a, layer, ya) != FCONV_OK || run(b, layer, yb) != FCONV_OK) return 0;
-        if (memcmp(ya, yb, sizeof ya) != 0) return 0;
-    }
-    return 1;
-}
-
 /* The bundle's bytes in a malloc'ed buffer (size in *size), checking the size-query convention. */
 static unsigned char *bundle_bytes(size_t n, const char *const *n_names, fconv_conv *const *convs, size_t *size) {
     unsigned char *bytes;
@@ -86,7 +65,7 @@ static void check_bundle(const fconv_bundle *b, fconv_conv *const *convs, const 
     for (i = 0; i < N_LAYERS; ++i) {
         CHECK(fconv_bundle_name(b, i, &name) == FCONV_OK && name && strcmp(name, names[i]) == 0, "%s: name %zu", how, i);
         CHECK(fconv_bundle_get_layer(b, names[i], &layer) == FCONV_OK && layer, "%s: get_layer %s", how, names[i]);
-        CHECK(layer && same_outputs(convs[i], layer, i == 0), "%s: layer %s differs from the original", how, names[i]);
+        CHECK(layer && fixture_same_outputs(convs[i], layer, i == 0), "%s: layer %s differs from the original", how, names[i]);
         fconv_conv_free(layer);
     }
 }
@@ -133,8 +112,8 @@ static void round_trip(void) {
     fconv_bundle_free(from_memory);
     fconv_bundle_free(from_file);
     CHECK(fconv_conv_reset_parameters(a, 0.5, 77) == FCONV_OK, "change one copy");
-    CHECK(!same_outputs(a, b, 0), "changing one layer taken from a bundle changed the other");
-    CHECK(same_outputs(b, convs[1], 0), "a layer taken from a freed bundle");
+    CHECK(!fixture_same_outputs(a, b, 0), "changing one layer taken from a bundle changed the other");
+    CHECK(fixture_same_outputs(b, convs[1], 0), "a layer taken from a freed bundle");
     fconv_conv_free(a);
     fconv_conv_free(b);
     for (i = 0; i < N_LAYERS; ++i) fconv_conv_free(convs[i]);

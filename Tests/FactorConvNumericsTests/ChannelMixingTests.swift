@@ -2,14 +2,23 @@
 import FactorConvTestSupport
 import Testing
 
-/// `ChannelMixing` — the AVX-512 kernel (where available) and the BLAS fallback — against a
-/// float64 triple loop: every row remainder of the 12-row micro-tile, column counts around the
-/// 32-column vectors, padded row strides and 4 KB ones, with and without bias; outputs outside
-/// the matrix are left alone.
+/// The implementations of `ChannelMixing.apply`: BLAS, and the kernels this CPU runs.
+enum MixingKernel: Int, CustomStringConvertible {
+    case blas = 0, avx512 = 1, avx2 = 2
+    static var available: [MixingKernel] {
+        [.blas] + (AVX512.isAvailable ? [.avx512] : []) + (AVX2.isAvailable ? [.avx2] : [])
+    }
+    var description: String { ["blas", "avx512", "avx2"][rawValue] }
+}
+
+/// `ChannelMixing` — the AVX-512 and AVX2 kernels (where available) and the BLAS fallback —
+/// against a float64 triple loop: every row remainder of the 12-row micro-tile, column counts
+/// around the 32-column vectors, padded row strides and 4 KB ones, with and without bias;
+/// outputs outside the matrix are left alone.
 @Suite struct ChannelMixingTests {
-    @Test(arguments: [false] + (AVX512.isAvailable ? [true] : []))
-    func matchesTripleLoop(useKernels: Bool) {
-        var rng = TestRandom(seed: useKernels ? 5101 : 5100)
+    @Test(arguments: MixingKernel.available)
+    func matchesTripleLoop(kernel: MixingKernel) {
+        var rng = TestRandom(seed: 5100 + UInt64(kernel.rawValue))
         for rows in [1, 2, 3, 5, 11, 12, 13, 27, 31, 40, 65, 100] {
             for columns in [1, 15, 16, 17, 31, 32, 33, 100] {
                 // Row strides a multiple of 4 KB (X read through scratch when rows > 64) in some of the cases.
@@ -24,7 +33,7 @@ import Testing
                             func run(_ b: UnsafePointer<Float>?) {
                                 ChannelMixing.apply(weight: wp.baseAddress!, rows: rows, depth: depth, input: xp.baseAddress!,
                                                     ldx: ldx, columns: columns, output: yp.baseAddress!, ldy: ldy, bias: b,
-                                                    useKernels: useKernels)
+                                                    useKernels: kernel == .avx512, useAVX2: kernel == .avx2)
                             }
                             if let bias { bias.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
                         }
@@ -50,16 +59,17 @@ import Testing
     /// flag, also where the first row of W is zero (the kernel looks at Y's first row first);
     /// finite extremes (largest float, subnormals, -0), products that overflow to infinity, and
     /// non-finite values in the row padding beyond `columns` do not.
-    @Test(arguments: [false] + (AVX512.isAvailable ? [true] : []))
-    func flagsNonFiniteInput(useKernels: Bool) {
-        var rng = TestRandom(seed: useKernels ? 5201 : 5200)
+    @Test(arguments: MixingKernel.available)
+    func flagsNonFiniteInput(kernel: MixingKernel) {
+        var rng = TestRandom(seed: 5200 + UInt64(kernel.rawValue))
         func flag(_ x: [Float], rows: Int, depth: Int, ldx: Int, columns: Int, zeroFirstRow: Bool = true) -> Int32 {
             var w = [Float](repeating: 0.5, count: rows * depth)
             if zeroFirstRow { for k in 0..<depth { w[k] = 0 } }
             var y = [Float](repeating: 0, count: rows * columns)
             var nonFinite: Int32 = 0
             ChannelMixing.apply(weight: w, rows: rows, depth: depth, input: x, ldx: ldx, columns: columns, output: &y,
-                                ldy: columns, bias: nil, nonFinite: &nonFinite, useKernels: useKernels)
+                                ldy: columns, bias: nil, nonFinite: &nonFinite, useKernels: kernel == .avx512,
+                                useAVX2: kernel == .avx2)
             return nonFinite
         }
         for (depth, columns, ldx) in [(1, 1, 1), (3, 17, 20), (5, 32, 32), (7, 33, 40), (70, 100, 1024), (13, 3136, 3136)] {
@@ -73,7 +83,7 @@ import Testing
             let huge = [Float](repeating: .greatestFiniteMagnitude, count: depth * ldx)
             #expect(flag(huge, rows: 2, depth: depth, ldx: ldx, columns: columns, zeroFirstRow: false) == 0,
                     "overflow, depth \(depth) columns \(columns)")
-            let spots = [(0, 0), (depth - 1, columns - 1), (depth / 2, min(16, columns - 1)),
+            let spots = [(0, 0), (depth - 1, columns - 1), (depth / 2, min(16, columns - 1)), (depth / 3, min(8, columns - 1)),
                          (rng.int(0...(depth - 1)), rng.int(0...(columns - 1)))]
             for (k, j) in spots {
                 for bad in [Float.nan, .infinity, -.infinity] {

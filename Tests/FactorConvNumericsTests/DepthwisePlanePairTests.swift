@@ -3,11 +3,11 @@ import FactorConvTestSupport
 import Testing
 
 /// The one-pass depthwise convolutions over the last two modes: two per-mode stages fused
-/// (`DepthwisePlanePair`, `fck_depthwise_plane`) and a full 2-D kernel (`fck_depthwise_2d`),
-/// against float64 plain loops over widths in every lane phase, row geometry of every kind and
+/// (`DepthwisePlanePair`) and a full 2-D kernel, by every plane kernel this CPU has
+/// (`PlaneKernel`: AVX-512, AVX2), against float64 plain loops over widths in every lane phase, row geometry of every kind and
 /// 'same' columns of 1–8 taps; through `ConvPipeline`, the pair equal to its stages run one at a
 /// time, with and without the kernel taking the width.
-@Suite(.enabled(if: AVX512.isAvailable)) struct DepthwisePlanePairTests {
+@Suite(.enabled(if: PlaneKernel.preferred != nil)) struct DepthwisePlanePairTests {
     /// The pair of a row stage (`kr` taps, padding `pr`, dilation `dr`, stride `sr`) and a column
     /// stage (`kc` taps, padding `pc`, dilation `dc`) over `channels` channels of order `order`.
     private static func stages(order: Int, channels: Int, kr: Int, pr: Int, dr: Int, sr: Int = 1, kc: Int, pc: Int,
@@ -27,14 +27,14 @@ import Testing
     /// Channels 1..<C of the fused pass (channel 0 must stay untouched) against a float64 loop.
     @Test func matchesPlainLoop() throws {
         var rng = TestRandom(seed: 6401)
-        for width in PlaneCase.widths {
+        for kernel in PlaneKernel.available { for width in PlaneCase.widths {
             for _ in 0..<6 {
                 let t = PlaneCase(width: width, rng: &rng)
                 let (first, second) = try Self.stages(order: t.order, channels: t.channels, kr: t.kr, pr: t.pr, dr: t.dr,
                                                       kc: t.kc, pc: t.pc, dc: t.dc, rng: &rng)
-                let pair = try #require(DepthwisePlanePair(first, second))
-                #expect(pair.handles(width: width) == t.taken, "\(t)")
-                guard t.taken else { continue }
+                let pair = try #require(DepthwisePlanePair(first, second, kernel: kernel))
+                #expect(pair.handles(width: width) == t.taken(by: kernel), "\(kernel) \(t)")
+                guard t.taken(by: kernel) else { continue }
                 let x = rng.tensor([t.channels] + t.spatial)
                 var y = t.untouchedOutput
                 x.scalars.withUnsafeBufferPointer { xp in
@@ -46,7 +46,7 @@ import Testing
                 let wr = pair.rowTaps.scalars, wc = pair.columnTaps.scalars
                 t.check(y, x: x) { c, _, i, j in Double(wr[c * t.kr + i]) * Double(wc[c * t.kc + j]) }
             }
-        }
+        }}
     }
 
     /// A full kernel over the last two modes and, in 3-D, an outer mode of 1–3 taps with stride,
@@ -55,7 +55,7 @@ import Testing
     /// outer taps all fall in the padding are zero, and cases the kernel does not take write nothing.
     @Test func fullKernelMatchesPlainLoop() throws {
         var rng = TestRandom(seed: 6405)
-        for width in PlaneCase.widths + [257] {
+        for kernel in PlaneKernel.available { for width in PlaneCase.widths + [257] {
             for _ in 0..<6 {
                 let t = PlaneCase(width: width, outerTaps: true, rng: &rng)
                 let x = rng.tensor([t.channels] + t.spatial), w = rng.tensor([t.channels] + t.kernel)
@@ -67,28 +67,35 @@ import Testing
                             DepthwiseConvolution.overLastTwoModes(
                                 input: xp.baseAddress!, spatial: t.spatial, taps: wp.baseAddress!, kernel: t.kernel,
                                 geometry: geometry, outputSpatial: t.outputSpatial, output: yp.baseAddress!,
-                                channels: 1..<t.channels)
+                                channels: 1..<t.channels, kernel: kernel)
                         }
                     }
                 }
-                #expect(ran == t.taken, "\(t)")
+                #expect(ran == t.taken(by: kernel), "\(kernel) \(t)")
                 guard ran else { #expect(y == t.untouchedOutput); continue }
                 t.check(y, x: x) { c, a, i, j in Double(w.scalars[((c * t.ko + a) * t.kr + i) * t.kc + j]) }
             }
-        }
+        }}
     }
 
-    /// The cases the kernel does not take: a lane period past its table, more than 8 taps, a
-    /// column tap reaching past one vector.
-    @Test func refusesWhatTheKernelDoesNotHandle() throws {
+    /// The cases a kernel does not take: a lane period past its table (256 vectors of 16 lanes
+    /// with AVX-512, 64 of 8 with AVX2), more than 8 taps, a column tap reaching past 16 columns.
+    @Test(arguments: PlaneKernel.available)
+    func refusesWhatTheKernelDoesNotHandle(kernel: PlaneKernel) throws {
         var rng = TestRandom(seed: 6402)
         let (a, b) = try Self.stages(order: 2, channels: 2, kr: 3, pr: 1, dr: 1, kc: 3, pc: 1, dc: 1, rng: &rng)
-        let pair = try #require(DepthwisePlanePair(a, b))
-        #expect(pair.handles(width: 256 * 16) && pair.handles(width: 255) && !pair.handles(width: 257))
+        let pair = try #require(DepthwisePlanePair(a, b, kernel: kernel))
+        if kernel == .avx512 {
+            #expect(pair.handles(width: 256 * 16) && pair.handles(width: 255) && !pair.handles(width: 257))
+        } else {
+            #expect(pair.handles(width: 64 * 8) && pair.handles(width: 63) && pair.handles(width: 126))
+            #expect(!pair.handles(width: 65) && !pair.handles(width: 130) && !pair.handles(width: 65 * 8))
+        }
+        #expect(!pair.handles(width: 0))
         let (c, d) = try Self.stages(order: 2, channels: 2, kr: 3, pr: 1, dr: 1, kc: 3, pc: 17, dc: 17, rng: &rng)
-        #expect(try #require(DepthwisePlanePair(c, d)).handles(width: 56) == false)
+        #expect(try #require(DepthwisePlanePair(c, d, kernel: kernel)).handles(width: 56) == false)
         let (e, f) = try Self.stages(order: 2, channels: 2, kr: 3, pr: 1, dr: 1, kc: 9, pc: 4, dc: 1, rng: &rng)
-        #expect(try #require(DepthwisePlanePair(e, f)).handles(width: 56) == false)
+        #expect(try #require(DepthwisePlanePair(e, f, kernel: kernel)).handles(width: 56) == false)
     }
 
     /// Stage pairs that are not two line stages of the last two modes, the first at stride 1 and
@@ -177,9 +184,13 @@ private struct PlaneCase: CustomStringConvertible {
                                 padding: (outerMode ? [po] : []) + [pr, pc],
                                 dilation: (outerMode ? [dOuter] : []) + [dr, dc])
     }
-    /// Whether the kernels take the case: at most 8 taps a mode, taps within a vector, a width
-    /// whose lane pattern repeats within 256 vectors.
-    var taken: Bool { kr <= 8 && kc <= 8 && pc <= 16 && width / [16, 8, 4, 2, 1].first { width % $0 == 0 }! <= 256 }
+    /// Whether `kernel` takes the case: at most 8 taps a mode, column taps within 16 columns, a
+    /// width whose lanes' columns repeat within 256 vectors of 16 lanes (AVX-512) or 64 of 8 (AVX2).
+    func taken(by kernel: PlaneKernel) -> Bool {
+        let (lanes, periods) = kernel == .avx512 ? (16, 256) : (8, 64)
+        let gcd = [16, 8, 4, 2, 1].first { $0 <= lanes && width % $0 == 0 }!
+        return kr <= 8 && kc <= 8 && pc <= 16 && width / gcd <= periods
+    }
     /// An output buffer filled with 99, the value a channel that is not computed keeps.
     var untouchedOutput: [Float] { [Float](repeating: 99, count: channels * outerOut * outRows * width) }
     var description: String {

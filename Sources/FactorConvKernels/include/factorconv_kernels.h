@@ -60,6 +60,12 @@ void fck_winograd_input_line(int taps, const float *even, const float *odd, int 
 void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int depth, const float *x, ptrdiff_t ldx,
                       int columns, float *y, ptrdiff_t ldy, const float *bias, float *scratch, int *nonfinite);
 
+/// fck_mix_channels with AVX2 and FMA only (requires fck_avx2_available() instead): the same
+/// arguments, result and non-finite check; `scratch`, when given, holds 16 · `depth` floats and
+/// is used when `rows` > 24 and X's rows are a multiple of 4 KB apart or `depth` ≥ 128.
+void fck_mix_channels_avx2(const float *w, ptrdiff_t ldw, int rows, int depth, const float *x, ptrdiff_t ldx,
+                           int columns, float *y, ptrdiff_t ldy, const float *bias, float *scratch, int *nonfinite);
+
 /// Depthwise 1-D convolution of one channel along one mode: `outer` blocks, each of `size` input
 /// rows of `inner` contiguous floats, become `out_size` output rows; output row o is
 /// Σ_t w[t] · row(o · stride − pad + t · dilation) over the taps t < `taps` whose row exists
@@ -67,7 +73,7 @@ void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int depth, const 
 void fck_depthwise_mode(const float *src, float *dst, int outer, int size, int inner, int out_size,
                         const float *w, int taps, int stride, int pad, int dilation);
 
-/// 1 when the CPU has AVX2 and FMA (fck_depthwise_mode_avx2 and fck_mode_conv_avx2 may run), else 0.
+/// 1 when the CPU has AVX2 and FMA (the *_avx2 functions may run), else 0.
 int fck_avx2_available(void);
 
 /// fck_depthwise_mode with AVX2 and FMA only, for CPUs without AVX-512: the same arguments and result.
@@ -103,6 +109,24 @@ int fck_depthwise_2d(const float *src, ptrdiff_t src_cs, float *dst, ptrdiff_t d
 /// dil_cols) whose taps reach at most 16 columns (pad_cols ≤ 16), and a width whose lanes'
 /// columns repeat within 256 vectors (width / gcd(width, 16) ≤ 256).
 int fck_depthwise_plane_handles(int width, int taps_rows, int dil_rows, int taps_cols, int pad_cols, int dil_cols);
+
+/// fck_depthwise_plane with AVX2 and FMA only, for CPUs without AVX-512: the same arguments and result; −1
+/// without writing when fck_depthwise_plane_avx2_handles says no.
+int fck_depthwise_plane_avx2(const float *src, float *dst, int channels, int outer, int rows, int width,
+                             int out_rows, const float *w_rows, int taps_rows, int pad_rows, int dil_rows,
+                             const float *w_cols, int taps_cols, int pad_cols, int dil_cols);
+
+/// fck_depthwise_2d with AVX2 and FMA only, for CPUs without AVX-512: the same arguments and result; −1
+/// without writing when fck_depthwise_plane_avx2_handles says no.
+int fck_depthwise_2d_avx2(const float *src, ptrdiff_t src_cs, float *dst, ptrdiff_t dst_cs, int channels, int rows,
+                          int width, int out_rows, const float *kernels, ptrdiff_t kernel_cs, int taps_rows,
+                          int pad_rows, int dil_rows, int taps_cols, int pad_cols, int dil_cols, int accumulate);
+
+/// fck_depthwise_plane_handles for the AVX2 kernels: the same taps, but a width whose 8-lane vectors' columns
+/// repeat within 64 vectors (width / gcd(width, 8) ≤ 64: every width up to 63, even ones up to 126, multiples
+/// of 4 up to 256 and of 8 up to 512).
+int fck_depthwise_plane_avx2_handles(int width, int taps_rows, int dil_rows, int taps_cols, int pad_cols,
+                                     int dil_cols);
 
 /// 1 when none of the `n` floats at `x` is NaN or infinite, else 0. Runs on any CPU.
 int fck_all_finite(const float *x, size_t n);

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One step of a factorized convolution, applied to one image (C, S_1..S_N).
 package enum ConvStage: Sendable {
     /// Channel mixing `y = W · x (+ bias)`: `weight` is (C_out, C_in); spatial size unchanged.
@@ -59,7 +63,15 @@ package struct ConvPipeline: Sendable {
     /// Fewest multiply-adds × 2 per worker when one image's stages are split over workers
     /// (see `forward`); tests lower it to exercise the split on small images.
     let minFlopsPerWorker: Double
-    static let defaultMinFlopsPerWorker = 30e6
+    /// 30 MFLOP, or `FACTORCONV_MIN_SPLIT_MFLOP` (in millions, ≥ 0; 0 splits every image): the
+    /// setting lets a benchmark find where splitting one image starts to pay on a given machine.
+    static let defaultMinFlopsPerWorker: Double = {
+        if let raw = getenv("FACTORCONV_MIN_SPLIT_MFLOP"), let value = Double(String(cString: raw)),
+           value.isFinite, value >= 0 {
+            return value * 1e6
+        }
+        return 30e6
+    }()
 
     /// Creates a pipeline; stage shapes are checked against each other on first use.
     package init(stages: [ConvStage]) {
@@ -293,11 +305,10 @@ package struct ConvPipeline: Sendable {
         for (i, stage) in stages.enumerated() {
             switch stage {
             case .pointwise(let weight, _):
-                // ChannelMixing's AVX-512 kernel borrows a 32-column block per worker.
-                if AVX512.isAvailable {
-                    let running = Parallel.simultaneousWorkers(inner, maxWorkers: inner)
-                    stageScratch = max(stageScratch, try Checked.multiply(running, 32 * weight.shape[1], "mixing"))
-                }
+                // ChannelMixing's kernels borrow a block of columns per worker (BLAS: nothing).
+                let running = Parallel.simultaneousWorkers(inner, maxWorkers: inner)
+                stageScratch = max(stageScratch, try Checked.multiply(running, ChannelMixing.scratchFloats(depth: weight.shape[1]),
+                                                                      "mixing"))
             case .depthwise:
                 break
             case .dense(let weight, let geometry, _):

@@ -86,16 +86,17 @@ public enum DenseConvolution {
         let (blocksPerImage, blockColumns) = columnBlocks(problem)
         let items = problem.batch * blocksPerImage
 
-        // The AVX-512 channel-mixing kernel for pointwise convolutions (small depth); BLAS for
-        // the deep im2col blocks.
-        let mixingKernels = problem.isPointwise && AVX512.isAvailable
+        // The channel-mixing kernels (AVX-512, else AVX2) for pointwise convolutions (small
+        // depth); BLAS for the deep im2col blocks.
+        let mixingKernels = problem.isPointwise && AVX512.isAvailable, mixingAVX2 = problem.isPointwise && AVX2.isAvailable
         /// Computes output columns [p0, p0 + n) of image b for output channels `channels`,
         /// from a filled column block (or straight from the input for pointwise convolutions).
         func multiply(b: Int, p0: Int, n: Int, columns: UnsafePointer<Float>, ldColumns: Int, channels: Range<Int>) {
             let y = output + (b * problem.outChannels + channels.lowerBound) * positions + p0
             ChannelMixing.apply(weight: weight + channels.lowerBound * depth, rows: channels.count, depth: depth,
                                 input: columns, ldx: ldColumns, columns: n, output: y, ldy: positions,
-                                bias: bias.map { $0 + channels.lowerBound }, useKernels: mixingKernels)
+                                bias: bias.map { $0 + channels.lowerBound }, useKernels: mixingKernels,
+                                useAVX2: mixingAVX2)
         }
 
         if problem.isPointwise {
@@ -194,8 +195,8 @@ public enum DenseConvolution {
         func plus(_ a: Int, _ b: Int) throws -> Int { try Checked.add(a, b, "workspace") }
 
         if problem.isPointwise {
-            // ChannelMixing's AVX-512 kernel borrows a 32-column block per call; BLAS borrows nothing of ours.
-            return AVX512.isAvailable ? try times(Parallel.simultaneousWorkers(items, maxWorkers: workers), 32 * depth) : 0
+            // ChannelMixing's kernels borrow a block of columns per call; BLAS borrows nothing of ours.
+            return try times(Parallel.simultaneousWorkers(items, maxWorkers: workers), ChannelMixing.scratchFloats(depth: depth))
         }
         if let winograd = WinogradConvolution(problem) {
             return try plus(winograd.workspaceFloats(workers: workers), transformedWeight ? 0 : cacheEntryFloats(winograd.kernel))

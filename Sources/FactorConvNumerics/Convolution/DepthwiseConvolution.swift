@@ -89,29 +89,21 @@ extension DepthwiseConvolution {
         (0..<kernel.count).filter { kernel[$0] != 1 || !ForwardGeometry.trivial(geometry, $0) }
     }
 
-    /// True when the one-pass kernels of the last two modes (`fck_depthwise_plane`,
-    /// `fck_depthwise_2d`) take planes `width` wide with these row and ('same') column taps.
-    static func planeKernelTakes(width: Int, rowTaps: Int, rowDilation: Int, columnTaps: Int, columnPadding: Int,
-                                 columnDilation: Int) -> Bool {
-        width <= Int(Int32.max)
-            && fck_depthwise_plane_handles(Int32(width), Int32(rowTaps), Int32(rowDilation), Int32(columnTaps),
-                                           Int32(columnPadding), Int32(columnDilation)) == 1
-    }
-
     /// A kernel whose last two modes are the rows (stride 1) and the columns ('same', stride 1),
     /// with any outer modes (CP's mobilenet path): for each outer output position, the kernel's
-    /// 2-D slice at each valid outer tap in one pass (`fck_depthwise_2d`), the first written and
-    /// the rest added. False (nothing written) without AVX-512 or when the kernel does not take
-    /// the shape. It replaces the tap-by-tap loops above, which re-read the output once per tap,
-    /// and gains most on 3-D kernels (more taps per output).
+    /// 2-D slice at each valid outer tap in one pass (`PlaneKernel.twoD`), the first written and
+    /// the rest added, by `kernel` (default: the one this CPU runs, `PlaneKernel.preferred`).
+    /// False (nothing written) when `kernel` is nil or does not take the shape. It replaces the
+    /// tap-by-tap loops above, which re-read the output once per tap, and gains most on 3-D
+    /// kernels (more taps per output).
     static func overLastTwoModes(input: UnsafePointer<Float>, spatial: [Int], taps: UnsafePointer<Float>, kernel: [Int],
                                  geometry: ConvGeometry, outputSpatial: [Int], output: UnsafeMutablePointer<Float>,
-                                 channels: Range<Int>, useKernels: Bool = AVX512.isAvailable) -> Bool {
+                                 channels: Range<Int>, kernel planeKernel: PlaneKernel? = PlaneKernel.preferred) -> Bool {
         let n = spatial.count, rows = n - 2, columns = n - 1
         let s = geometry.stride, p = geometry.padding, d = geometry.dilation
-        guard useKernels, s[rows] == 1, s[columns] == 1, outputSpatial[columns] == spatial[columns],
-              planeKernelTakes(width: spatial[columns], rowTaps: kernel[rows], rowDilation: d[rows],
-                               columnTaps: kernel[columns], columnPadding: p[columns], columnDilation: d[columns])
+        guard let planeKernel, s[rows] == 1, s[columns] == 1, outputSpatial[columns] == spatial[columns],
+              planeKernel.takes(width: spatial[columns], rowTaps: kernel[rows], rowDilation: d[rows],
+                                columnTaps: kernel[columns], columnPadding: p[columns], columnDilation: d[columns])
         else { return false }
         guard !channels.isEmpty else { return true }
         let inPlane = spatial[rows] * spatial[columns], outPlane = outputSpatial[rows] * spatial[columns]
@@ -134,13 +126,14 @@ extension DepthwiseConvolution {
                     scale *= spatial[m]
                 }
                 guard valid else { continue }
-                let status = fck_depthwise_2d(input + c * inCount + plane * inPlane, inCount, out, outCount,
-                                              Int32(channels.count), Int32(spatial[rows]), Int32(spatial[columns]),
-                                              Int32(outputSpatial[rows]), taps + c * volume + t * slice, volume,
-                                              Int32(kernel[rows]), Int32(p[rows]), Int32(d[rows]),
-                                              Int32(kernel[columns]), Int32(p[columns]), Int32(d[columns]),
-                                              written ? 1 : 0)
-                precondition(status == 0, "fck_depthwise_2d refused a case fck_depthwise_plane_handles accepted")
+                let status = planeKernel.twoD(
+                    input + c * inCount + plane * inPlane, sourceStride: inCount, out, destinationStride: outCount,
+                    channels: Int32(channels.count), rows: Int32(spatial[rows]), width: Int32(spatial[columns]),
+                    outRows: Int32(outputSpatial[rows]), kernels: taps + c * volume + t * slice, kernelStride: volume,
+                    rowTaps: Int32(kernel[rows]), rowPadding: Int32(p[rows]), rowDilation: Int32(d[rows]),
+                    columnTaps: Int32(kernel[columns]), columnPadding: Int32(p[columns]),
+                    columnDilation: Int32(d[columns]), accumulate: written)
+                precondition(status == 0, "the \(planeKernel) 2-D kernel refused a case takes(width:...) accepted")
                 written = true
             }
             if !written {   // every outer tap in the padding

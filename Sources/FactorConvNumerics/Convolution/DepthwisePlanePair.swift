@@ -2,25 +2,29 @@ import FactorConvKernels
 
 /// Two consecutive depthwise stages of a separable path (CP, separable Tucker) that run as one
 /// pass: along the second-to-last spatial mode at stride 1 (the rows), then along the last mode
-/// with 'same' padding (the columns). `fck_depthwise_plane` keeps the row pass's output in
-/// registers instead of writing it to a buffer and reading it back, which roughly halves the
-/// pair's memory traffic.
+/// with 'same' padding (the columns). The plane kernel (`PlaneKernel`: `fck_depthwise_plane` with
+/// AVX-512, `fck_depthwise_plane_avx2` with AVX2) keeps the row pass's output in registers or a
+/// small buffer in L1 instead of writing a whole intermediate image and reading it back.
 struct DepthwisePlanePair: Sendable {
     /// The stages' taps, (C, 1, …, K, 1) and (C, 1, …, 1, K): channel c's K taps are contiguous.
     let rowTaps: Tensor<Float>, columnTaps: Tensor<Float>
     /// Taps, padding and dilation of the row pass (stride 1) and of the column pass ('same').
     let rowKernel: Int, rowPadding: Int, rowDilation: Int
     let columnKernel: Int, columnPadding: Int, columnDilation: Int
+    /// The kernel that runs the pair.
+    let kernel: PlaneKernel
 
     /// The pair that `first` then `second` form, or nil when they are not two depthwise stages
-    /// along the last two modes with the geometry above (or the CPU lacks AVX-512).
-    init?(_ first: ConvStage, _ second: ConvStage) {
-        guard AVX512.isAvailable, case .depthwise(let rows, let rowGeometry) = first,
+    /// along the last two modes with the geometry above, or `kernel` is nil (default: the one this
+    /// CPU runs, `PlaneKernel.preferred`; nil without AVX-512 and AVX2).
+    init?(_ first: ConvStage, _ second: ConvStage, kernel: PlaneKernel? = PlaneKernel.preferred) {
+        guard let kernel, case .depthwise(let rows, let rowGeometry) = first,
               case .depthwise(let columns, let columnGeometry) = second else { return nil }
         let order = rowGeometry.order
         guard order >= 2, rows.shape[0] == columns.shape[0],
               Self.isLine(rows, rowGeometry, mode: order - 2), Self.isLine(columns, columnGeometry, mode: order - 1),
               rowGeometry.stride[order - 2] == 1, columnGeometry.stride[order - 1] == 1 else { return nil }
+        self.kernel = kernel
         rowTaps = rows
         columnTaps = columns
         rowKernel = rows.shape[order - 1]
@@ -39,11 +43,10 @@ struct DepthwisePlanePair: Sendable {
         DepthwiseConvolution.activeModes(kernel: Array(taps.shape.dropFirst()), geometry: geometry).allSatisfy { $0 == mode }
     }
 
-    /// True when `fck_depthwise_plane` takes images whose last mode is `width` long.
+    /// True when the pair's kernel takes images whose last mode is `width` long.
     func handles(width: Int) -> Bool {
-        DepthwiseConvolution.planeKernelTakes(width: width, rowTaps: rowKernel, rowDilation: rowDilation,
-                                              columnTaps: columnKernel, columnPadding: columnPadding,
-                                              columnDilation: columnDilation)
+        kernel.takes(width: width, rowTaps: rowKernel, rowDilation: rowDilation, columnTaps: columnKernel,
+                     columnPadding: columnPadding, columnDilation: columnDilation)
     }
 
     /// Runs both stages on `channels` of one image (C, S_1..S_N) → (C, S_1..S'_{N−1}, S_N), sizes
@@ -55,15 +58,16 @@ struct DepthwisePlanePair: Sendable {
         guard !channels.isEmpty else { return }
         let status = rowTaps.scalars.withUnsafeBufferPointer { rowWeights in
             columnTaps.scalars.withUnsafeBufferPointer { columnWeights in
-                fck_depthwise_plane(input + channels.lowerBound * outer * rows * width,
-                                    output + channels.lowerBound * outer * outputRows * width, Int32(channels.count),
-                                    Int32(outer), Int32(rows), Int32(width), Int32(outputRows),
-                                    rowWeights.baseAddress! + channels.lowerBound * rowKernel, Int32(rowKernel),
-                                    Int32(rowPadding), Int32(rowDilation),
-                                    columnWeights.baseAddress! + channels.lowerBound * columnKernel, Int32(columnKernel),
-                                    Int32(columnPadding), Int32(columnDilation))
+                kernel.plane(input + channels.lowerBound * outer * rows * width,
+                             output + channels.lowerBound * outer * outputRows * width, channels: Int32(channels.count),
+                             outer: Int32(outer), rows: Int32(rows), width: Int32(width), outRows: Int32(outputRows),
+                             rowWeights: rowWeights.baseAddress! + channels.lowerBound * rowKernel,
+                             rowTaps: Int32(rowKernel), rowPadding: Int32(rowPadding), rowDilation: Int32(rowDilation),
+                             columnWeights: columnWeights.baseAddress! + channels.lowerBound * columnKernel,
+                             columnTaps: Int32(columnKernel), columnPadding: Int32(columnPadding),
+                             columnDilation: Int32(columnDilation))
             }
         }
-        precondition(status == 0, "fck_depthwise_plane refused a case handles(width:) accepted")
+        precondition(status == 0, "the \(kernel) plane kernel refused a case handles(width:) accepted")
     }
 }

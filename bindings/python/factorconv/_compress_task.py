@@ -74,16 +74,13 @@ def compress_layer(name, weight, bias, geometry, settings, seed):
         with _from_conv(weight, bias, geometry, factorization, settings["rank"], seed,
                         decompose=False) as probe:
             result["rank"] = probe.rank
-            # CP and Tucker layers keep the probe's ranks; TT's decomposition lowers ranks above
-            # what the kernel's unfoldings allow, so a TT probe that is not smaller than the
-            # dense conv is decomposed and its parameters counted on the layer built.
-            larger = _larger(probe, weight, bias)
-            if larger is None:
-                result["reason"] = _slower(probe, input_shape)
-            elif factorization != "tt":
-                result["reason"] = larger
-            if result["reason"] is not None:
-                return result
+            # CP and Tucker layers keep the probe's ranks. TT's decomposition lowers ranks above
+            # what the kernel's unfoldings allow, so a TT probe answers neither question: both
+            # are asked of the layer built (below).
+            if factorization != "tt":
+                result["reason"] = _larger(probe, weight, bias) or _slower(probe, input_shape)
+                if result["reason"] is not None:
+                    return result
         layer = _from_conv(weight, bias, geometry, factorization, settings["rank"], seed)
         error = _rank_by_error.measured_error(layer, weight)
     else:

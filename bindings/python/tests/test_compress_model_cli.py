@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import factorconv as fc
-from factorconv import _bundle_io, _lib
-from child_signals import default_sigint
+from factorconv import _bundle_io
+from child_signals import child_environment, default_sigint
 from cli_tool import cli_path
 
 # How long after SIGINT the command may take to exit (the interrupted decomposition stops
@@ -25,16 +25,6 @@ from cli_tool import cli_path
 EXIT_WITHIN = 10.0
 # How long the first, small layer may take (imports included).
 FIRST_LAYER_WITHIN = 60.0
-
-
-def _environment():
-    """This package and library for the child, and this interpreter for the tool to run."""
-    env = dict(os.environ)
-    package = os.path.dirname(os.path.dirname(os.path.abspath(fc.__file__)))
-    env["PYTHONPATH"] = package + os.pathsep + env.get("PYTHONPATH", "")
-    env["FACTORCONV_LIB"] = _lib.lib._name
-    env["FACTORCONV_PYTHON"] = sys.executable
-    return env
 
 
 def _model(path):
@@ -58,7 +48,7 @@ def test_compress_model_command(tmp_path):
          "-o", str(tmp_path / "m.bundle"), "--report", str(tmp_path / "r.json"),
          "--factorization", "tucker", "--rank", "0.2", "--exclude", "b_slow2",
          "--geometry", "b_*=1,1,1", "--workers", "1"],
-        capture_output=True, text=True, env=_environment(), timeout=300)
+        capture_output=True, text=True, env=child_environment(), timeout=300)
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     layers = {e["name"]: e for e in report["layers"]}
@@ -79,14 +69,14 @@ def test_compress_model_command(tmp_path):
 def test_usage_errors_exit_2(tmp_path, arguments, message):
     result = subprocess.run([sys.executable, "-m", "factorconv", "compress-model", "w.safetensors",
                              "-o", "b.bundle", *arguments], capture_output=True, text=True,
-                            env=_environment(), cwd=tmp_path, timeout=120)
+                            env=child_environment(), cwd=tmp_path, timeout=120)
     assert result.returncode == 2 and message in result.stderr
 
 
 def test_missing_weights_exit_1(tmp_path):
     result = subprocess.run([sys.executable, "-m", "factorconv", "compress-model",
                              str(tmp_path / "none.safetensors"), "-o", str(tmp_path / "b.bundle")],
-                            capture_output=True, text=True, env=_environment(), timeout=120)
+                            capture_output=True, text=True, env=child_environment(), timeout=120)
     assert result.returncode == 1 and "no such file" in result.stderr
 
 
@@ -129,7 +119,7 @@ def test_ctrl_c_keeps_the_finished_layers(tmp_path, runner, workers):
         "--report", str(tmp_path / "r.json"), "--factorization", "cp", "--max-error", "0.01",
         "--workers", str(workers)]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=_environment(), preexec_fn=default_sigint)
+                             env=child_environment(), preexec_fn=default_sigint)
     lines = []
 
     def read_stderr():
@@ -181,7 +171,7 @@ def test_tool_runs_the_python_command(tmp_path):
     _model(tmp_path / "m.safetensors")
     arguments = [str(tmp_path / "m.safetensors"), "--factorization", "tt", "--rank", "0.2",
                  "--exclude", "b_*", "--workers", "1"]
-    env = _environment()
+    env = child_environment()
     by_tool = subprocess.run([tool, "compress-model", *arguments, "-o", str(tmp_path / "t.bundle")],
                              capture_output=True, text=True, env=env, timeout=300)
     assert by_tool.returncode == 0, by_tool.stderr
@@ -201,13 +191,13 @@ def test_tool_runs_the_python_command(tmp_path):
 
 def test_tool_says_what_is_missing(tmp_path):
     tool = cli_path()
-    env = dict(_environment(), FACTORCONV_PYTHON=str(tmp_path / "no-python3"))
+    env = dict(child_environment(), FACTORCONV_PYTHON=str(tmp_path / "no-python3"))
     result = subprocess.run([tool, "compress-model", "m.safetensors", "-o", "b"],
                             capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 1
     assert "cannot be started" in result.stderr and "no-python3" in result.stderr
     # A Python that cannot import the package (its library cannot be loaded).
-    env = dict(_environment(), FACTORCONV_LIB=str(tmp_path / "missing.so"))
+    env = dict(child_environment(), FACTORCONV_LIB=str(tmp_path / "missing.so"))
     result = subprocess.run([tool, "compress-model", "m.safetensors", "-o", "b"],
                             capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 1

@@ -17,7 +17,7 @@ import pytest
 
 import factorconv as fc
 from factorconv import _lib
-from child_signals import default_sigint
+from child_signals import child_environment, default_sigint
 
 # Each test starts a child process with a long call: left out of `make check`.
 pytestmark = pytest.mark.slow
@@ -34,20 +34,12 @@ START_WITHIN = 30.0
 SETTLE = 0.3
 
 
-def _child_environment():
-    env = dict(os.environ)
-    package = os.path.dirname(os.path.dirname(os.path.abspath(fc.__file__)))
-    env["PYTHONPATH"] = package + os.pathsep + env.get("PYTHONPATH", "")
-    env["FACTORCONV_LIB"] = _lib.lib._name
-    return env
-
-
 def _interrupt_child(case):
     """Runs the child until its call is under way, sends SIGINT; returns (seconds from the
     signal to its exit or None if it did not exit within EXIT_WITHIN, return code, stdout,
     stderr)."""
     child = subprocess.Popen([sys.executable, CHILD, case], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, env=_child_environment(),
+                             stderr=subprocess.PIPE, env=child_environment(),
                              preexec_fn=default_sigint)
     try:
         lines = []

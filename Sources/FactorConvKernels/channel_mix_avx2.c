@@ -1,0 +1,163 @@
+// fck_mix_channels for CPUs with AVX2 and FMA but no AVX-512 (factorconv_kernels.h): the same
+// result and contract as channel_mix.c, with 8-float vectors and 16 registers.
+//
+// Micro-tile: up to 6 rows (output channels, each weight broadcast) × 16 columns (positions, two
+// ymm vectors of X), 12 accumulators over the whole depth, which leaves registers for the two
+// vectors of X and one broadcast weight; blocks of at most 8 columns use 8-column tiles. Full
+// blocks load and store plainly; a block narrower than its tile (the head, the last block)
+// masks its loads and stores (_mm256_maskload_ps / _mm256_maskstore_ps), so no byte outside X's
+// and Y's columns is touched.
+#include "factorconv_kernels.h"
+#include "kernels_common.h"
+
+#include <stdint.h>
+
+#if defined(__x86_64__)
+
+/// Columns per block (the wide tile's width: one 64-byte cache line of floats).
+#define BLOCK 16
+/// Most rows per tile.
+#define TILE_ROWS 6
+
+// Loads and stores of a full vector (the mask ignored) and of a masked one.
+#define LOAD_FULL(p, m) _mm256_loadu_ps(p)
+#define LOAD_MASKED(p, m) _mm256_maskload_ps((p), (m))
+#define STORE_FULL(p, m, v) _mm256_storeu_ps((p), (v))
+#define STORE_MASKED(p, m, v) _mm256_maskstore_ps((p), (m), (v))
+
+/// The arguments every tile takes: W's first row of the tile (row stride ldw), X's block, Y's
+/// block, the tile's bias (or NULL), and the lane masks of the block's two vectors.
+#define TILE_ARGS const float *w, ptrdiff_t ldw, int depth, const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy, \
+                  const float *bias, __m256i m0, __m256i m1
+
+#define INIT16(r) __m256 a0_##r = _mm256_set1_ps(bias ? bias[r] : 0.0f), a1_##r = a0_##r;
+#define FMA16(r) { const __m256 wr = _mm256_broadcast_ss(w + (r) * ldw + k); \
+    a0_##r = _mm256_fmadd_ps(wr, x0, a0_##r); a1_##r = _mm256_fmadd_ps(wr, x1, a1_##r); }
+/// Rows [0, NR) × 16 columns, loading X with LOAD and storing Y with STORE.
+#define TILE16(NAME, NR, EACH, LOAD, STORE) \
+    static FCK_AVX2 void NAME(TILE_ARGS) { \
+        (void)m0; (void)m1; /* unused by the full tiles */ \
+        EACH(INIT16) \
+        /* Rows of X a multiple of 4 KB apart share their L1 sets: prefetch into L2 only, as \
+           channel_mix.c does (prefetched lines would evict the block being read). */ \
+        const int aliased = (ldx & 1023) == 0; \
+        for (int k = 0; k < depth; k++) { \
+            const float *xk = x + k * ldx; \
+            const __m256 x0 = LOAD(xk, m0), x1 = LOAD(xk + 8, m1); \
+            /* Many far-apart rows of X: ask for the columns 4 blocks ahead. */ \
+            if (aliased) _mm_prefetch((const char *)(xk + 4 * BLOCK), _MM_HINT_T1); \
+            else _mm_prefetch((const char *)(xk + 4 * BLOCK), _MM_HINT_T0); \
+            EACH(FMA16) \
+        } \
+        EACH(STORE16_##STORE) \
+    }
+#define STORE16_STORE_FULL(r) STORE_FULL(y + (r) * ldy, m0, a0_##r); STORE_FULL(y + (r) * ldy + 8, m1, a1_##r);
+#define STORE16_STORE_MASKED(r) STORE_MASKED(y + (r) * ldy, m0, a0_##r); STORE_MASKED(y + (r) * ldy + 8, m1, a1_##r);
+
+#define INIT8(r) __m256 a0_##r = _mm256_set1_ps(bias ? bias[r] : 0.0f);
+#define FMA8(r) a0_##r = _mm256_fmadd_ps(_mm256_broadcast_ss(w + (r) * ldw + k), x0, a0_##r);
+/// Rows [0, NR) × 8 columns (`m1` unused).
+#define TILE8(NAME, NR, EACH, LOAD, STORE) \
+    static FCK_AVX2 void NAME(TILE_ARGS) { \
+        (void)m0; (void)m1; /* m1 always unused, m0 by the full tiles */ \
+        EACH(INIT8) \
+        for (int k = 0; k < depth; k++) { \
+            const __m256 x0 = LOAD(x + k * ldx, m0); \
+            EACH(FMA8) \
+        } \
+        EACH(STORE8_##STORE) \
+    }
+#define STORE8_STORE_FULL(r) STORE_FULL(y + (r) * ldy, m0, a0_##r);
+#define STORE8_STORE_MASKED(r) STORE_MASKED(y + (r) * ldy, m0, a0_##r);
+
+/// The four tiles of height NR: 16 or 8 columns, full or masked.
+#define TILES(NR, EACH) \
+    TILE16(wide_full_##NR, NR, EACH, LOAD_FULL, STORE_FULL) \
+    TILE16(wide_masked_##NR, NR, EACH, LOAD_MASKED, STORE_MASKED) \
+    TILE8(narrow_full_##NR, NR, EACH, LOAD_FULL, STORE_FULL) \
+    TILE8(narrow_masked_##NR, NR, EACH, LOAD_MASKED, STORE_MASKED)
+TILES(1, FCK_EACH_1)
+TILES(2, FCK_EACH_2)
+TILES(3, FCK_EACH_3)
+TILES(4, FCK_EACH_4)
+TILES(5, FCK_EACH_5)
+TILES(6, FCK_EACH_6)
+
+typedef void (*tile_fn)(TILE_ARGS);
+/// The tiles by kind (wide full, wide masked, narrow full, narrow masked) and height (1–6).
+static const tile_fn tiles_by_kind[4][TILE_ROWS + 1] = {
+    {0, wide_full_1, wide_full_2, wide_full_3, wide_full_4, wide_full_5, wide_full_6},
+    {0, wide_masked_1, wide_masked_2, wide_masked_3, wide_masked_4, wide_masked_5, wide_masked_6},
+    {0, narrow_full_1, narrow_full_2, narrow_full_3, narrow_full_4, narrow_full_5, narrow_full_6},
+    {0, narrow_masked_1, narrow_masked_2, narrow_masked_3, narrow_masked_4, narrow_masked_5, narrow_masked_6},
+};
+
+/// True when the block (`depth` rows of the lanes `m0`/`m1` select) holds a NaN or infinity: on
+/// the bit patterns, an all-ones exponent plus one carries into the sign bit (as FiniteCheck).
+static FCK_AVX2 int block_has_nonfinite(const float *x, ptrdiff_t ldx, int depth, __m256i m0, __m256i m1) {
+    const __m256i exponent = _mm256_set1_epi32(0x7F800000), one = _mm256_set1_epi32(0x00800000);
+    __m256i flags = _mm256_setzero_si256();
+    for (int k = 0; k < depth; k++) {
+        const __m256i x0 = _mm256_maskload_epi32((const int *)(x + k * ldx), m0);
+        const __m256i x1 = _mm256_maskload_epi32((const int *)(x + k * ldx + 8), m1);
+        flags = _mm256_or_si256(flags, _mm256_add_epi32(_mm256_and_si256(x0, exponent), one));
+        flags = _mm256_or_si256(flags, _mm256_add_epi32(_mm256_and_si256(x1, exponent), one));
+    }
+    return _mm256_movemask_ps(_mm256_castsi256_ps(flags)) != 0;
+}
+
+FCK_AVX2 void fck_mix_channels_avx2(const float *w, ptrdiff_t ldw, int rows, int depth, const float *x, ptrdiff_t ldx,
+                                    int columns, float *y, ptrdiff_t ldy, const float *bias, float *scratch,
+                                    int *nonfinite) {
+    // A first, narrower block when Y's first row does not start on a cache line, so that every
+    // 16-column block after it stores one whole line (numpy's buffers are only 16-byte aligned).
+    const int head = (int)(((64 - ((uintptr_t)y & 63)) & 63) / sizeof(float));
+    for (int j = 0, width; j < columns; j += width) {
+        width = columns - j < BLOCK ? columns - j : BLOCK;
+        if (j == 0 && head > 0 && head < width) width = head;
+        const __m256i m0 = fck_avx2_lanes(0, width), m1 = fck_avx2_lanes(0, width - 8);
+        // With five tiles or more (more than 24 rows), read the block once into contiguous
+        // scratch when the tiles' passes would lose it from L1: when X's rows are a multiple of
+        // 4 KB apart (they share their L1 sets and evict each other), and when the block is deep
+        // (128 rows or more, each over two cache lines where X's rows are not aligned: half of
+        // L1 or more, which W's rows streaming through evict). With fewer tiles, the copy costs
+        // more than the passes lose. The tiles then prefetch from scratch, so the copy asks for
+        // X's columns 4 blocks ahead itself.
+        const float *xb = x + j;
+        ptrdiff_t ldb = ldx;
+        if (scratch && rows > 24 && ((ldx & 1023) == 0 || depth >= 128)) {
+            for (int k = 0; k < depth; k++) {
+                _mm_prefetch((const char *)(x + k * ldx + j + 4 * BLOCK), _MM_HINT_T1);
+                _mm256_storeu_ps(scratch + BLOCK * k, _mm256_maskload_ps(x + k * ldx + j, m0));
+                _mm256_storeu_ps(scratch + BLOCK * k + 8, _mm256_maskload_ps(x + k * ldx + j + 8, m1));
+            }
+            xb = scratch;
+            ldb = BLOCK;
+        }
+        // As few tiles as 6-row tiles allow (each reads the whole block of X), of balanced
+        // heights: 16 rows as 6 + 5 + 5, not 6 + 6 + 4, whose short tile has too few
+        // accumulators to hide the multiply-add latency.
+        const int kind = (width > 8 ? 0 : 2) + (width == BLOCK || width == 8 ? 0 : 1);
+        const tile_fn *tiles_of_height = tiles_by_kind[kind];
+        const int tiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
+        for (int t = 0, r = 0; t < tiles; t++) {
+            const int n = (rows - r) / (tiles - t);
+            tiles_of_height[n](w + r * ldw, ldw, depth, xb, ldb, y + r * ldy + j, ldy, bias ? bias + r : 0, m0, m1);
+            r += n;
+        }
+        // As in channel_mix.c: any NaN or infinity in a column of X makes that column of Y's
+        // first row non-finite, so that row stands for the block, and X is checked only when it
+        // is not finite (finite values may also have overflowed).
+        if (nonfinite && block_has_nonfinite(y + j, ldy, 1, m0, m1) && block_has_nonfinite(x + j, ldx, depth, m0, m1))
+            *nonfinite = 1;
+    }
+}
+
+#else
+// Not reached: callers check fck_avx2_available(), which is 0 off x86-64.
+void fck_mix_channels_avx2(const float *w, ptrdiff_t ldw, int rows, int depth, const float *x, ptrdiff_t ldx,
+                           int columns, float *y, ptrdiff_t ldy, const float *bias, float *scratch, int *nonfinite) {
+    (void)w; (void)ldw; (void)rows; (void)depth; (void)x; (void)ldx; (void)columns; (void)y; (void)ldy; (void)bias;
+    (void)scratch; (void)nonfinite;
+}
+#endif
