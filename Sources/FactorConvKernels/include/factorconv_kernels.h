@@ -177,6 +177,11 @@ int fck_mode_conv(const float *in, int cin, ptrdiff_t in_cs, float *out, int cou
                   int size, int inner, int out_size, const float *w, int taps, int stride, int pad, int dilation,
                   const float *bias);
 
+/// fck_mode_conv with AVX2 and FMA only, for CPUs without AVX-512: the same arguments and result.
+int fck_mode_conv_avx2(const float *in, int cin, ptrdiff_t in_cs, float *out, int cout, ptrdiff_t out_cs, int outer,
+                       int size, int inner, int out_size, const float *w, int taps, int stride, int pad, int dilation,
+                       const float *bias);
+
 /// The output transform of Winograd F(2×2, 3×3), vectorized over channels: for `tile_rows`
 /// rows of `tiles` tiles and `channels` channels, Aᵀ m A + bias, where
 /// m[ξ · xi_stride + (tr · tiles + t) · tile_stride + c] is position ξ (4i + j) of tile t of tile
