@@ -361,8 +361,8 @@ bench-ort: lib
 	$(BENCH_ENV) FC_CALL_OVERHEAD=$(abspath $(C_BUILD))/call_overhead FC_FMA_PEAK=$(abspath $(C_BUILD))/fma_peak \
 	  $$(bash Benchmarks/refenv.sh) Benchmarks/bench_ort.py
 
-## bench-split: batch 1 at 1 thread against 2 for several FACTORCONV_MIN_SPLIT_MFLOP settings
-## (where splitting one image over the workers starts to pay on this machine).
+## bench-split: batch 1 at 1 thread against 2, with one image split over the threads or not
+## (where splitting starts to pay on this machine, against the FACTORCONV_MIN_SPLIT_MFLOP default).
 bench-split: lib
 	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_split.py
 

@@ -1,75 +1,92 @@
 """Batch 1 at 1 thread against 2: where splitting one image's stages over the workers pays.
 
 A forward of one image runs its stages on one thread unless the image has at least
-`FACTORCONV_MIN_SPLIT_MFLOP` (default 30) million FLOPs per worker; the value is read once per
-process, so each setting runs in a child process. Per layer (bench_ort's batch-1 shapes, CP,
-Tucker and TT at rank 0.1 and 0.25) the child times our layer at 1 and at 2 threads in
-alternation (`fc.set_num_threads` between calls; per round each side's fastest call, median of
-the rounds), so that load from other processes falls on both sides. Printed: one table of
-milliseconds and the 2-thread / 1-thread ratio per setting; recorded in Benchmarks/RESULTS.md
-("Batch-1 split over threads").
+`FACTORCONV_MIN_SPLIT_MFLOP` (default 30) million FLOPs per worker. A layer reads the setting
+when it builds its pipelines (on its first forward), so one process can hold three copies of a
+layer: one that never splits, one that always splits, and one with the default. Per layer
+(bench_ort's batch-1 shapes, CP, Tucker and TT at rank 0.1 and 0.25) they alternate
+(`interleaved`: per round each contender's fastest call, median of the rounds), so load from
+other processes falls on every side:
+    1 thr            the never-splitting copy at 1 thread
+    2 thr, no split  the never-splitting copy at 2 threads
+    2 thr, split     the always-splitting copy at 2 threads
+    2 thr, default   the default copy at 2 threads (what users get)
+MFLOP is the image's work (2 x multiply-adds of the cheapest direct algorithm,
+bench_layers.multiply_adds_per_position). Recorded in Benchmarks/RESULTS.md ("Batch-1 split
+over threads").
 
 Run: make bench-split   (or: FACTORCONV_LIB=... PYTHONPATH=bindings/python:Benchmarks python3 Benchmarks/bench_split.py)
-Environment: SETTINGS (default "30,4,1,0": the MFLOP values compared).
 """
 
-import json
 import os
-import subprocess
 import sys
 
-SETTINGS = [s for s in os.environ.get("SETTINGS", "30,4,1,0").split(",") if s]
+import numpy as np
+
+import factorconv as fc
+from bench_layers import multiply_adds_per_position
+from bench_ort import FACTORIZATIONS, LATENCY, LATENCY_RANKS, interleaved, make_layer
+from harness import machine_line, record_results
+
+SETTING = "FACTORCONV_MIN_SPLIT_MFLOP"
 
 
-def child():
-    """Times every layer at 1 and 2 threads under this process's split setting; prints JSON."""
-    import numpy as np
-    import factorconv as fc
-    from bench_ort import FACTORIZATIONS, LATENCY, LATENCY_RANKS, interleaved, make_layer
+def copy_with_setting(layer, x, setting):
+    """A copy of `layer` whose pipelines were built with FACTORCONV_MIN_SPLIT_MFLOP = setting
+    (None: unset, the default)."""
+    saved = os.environ.pop(SETTING, None)
+    try:
+        if setting is not None:
+            os.environ[SETTING] = setting
+        clone = fc.FactorizedConv.from_bytes(layer.to_bytes())
+        fc.set_num_threads(2)
+        clone(x)          # builds the pipelines under the setting
+        return clone
+    finally:
+        os.environ.pop(SETTING, None)
+        if saved is not None:
+            os.environ[SETTING] = saved
 
-    rows = []
-    for name, xshape, cout, k, p in LATENCY:
-        x = np.random.default_rng(3).standard_normal(xshape).astype(np.float32)
-        for factorization in FACTORIZATIONS:
-            for rank in LATENCY_RANKS:
-                layer = make_layer(xshape, cout, k, p, factorization, rank)
 
-                def at(threads):
-                    def call():
-                        fc.set_num_threads(threads)
-                        layer(x)
-                    return call
-                fc.set_num_threads(1)
-                reference = layer(x)
-                fc.set_num_threads(2)
-                # Splitting changes only who computes what, not the sums' order within a stage.
-                np.testing.assert_allclose(layer(x), reference, rtol=1e-5, atol=1e-5)
-                one, two = interleaved([at(1), at(2)])
-                rows.append([name, factorization, rank, one, two])
-                print("%-16s %-6s %-4s 1 thr %.3f ms  2 thr %.3f ms  %.2f" % (
-                    name, factorization, rank, one * 1e3, two * 1e3, two / one), file=sys.stderr, flush=True)
-    print(json.dumps(rows))
+def at(layer, x, threads):
+    def call():
+        fc.set_num_threads(threads)
+        layer(x)
+    return call
 
 
 def main():
-    from harness import machine_line, record_results
     print("machine:", machine_line(), "| load average %.2f %.2f %.2f" % os.getloadavg(), flush=True)
-    results = {}
-    for setting in SETTINGS:
-        print("FACTORCONV_MIN_SPLIT_MFLOP=%s" % setting, file=sys.stderr, flush=True)
-        env = dict(os.environ, FACTORCONV_MIN_SPLIT_MFLOP=setting)
-        out = subprocess.run([sys.executable, __file__, "--child"], env=env, check=True,
-                             stdout=subprocess.PIPE, text=True).stdout
-        results[setting] = json.loads(out.strip().splitlines()[-1])
-    head = "| layer | fact. | rank |" + "".join(" %s: 1 thr | 2 thr | 2/1 |" % s for s in SETTINGS)
-    lines = ["Milliseconds per forward at FACTORCONV_MIN_SPLIT_MFLOP = " + ", ".join(SETTINGS) + ".\n",
-             head, "|" + "---|" * (head.count("|") - 1)]
-    for i, (name, factorization, rank, *_) in enumerate(results[SETTINGS[0]]):
-        line = "| %s | %s | %s |" % (name, factorization, rank)
-        for setting in SETTINGS:
-            one, two = results[setting][i][3:5]
-            line += " %.3f | %.3f | %.2f |" % (one * 1e3, two * 1e3, two / one)
-        lines.append(line)
+    head = "| layer | fact. | rank | MFLOP | 1 thr ms | 2 thr, no split | 2 thr, split | 2 thr, default | split / 1 thr | default / 1 thr |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    slower = 0
+    for name, xshape, cout, k, p in LATENCY:
+        x = np.random.default_rng(3).standard_normal(xshape).astype(np.float32)
+        positions = int(np.prod(xshape[2:]))
+        for factorization in FACTORIZATIONS:
+            for rank in LATENCY_RANKS:
+                layer = make_layer(xshape, cout, k, p, factorization, rank)
+                mflop = 2 * positions * multiply_adds_per_position(
+                    layer.state_dict(), factorization, xshape[1], cout, [k] * (len(xshape) - 2)) / 1e6
+                never = copy_with_setting(layer, x, "1e12")
+                always = copy_with_setting(layer, x, "0")
+                default = copy_with_setting(layer, x, None)
+                fc.set_num_threads(1)
+                reference = never(x)
+                fc.set_num_threads(2)
+                # Split or not, the same result up to rounding (a dense stage's blocking may
+                # follow the workers).
+                np.testing.assert_allclose(always(x), reference, rtol=1e-4, atol=1e-5)
+                one, two, split, chosen = interleaved([at(never, x, 1), at(never, x, 2), at(always, x, 2),
+                                                       at(default, x, 2)])
+                slower += chosen > one
+                lines.append("| %s | %s | %s | %.1f | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f |" % (
+                    name, factorization, rank, mflop, one * 1e3, two * 1e3, split * 1e3, chosen * 1e3,
+                    split / one, chosen / one))
+                print(lines[-1], file=sys.stderr, flush=True)
+                for l in (layer, never, always, default):
+                    l.close()
+    lines.append("\nWith the default, 2 threads slower than 1 on %d of %d rows." % (slower, len(lines) - 2))
     text = "\n".join(lines)
     print(text)
     print("recorded in", record_results("Batch-1 split over threads", text))
@@ -77,4 +94,4 @@ def main():
 
 
 if __name__ == "__main__":
-    child() if sys.argv[1:] == ["--child"] else main()
+    main()

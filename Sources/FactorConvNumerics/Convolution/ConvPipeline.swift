@@ -63,15 +63,17 @@ package struct ConvPipeline: Sendable {
     /// Fewest multiply-adds × 2 per worker when one image's stages are split over workers
     /// (see `forward`); tests lower it to exercise the split on small images.
     let minFlopsPerWorker: Double
-    /// 30 MFLOP, or `FACTORCONV_MIN_SPLIT_MFLOP` (in millions, ≥ 0; 0 splits every image): the
-    /// setting lets a benchmark find where splitting one image starts to pay on a given machine.
-    static let defaultMinFlopsPerWorker: Double = {
+    /// 2 MFLOP, or `FACTORCONV_MIN_SPLIT_MFLOP` (in millions, ≥ 0; 0 splits every image). Read
+    /// when a pipeline is built (a layer builds its pipelines on first use and keeps them), so
+    /// that a benchmark can build layers with different settings in one process and alternate
+    /// them, to find where splitting one image starts to pay on a given machine.
+    static var defaultMinFlopsPerWorker: Double {
         if let raw = getenv("FACTORCONV_MIN_SPLIT_MFLOP"), let value = Double(String(cString: raw)),
            value.isFinite, value >= 0 {
             return value * 1e6
         }
-        return 30e6
-    }()
+        return 2e6
+    }
 
     /// Creates a pipeline; stage shapes are checked against each other on first use.
     package init(stages: [ConvStage]) {
@@ -274,9 +276,11 @@ package struct ConvPipeline: Sendable {
     }
 
     /// The workers each stage of an image is split over when images run one after another: one
-    /// per `minFlopsPerWorker` of the image's work. Below that, a split image's stages are short
-    /// enough that a worker the OS schedules late (another process on the core) delays the
-    /// whole stage, and 2 threads ran slower than 1 (Benchmarks/RESULTS.md, ORT section).
+    /// per `minFlopsPerWorker` of the image's work. Below that, a split image's stages are so short
+    /// that waking and joining a worker costs about what it saves (Benchmarks/RESULTS.md, "Batch-1
+    /// split over threads", on idle cores; with other processes on the cores, a worker the OS
+    /// schedules late delays the whole stage, and a split small image can run slower than one
+    /// thread would).
     private func innerWorkers(_ shapes: [[Int]], workers: Int) -> Int {
         guard minFlopsPerWorker > 0 else { return workers }
         return Int(max(1, min(Double(workers), imageFlops(shapes) / minFlopsPerWorker)))
