@@ -264,15 +264,26 @@ def bench_factorized(xshape, cout, k, p, factorization, rank, threads, peaks, de
     session = chain.session(threads)
     y = layer(x)
     err = assert_close(y, session.run(None, {"x": x})[0], "%s %s %s" % (xshape, factorization, rank))
-    contenders = [lambda: layer(x), lambda: session.run(None, {"x": x})]
+    def ours(at_threads):
+        def call():
+            fc.set_num_threads(at_threads)
+            layer(x)
+        return call
+    contenders = [ours(threads), lambda: session.run(None, {"x": x})]
     if dense_session is not None:
         dense, dense_bias = dense_session
         assert_close(y, dense.run(None, {"x": x})[0], "dense %s %s %s" % (xshape, factorization, rank))
         contenders.append(lambda: dense.run(None, {"x": x}))
+    if threads > 1:
+        # Ours at 1 thread in the same alternation: the 2-thread row's comparison with 1 thread
+        # then sees the same load (the 1-thread rows ran minutes earlier).
+        contenders.append(ours(1))
     times = interleaved(contenders)
+    fc.set_num_threads(threads)
     return {
         "rank": layer.rank, "choice": layer.chosen_implementation(xshape), "ours": times[0],
         "ort": times[1], "ort_dense": times[2] if dense_session is not None else None,
+        "ours_1_thread": times[-1] if threads > 1 else None,
         "roofline": layer_roofline(layer, chain, xshape, cout, k, peaks), "err": err,
     }
 
@@ -309,11 +320,20 @@ def dense(threads, peaks, rows):
         chain = dense_chain(w, b, xshape, p)
         session = chain.session(threads)
         err = assert_close(fc.conv(x, w, b, padding=p), session.run(None, {"x": x})[0], "dense " + name)
-        times = interleaved([lambda: fc.conv(x, w, b, padding=p), lambda: session.run(None, {"x": x})])
+        def ours(at_threads):
+            def call():
+                fc.set_num_threads(at_threads)
+                fc.conv(x, w, b, padding=p)
+            return call
+        contenders = [ours(threads), lambda: session.run(None, {"x": x})]
+        if threads > 1:
+            contenders.append(ours(1))     # in the same rounds, as in bench_factorized
+        times = interleaved(contenders)
+        fc.set_num_threads(threads)
         positions = xshape[0] * int(np.prod(xshape[2:]))
         flops = 2 * chain.macs * winograd_fraction(xshape[1], cout, [k] * order)
         bound = roofline(flops, 4 * (x.size + positions * cout + w.size), peaks)
-        rows.append((name, threads, times[0], times[1], bound, err))
+        rows.append((name, threads, times[0], times[1], bound, err, times[2] if threads > 1 else None))
         r = rows[-1]
         print("dense %-22s t%d ours %8.3f ms  ORT %8.3f ms  ratio %.2f" % (name, threads, r[2] * 1e3, r[3] * 1e3,
                                                                         r[2] / r[3]), file=sys.stderr, flush=True)
@@ -361,19 +381,13 @@ def goal_status(ours, ort_time, bound, goal):
     return "missed"
 
 
-def one_thread_times(rows):
-    """Our 1-thread time per (layer, factorization, rank), for the 2-thread rows' comparison."""
-    return {(name, factorization, rank): r["ours"] for name, threads, factorization, rank, r in rows if threads == 1}
-
-
 def factorized_table(rows, with_dense, out):
     head = "| layer | thr | fact. | rank | ours ms (choice) | ORT decomposed ms |"
     head += " ORT dense ms |" if with_dense else ""
     head += " ours / ORT-dec. |" + (" ours / ORT dense |" if with_dense else "")
-    head += " roofline ms | goal | ours / ours at 1 thr |"
+    head += " roofline ms | goal | ours / ours at 1 thr (same rounds) |"
     out.append(head)
     out.append("|" + "---|" * (head.count("|") - 1))
-    single = one_thread_times(rows)
     counts, slower = {}, 0
     for name, threads, factorization, rank, r in rows:
         status = goal_status(r["ours"], r["ort"], r["roofline"], GOAL)
@@ -385,7 +399,7 @@ def factorized_table(rows, with_dense, out):
         line += " %.2f |" % (r["ours"] / r["ort"])
         if with_dense:
             line += " %.2f |" % (r["ours"] / r["ort_dense"])
-        base = single.get((name, factorization, rank)) if threads > 1 else None
+        base = r["ours_1_thread"]
         slower += base is not None and r["ours"] > base
         line += " %.3f | %s | %s |" % (r["roofline"] * 1e3, status, "-" if base is None else "%.2f" % (r["ours"] / base))
         out.append(line)
@@ -431,11 +445,9 @@ def main():
         factorized_table(factorized_rows, True, out)
     if dense_rows:
         out.append("### Dense conv: fc.conv vs ORT's Conv (goal <= %.1f)\n" % DENSE_GOAL)
-        out.append("| layer | thr | ours ms | ORT ms | ours / ORT | roofline ms | goal | ours / ours at 1 thr |")
+        out.append("| layer | thr | ours ms | ORT ms | ours / ORT | roofline ms | goal | ours / ours at 1 thr (same rounds) |")
         out.append("|---|---|---|---|---|---|---|---|")
-        single = {name: ours for name, threads, ours, *_ in dense_rows if threads == 1}
-        for name, threads, ours, theirs, bound, _ in dense_rows:
-            base = single.get(name) if threads > 1 else None
+        for name, threads, ours, theirs, bound, _, base in dense_rows:
             out.append("| %s | %d | %.3f | %.3f | %.2f | %.3f | %s | %s |" % (
                 name, threads, ours * 1e3, theirs * 1e3, ours / theirs, bound * 1e3,
                 goal_status(ours, theirs, bound, DENSE_GOAL), "-" if base is None else "%.2f" % (ours / base)))
