@@ -8,6 +8,7 @@
 // plane is never written or read back.
 #include "factorconv_kernels.h"
 #include "kernels_common.h"
+#include "depthwise_plane_call.h"
 
 /// Taps each pass handles (their weights and shifts live in registers).
 #define FCK_PLANE_MAX_TAPS 8
@@ -210,18 +211,6 @@ int fck_depthwise_plane_handles(int width, int taps_rows, int dil_rows, int taps
            2 * (ptrdiff_t)pad_cols == (ptrdiff_t)(taps_cols - 1) * dil_cols && lane_period(width) <= FCK_PLANE_MAX_PERIOD;
 }
 
-/// A call of either entry point: the planes of `channels` channels, `outer` planes each (channel
-/// c's at src + c · src_cs and dst + c · dst_cs, plane after plane), separable (`kernels` NULL:
-/// channel c's weights at w_rows + c · taps_rows and w_cols + c · taps_cols) or full (channel
-/// c's kernel at kernels + c · kernel_cs).
-typedef struct {
-    const float *src;
-    float *dst;
-    ptrdiff_t src_cs, dst_cs, kernel_cs;
-    int channels, outer, rows, width, out_rows;
-    const float *w_rows, *w_cols, *kernels;
-    int taps_rows, pad_rows, dil_rows, taps_cols, pad_cols, dil_cols, accumulate;
-} plane_call;
 
 /// Runs `call` after building its lane-mask table; −1 without writing when the kernel does not
 /// take it (fck_depthwise_plane_handles).

@@ -13,6 +13,7 @@
 // k_r × k_c kernel one per column tap (carrying that column's weights).
 #include "factorconv_kernels.h"
 #include "kernels_common.h"
+#include "depthwise_plane_call.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -163,18 +164,6 @@ static __attribute__((noinline)) FCK_AVX2 void plane_any(const float *src, float
     plane_run(src, dst, sh, pw, taps_rows, taps_cols, sums);
 }
 
-/// A call of either entry point, as in depthwise_plane.c: `channels` channels of `outer` planes
-/// each (channel c's at src + c · src_cs and dst + c · dst_cs, plane after plane), separable
-/// (`kernels` NULL: channel c's weights at w_rows + c · taps_rows and w_cols + c · taps_cols) or
-/// full (channel c's kernel at kernels + c · kernel_cs).
-typedef struct {
-    const float *src;
-    float *dst;
-    ptrdiff_t src_cs, dst_cs, kernel_cs;
-    int channels, outer, rows, width, out_rows;
-    const float *w_rows, *w_cols, *kernels;
-    int taps_rows, pad_rows, dil_rows, taps_cols, pad_cols, dil_cols, accumulate;
-} plane_call;
 
 /// Runs `call` after building its mask table and zeroing its buffer; −1 without writing when
 /// the kernel does not take it (fck_depthwise_plane_avx2_handles).

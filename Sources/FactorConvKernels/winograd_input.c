@@ -2,6 +2,7 @@
 // even and odd columns, and Bᵀ d B (or Bᵀ d) of 16 tiles per vector.
 #include "factorconv_kernels.h"
 #include "kernels_common.h"
+#include "winograd_input_matrix.h"
 
 #if defined(__x86_64__)
 
@@ -36,15 +37,12 @@ FCK_AVX512 void fck_deinterleave(const float *x, int width, int pad, int count, 
 
 FCK_AVX512 void fck_winograd_input_2x2(const float *even, const float *odd, ptrdiff_t row_stride, int tiles,
                                        float *v, ptrdiff_t xi_stride) {
-    // Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]. Along the first axis,
-    // row i of Bᵀ d is d_a + sign · d_b; along the second, tile k's columns are e_k, o_k,
-    // e_{k+1}, o_{k+1}.
-    static const int a_row[4] = {0, 1, 2, 1}, b_row[4] = {2, 2, 1, 3};
-    static const float sign[4] = {-1, 1, -1, -1};
+    // Along the first axis, row i of Bᵀ d is d_a + sign · d_b (winograd_input_matrix.h); along
+    // the second, tile k's columns are e_k, o_k, e_{k+1}, o_{k+1}.
     for (int i = 0; i < 4; i++) {
-        const float *ea = even + a_row[i] * row_stride, *eb = even + b_row[i] * row_stride;
-        const float *oa = odd + a_row[i] * row_stride, *ob = odd + b_row[i] * row_stride;
-        const __m512 s = _mm512_set1_ps(sign[i]);
+        const float *ea = even + fck_bt_a_row[i] * row_stride, *eb = even + fck_bt_b_row[i] * row_stride;
+        const float *oa = odd + fck_bt_a_row[i] * row_stride, *ob = odd + fck_bt_b_row[i] * row_stride;
+        const __m512 s = _mm512_set1_ps(fck_bt_sign[i]);
         float *v0 = v + 4 * i * xi_stride, *v1 = v0 + xi_stride, *v2 = v1 + xi_stride, *v3 = v2 + xi_stride;
         for (int k = 0; k < tiles; k += 16) {
             const __mmask16 m = fck_first_vector(tiles - k);

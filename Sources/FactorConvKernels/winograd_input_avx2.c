@@ -4,6 +4,7 @@
 // (AVX2 has no cheap masked store).
 #include "factorconv_kernels.h"
 #include "kernels_common.h"
+#include "winograd_input_matrix.h"
 
 #if defined(__x86_64__)
 
@@ -40,12 +41,10 @@ FCK_AVX2 void fck_winograd_input_2x2_avx2(const float *even, const float *odd, p
                                           float *v, ptrdiff_t xi_stride) {
     // As fck_winograd_input_2x2: row i of Bᵀ d is d_a + sign · d_b; tile k's columns are e_k,
     // o_k, e_{k+1}, o_{k+1}.
-    static const int a_row[4] = {0, 1, 2, 1}, b_row[4] = {2, 2, 1, 3};
-    static const float sign[4] = {-1, 1, -1, -1};
     for (int i = 0; i < 4; i++) {
-        const float *ea = even + a_row[i] * row_stride, *eb = even + b_row[i] * row_stride;
-        const float *oa = odd + a_row[i] * row_stride, *ob = odd + b_row[i] * row_stride;
-        const __m256 s = _mm256_set1_ps(sign[i]);
+        const float *ea = even + fck_bt_a_row[i] * row_stride, *eb = even + fck_bt_b_row[i] * row_stride;
+        const float *oa = odd + fck_bt_a_row[i] * row_stride, *ob = odd + fck_bt_b_row[i] * row_stride;
+        const __m256 s = _mm256_set1_ps(fck_bt_sign[i]);
         float *v0 = v + 4 * i * xi_stride, *v1 = v0 + xi_stride, *v2 = v1 + xi_stride, *v3 = v2 + xi_stride;
         int k = 0;
         for (; k + 8 <= tiles; k += 8) {
@@ -60,7 +59,7 @@ FCK_AVX2 void fck_winograd_input_2x2_avx2(const float *even, const float *odd, p
             _mm256_storeu_ps(v2 + k, _mm256_sub_ps(re1, ro0));
             _mm256_storeu_ps(v3 + k, _mm256_sub_ps(ro0, ro1));
         }
-        const float sg = sign[i];
+        const float sg = fck_bt_sign[i];
         for (; k < tiles; k++) {
             const float re0 = ea[k] + sg * eb[k], re1 = ea[k + 1] + sg * eb[k + 1];
             const float ro0 = oa[k] + sg * ob[k], ro1 = oa[k + 1] + sg * ob[k + 1];
