@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import factorconv as fc
-from test_compress_model_cli import _environment
+from child_signals import child_environment
 
 
 def test_dask_local_cluster_gives_the_same_bundle_as_local_processes(tmp_path):
@@ -42,7 +42,7 @@ def test_dask_local_cluster_gives_the_same_bundle_as_local_processes(tmp_path):
             [sys.executable, "-m", "factorconv", "compress-model", str(tmp_path / "m.safetensors"),
              "-o", str(tmp_path / "scheduler.bundle"), "--rank", "0.3", "--seed", "3",
              "--scheduler", cluster.scheduler_address],
-            capture_output=True, text=True, env=_environment(), timeout=300)
+            capture_output=True, text=True, env=child_environment(), timeout=300)
         assert result.returncode == 0, result.stderr
         assert ((tmp_path / "scheduler.bundle").read_bytes()
                 == (tmp_path / "local-cp.bundle").read_bytes())
