@@ -1,7 +1,7 @@
 /// The instruction sets FactorConv's hand-written kernels (`FactorConvKernels`) come in, in order
 /// of preference: a caller that has both runs the first available one, and its portable or BLAS
 /// path when neither is. Tests pass each available one explicitly.
-enum KernelSet: CaseIterable, Sendable {
+enum KernelSet: CaseIterable, Sendable, CustomStringConvertible {
     /// AVX-512 F/VL (`AVX512`).
     case avx512
     /// AVX2 and FMA (`AVX2`): the `*_avx2` kernels.
@@ -19,4 +19,6 @@ enum KernelSet: CaseIterable, Sendable {
     static let best: KernelSet? = allCases.first { $0.isAvailable }
     /// Every available one (for tests).
     static var available: [KernelSet] { allCases.filter(\.isAvailable) }
+
+    var description: String { self == .avx512 ? "avx512" : "avx2" }
 }

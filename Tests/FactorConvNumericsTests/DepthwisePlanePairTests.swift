@@ -7,7 +7,7 @@ import Testing
 /// (`PlaneKernel`: AVX-512, AVX2), against float64 plain loops over widths in every lane phase, row geometry of every kind and
 /// 'same' columns of 1–8 taps; through `ConvPipeline`, the pair equal to its stages run one at a
 /// time, with and without the kernel taking the width.
-@Suite(.enabled(if: PlaneKernel.preferred != nil)) struct DepthwisePlanePairTests {
+@Suite(.enabled(if: KernelSet.best != nil)) struct DepthwisePlanePairTests {
     /// The pair of a row stage (`kr` taps, padding `pr`, dilation `dr`, stride `sr`) and a column
     /// stage (`kc` taps, padding `pc`, dilation `dc`) over `channels` channels of order `order`.
     private static func stages(order: Int, channels: Int, kr: Int, pr: Int, dr: Int, sr: Int = 1, kc: Int, pc: Int,

@@ -8,11 +8,10 @@ import Testing
 /// channels over two vectors, split sums below 4), rows and lines shorter and longer than two
 /// vectors, with and without bias, images over the workers and (batch 1, 2 workers) output
 /// channels over the workers.
-@Suite(.enabled(if: ModeConvolution.Kernel.preferred != nil, "needs AVX-512 or AVX2 + FMA"))
+@Suite(.enabled(if: KernelSet.best != nil, "needs AVX-512 or AVX2 + FMA"))
 struct ModeConvolutionTests {
     /// The kernels this CPU runs (an AVX-512 CPU also runs the AVX2 kernel).
-    static let kernels: [ModeConvolution.Kernel] =
-        (AVX512.isAvailable ? [.avx512] : []) + (AVX2.isAvailable ? [.avx2] : [])
+    static let kernels: [ModeConvolution.Kernel] = KernelSet.available
 
     @Test(arguments: kernels, [1, 2])
     func matchesReference(kernel: ModeConvolution.Kernel, threads: Int) throws {

@@ -92,13 +92,13 @@ extension DepthwiseConvolution {
     /// A kernel whose last two modes are the rows (stride 1) and the columns ('same', stride 1),
     /// with any outer modes (CP's mobilenet path): for each outer output position, the kernel's
     /// 2-D slice at each valid outer tap in one pass (`PlaneKernel.twoD`), the first written and
-    /// the rest added, by `kernel` (default: the one this CPU runs, `PlaneKernel.preferred`).
+    /// the rest added, by `kernel` (default: the one this CPU runs, `KernelSet.best`).
     /// False (nothing written) when `kernel` is nil or does not take the shape. It replaces the
     /// tap-by-tap loops above, which re-read the output once per tap, and gains most on 3-D
     /// kernels (more taps per output).
     static func overLastTwoModes(input: UnsafePointer<Float>, spatial: [Int], taps: UnsafePointer<Float>, kernel: [Int],
                                  geometry: ConvGeometry, outputSpatial: [Int], output: UnsafeMutablePointer<Float>,
-                                 channels: Range<Int>, kernel planeKernel: PlaneKernel? = PlaneKernel.preferred) -> Bool {
+                                 channels: Range<Int>, kernel planeKernel: PlaneKernel? = KernelSet.best) -> Bool {
         let n = spatial.count, rows = n - 2, columns = n - 1
         let s = geometry.stride, p = geometry.padding, d = geometry.dilation
         guard let planeKernel, s[rows] == 1, s[columns] == 1, outputSpatial[columns] == spatial[columns],

@@ -16,8 +16,8 @@ struct DepthwisePlanePair: Sendable {
 
     /// The pair that `first` then `second` form, or nil when they are not two depthwise stages
     /// along the last two modes with the geometry above, or `kernel` is nil (default: the one this
-    /// CPU runs, `PlaneKernel.preferred`; nil without AVX-512 and AVX2).
-    init?(_ first: ConvStage, _ second: ConvStage, kernel: PlaneKernel? = PlaneKernel.preferred) {
+    /// CPU runs, `KernelSet.best`; nil without AVX-512 and AVX2).
+    init?(_ first: ConvStage, _ second: ConvStage, kernel: PlaneKernel? = KernelSet.best) {
         guard let kernel, case .depthwise(let rows, let rowGeometry) = first,
               case .depthwise(let columns, let columnGeometry) = second else { return nil }
         let order = rowGeometry.order

@@ -8,13 +8,8 @@ import FactorConvKernels
 /// zero fills) than multiplying.
 struct ModeConvolution {
     /// The kernel that runs the convolution.
-    enum Kernel {
-        case avx512, avx2
-
-        /// The kernel this CPU runs: AVX-512 when `AVX512.isAvailable`, else AVX2 + FMA when
-        /// `AVX2.isAvailable`, else none (the GEMM paths).
-        static var preferred: Kernel? { AVX512.isAvailable ? .avx512 : AVX2.isAvailable ? .avx2 : nil }
-    }
+    /// `fck_mode_conv` (AVX-512) or `fck_mode_conv_avx2` (AVX2 + FMA).
+    typealias Kernel = KernelSet
 
     let problem: ConvProblem
     let kernel: Kernel
@@ -49,10 +44,10 @@ struct ModeConvolution {
         }
     }
 
-    /// The plan, or nil unless a kernel is given (default: the CPU's, `Kernel.preferred`), the
+    /// The plan, or nil unless a kernel is given (default: the CPU's, `KernelSet.best`), the
     /// kernel spans one dimension with the others trivial, and the stage is within the kernel's
     /// bounds (`isWithinBounds`).
-    init?(_ problem: ConvProblem, kernel: Kernel? = .preferred) {
+    init?(_ problem: ConvProblem, kernel: Kernel? = KernelSet.best) {
         let g = problem.geometry, n = problem.order
         let spanning = (0..<n).filter { problem.kernel[$0] != 1 || g.stride[$0] != 1 || g.padding[$0] != 0 }
         guard let kernel, spanning.count == 1, let mode = spanning.first,

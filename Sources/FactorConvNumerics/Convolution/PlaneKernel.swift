@@ -4,21 +4,11 @@ import FactorConvKernels
 /// the columns 'same'; two separable stages, or a full 2-D kernel): `fck_depthwise_plane` and
 /// `fck_depthwise_2d` with AVX-512, their AVX2 + FMA counterparts `fck_depthwise_plane_avx2` and
 /// `fck_depthwise_2d_avx2` otherwise. Both compute the same result; they differ in the plane
-/// widths they take.
-enum PlaneKernel: Sendable, CustomStringConvertible {
-    case avx512, avx2
+/// widths they take. The kernel this CPU runs is `KernelSet.best` (nil: the stages run one at a
+/// time).
+typealias PlaneKernel = KernelSet
 
-    /// The kernel this CPU runs: AVX-512 when `AVX512.isAvailable`, else AVX2 when
-    /// `AVX2.isAvailable` (`FACTORCONV_AVX2=0` turns it off), else nil (the stages run one at a time).
-    static let preferred: PlaneKernel? = AVX512.isAvailable ? .avx512 : AVX2.isAvailable ? .avx2 : nil
-
-    /// Every kernel this CPU may run (for tests comparing them).
-    static var available: [PlaneKernel] {
-        (AVX512.isAvailable ? [.avx512] : []) + (AVX2.isAvailable ? [.avx2] : [])
-    }
-
-    var description: String { self == .avx512 ? "avx512" : "avx2" }
-
+extension KernelSet {
     /// True when this kernel takes planes `width` wide with these row taps and ('same') column taps.
     func takes(width: Int, rowTaps: Int, rowDilation: Int, columnTaps: Int, columnPadding: Int,
                columnDilation: Int) -> Bool {
