@@ -1,7 +1,7 @@
 """Batch 1 at 1 thread against 2: where splitting one image's stages over the workers pays.
 
 A forward of one image runs its stages on one thread unless the image has at least
-`FACTORCONV_MIN_SPLIT_MFLOP` (default 30) million FLOPs per worker. A layer reads the setting
+`FACTORCONV_MIN_SPLIT_MFLOP` (default 2) million FLOPs per worker. A layer reads the setting
 when it builds its pipelines (on its first forward), so one process can hold three copies of a
 layer: one that never splits, one that always splits, and one with the default. Per layer
 (bench_ort's batch-1 shapes, CP, Tucker and TT at rank 0.1 and 0.25) they alternate
