@@ -173,3 +173,31 @@ import Testing
         #expect(throws: FactorConvError.self) { try pipeline.forward(Tensor(shape: [1, 4, 5])) }
     }
 }
+
+/// The cost model behind implementation='auto'.
+@Suite struct CostModelTests {
+    /// Two depthwise stages that run as one pass (`DepthwisePlanePair`) are charged one pass of
+    /// memory traffic: a CP layer's separable path (3 + 3 taps) then costs less than its
+    /// mobilenet path (one 3×3 depthwise stage, 9 taps, the same traffic), at every rate set.
+    @Test func separablePairCostsLessThanMobilenet() throws {
+        var rng = TestRandom(seed: 5303)
+        let rank = 24, input = [1, 32, 28, 28]
+        let first = ConvStage.pointwise(weight: rng.tensor([rank, 32]), bias: nil)
+        let last = ConvStage.pointwise(weight: rng.tensor([32, rank]), bias: nil)
+        let separable = ConvPipeline(stages: [
+            first,
+            .depthwise(taps: rng.tensor([rank, 3, 1]), geometry: try ConvGeometry(order: 2, padding: [1, 0])),
+            .depthwise(taps: rng.tensor([rank, 1, 3]), geometry: try ConvGeometry(order: 2, padding: [0, 1])),
+            last,
+        ])
+        let mobilenet = ConvPipeline(stages: [
+            first, .depthwise(taps: rng.tensor([rank, 3, 3]), geometry: try ConvGeometry(order: 2, padding: [1, 1])), last,
+        ])
+        #expect(separable.runsAsPair(1, imageShape: [rank, 28, 28]))
+        for rates in [CostModel.avx512Rates, CostModel.avx2Rates] {
+            let pair = try CostModel.seconds(separable, input: input, rates: rates)
+            let single = try CostModel.seconds(mobilenet, input: input, rates: rates)
+            #expect(pair < single)
+        }
+    }
+}

@@ -129,6 +129,12 @@ package struct ConvPipeline: Sendable {
         return total
     }
 
+    /// Whether stage `index` and the next one run as one pass (`DepthwisePlanePair`) on an image
+    /// of shape `shape` (channels first) before stage `index`.
+    func runsAsPair(_ index: Int, imageShape shape: [Int]) -> Bool {
+        planePairs[index]?.handles(width: shape.last!) ?? false
+    }
+
     /// Runs the pipeline on a tensor.
     package func forward(_ x: Tensor<Float>) throws -> Tensor<Float> {
         try BLAS.require()
