@@ -18,14 +18,20 @@ struct LineConvolution {
     let slabRows: Int
     /// Kernel taps over the outer dimensions.
     let outerTaps: Int
+    /// The channel-mixing kernels that compute the product when there is one outer tap (a kernel
+    /// spanning the innermost dimension only, as a tensor-train stage's): one pass that adds the
+    /// bias, where BLAS's GEMM of few rows or a shallow depth is slow and needs a transpose and a
+    /// bias pass. Nil: BLAS.
+    let mixingKernels: KernelSet?
 
     /// Target size of one slab's line buffer, in floats (4 MB).
     static let slabFloats = 1 << 20
 
     /// The plan for `problem`, or nil when the path does not apply (order 1, an outer stride
     /// other than 1, or a pointwise problem, which is a plain GEMM).
-    /// `slabFloats` bounds the line buffer (tests pass a small value to exercise several slabs).
-    init?(_ problem: ConvProblem, slabFloats: Int = LineConvolution.slabFloats) {
+    /// `slabFloats` bounds the line buffer (tests pass a small value to exercise several slabs);
+    /// `mixing` is the kernel set for `mixingKernels` (tests pass nil for BLAS).
+    init?(_ problem: ConvProblem, slabFloats: Int = LineConvolution.slabFloats, mixing: KernelSet? = KernelSet.best) {
         let n = problem.order
         guard n >= 2, !problem.isPointwise, problem.geometry.stride.dropLast().allSatisfy({ $0 == 1 }) else { return nil }
         // Full im2col costs about 2 / C_out bytes written per flop, so it only hurts with few
@@ -36,6 +42,7 @@ struct LineConvolution {
         padded = (0..<(n - 1)).map { problem.inputSpatial[$0] + 2 * problem.geometry.padding[$0] }
         depth = problem.inChannels * problem.kernel[n - 1]
         outerTaps = problem.kernel.dropLast().reduce(1, *)
+        mixingKernels = outerTaps == 1 ? mixing : nil
         let span0 = problem.geometry.dilation[0] * (problem.kernel[0] - 1)
         let rowFloats = depth * padded.dropFirst().reduce(1, *) * problem.outputSpatial[n - 1]
         let rows = max(1, slabFloats / max(rowFloats, 1) - span0)
@@ -64,11 +71,11 @@ struct LineConvolution {
     }
 
     /// Computes output rows [row0, row0 + rows) (first spatial dimension) of image `image` for
-    /// output channels `channels`, with the slab's line buffer `lines` already filled. Stops
-    /// between GEMMs when the interruptible call is interrupted (a slab of a large kernel is
-    /// many GEMMs), leaving those rows incomplete.
+    /// output channels `channels`, plus their bias, with the slab's line buffer `lines` already
+    /// filled. Stops between GEMMs when the interruptible call is interrupted (a slab of a large
+    /// kernel is many GEMMs), leaving those rows incomplete.
     func multiply(packed: UnsafePointer<Float>, lines: UnsafePointer<Float>, row0: Int, rows: Int,
-                  output: UnsafeMutablePointer<Float>, channels: Range<Int>) {
+                  output: UnsafeMutablePointer<Float>, channels: Range<Int>, bias: UnsafePointer<Float>?) {
         let n = problem.order
         let g = problem.geometry
         let innerOut = problem.outputSpatial[n - 1]
@@ -87,9 +94,10 @@ struct LineConvolution {
             for d in stride(from: outer - 1, through: 0, by: -1) { tap[d] = rest % problem.kernel[d]; rest /= problem.kernel[d] }
             return tap
         }
-        // With few output channels the GEMM is computed transposed (positions × channels, a tall
-        // GEMM, which OpenBLAS runs faster than a wide one) in a small buffer, then transposed into place.
-        let transposed = channels.count <= Self.transposeBelowChannels
+        // With few output channels a BLAS GEMM is computed transposed (positions × channels, a
+        // tall GEMM, which OpenBLAS runs faster than a wide one) in a small buffer, then
+        // transposed into place.
+        let transposed = mixingKernels == nil && channels.count <= Self.transposeBelowChannels
         let scratch = transposed ? runLength * channels.count : 0
         Workspace.shared.withBuffer(of: Float.self, count: max(scratch, 1)) { tile in
             var coord = [Int](repeating: 0, count: max(n - 2, 0))
@@ -112,7 +120,13 @@ struct LineConvolution {
                     let last = n - 2                                          // last outer dimension
                     lineColumn = (lineColumn + tap[last] * g.dilation[last] * paddedStrides[last]) * innerOut
                     let weightBlock = packed + t * problem.outChannels * depth + channels.lowerBound * depth
-                    if transposed {
+                    if let mixingKernels {
+                        // The only outer tap: the whole product, with its bias.
+                        ChannelMixing.apply(weight: weightBlock, rows: channels.count, depth: depth,
+                                            input: lines + lineColumn, ldx: lineColumns, columns: runLength, output: y,
+                                            ldy: outPositions, bias: bias.map { $0 + channels.lowerBound },
+                                            kernels: mixingKernels)
+                    } else if transposed {
                         Float.gemm(transA: true, transB: true, m: runLength, n: channels.count, k: depth, alpha: 1,
                                    a: lines + lineColumn, lda: lineColumns, b: weightBlock, ldb: depth,
                                    beta: t == 0 ? 0 : 1, c: tile, ldc: channels.count)
@@ -126,6 +140,19 @@ struct LineConvolution {
                     Self.transpose(tile, rows: runLength, columns: channels.count, into: y, rowStride: outPositions)
                 }
             }
+        }
+        if mixingKernels == nil, let bias { addBias(bias, output: output, row0: row0, rows: rows, channels: channels) }
+    }
+
+    /// Adds the bias to output rows [row0, row0 + rows) (first spatial dimension) of `output`
+    /// (one image) for `channels`.
+    func addBias(_ bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, row0: Int, rows: Int,
+                 channels: Range<Int>) {
+        let rowPositions = problem.outputPositions / problem.outputSpatial[0]
+        for c in channels {
+            let row = output + c * problem.outputPositions + row0 * rowPositions
+            let v = bias[c]
+            for j in 0..<(rows * rowPositions) { row[j] += v }
         }
     }
 
@@ -197,9 +224,10 @@ struct LineConvolution {
                 let lineIn = src + offset
                 if innerStride == 1 {
                     let lo = min(max(0, -base), innerOut), hi = max(min(innerOut, innerSize - base), lo)
-                    if lo > 0 { out.update(repeating: 0, count: lo) }
+                    // The padding at either end is a few floats: a loop, not a memset call.
+                    for j in 0..<lo { out[j] = 0 }
                     if hi > lo { (out + lo).update(from: lineIn + (lo + base), count: hi - lo) }
-                    if innerOut > hi { (out + hi).update(repeating: 0, count: innerOut - hi) }
+                    for j in hi..<innerOut { out[j] = 0 }
                 } else {
                     var i = base
                     for j in 0..<innerOut {
@@ -223,9 +251,13 @@ extension LineConvolution {
         let items = try Checked.multiply(problem.batch, (problem.outputSpatial[0] + slabRows - 1) / slabRows, "slabs")
         let runLength = try Checked.multiply(n == 2 ? slabRows : problem.outputSpatial[n - 2], problem.outputSpatial[n - 1], "run")
         let packed = try Checked.product([outerTaps, cout, depth], "regrouped kernel")
+        // What a product borrows besides the line buffer: the mixing kernel's block of columns,
+        // or the tile of a transposed GEMM.
+        let mixingScratch = mixingKernels.map { ChannelMixing.scratchFloats(depth: depth, kernels: $0) } ?? 0
         if items >= workers {
             // Each worker computes every channel of its slabs.
-            let tile = cout <= Self.transposeBelowChannels ? try Checked.multiply(runLength, cout, "tile") : 0
+            let tile = mixingKernels == nil && cout <= Self.transposeBelowChannels
+                ? try Checked.multiply(runLength, cout, "tile") : mixingScratch
             let perWorker = try Checked.add(slabBufferCount, tile, "line buffer")
             return try Checked.add(packed, try Checked.multiply(Parallel.simultaneousWorkers(items, maxWorkers: workers), perWorker,
                                                                 "line buffers"), "workspace")
@@ -233,7 +265,8 @@ extension LineConvolution {
         // One shared line buffer; each running worker's tile holds at most its share of the
         // channels, ⌈C_out / workers⌉, when that is few enough to be transposed.
         let share = min((cout + workers - 1) / workers, Self.transposeBelowChannels)
-        let tiles = try Checked.product([Parallel.simultaneousWorkers(workers, maxWorkers: workers), runLength, share], "tiles")
+        let tile = mixingKernels == nil ? try Checked.multiply(runLength, share, "tile") : mixingScratch
+        let tiles = try Checked.multiply(Parallel.simultaneousWorkers(workers, maxWorkers: workers), tile, "tiles")
         return try Checked.add(try Checked.add(packed, slabBufferCount, "workspace"), tiles, "workspace")
     }
 
@@ -244,19 +277,8 @@ extension LineConvolution {
         let cout = problem.outChannels
         let slabs = (problem.outputSpatial[0] + slabRows - 1) / slabRows
         let items = problem.batch * slabs
-        let rowPositions = problem.outputPositions / problem.outputSpatial[0]
         Workspace.shared.withBuffer(of: Float.self, count: outerTaps * cout * depth) { packed in
             packedWeight(weight, into: packed)
-
-            /// Adds the bias to the slab's output columns.
-            func addBias(_ y: UnsafeMutablePointer<Float>, row0: Int, rows: Int, channels: Range<Int>) {
-                guard let bias else { return }
-                for c in channels {
-                    let row = y + c * problem.outputPositions + row0 * rowPositions
-                    let v = bias[c]
-                    for j in 0..<(rows * rowPositions) { row[j] += v }
-                }
-            }
 
             func slab(_ item: Int) -> (image: Int, row0: Int, rows: Int) {
                 let b = item / slabs, row0 = (item % slabs) * slabRows
@@ -270,8 +292,8 @@ extension LineConvolution {
                     let y = output + b * cout * problem.outputPositions
                     Workspace.shared.withBuffer(of: Float.self, count: slabBufferCount) { lines in
                         fillLines(image: input + b * problem.inputImageCount, row0: row0, rows: rows, lines: lines, rowRange: 0..<depth)
-                        multiply(packed: packed, lines: lines, row0: row0, rows: rows, output: y, channels: 0..<cout)
-                        addBias(y, row0: row0, rows: rows, channels: 0..<cout)
+                        multiply(packed: packed, lines: lines, row0: row0, rows: rows, output: y, channels: 0..<cout,
+                                 bias: bias)
                     }
                 }
                 return
@@ -288,8 +310,8 @@ extension LineConvolution {
                     Parallel.forEach(workers, maxWorkers: workers) { w in
                         let channels = (cout * w / workers)..<(cout * (w + 1) / workers)
                         guard !channels.isEmpty else { return }
-                        multiply(packed: packed, lines: lines, row0: row0, rows: rows, output: y, channels: channels)
-                        addBias(y, row0: row0, rows: rows, channels: channels)
+                        multiply(packed: packed, lines: lines, row0: row0, rows: rows, output: y, channels: channels,
+                                 bias: bias)
                     }
                 }
             }
