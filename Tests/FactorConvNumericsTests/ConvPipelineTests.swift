@@ -160,6 +160,45 @@ import Testing
         #expect(split.scalars == whole.scalars)
     }
 
+    /// A pipeline whose first stage is not pointwise (a TT path starting with a mode conv) checks
+    /// each image just before its first stage: a single NaN or infinity in any image is refused
+    /// as the input's, at batch 1 and 3, on 1 and 2 threads, split or not.
+    @Test(arguments: [1, 2])
+    func nonFiniteInputBeforeAModeConvIsTheInputs(threads: Int) throws {
+        let saved = Parallel.threadCount
+        defer { Parallel.threadCount = saved }
+        Parallel.threadCount = threads
+        var rng = TestRandom(seed: 5304)
+        let stages: [ConvStage] = [
+            .dense(weight: rng.tensor([3, 5, 3, 1]), geometry: try ConvGeometry(order: 2, padding: [1, 0]), bias: nil),
+            .pointwise(weight: rng.tensor([6, 3]), bias: nil),
+        ]
+        for split in [ConvPipeline.defaultMinFlopsPerWorker, 0] {
+            let pipeline = ConvPipeline(stages: stages, minFlopsPerWorker: split)
+            for batch in [1, 3] {
+                var x = rng.tensor([batch, 5, 6, 7])
+                for spot in [0, x.count - 1, x.count / 2] {
+                    for bad in [Float.nan, .infinity] {
+                        let kept = x.scalars[spot]
+                        x.scalars[spot] = bad
+                        var output = [Float](repeating: 0, count: batch * 6 * 6 * 7)
+                        let error = #expect(throws: FactorConvError.self) {
+                            try x.scalars.withUnsafeBufferPointer { xp in
+                                try output.withUnsafeMutableBufferPointer { yp in
+                                    try pipeline.forward(input: xp.baseAddress!, inputShape: x.shape, output: yp.baseAddress!,
+                                                         rejectingNonFinite: true)
+                                }
+                            }
+                        }
+                        #expect(error?.kind == .numerical && error?.message.hasPrefix("input contains") == true,
+                                "batch \(batch) \(bad) at \(spot): \(error?.message ?? "")")
+                        x.scalars[spot] = kept
+                    }
+                }
+            }
+        }
+    }
+
     /// Planes beyond the kernels' 32-bit ints are refused from the shapes alone.
     @Test func refusesPlanesBeyond32BitInts() {
         let pipeline = ConvPipeline(stages: [.pointwise(weight: Tensor(shape: [2, 3]), bias: nil)])

@@ -10,7 +10,7 @@ import Foundation
 // MARK: - Helpers
 
 /// Runs `body` and checks it throws a `FactorConvError` of `kind`.
-private func expectError(_ kind: FactorConvError.Kind, _ what: String,
+private func expectError(_ kind: FactorConvError.Kind, _ what: String, mentioning: String? = nil,
                          sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
     do {
         try body()
@@ -18,6 +18,9 @@ private func expectError(_ kind: FactorConvError.Kind, _ what: String,
     } catch let error as FactorConvError {
         #expect(error.kind == kind, "\(what): got .\(error.kind): \(error.message)", sourceLocation: sourceLocation)
         #expect(!error.message.isEmpty, sourceLocation: sourceLocation)
+        if let mentioning {
+            #expect(error.message.contains(mentioning), "\(what): \(error.message)", sourceLocation: sourceLocation)
+        }
     } catch {
         Issue.record("\(what): unexpected error \(error)", sourceLocation: sourceLocation)
     }
@@ -606,8 +609,10 @@ struct LayerMiscAPITests {
     }
 
     /// The factorized paths check the input inside their first (pointwise) stage, image by image
-    /// and worker by worker; the others check it first. Every implementation must still see a
-    /// single bad value anywhere: first, last, in the last image, with stride 2, batch 1 and 3.
+    /// and worker by worker, or image by image before their first stage (a TT path whose first
+    /// stage is a mode conv); the reconstructed path checks it first. Every implementation must
+    /// still see a single bad value anywhere (and name the input, not an overflowed output):
+    /// first, last, in the last image, with stride 2, batch 1 and 3.
     @Test("every implementation rejects a single NaN or infinity anywhere in the input")
     func forwardRejectsNonFiniteAnywhere() throws {
         for f in Factorization.allCases {
@@ -626,7 +631,8 @@ struct LayerMiscAPITests {
                             let kept = x.scalars[spot]
                             for bad in [Float.nan, .infinity, -.infinity] {
                                 x.scalars[spot] = bad
-                                expectError(.numerical, "\(f) \(implementation) stride \(stride) batch \(batch): \(bad) at \(spot)") {
+                                expectError(.numerical, "\(f) \(implementation) stride \(stride) batch \(batch): \(bad) at \(spot)",
+                                            mentioning: "input contains") {
                                     _ = try conv.forward(x)
                                 }
                             }

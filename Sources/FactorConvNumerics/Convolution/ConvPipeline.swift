@@ -192,10 +192,15 @@ package struct ConvPipeline: Sendable {
         let workers = Parallel.threadCount
         let checkOutput = rejectingNonFinite && FiniteCheck.checksOutputs
 
-        var checkInFirstStage = false
+        // The input check: inside a first pointwise stage (its kernel sees every input value);
+        // else per image, just before the image's first stage reads it (then mostly from cache);
+        // else (a lone dense stage, batched; no stages) over the whole input first.
+        var checkInFirstStage = false, checkEachImage = false
         if rejectingNonFinite {
             if case .pointwise = stages.first {
                 checkInFirstStage = true
+            } else if stages.count > 1 {
+                checkEachImage = true
             } else if !FiniteCheck.allFiniteParallel(UnsafeBufferPointer(start: input, count: batch * counts[0])) {
                 throw FactorConvError.nonFinite("input")
             }
@@ -217,8 +222,9 @@ package struct ConvPipeline: Sendable {
         // over `innerWorkers`.
         let parallelImages = batch >= workers
         let innerWorkers = parallelImages ? 1 : self.innerWorkers(shapes, workers: workers)
-        // Per image: one input-check flag per worker of its first stage, then its output-check
-        // flag; each written by one thread only.
+        // Per image: one input-check flag per worker of its first stage (the first one also for
+        // the check of the whole image), then its output-check flag; each written by one thread
+        // only.
         let flagsPerImage = innerWorkers + 1
         let flags = UnsafeMutablePointer<Int32>.allocate(capacity: batch * flagsPerImage)
         flags.initialize(repeating: 0, count: batch * flagsPerImage)
@@ -226,6 +232,10 @@ package struct ConvPipeline: Sendable {
 
         func runImage(_ b: Int, workspace: UnsafeMutablePointer<Float>) {
             var src = input + b * counts[0]
+            if checkEachImage && !FiniteCheck.allFinite(UnsafeBufferPointer(start: src, count: counts[0]), workers: innerWorkers) {
+                flags[b * flagsPerImage] = 1            // an input flag: the image is not computed
+                return
+            }
             let image = output + b * counts.last!
             let buffers = Self.alignedLike(image, workspace)
             // Each step (a stage, or a pair run as one pass) writes the buffer it does not read,
