@@ -21,7 +21,7 @@ import numpy as np
 
 import factorconv as fc
 from bench_ort import ANCHOR_RANKS, ANCHORS, FACTORIZATIONS, LATENCY, LATENCY_RANKS, interleaved
-from harness import machine_line, record_results
+from harness import machine_line, publish
 
 SECTIONS = os.environ.get("SECTIONS", "anchors,latency").split(",")
 #: A pick this much slower than the fastest candidate, or less, counts as right.
@@ -79,10 +79,7 @@ def main():
     lines.append("1 thread. auto picked the fastest path (within %d%%) on %d of %d layers; where not, its pick "
                  "took %s the fastest's time." % (round((TOLERANCE - 1) * 100), len(losses) - len(wrong), len(losses),
                                                  "%.2f-%.2fx" % (min(wrong), max(wrong)) if wrong else "-"))
-    text = "\n".join(lines)
-    print(text)
-    print("recorded in", record_results("implementation='auto' against the fastest path", text))
-    print("load average at the end: %.2f %.2f %.2f" % os.getloadavg())
+    publish("implementation='auto' against the fastest path", "\n".join(lines))
 
 
 if __name__ == "__main__":

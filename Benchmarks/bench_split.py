@@ -26,7 +26,7 @@ import numpy as np
 import factorconv as fc
 from bench_layers import multiply_adds_per_position
 from bench_ort import FACTORIZATIONS, LATENCY, LATENCY_RANKS, interleaved, make_layer
-from harness import at_threads, machine_line, record_results
+from harness import at_threads, machine_line, publish
 
 SETTING = "FACTORCONV_MIN_SPLIT_MFLOP"
 
@@ -80,10 +80,7 @@ def main():
                 for l in (layer, never, always, default):
                     l.close()
     lines.append("\nWith the default, 2 threads slower than 1 on %d of %d rows." % (slower, len(lines) - 2))
-    text = "\n".join(lines)
-    print(text)
-    print("recorded in", record_results("Batch-1 split over threads", text))
-    print("load average at the end: %.2f %.2f %.2f" % os.getloadavg())
+    publish("Batch-1 split over threads", "\n".join(lines))
 
 
 if __name__ == "__main__":

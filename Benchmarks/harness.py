@@ -63,6 +63,14 @@ def set_threads(n, torch=None, fc=None):
         fc.set_num_threads(n)
 
 
+def publish(section, text):
+    """Prints a benchmark's table, records it as `section` of Benchmarks/RESULTS.md
+    (`record_results`), and prints where, with the load average at the end of the run."""
+    print(text)
+    print("recorded in", record_results(section, text))
+    print("load average at the end: %.2f %.2f %.2f" % os.getloadavg())
+
+
 def at_threads(fc, threads, fn, *args, **kwargs):
     """A call of fn(*args, **kwargs) with factorconv at `threads` threads, set before every call:
     contenders alternating in one process at different thread counts each run at theirs."""

@@ -144,9 +144,10 @@ import Testing
     /// the unsplit result bit for bit: every output sums its products in the same order.
     @Test(arguments: [[7, 7], [28, 28], [3, 40]])
     func splitImageMatchesUnsplitBitForBit(spatial: [Int]) throws {
-        let saved = Parallel.threadCount
-        defer { Parallel.threadCount = saved }
-        Parallel.threadCount = 2
+        try withThreadCount(2) { try checkSplitImageMatchesUnsplit(spatial: spatial) }
+    }
+
+    private func checkSplitImageMatchesUnsplit(spatial: [Int]) throws {
         var rng = TestRandom(seed: 5302)
         let x = rng.tensor([1, 13] + spatial)
         let stages: [ConvStage] = [
@@ -165,9 +166,10 @@ import Testing
     /// as the input's, at batch 1 and 3, on 1 and 2 threads, split or not.
     @Test(arguments: [1, 2])
     func nonFiniteInputBeforeAModeConvIsTheInputs(threads: Int) throws {
-        let saved = Parallel.threadCount
-        defer { Parallel.threadCount = saved }
-        Parallel.threadCount = threads
+        try withThreadCount(threads) { try checkNonFiniteInputBeforeAModeConv() }
+    }
+
+    private func checkNonFiniteInputBeforeAModeConv() throws {
         var rng = TestRandom(seed: 5304)
         let stages: [ConvStage] = [
             .dense(weight: rng.tensor([3, 5, 3, 1]), geometry: try ConvGeometry(order: 2, padding: [1, 0]), bias: nil),
