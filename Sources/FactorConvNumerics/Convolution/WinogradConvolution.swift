@@ -117,11 +117,25 @@ struct WinogradConvolution: WinogradPlan {
         (slabRows, chunkRows) = (best.rows, best.tileRows)
     }
 
-    /// m for `problem`: 4 where F(4×4, 3×3) measured faster than F(2×2, 3×3) on an AVX2 machine,
-    /// else 2.
+    /// Fewest 4×4 output tiles per image plane for F(4×4, 3×3): with fewer, its GEMMs have too
+    /// few columns to amortize reading U (2.25× larger than F(2×2)'s) and the transforms
+    /// (on this machine 14×14 planes, 16 tiles, ran slower with F(4×4); 20×20, 25 tiles, faster).
+    static let minTiles4x4 = 25
+
+    /// m for `problem`: 4 when F(4×4, 3×3) measured faster than F(2×2, 3×3) on an AVX2 machine —
+    /// the CPU runs the kernel sets (AVX2 transforms, packed GEMMs), U for F(4×4) is packed
+    /// (`WinogradKernel.packed`), the image plane has at least `minTiles4x4` 4×4 tiles, and
+    /// counting padded tiles F(4×4) does at most 3/4 of F(2×2)'s multiplications — else 2.
     static func preferredTile(_ problem: ConvProblem) -> Int {
         if let forced = getenv("FCTMP_TILE") { return Int(atoi(forced)) }  // TEMPORARY, measuring only
-        return 2
+        let n = problem.order
+        guard n >= 2 else { return 2 }
+        let h = problem.outputSpatial[n - 2], w = problem.outputSpatial[n - 1]
+        let tiles4 = ((h + 3) / 4) * ((w + 3) / 4), tiles2 = ((h + 1) / 2) * ((w + 1) / 2)
+        guard KernelSet.best != nil, tiles4 >= minTiles4x4, 4 * 36 * tiles4 <= 3 * 16 * tiles2,
+              let kernel = WinogradKernel(weightShape: problem.weightShape, geometry: problem.geometry, tile: 4),
+              kernel.lineTaps == nil, kernel.packed else { return 2 }
+        return 4
     }
 
     private var stack: Int { kernel.stack }

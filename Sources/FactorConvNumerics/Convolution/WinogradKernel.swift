@@ -22,6 +22,11 @@ package struct WinogradKernel: Sendable, Equatable {
     }
     /// Smallest channel counts for which the transforms pay for themselves (set by benchmarking).
     static let minChannels = 16
+    /// `PackedGemm.avx2MaxDepth` for F(4×4, 3×3)'s U: its 36 GEMMs per block have few columns,
+    /// and OpenBLAS re-packs each 36th of U on every call, which cost more than the AVX2 kernel's
+    /// chunked deep products up to this depth (256 × 256 on 28×28 planes was faster packed; 384
+    /// and 512 channels were not).
+    static let avx2MaxDepth4x4 = 256
     /// 1-D kernel sizes handled (each has hand-written transforms in `WinogradTiles`), and the
     /// outputs per tile used for each.
     static let lineTaps = [3, 5]
@@ -42,7 +47,8 @@ package struct WinogradKernel: Sendable, Equatable {
     /// with stride 1 and dilation 1, every stride is 1, and both channel counts are at least
     /// `minChannels`.
     /// `packed` asks for `PackedGemm` panels or not; by default they are used when they suit the
-    /// output channel count and the GEMM depth (`PackedGemm.suits`). `tile` is m of F(m×m, 3×3)
+    /// output channel count and the GEMM depth (`PackedGemm.suits`, up to `avx2MaxDepth4x4` for
+    /// F(4×4)). `tile` is m of F(m×m, 3×3)
     /// (`planarTiles`), ignored for 1-D kernels.
     init?(weightShape: [Int], geometry g: ConvGeometry, minChannels: Int = WinogradKernel.minChannels,
           packed: Bool? = nil, tile: Int = 2) {
@@ -63,7 +69,8 @@ package struct WinogradKernel: Sendable, Equatable {
             stack = outer > 0 && g.dilation[outer - 1] == 1 ? kernel[outer - 1] : 1
             groups = kernel.prefix(outer).reduce(1, *) / stack
         }
-        self.packed = packed ?? PackedGemm.suits(rows: outChannels, depth: stack * inChannels)
+        self.packed = packed ?? PackedGemm.suits(rows: outChannels, depth: stack * inChannels,
+                                                 avx2MaxDepth: self.tile == 4 ? Self.avx2MaxDepth4x4 : PackedGemm.avx2MaxDepth)
     }
 
     /// GEMM depth: stacked taps × input channels.
