@@ -1,7 +1,4 @@
 import FactorConvKernels
-#if canImport(Glibc)
-import Glibc  // TEMPORARY
-#endif
 
 /// Dense convolution whose last two kernel dimensions are 3×3 with stride 1 and dilation 1, by
 /// Winograd's minimal filtering F(m×m, 3×3) (Lavin & Gray, "Fast Algorithms for Convolutional
@@ -127,7 +124,6 @@ struct WinogradConvolution: WinogradPlan {
     /// (`WinogradKernel.packed`), the image plane has at least `minTiles4x4` 4×4 tiles, and
     /// counting padded tiles F(4×4) does at most 3/4 of F(2×2)'s multiplications — else 2.
     static func preferredTile(_ problem: ConvProblem) -> Int {
-        if let forced = getenv("FCTMP_TILE") { return Int(atoi(forced)) }  // TEMPORARY, measuring only
         let n = problem.order
         guard n >= 2 else { return 2 }
         let h = problem.outputSpatial[n - 2], w = problem.outputSpatial[n - 1]
