@@ -50,30 +50,62 @@ static inline FCK_AVX2 __attribute__((always_inline)) void transpose4x2(__m256 r
     r[3] = _mm256_shuffle_ps(t1, t3, 0xEE);
 }
 
+/// Stores the first `lanes` ≤ 4 lanes of v at dst.
+static inline FCK_AVX2 __attribute__((always_inline)) void store_first4(float *dst, __m128 v, int lanes) {
+    if (lanes == 4) { _mm_storeu_ps(dst, v); return; }
+    if (lanes >= 2) {
+        _mm_storel_pi((__m64 *)dst, v);
+        v = _mm_movehl_ps(v, v);
+        dst += 2;
+        lanes -= 2;
+    }
+    if (lanes) _mm_store_ss(dst, v);
+}
+
+/// Stores the first `lanes` ≤ 8 lanes of v at dst (AVX2's masked store is slow on some CPUs,
+/// and a memcpy call costs more than these few stores).
+static inline FCK_AVX2 __attribute__((always_inline)) void store_first(float *dst, __m256 v, int lanes) {
+    if (lanes == 8) { _mm256_storeu_ps(dst, v); return; }
+    __m128 part = _mm256_castps256_ps128(v);
+    if (lanes >= 4) {
+        _mm_storeu_ps(dst, part);
+        part = _mm256_extractf128_ps(v, 1);
+        dst += 4;
+        lanes -= 4;
+    }
+    store_first4(dst, part, lanes);
+}
+
 FCK_AVX2 void fck_deinterleave4_avx2(const float *x, int width, int pad, int count, float *out, ptrdiff_t stride) {
     if (!x) {
         for (int r = 0; r < 4; r++) memset(out + r * stride, 0, (size_t)count * sizeof(float));
         return;
     }
     int k = 0;
-    // Left edge and right edge one group at a time (columns outside the row are padding).
-#define FCK_GROUP(k)                                                              \
-    for (int r = 0; r < 4; r++) {                                                 \
-        const int i = 4 * (k) + r - pad;                                          \
-        out[r * stride + (k)] = i >= 0 && i < width ? x[i] : 0;                   \
+    // The left edge one group at a time (columns before the row's start are padding).
+    for (; k < count && 4 * k - pad < 0; k++) {
+        for (int r = 0; r < 4; r++) {
+            const int i = 4 * k + r - pad;
+            out[r * stride + k] = i >= 0 && i < width ? x[i] : 0;
+        }
     }
-    for (; k < count && 4 * k - pad < 0; k++) FCK_GROUP(k)
-    // 8 groups of 4 columns per step while their 32 columns lie inside the row: a 4×4 transpose
-    // in each 128-bit half gives phases over groups (0, 2, 4, 6 | 1, 3, 5, 7), then in order.
+    // 8 groups of 4 columns per step: a 4×4 transpose in each 128-bit half gives phases over
+    // groups (0, 2, 4, 6 | 1, 3, 5, 7), then in order. Past the row's end, masked loads read
+    // nothing (zero lanes); nothing is stored past `count`.
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-    for (; k + 8 <= count && 4 * k - pad + 32 <= width; k += 8) {
-        const float *s = x + 4 * k - pad;
-        __m256 r[4] = {_mm256_loadu_ps(s), _mm256_loadu_ps(s + 8), _mm256_loadu_ps(s + 16), _mm256_loadu_ps(s + 24)};
+    for (; k < count; k += 8) {
+        const ptrdiff_t first = 4 * (ptrdiff_t)k - pad, valid = width - first;  // first ≥ 0 here
+        const float *s = x + first;
+        __m256 r[4];
+        if (valid >= 32) {
+            for (int j = 0; j < 4; j++) r[j] = _mm256_loadu_ps(s + 8 * j);
+        } else {
+            for (int j = 0; j < 4; j++) r[j] = _mm256_maskload_ps(s + 8 * j, fck_avx2_lanes(0, valid - 8 * j));
+        }
         transpose4x2(r);
-        for (int p = 0; p < 4; p++) _mm256_storeu_ps(out + p * stride + k, _mm256_permutevar8x32_ps(r[p], order));
+        const int lanes = count - k < 8 ? count - k : 8;
+        for (int p = 0; p < 4; p++) store_first(out + p * stride + k, _mm256_permutevar8x32_ps(r[p], order), lanes);
     }
-    for (; k < count; k++) FCK_GROUP(k)
-#undef FCK_GROUP
 }
 
 FCK_AVX2 void fck_winograd_input_4x4_avx2(const float *phases, ptrdiff_t phase_stride, ptrdiff_t row_stride,
@@ -100,8 +132,7 @@ FCK_AVX2 void fck_winograd_input_4x4_avx2(const float *phases, ptrdiff_t phase_s
             __m256 col[6] = {t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j]};
             input6(col);
             for (int i = 0; i < 6; i++) {
-                float *dst = v + (6 * i + j) * xi_stride + k;
-                if (lanes == 8) _mm256_storeu_ps(dst, col[i]); else _mm256_maskstore_ps(dst, mask, col[i]);
+                store_first(v + (6 * i + j) * xi_stride + k, col[i], lanes);
             }
         }
     }
@@ -134,15 +165,8 @@ FCK_AVX2 void fck_winograd_output_4x4_tiles_avx2(const float *m, ptrdiff_t xi_st
             float *row = out + (ptrdiff_t)r * width + 4 * k;
             const __m256 q0 = _mm256_permute2f128_ps(y[0], y[1], 0x20), q1 = _mm256_permute2f128_ps(y[2], y[3], 0x20);
             const __m256 q2 = _mm256_permute2f128_ps(y[0], y[1], 0x31), q3 = _mm256_permute2f128_ps(y[2], y[3], 0x31);
-            if (columns == 32) {
-                _mm256_storeu_ps(row, q0); _mm256_storeu_ps(row + 8, q1);
-                _mm256_storeu_ps(row + 16, q2); _mm256_storeu_ps(row + 24, q3);
-            } else {
-                float part[32];
-                _mm256_storeu_ps(part, q0); _mm256_storeu_ps(part + 8, q1);
-                _mm256_storeu_ps(part + 16, q2); _mm256_storeu_ps(part + 24, q3);
-                memcpy(row, part, (size_t)columns * sizeof(float));
-            }
+            const __m256 q[4] = {q0, q1, q2, q3};
+            for (int c = 0; c < columns; c += 8) store_first(row + c, q[c / 8], columns - c < 8 ? columns - c : 8);
         }
     }
 }
@@ -181,14 +205,7 @@ FCK_AVX2 void fck_winograd_output_4x4_avx2(const float *m, ptrdiff_t xi_stride, 
                     float *row = base + (ptrdiff_t)r * width;
                     for (int l = 0; l < lanes; l++) {
                         const __m128 q = l < 4 ? _mm256_castps256_ps128(y[l]) : _mm256_extractf128_ps(y[l - 4], 1);
-                        float *dst = row + (ptrdiff_t)l * plane_stride;
-                        if (columns == 4) {
-                            _mm_storeu_ps(dst, q);
-                        } else {
-                            float part[4];
-                            _mm_storeu_ps(part, q);
-                            memcpy(dst, part, (size_t)columns * sizeof(float));
-                        }
+                        store_first4(row + (ptrdiff_t)l * plane_stride, q, columns);
                     }
                 }
             }
