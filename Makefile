@@ -56,7 +56,7 @@ C_PROGRAMS := $(wildcard bindings/c/*.c) $(C_TESTS)
 # runtime's still-reachable / possibly-lost blocks (metadata, worker thread stacks) do not.
 VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
 
-.PHONY: all deps deps-list lib lib-path static-lib test check check-c test-swift check-public-api update-public-api test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn bench-ort bench-call-overhead bench-split golden golden-check check-exports cli fuzz-load clean \
+.PHONY: all deps deps-list lib lib-path static-lib test check check-c test-swift check-public-api update-public-api test-c test-python demo bench bench-dense bench-layers bench-decompositions bench-cnn bench-ort bench-call-overhead bench-split bench-auto golden golden-check check-exports cli fuzz-load clean \
 	fuzz fuzz-lib stress test-reliability test-valgrind-reliability test-sanitizers test-concurrency test-tsan
 
 all: lib
@@ -331,7 +331,7 @@ BENCH_ENV = FACTORCONV_LIB=$(abspath $(LIB)) PYTHONPATH=bindings/python:Benchmar
 
 ## bench: every side-by-side benchmark (dense conv, layers, decompositions, a converted CNN) vs
 ## torch/tltorch, and the same layers' decompositions run by ONNX Runtime.
-bench: bench-dense bench-layers bench-decompositions bench-cnn bench-ort bench-call-overhead
+bench: bench-dense bench-layers bench-decompositions bench-cnn bench-ort bench-call-overhead bench-auto
 
 bench-dense: lib
 	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_dense.py
@@ -365,6 +365,11 @@ bench-ort: lib
 ## (where splitting starts to pay on this machine, against the FACTORCONV_MIN_SPLIT_MFLOP default).
 bench-split: lib
 	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_split.py
+
+## bench-auto: implementation='auto' against every path it chooses among, run side by side
+## (bench_ort's layers, 1 thread): how often the cost model picks the fastest.
+bench-auto: lib
+	$(BENCH_ENV) $$(bash Benchmarks/refenv.sh) Benchmarks/bench_auto.py
 
 ## golden: regenerate the golden fixtures from real tltorch into GOLDEN_DIR (default
 ## .build/golden), with the benchmark venv (Benchmarks/refenv.sh); copy them to

@@ -47,7 +47,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import factorconv as fc
 from bench_layers import multiply_adds_per_position, winograd_fraction
-from harness import machine_line, record_results, roofline
+from harness import at_threads, machine_line, record_results, roofline
 
 ROUNDS = max(5, int(os.environ.get("ROUNDS", "5")))
 THREADS = [int(t) for t in os.environ.get("THREADS", "1,2").split(",")]
@@ -264,11 +264,8 @@ def bench_factorized(xshape, cout, k, p, factorization, rank, threads, peaks, de
     session = chain.session(threads)
     y = layer(x)
     err = assert_close(y, session.run(None, {"x": x})[0], "%s %s %s" % (xshape, factorization, rank))
-    def ours(at_threads):
-        def call():
-            fc.set_num_threads(at_threads)
-            layer(x)
-        return call
+    def ours(threads):
+        return at_threads(fc, threads, layer, x)
     contenders = [ours(threads), lambda: session.run(None, {"x": x})]
     if dense_session is not None:
         dense, dense_bias = dense_session
@@ -320,11 +317,8 @@ def dense(threads, peaks, rows):
         chain = dense_chain(w, b, xshape, p)
         session = chain.session(threads)
         err = assert_close(fc.conv(x, w, b, padding=p), session.run(None, {"x": x})[0], "dense " + name)
-        def ours(at_threads):
-            def call():
-                fc.set_num_threads(at_threads)
-                fc.conv(x, w, b, padding=p)
-            return call
+        def ours(threads):
+            return at_threads(fc, threads, fc.conv, x, w, b, padding=p)
         contenders = [ours(threads), lambda: session.run(None, {"x": x})]
         if threads > 1:
             contenders.append(ours(1))     # in the same rounds, as in bench_factorized

@@ -1,7 +1,7 @@
 """Batch 1 at 1 thread against 2: where splitting one image's stages over the workers pays.
 
 A forward of one image runs its stages on one thread unless the image has at least
-`FACTORCONV_MIN_SPLIT_MFLOP` (default 30) million FLOPs per worker. A layer reads the setting
+`FACTORCONV_MIN_SPLIT_MFLOP` (default 2) million FLOPs per worker. A layer reads the setting
 when it builds its pipelines (on its first forward), so one process can hold three copies of a
 layer: one that never splits, one that always splits, and one with the default. Per layer
 (bench_ort's batch-1 shapes, CP, Tucker and TT at rank 0.1 and 0.25) they alternate
@@ -26,7 +26,7 @@ import numpy as np
 import factorconv as fc
 from bench_layers import multiply_adds_per_position
 from bench_ort import FACTORIZATIONS, LATENCY, LATENCY_RANKS, interleaved, make_layer
-from harness import machine_line, record_results
+from harness import at_threads, machine_line, record_results
 
 SETTING = "FACTORCONV_MIN_SPLIT_MFLOP"
 
@@ -46,13 +46,6 @@ def copy_with_setting(layer, x, setting):
         os.environ.pop(SETTING, None)
         if saved is not None:
             os.environ[SETTING] = saved
-
-
-def at(layer, x, threads):
-    def call():
-        fc.set_num_threads(threads)
-        layer(x)
-    return call
 
 
 def main():
@@ -77,8 +70,8 @@ def main():
                 # Split or not, the same result up to rounding (a dense stage's blocking may
                 # follow the workers).
                 np.testing.assert_allclose(always(x), reference, rtol=1e-4, atol=1e-5)
-                one, two, split, chosen = interleaved([at(never, x, 1), at(never, x, 2), at(always, x, 2),
-                                                       at(default, x, 2)])
+                one, two, split, chosen = interleaved([at_threads(fc, 1, never, x), at_threads(fc, 2, never, x),
+                                                       at_threads(fc, 2, always, x), at_threads(fc, 2, default, x)])
                 slower += chosen > one
                 lines.append("| %s | %s | %s | %.1f | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f |" % (
                     name, factorization, rank, mflop, one * 1e3, two * 1e3, split * 1e3, chosen * 1e3,

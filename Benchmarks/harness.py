@@ -63,6 +63,15 @@ def set_threads(n, torch=None, fc=None):
         fc.set_num_threads(n)
 
 
+def at_threads(fc, threads, fn, *args, **kwargs):
+    """A call of fn(*args, **kwargs) with factorconv at `threads` threads, set before every call:
+    contenders alternating in one process at different thread counts each run at theirs."""
+    def call():
+        fc.set_num_threads(threads)
+        return fn(*args, **kwargs)
+    return call
+
+
 def machine_peaks(torch, threads):
     """Measured peak float32 GEMM rate (FLOP/s) and memory copy bandwidth (bytes/s) with
     `threads` threads."""

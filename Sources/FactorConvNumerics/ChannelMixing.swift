@@ -7,31 +7,32 @@ enum ChannelMixing {
     /// Y (`rows` × `columns`, row stride `ldy`) = W (`rows` × `depth`, row-major, dense) ·
     /// X (`depth` × `columns`, row stride `ldx`) + bias (`rows` floats, or nil).
     ///
-    /// With AVX-512 (`useKernels`, default: when available), `fck_mix_channels`: it reads X in
+    /// With `kernels` (default: the best the CPU has) AVX-512, `fck_mix_channels`: it reads X in
     /// place (through a small scratch block only when X's rows alias in L1) and writes each
     /// output once, where OpenBLAS copies all of X into a packed buffer and zero-fills Y before
-    /// multiplying (a large share of a low-rank layer's forward); else with AVX2 and FMA
-    /// (`useAVX2`, default: when available), its 8-wide counterpart `fck_mix_channels_avx2`;
-    /// else a BLAS GEMM plus a bias pass.
+    /// multiplying (a large share of a low-rank layer's forward); with AVX2, its 8-wide
+    /// counterpart `fck_mix_channels_avx2`; with nil, a BLAS GEMM plus a bias pass.
     ///
     /// When `nonFinite` is given, X is also checked for NaN and infinities (by the kernels through
     /// Y's first row, which any of them makes non-finite: no extra pass over X; with BLAS, by a
     /// pass over X) and `nonFinite.pointee` set to 1 if it has any.
     /// Floats of workspace one `apply` of inner dimension `depth` borrows: the kernel's block of
     /// X's columns (32 wide for AVX-512, 16 for AVX2; used when X's rows alias in L1), none with BLAS.
-    static func scratchFloats(depth: Int, useKernels: Bool = AVX512.isAvailable, useAVX2: Bool = AVX2.isAvailable) -> Int {
-        useKernels ? 32 * depth : useAVX2 ? 16 * depth : 0
+    static func scratchFloats(depth: Int, kernels: KernelSet? = KernelSet.best) -> Int {
+        switch kernels {
+        case .avx512: 32 * depth
+        case .avx2: 16 * depth
+        case nil: 0
+        }
     }
 
     static func apply(weight: UnsafePointer<Float>, rows: Int, depth: Int, input: UnsafePointer<Float>, ldx: Int,
                       columns: Int, output: UnsafeMutablePointer<Float>, ldy: Int, bias: UnsafePointer<Float>?,
-                      nonFinite: UnsafeMutablePointer<Int32>? = nil, useKernels: Bool = AVX512.isAvailable,
-                      useAVX2: Bool = AVX2.isAvailable) {
+                      nonFinite: UnsafeMutablePointer<Int32>? = nil, kernels: KernelSet? = KernelSet.best) {
         guard rows > 0, columns > 0 else { return }
-        if useKernels || useAVX2 {
-            Workspace.shared.withBuffer(of: Float.self, count: scratchFloats(depth: depth, useKernels: useKernels,
-                                                                             useAVX2: useAVX2)) { scratch in
-                if useKernels {
+        if let kernels {
+            Workspace.shared.withBuffer(of: Float.self, count: scratchFloats(depth: depth, kernels: kernels)) { scratch in
+                if kernels == .avx512 {
                     fck_mix_channels(weight, depth, Int32(rows), Int32(depth), input, ldx, Int32(columns), output, ldy,
                                      bias, scratch, nonFinite)
                 } else {

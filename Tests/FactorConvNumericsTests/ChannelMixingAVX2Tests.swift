@@ -24,7 +24,7 @@ import Testing
                     func run(_ b: UnsafePointer<Float>?) {
                         ChannelMixing.apply(weight: wp.baseAddress!, rows: rows, depth: depth, input: xp.baseAddress! + xOffset,
                                             ldx: ldx, columns: columns, output: yp.baseAddress! + yOffset, ldy: ldy, bias: b,
-                                            useKernels: false, useAVX2: true)
+                                            kernels: .avx2)
                     }
                     if let bias { bias.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
                 }
@@ -97,7 +97,7 @@ import Testing
                 y.withUnsafeMutableBufferPointer { yp in
                     ChannelMixing.apply(weight: w, rows: rows, depth: depth, input: x, ldx: ldx, columns: columns,
                                         output: yp.baseAddress! + columns % 5, ldy: columns, bias: nil,
-                                        nonFinite: &nonFinite, useKernels: false, useAVX2: true)
+                                        nonFinite: &nonFinite, kernels: .avx2)
                 }
                 return nonFinite
             }

@@ -9,6 +9,8 @@ enum MixingKernel: Int, CustomStringConvertible {
         [.blas] + (AVX512.isAvailable ? [.avx512] : []) + (AVX2.isAvailable ? [.avx2] : [])
     }
     var description: String { ["blas", "avx512", "avx2"][rawValue] }
+    /// The kernel set `ChannelMixing.apply` takes (nil: BLAS).
+    var set: KernelSet? { [nil, .avx512, .avx2][rawValue] }
 }
 
 /// `ChannelMixing` — the AVX-512 and AVX2 kernels (where available) and the BLAS fallback —
@@ -33,7 +35,7 @@ enum MixingKernel: Int, CustomStringConvertible {
                             func run(_ b: UnsafePointer<Float>?) {
                                 ChannelMixing.apply(weight: wp.baseAddress!, rows: rows, depth: depth, input: xp.baseAddress!,
                                                     ldx: ldx, columns: columns, output: yp.baseAddress!, ldy: ldy, bias: b,
-                                                    useKernels: kernel == .avx512, useAVX2: kernel == .avx2)
+                                                    kernels: kernel.set)
                             }
                             if let bias { bias.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
                         }
@@ -68,8 +70,7 @@ enum MixingKernel: Int, CustomStringConvertible {
             var y = [Float](repeating: 0, count: rows * columns)
             var nonFinite: Int32 = 0
             ChannelMixing.apply(weight: w, rows: rows, depth: depth, input: x, ldx: ldx, columns: columns, output: &y,
-                                ldy: columns, bias: nil, nonFinite: &nonFinite, useKernels: kernel == .avx512,
-                                useAVX2: kernel == .avx2)
+                                ldy: columns, bias: nil, nonFinite: &nonFinite, kernels: kernel.set)
             return nonFinite
         }
         for (depth, columns, ldx) in [(1, 1, 1), (3, 17, 20), (5, 32, 32), (7, 33, 40), (70, 100, 1024), (13, 3136, 3136)] {

@@ -112,6 +112,54 @@ import Testing
         #expect(try pipeline.forward(x).scalars == results[0])         // a tensor's own output buffer
     }
 
+    /// A channel mixing's shares cover every (row, column) of the output exactly once; wide
+    /// images split columns at 64-byte-aligned output addresses, narrow ones split rows.
+    @Test func mixingSharesCoverTheOutputOnce() {
+        let base = UnsafeMutablePointer<Float>.allocate(capacity: 16)
+        defer { base.deallocate() }
+        for workers in 1...5 {
+            for rows in [1, 5, 7, 64] {
+                for columns in [1, 15, 49, 63, 64, 100, 196, 785] {
+                    for offset in 0..<16 {
+                        let output = base + offset
+                        let share = ConvPipeline.mixingShares(rows: rows, columns: columns, workers: workers, output: output)
+                        var covered = [Int](repeating: 0, count: rows * columns)
+                        for part in 0..<workers {
+                            let (r, c) = share(part)
+                            for i in r { for j in c { covered[i * columns + j] += 1 } }
+                            let splitsColumns = c.count < columns
+                            if splitsColumns && c.lowerBound > 0 {
+                                #expect((Int(bitPattern: output + c.lowerBound)) % 64 == 0)
+                            }
+                            if splitsColumns { #expect(c.count >= 16 || c.upperBound == columns) }
+                        }
+                        #expect(covered.allSatisfy { $0 == 1 }, "rows \(rows) columns \(columns) workers \(workers)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Batch 1 split over 2 workers (rows of a narrow image, aligned columns of a wide one) gives
+    /// the unsplit result bit for bit: every output sums its products in the same order.
+    @Test(arguments: [[7, 7], [28, 28], [3, 40]])
+    func splitImageMatchesUnsplitBitForBit(spatial: [Int]) throws {
+        let saved = Parallel.threadCount
+        defer { Parallel.threadCount = saved }
+        Parallel.threadCount = 2
+        var rng = TestRandom(seed: 5302)
+        let x = rng.tensor([1, 13] + spatial)
+        let stages: [ConvStage] = [
+            .pointwise(weight: rng.tensor([11, 13]), bias: rng.tensor([11]).scalars),
+            .depthwise(taps: rng.tensor([11, 3, 1]), geometry: try ConvGeometry(order: 2, padding: [1, 0])),
+            .depthwise(taps: rng.tensor([11, 1, 3]), geometry: try ConvGeometry(order: 2, padding: [0, 1])),
+            .pointwise(weight: rng.tensor([17, 11]), bias: rng.tensor([17]).scalars),
+        ]
+        let split = try ConvPipeline(stages: stages, minFlopsPerWorker: 0).forward(x)
+        let whole = try ConvPipeline(stages: stages, minFlopsPerWorker: .infinity).forward(x)
+        #expect(split.scalars == whole.scalars)
+    }
+
     /// Planes beyond the kernels' 32-bit ints are refused from the shapes alone.
     @Test func refusesPlanesBeyond32BitInts() {
         let pipeline = ConvPipeline(stages: [.pointwise(weight: Tensor(shape: [2, 3]), bias: nil)])
@@ -123,5 +171,33 @@ import Testing
     @Test func rejectsChannelMismatch() throws {
         let pipeline = ConvPipeline(stages: [.pointwise(weight: Tensor(shape: [2, 3]), bias: nil)])
         #expect(throws: FactorConvError.self) { try pipeline.forward(Tensor(shape: [1, 4, 5])) }
+    }
+}
+
+/// The cost model behind implementation='auto'.
+@Suite struct CostModelTests {
+    /// Two depthwise stages that run as one pass (`DepthwisePlanePair`) are charged one pass of
+    /// memory traffic: a CP layer's separable path (3 + 3 taps) then costs less than its
+    /// mobilenet path (one 3×3 depthwise stage, 9 taps, the same traffic), at every rate set.
+    @Test func separablePairCostsLessThanMobilenet() throws {
+        var rng = TestRandom(seed: 5303)
+        let rank = 24, input = [1, 32, 28, 28]
+        let first = ConvStage.pointwise(weight: rng.tensor([rank, 32]), bias: nil)
+        let last = ConvStage.pointwise(weight: rng.tensor([32, rank]), bias: nil)
+        let separable = ConvPipeline(stages: [
+            first,
+            .depthwise(taps: rng.tensor([rank, 3, 1]), geometry: try ConvGeometry(order: 2, padding: [1, 0])),
+            .depthwise(taps: rng.tensor([rank, 1, 3]), geometry: try ConvGeometry(order: 2, padding: [0, 1])),
+            last,
+        ])
+        let mobilenet = ConvPipeline(stages: [
+            first, .depthwise(taps: rng.tensor([rank, 3, 3]), geometry: try ConvGeometry(order: 2, padding: [1, 1])), last,
+        ])
+        #expect(separable.runsAsPair(1, imageShape: [rank, 28, 28]))
+        for rates in [CostModel.avx512Rates, CostModel.avx2Rates] {
+            let pair = try CostModel.seconds(separable, input: input, rates: rates)
+            let single = try CostModel.seconds(mobilenet, input: input, rates: rates)
+            #expect(pair < single)
+        }
     }
 }

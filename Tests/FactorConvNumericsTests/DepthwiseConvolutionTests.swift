@@ -63,6 +63,8 @@ enum DepthwiseKernel: Int, CustomStringConvertible {
         [.portable] + (AVX512.isAvailable ? [.avx512] : []) + (AVX2.isAvailable ? [.avx2] : [])
     }
     var description: String { ["portable", "avx512", "avx2"][rawValue] }
+    /// The kernel set `DepthwiseConvolution.alongMode` takes (nil: portable).
+    var set: KernelSet? { [nil, .avx512, .avx2][rawValue] }
 }
 
 /// `DepthwiseConvolution.alongMode` on random channels (all but the first, which must stay
@@ -86,8 +88,7 @@ private func checkAlongMode(_ mode: Int, spatial: [Int], taps k: Int, stride s: 
             y.withUnsafeMutableBufferPointer { yp in
                 DepthwiseConvolution.alongMode(mode, input: xp.baseAddress!, spatial: spatial, taps: wp.baseAddress!,
                                                kernel: k, geometry: geometry, outputSpatial: outSpatial,
-                                               output: yp.baseAddress!, channels: 1..<channels, useKernels: kernel == .avx512,
-                                               useAVX2: kernel == .avx2)
+                                               output: yp.baseAddress!, channels: 1..<channels, kernels: kernel.set)
             }
         }
     }

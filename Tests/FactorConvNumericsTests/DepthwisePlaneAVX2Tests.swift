@@ -98,11 +98,11 @@ import Testing
                                     DepthwiseConvolution.alongMode(
                                         1, input: xp.baseAddress!, spatial: spatial, taps: rp.baseAddress!, kernel: g.kr,
                                         geometry: rowGeometry, outputSpatial: between, output: mp.baseAddress!,
-                                        channels: 1..<(g.channels + 1), useKernels: false, useAVX2: true)
+                                        channels: 1..<(g.channels + 1), kernels: .avx2)
                                     DepthwiseConvolution.alongMode(
                                         2, input: mp.baseAddress!, spatial: between, taps: cp.baseAddress!, kernel: g.kc,
                                         geometry: columnGeometry, outputSpatial: between, output: tp.baseAddress!,
-                                        channels: 1..<(g.channels + 1), useKernels: false, useAVX2: true)
+                                        channels: 1..<(g.channels + 1), kernels: .avx2)
                                 }
                             }
                         }

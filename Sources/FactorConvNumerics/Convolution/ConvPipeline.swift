@@ -129,6 +129,12 @@ package struct ConvPipeline: Sendable {
         return total
     }
 
+    /// Whether stage `index` and the next one run as one pass (`DepthwisePlanePair`) on an image
+    /// of shape `shape` (channels first) before stage `index`.
+    func runsAsPair(_ index: Int, imageShape shape: [Int]) -> Bool {
+        planePairs[index]?.handles(width: shape.last!) ?? false
+    }
+
     /// Runs the pipeline on a tensor.
     package func forward(_ x: Tensor<Float>) throws -> Tensor<Float> {
         try BLAS.require()
@@ -347,13 +353,15 @@ package struct ConvPipeline: Sendable {
         case .pointwise(let w, let bias):
             let cout = w.shape[0], cin = w.shape[1]
             w.scalars.withUnsafeBufferPointer { wp in
-                // Split the columns: each worker multiplies the whole (small) weight by its slice.
+                let share = Self.mixingShares(rows: cout, columns: positions, workers: workers, output: output)
                 Parallel.forEach(workers, maxWorkers: workers) { part in
-                    let lo = positions * part / workers, hi = positions * (part + 1) / workers
-                    guard hi > lo else { return }
+                    let (rows, columns) = share(part)
+                    guard !rows.isEmpty, !columns.isEmpty else { return }
+                    let offset = rows.lowerBound * positions + columns.lowerBound
                     func mix(_ bias: UnsafePointer<Float>?) {
-                        ChannelMixing.apply(weight: wp.baseAddress!, rows: cout, depth: cin, input: input + lo, ldx: positions,
-                                            columns: hi - lo, output: output + lo, ldy: positions, bias: bias,
+                        ChannelMixing.apply(weight: wp.baseAddress! + rows.lowerBound * cin, rows: rows.count, depth: cin,
+                                            input: input + columns.lowerBound, ldx: positions, columns: columns.count,
+                                            output: output + offset, ldy: positions, bias: bias.map { $0 + rows.lowerBound },
                                             nonFinite: nonFinite.map { $0 + part })
                     }
                     if let bias { bias.withUnsafeBufferPointer { mix($0.baseAddress!) } } else { mix(nil) }
@@ -375,6 +383,29 @@ package struct ConvPipeline: Sendable {
             let problem = try! ConvProblem(inputShape: [1] + shape, weightShape: w.shape, geometry: geometry)
             runDense(problem, stage: index, weight: w, bias: bias, input: input, output: output, workers: workers)
         }
+    }
+
+    /// Worker `part`'s share of a channel mixing with `rows` output channels over `columns`
+    /// positions, split over `workers`: output rows and columns. Wide images split the columns
+    /// (each worker multiplies the whole, small, weight by its slice), cut where the output row
+    /// is 64-byte aligned so that every share but the last runs the mixing kernel's full
+    /// 16-column blocks and stores whole cache lines (an even cut would leave each worker a
+    /// narrow, masked head and tail block). Images narrower than two such blocks per worker
+    /// split the output rows instead, every worker reading the whole (small) image.
+    static func mixingShares(rows: Int, columns: Int, workers: Int, output: UnsafeMutablePointer<Float>)
+        -> (Int) -> (rows: Range<Int>, columns: Range<Int>) {
+        let line = 64 / MemoryLayout<Float>.stride
+        guard columns >= 2 * line * workers else {
+            return { part in (rows * part / workers..<rows * (part + 1) / workers, 0..<columns) }
+        }
+        let head = (line - (Int(bitPattern: output) / MemoryLayout<Float>.stride) % line) % line
+        func cut(_ part: Int) -> Int {
+            if part == 0 { return 0 }
+            if part == workers { return columns }
+            let even = columns * part / workers
+            return min(columns, head + (even - head + line / 2) / line * line)
+        }
+        return { part in (0..<rows, cut(part)..<cut(part + 1)) }
     }
 
     /// Applies two depthwise stages that form `pair` to one image in one pass, splitting the

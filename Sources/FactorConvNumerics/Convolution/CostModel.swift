@@ -1,28 +1,57 @@
 /// A simple roofline-style time estimate of a pipeline, used by `implementation='auto'` to pick
-/// the fastest path deterministically. Rates are per-core estimates (calibrated with
-/// Benchmarks/ConvBench); only their ratios matter for the choice.
+/// the fastest path deterministically. Only the ratios of the rates matter for the choice; they
+/// differ by the kernels the CPU runs (`KernelSet.best`). `make bench-auto`
+/// (Benchmarks/bench_auto.py) times every candidate beside auto's pick.
 package enum CostModel {
-    /// Sustained GEMM rate of the BLAS kernels (FLOP/s).
-    static let gemmRate = 110e9
-    /// Rate of the depthwise shifted-axpy kernel (FLOP/s).
-    static let depthwiseRate = 6e9
-    /// Streaming memory bandwidth (bytes/s) for stage inputs/outputs and im2col blocks.
-    static let bandwidth = 12e9
+    /// Per-core rates of the kernels a forward runs.
+    struct Rates: Sendable {
+        /// Channel mixings (pointwise stages), the GEMMs of dense convs with a packed kernel
+        /// (`PackedGemm`), and those that BLAS runs (im2col, unpacked Winograd) (FLOP/s).
+        let mixing: Double, gemm: Double, blasGemm: Double
+        /// Depthwise stages (FLOP/s).
+        let depthwise: Double
+        /// Streaming memory bandwidth (bytes/s) for stage inputs/outputs and im2col blocks.
+        let bandwidth: Double
+    }
+
+    /// With the AVX-512 kernels, or BLAS and the portable loops (calibrated with
+    /// Benchmarks/ConvBench on an AVX-512 machine).
+    static let avx512Rates = Rates(mixing: 110e9, gemm: 110e9, blasGemm: 110e9, depthwise: 6e9, bandwidth: 12e9)
+    /// With the AVX2 kernels (fitted to every candidate's time on bench_auto's layers, on an
+    /// AVX2-only machine): depthwise kernels far faster than the portable loops, and dense GEMMs
+    /// slower than the mixing kernel, BLAS's slower still.
+    static let avx2Rates = Rates(mixing: 80e9, gemm: 60e9, blasGemm: 45e9, depthwise: 30e9, bandwidth: 12e9)
+    /// The rates of this CPU's kernels.
+    static let rates = KernelSet.best == .avx2 ? avx2Rates : avx512Rates
 
     /// Estimated seconds for one forward pass of `pipeline` over an input of shape `input`.
     package static func seconds(_ pipeline: ConvPipeline, input: [Int]) throws -> Double {
+        try seconds(pipeline, input: input, rates: rates)
+    }
+
+    /// Estimated seconds for one forward pass under `rates`.
+    static func seconds(_ pipeline: ConvPipeline, input: [Int], rates: Rates) throws -> Double {
         let shapes = try pipeline.imageShapes(input: Array(input.dropFirst()))
-        let batch = Double(input[0])
-        var total = 0.0
-        for (i, stage) in pipeline.stages.enumerated() {
-            let inCount = Double(shapes[i].reduce(1, *)), outCount = Double(shapes[i + 1].reduce(1, *))
-            let flops = stage.flops(shapes[i], shapes[i + 1])
-            var seconds = 4 * (inCount + outCount) / bandwidth
-            switch stage {
+        let stages = pipeline.stages
+        /// Seconds to read `count` floats and write them back once.
+        func traffic(_ floats: Double) -> Double { 4 * floats / rates.bandwidth }
+        func count(_ i: Int) -> Double { Double(shapes[i].reduce(1, *)) }
+        var total = 0.0, i = 0
+        while i < stages.count {
+            if pipeline.runsAsPair(i, imageShape: shapes[i]) {
+                // Two depthwise stages in one pass: the intermediate never reaches memory.
+                let flops = stages[i].flops(shapes[i], shapes[i + 1]) + stages[i + 1].flops(shapes[i + 1], shapes[i + 2])
+                total += traffic(count(i) + count(i + 2)) + flops / rates.depthwise
+                i += 2
+                continue
+            }
+            let flops = stages[i].flops(shapes[i], shapes[i + 1])
+            total += traffic(count(i) + count(i + 1))
+            switch stages[i] {
             case .pointwise:
-                seconds += flops / gemmRate
+                total += flops / rates.mixing
             case .depthwise:
-                seconds += flops / depthwiseRate
+                total += flops / rates.depthwise
             case .dense(let w, let g, _):
                 let isPointwise = ConvProblem.isPointwise(kernel: w.shape.dropFirst(2), geometry: g)
                 let positions = Double(shapes[i + 1].dropFirst().reduce(1, *))
@@ -31,17 +60,18 @@ package enum CostModel {
                     // per m instead of m·r), and the transformed input and products (this many
                     // floats per output position and channel) pass through the transforms.
                     let expansion = Double(winograd.positionCount) / Double(winograd.outputsPerTile)
-                    seconds += flops * Double(winograd.positionCount) / Double(winograd.directMultipliesPerTile) / gemmRate
-                    seconds += 4 * expansion * Double(w.shape[0] + w.shape[1]) * positions / bandwidth
+                    let multiplies = flops * Double(winograd.positionCount) / Double(winograd.directMultipliesPerTile)
+                    total += multiplies / (winograd.packed ? rates.gemm : rates.blasGemm)
+                    total += traffic(expansion * Double(w.shape[0] + w.shape[1]) * positions)
                 } else if !isPointwise {
                     // im2col writes (C_in·ΠK) × positions floats once.
-                    seconds += flops / gemmRate + 4 * Double(w.count / w.shape[0]) * positions / bandwidth
+                    total += flops / rates.blasGemm + traffic(Double(w.count / w.shape[0]) * positions)
                 } else {
-                    seconds += flops / gemmRate
+                    total += flops / rates.mixing      // the channel-mixing kernels run it
                 }
             }
-            total += seconds
+            i += 1
         }
-        return total * batch
+        return total * Double(input[0])
     }
 }

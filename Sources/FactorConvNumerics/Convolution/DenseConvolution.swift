@@ -88,15 +88,14 @@ public enum DenseConvolution {
 
         // The channel-mixing kernels (AVX-512, else AVX2) for pointwise convolutions (small
         // depth); BLAS for the deep im2col blocks.
-        let mixingKernels = problem.isPointwise && AVX512.isAvailable, mixingAVX2 = problem.isPointwise && AVX2.isAvailable
+        let mixingKernel = problem.isPointwise ? KernelSet.best : nil
         /// Computes output columns [p0, p0 + n) of image b for output channels `channels`,
         /// from a filled column block (or straight from the input for pointwise convolutions).
         func multiply(b: Int, p0: Int, n: Int, columns: UnsafePointer<Float>, ldColumns: Int, channels: Range<Int>) {
             let y = output + (b * problem.outChannels + channels.lowerBound) * positions + p0
             ChannelMixing.apply(weight: weight + channels.lowerBound * depth, rows: channels.count, depth: depth,
                                 input: columns, ldx: ldColumns, columns: n, output: y, ldy: positions,
-                                bias: bias.map { $0 + channels.lowerBound }, useKernels: mixingKernels,
-                                useAVX2: mixingAVX2)
+                                bias: bias.map { $0 + channels.lowerBound }, kernels: mixingKernel)
         }
 
         if problem.isPointwise {

@@ -157,26 +157,25 @@ extension DepthwiseConvolution {
     /// single tap and trivial geometry, so its size is unchanged). Each output row along the
     /// mode is written once as a weighted sum of its valid input rows — contiguous blocks of
     /// the dimensions after `mode`, so the inner loops are unit-stride and vectorize. With
-    /// AVX-512 (`useKernels`, default: when available), `fck_depthwise_mode` instead, which
+    /// `kernels` (default: the best the CPU has) AVX-512, `fck_depthwise_mode` instead, which
     /// accumulates each output over the taps in registers and writes it once (these per-tap
-    /// passes at the baseline SSE width read and write the output once per tap); else with
-    /// AVX2 and FMA (`useAVX2`), its 8-wide counterpart `fck_depthwise_mode_avx2`.
+    /// passes at the baseline SSE width read and write the output once per tap); with AVX2,
+    /// its 8-wide counterpart `fck_depthwise_mode_avx2`; with nil, the portable loops below.
     static func alongMode(_ mode: Int, input: UnsafePointer<Float>, spatial: [Int], taps: UnsafePointer<Float>, kernel k: Int,
                           geometry: ConvGeometry, outputSpatial: [Int], output: UnsafeMutablePointer<Float>,
-                          channels: Range<Int>, useKernels: Bool = AVX512.isAvailable,
-                          useAVX2: Bool = AVX2.isAvailable) {
+                          channels: Range<Int>, kernels: KernelSet? = KernelSet.best) {
         let outer = spatial[..<mode].reduce(1, *), inner = spatial[(mode + 1)...].reduce(1, *)
         let size = spatial[mode], outSize = outputSpatial[mode]
         let s = geometry.stride[mode], p = geometry.padding[mode], d = geometry.dilation[mode]
         let inCount = outer * size * inner, outCount = outer * outSize * inner
-        if useKernels {
+        if kernels == .avx512 {
             for c in channels {
                 fck_depthwise_mode(input + c * inCount, output + c * outCount, Int32(outer), Int32(size), Int32(inner),
                                    Int32(outSize), taps + c * k, Int32(k), Int32(s), Int32(p), Int32(d))
             }
             return
         }
-        if useAVX2 {
+        if kernels == .avx2 {
             for c in channels {
                 fck_depthwise_mode_avx2(input + c * inCount, output + c * outCount, Int32(outer), Int32(size), Int32(inner),
                                         Int32(outSize), taps + c * k, Int32(k), Int32(s), Int32(p), Int32(d))

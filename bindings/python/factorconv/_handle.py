@@ -49,7 +49,7 @@ class ConvHandle:
     def __init__(self, ptr):
         self.ptr = ptr
         self._free = _lib.lib.fconv_conv_free   # kept so __del__ works during interpreter shutdown
-        self._output_shapes = {}                 # (input shape, indices) -> output shape
+        self._forward_calls = {}                 # (input shape, indices) -> _forward_call
         self._geometry = None                    # _Geometry, read at the first forward
 
     # -- lifetime ------------------------------------------------------------------------------
@@ -308,42 +308,53 @@ class ConvHandle:
 
     def forward(self, x, indices):
         """Runs layer ``indices`` on ``x`` (a float32 C-contiguous array): a new float32 array."""
-        layer, layer_ndim = layer_argument(indices)
         ptr = self.live()
-        x_shape = int64_array(x.shape)
         try:
             key = (x.shape, indices)
-            out_shape = self._output_shapes.get(key)
-        except TypeError:   # unhashable indices (a list): no cached shape
-            key, out_shape = None, None
-        if out_shape is None:
-            out_shape = self.geometry().output_shape(x.shape, indices)
-            # Never allocate an output the library would refuse: beyond the memory bound, the
-            # shape query below reports it (as fconv_conv_output_shape does, before allocating).
-            if out_shape is not None and 4 * math.prod(out_shape) > _lib.lib.fconv_get_memory_limit():
-                out_shape = None
-        for _ in range(_SHAPE_ATTEMPTS):
-            if out_shape is None:
-                out_shape = self.output_shape(x_shape, layer, layer_ndim)
+            call = self._forward_calls.get(key)
+        except TypeError:   # unhashable indices (a list): nothing cached
+            key, call = None, None
+        for attempt in range(_SHAPE_ATTEMPTS):
+            if call is None:
+                call = self._forward_call(x.shape, indices, ask_library=attempt > 0)
+            x_shape, layer, layer_ndim, out_shape, y_shape, interruptible = call
             y = np.empty(out_shape, dtype=np.float32)
             args = (ptr, _lib.float_argument(x), x_shape, x.ndim, layer, layer_ndim,
-                    _lib.float_argument(y), int64_array(out_shape), len(out_shape))
-            if y.size * x.shape[1] * self.kernel_volume() >= _lib.INTERRUPTIBLE_MACS:
+                    _lib.float_argument(y), y_shape, len(out_shape))
+            if interruptible:
                 status, message = _lib.call_interruptibly(_lib.lib.fconv_conv_forward_shaped, *args)
             else:
                 status, message = _lib.lib.fconv_conv_forward_shaped(*args), None
             if status != ERR_SHAPE_MISMATCH:
                 break
             # The layer changed since the shape was computed (or the input is wrong, which the
-            # new shape query reports): query again and retry.
+            # library's shape query reports): ask the library and retry.
             self._geometry = None
-            out_shape = None
+            call = None
         _lib.check(status, message)
-        if key is not None:
-            if len(self._output_shapes) >= _SHAPE_CACHE_SIZE:
-                self._output_shapes.clear()
-            self._output_shapes[key] = out_shape
+        if key is not None and self._forward_calls.get(key) is not call:
+            if len(self._forward_calls) >= _SHAPE_CACHE_SIZE:
+                self._forward_calls.clear()
+            self._forward_calls[key] = call
         return y
+
+    def _forward_call(self, x_shape, indices, ask_library):
+        """What a forward on inputs of shape ``x_shape`` passes besides the two buffers, built
+        once per (shape, indices) (the ctypes arrays cost more than the rest of a small call):
+        (input shape array, layer indices array, their count, output shape, output shape array,
+        whether to run interruptibly). The output shape comes from the cached geometry, or from
+        the library when ``ask_library`` (after a shape mismatch) or near the memory bound."""
+        layer, layer_ndim = layer_argument(indices)
+        x_array = int64_array(x_shape)
+        out_shape = None if ask_library else self.geometry().output_shape(x_shape, indices)
+        # Never allocate an output the library would refuse: beyond the memory bound, the shape
+        # query reports it (as fconv_conv_output_shape does, before allocating).
+        if out_shape is not None and 4 * math.prod(out_shape) > _lib.lib.fconv_get_memory_limit():
+            out_shape = None
+        if out_shape is None:
+            out_shape = self.output_shape(x_array, layer, layer_ndim)
+        interruptible = math.prod(out_shape) * x_shape[1] * self.kernel_volume() >= _lib.INTERRUPTIBLE_MACS
+        return x_array, layer, layer_ndim, out_shape, int64_array(out_shape), interruptible
 
 
 class _Geometry:
