@@ -174,14 +174,17 @@ FCK_AVX2 void fck_winograd_output_4x4_tiles_avx2(const float *m, ptrdiff_t xi_st
 FCK_AVX2 void fck_winograd_output_4x4_avx2(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles,
                                            int tile_rows, int channels, const float *bias, float *out,
                                            ptrdiff_t plane_stride, int width, int rows) {
-    for (int c0 = 0; c0 < channels; c0 += 8) {
-        const int lanes = channels - c0 < 8 ? channels - c0 : 8;
-        const __m256i mask = fck_avx2_lanes(0, lanes);
-        const __m256 b = bias ? (lanes == 8 ? _mm256_loadu_ps(bias + c0) : _mm256_maskload_ps(bias + c0, mask))
-                              : _mm256_setzero_ps();
-        for (int tr = 0; tr < tile_rows; tr++) {
-            const int out_rows = rows - 4 * tr < 4 ? rows - 4 * tr : 4;
-            for (int t = 0; t < tiles; t++) {
+    // Channel groups innermost: one tile's 36 positions are read a whole cache line at a time,
+    // and the output lines of its rows stay in L1 for the next tile.
+    for (int tr = 0; tr < tile_rows; tr++) {
+        const int out_rows = rows - 4 * tr < 4 ? rows - 4 * tr : 4;
+        for (int t = 0; t < tiles; t++) {
+            const int columns = width - 4 * t < 4 ? width - 4 * t : 4;
+            for (int c0 = 0; c0 < channels; c0 += 8) {
+                const int lanes = channels - c0 < 8 ? channels - c0 : 8;
+                const __m256i mask = fck_avx2_lanes(0, lanes);
+                const __m256 b = bias ? (lanes == 8 ? _mm256_loadu_ps(bias + c0) : _mm256_maskload_ps(bias + c0, mask))
+                                      : _mm256_setzero_ps();
                 const float *p = m + ((ptrdiff_t)tr * tiles + t) * tile_stride + c0;
                 __m256 s[4][6];
                 for (int j = 0; j < 6; j++) {
@@ -193,7 +196,6 @@ FCK_AVX2 void fck_winograd_output_4x4_avx2(const float *m, ptrdiff_t xi_stride, 
                     output6(col, y);
                     for (int r = 0; r < 4; r++) s[r][j] = y[r];
                 }
-                const int columns = width - 4 * t < 4 ? width - 4 * t : 4;
                 float *base = out + (ptrdiff_t)c0 * plane_stride + (ptrdiff_t)4 * tr * width + 4 * t;
                 for (int r = 0; r < out_rows; r++) {
                     __m256 y[4];
