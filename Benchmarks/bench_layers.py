@@ -42,29 +42,53 @@ def ours_impls(factorization):
     return ["factorized", "reconstructed"] + (["mobilenet"] if factorization == "cp" else [])
 
 
-def winograd_fraction(cin, cout, kernel):
+def packed_rows(rows):
+    """Rows of FactorConv's packed GEMM panels for `rows` output channels: panels of 32, and a
+    last one of 16 when at most 16 rows remain."""
+    full, rest = divmod(rows, 32)
+    return 32 * full + (0 if rest == 0 else 16 if rest <= 16 else 32)
+
+
+def winograd_fraction(cin, cout, kernel, plane=None):
     """The multiplications of FactorConv's Winograd convolution over a direct one's, for a dense
-    stride-1 conv: F(2x2, 3x3) on kernels ending in 3x3 (16 per 2x2 tile of outputs where direct
-    takes 36), F(2, r) on 1-D kernels of 3 or 5 taps (r + 1 per 2 outputs, direct 2r), each with
-    at least 16 channels in and out; 1 for any other conv. Transforms are not counted, so the
-    product with the direct count is a lower bound on the arithmetic."""
+    stride-1 conv with at least 16 channels in and out (1 for any other conv):
+
+    - kernels ending in 3x3: F(2x2, 3x3) (16 per 2x2 tile of outputs, where direct takes 36) or
+      F(4x4, 3x3) (36 per 4x4 tile, direct 144), the one FactorConv picks on an AVX2 machine for
+      the output plane `plane` (its last two sizes): F(4x4) when the plane has at least 25 4x4
+      tiles, F(4x4) then does at most 3/4 of F(2x2)'s multiplications, and its transformed
+      kernel is packed (C_out padded to whole panels wastes at most a tenth; GEMM depth
+      C_in x stacked outer taps at most 256); else F(2x2). Tiles that reach past the plane's
+      edges are counted whole. Without `plane`: the fewest FactorConv may do, F(4x4) on a plane
+      of whole tiles (1/4);
+    - 1-D kernels of 3 or 5 taps: F(2, r) (r + 1 per 2 outputs, direct 2r).
+
+    Transforms are not counted, so the product with the direct count is a lower bound on the
+    arithmetic."""
     if min(cin, cout) < 16:
         return 1.0
     if len(kernel) >= 2 and tuple(kernel[-2:]) == (3, 3):
-        return 16 / 36
+        if plane is None:
+            return 36 / 144
+        h, w = plane[-2:]
+        tiles2, tiles4 = -(-h // 2) * -(-w // 2), -(-h // 4) * -(-w // 4)
+        depth = cin * (kernel[-3] if len(kernel) > 2 else 1)
+        f4x4 = tiles4 >= 25 and 4 * 36 * tiles4 <= 3 * 16 * tiles2 and 10 * packed_rows(cout) <= 11 * cout \
+            and depth <= 256
+        return (36 * tiles4 if f4x4 else 16 * tiles2) / (9 * h * w)
     if len(kernel) == 1 and kernel[0] in (3, 5):
         return (kernel[0] + 1) / (2 * kernel[0])
     return 1.0
 
 
-def multiply_adds_per_position(state, factorization, cin, cout, kernel):
+def multiply_adds_per_position(state, factorization, cin, cout, kernel, plane=None):
     """Multiply-adds per output position of the cheapest algorithm FactorConv or the contenders
     run: the dense conv or the factorized contraction (CP: 1x1, per-mode depthwise or one N-D
     depthwise, 1x1; Tucker: 1x1, core conv (per-mode depthwise on min(R_0, R_1) channels when the
     spatial ranks are 1), 1x1; TT: `tt_multiply_adds`), with a dense conv's or Tucker core's
-    multiplications reduced by Winograd (`winograd_fraction`). Stride 1 is assumed (every
-    benchmark layer has it)."""
-    dense = cin * cout * int(np.prod(kernel)) * winograd_fraction(cin, cout, kernel)
+    multiplications reduced by Winograd (`winograd_fraction`, for the output plane `plane` when
+    given). Stride 1 is assumed (every benchmark layer has it)."""
+    dense = cin * cout * int(np.prod(kernel)) * winograd_fraction(cin, cout, kernel, plane)
     if factorization == "cp":
         r = state["weight.weights"].shape[0]
         factorized = cin * r + r * min(sum(kernel), int(np.prod(kernel))) + r * cout
@@ -74,7 +98,8 @@ def multiply_adds_per_position(state, factorization, cin, cout, kernel):
             r = min(r0, r1)
             factorized = cin * r + r * sum(kernel) + r * cout
         else:
-            factorized = cin * r1 + r0 * r1 * int(np.prod(kernel)) * winograd_fraction(r1, r0, kernel) + r0 * cout
+            factorized = cin * r1 + r0 * r1 * int(np.prod(kernel)) * winograd_fraction(r1, r0, kernel, plane) \
+                + r0 * cout
     else:
         factorized = tt_multiply_adds(state, cin, cout)
     return min(dense, factorized)
@@ -106,7 +131,7 @@ def tt_multiply_adds(state, cin, cout):
 def layer_roofline(xshape, cout, state, factorization, kernel, peaks):
     """The layer's roofline in seconds (stride 1, 'same' output size)."""
     positions = xshape[0] * int(np.prod(xshape[2:]))
-    flops = 2 * positions * multiply_adds_per_position(state, factorization, xshape[1], cout, kernel)
+    flops = 2 * positions * multiply_adds_per_position(state, factorization, xshape[1], cout, kernel, xshape[2:])
     nbytes = 4 * (int(np.prod(xshape)) + positions * cout + sum(v.size for v in state.values()))
     return roofline(flops, nbytes, peaks)
 

@@ -32,10 +32,10 @@ enum PackedGemm {
     /// that run a kernel, when the padding wastes at most a tenth of the work (with more, e.g.
     /// 24 output channels padded to 32, OpenBLAS on the unpadded matrix is faster; both kernels
     /// compute whole 16-row halves of a panel, so the padding costs them alike), and for the
-    /// AVX2 kernel when `depth` ≤ `avx2MaxDepth`.
-    static func suits(rows: Int, depth: Int) -> Bool {
+    /// AVX2 kernel when `depth` ≤ `maxDepth` (by default `avx2MaxDepth`).
+    static func suits(rows: Int, depth: Int, avx2MaxDepth maxDepth: Int = avx2MaxDepth) -> Bool {
         guard let kernel, 10 * paddedRows(rows) <= 11 * rows else { return false }
-        return kernel == .avx512 || depth <= avx2MaxDepth
+        return kernel == .avx512 || depth <= maxDepth
     }
 
     /// Packs the `rows` × `depth` row-major matrix `a` (row stride `lda`) into `packed`

@@ -19,7 +19,7 @@ import Testing
 
     @Test("the Winograd plans count their blocks without building them")
     func winogradBlockCounts() throws {
-        // 2-D and 3-D F(2×2, 3×3) with small blocks (several slabs and tile-row chunks), and 1-D F(2, r).
+        // 2-D and 3-D F(2×2, 3×3) and F(4×4, 3×3) with small blocks (several slabs and tile-row chunks), and 1-D F(2, r).
         let planar: [([Int], [Int], [Int])] = [
             ([3, 16, 17, 23], [16, 16, 3, 3], [1, 1]), ([2, 16, 7, 9, 12], [16, 16, 3, 3, 3], [1, 1, 1]),
         ]
@@ -27,8 +27,10 @@ import Testing
             let problem = try ConvProblem(inputShape: input, weightShape: weight,
                                           geometry: ConvGeometry(order: padding.count, padding: padding))
             for blockBytes in [1 << 12, 1 << 16, 1 << 20] {
-                let plan = try #require(WinogradConvolution(problem, blockBytes: blockBytes))
-                #expect(plan.blockCount == plan.blocks.count, "\(input) blockBytes \(blockBytes)")
+                for tile in WinogradKernel.planarTiles {
+                    let plan = try #require(WinogradConvolution(problem, blockBytes: blockBytes, tile: tile))
+                    #expect(plan.blockCount == plan.blocks.count, "\(input) blockBytes \(blockBytes) tile \(tile)")
+                }
             }
         }
         for taps in [3, 5] {

@@ -217,4 +217,30 @@ void fck_winograd_output_line(int taps, const float *m, ptrdiff_t xi_stride, ptr
 void fck_winograd_output_line_avx2(int taps, const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles,
                                    int channels, const float *bias, float *out, ptrdiff_t plane_stride, int width);
 
+/// Splits input row `x` (`width` floats, or NULL for a padding row) into its 4 column phases
+/// after `pad` zeros of left padding, for Winograd F(4×4, 3×3): out[r · stride + k] =
+/// x[4k + r − pad] for r < 4 and k < count, zero outside the row. AVX2 (fck_avx2_available).
+void fck_deinterleave4_avx2(const float *x, int width, int pad, int count, float *out, ptrdiff_t stride);
+
+/// The input transform of Winograd F(4×4, 3×3), vectorized over tiles (AVX2, fck_avx2_available):
+/// Bᵀ d B of `tiles` consecutive 6×6 tiles whose 6 rows a are given as 4 column phases
+/// (fck_deinterleave4_avx2) at phases + a · row_stride + r · phase_stride, each `tiles` + 1 long
+/// (tile k covers columns 4k … 4k + 5). Writes position ξ = 6i + j of tile k to v[ξ · xi_stride + k].
+void fck_winograd_input_4x4_avx2(const float *phases, ptrdiff_t phase_stride, ptrdiff_t row_stride, int tiles,
+                                 float *v, ptrdiff_t xi_stride);
+
+/// The output transform of Winograd F(4×4, 3×3) for products stored channel-major (by BLAS),
+/// vectorized over tiles (AVX2): Aᵀ m A + bias of `tiles` consecutive tiles of one channel and
+/// tile row (position ξ = 6i + j of tile k at m[ξ · xi_stride + k]), output row i of tile k at
+/// out[i · width + 4k + j], stopping at `rows` rows and `width` columns.
+void fck_winograd_output_4x4_tiles_avx2(const float *m, ptrdiff_t xi_stride, int tiles, float bias, int width,
+                                        int rows, float *out);
+
+/// The output transform of Winograd F(4×4, 3×3), vectorized over channels (AVX2): as
+/// fck_winograd_output_2x2 with 36 positions ξ = 6i + j and 4×4 outputs per tile, written to
+/// out[c · plane_stride + (4 tr + i) · width + 4t + j], stopping at `rows` rows and `width` columns.
+void fck_winograd_output_4x4_avx2(const float *m, ptrdiff_t xi_stride, ptrdiff_t tile_stride, int tiles,
+                                  int tile_rows, int channels, const float *bias, float *out, ptrdiff_t plane_stride,
+                                  int width, int rows);
+
 #endif

@@ -446,6 +446,10 @@ package struct ConvPipeline: Sendable {
                 }
             }
         }
-        if let slot = winogradKernels[stage] { slot.withTransformed { run($0) } } else { run(nil) }
+        if let slot = winogradKernels[stage], let layout = DenseConvolution.winogradLayout(problem) {
+            slot.withTransformed(layout) { run($0) }
+        } else {
+            run(nil)
+        }
     }
 }

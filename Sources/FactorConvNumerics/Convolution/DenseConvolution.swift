@@ -110,8 +110,7 @@ public enum DenseConvolution {
             return
         }
 
-        let winograd: (any WinogradPlan)? = WinogradConvolution(problem) ?? WinogradLineConvolution(problem)
-        if let winograd {
+        if let winograd = winogradPlan(problem) {
             withWinogradKernel(winograd.kernel, problem: problem, weight: weight, given: winogradWeight, workers: workers) { u in
                 winograd.run(input: input, transformedWeight: u, bias: bias, output: output, workers: workers)
             }
@@ -161,6 +160,19 @@ public enum DenseConvolution {
                 }
             }
         }
+    }
+
+    /// The Winograd plan `forward` runs for `problem`, if any.
+    private static func winogradPlan(_ problem: ConvProblem) -> (any WinogradPlan)? {
+        if problem.isPointwise { return nil }
+        if let planar = WinogradConvolution(problem) { return planar }
+        return WinogradLineConvolution(problem)
+    }
+
+    /// The layout of the transformed kernel (`winogradWeight`) that `forward` expects for
+    /// `problem`, or nil when it runs no Winograd plan.
+    package static func winogradLayout(_ problem: ConvProblem) -> WinogradKernel? {
+        winogradPlan(problem)?.kernel
     }
 
     /// The im2col column blocks: blocks per image and columns per block, equal blocks of at most

@@ -1,10 +1,12 @@
 import FactorConvKernels
 
 /// Dense convolution whose last two kernel dimensions are 3×3 with stride 1 and dilation 1, by
-/// Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, "Fast Algorithms for Convolutional
-/// Neural Networks", 2016): each 2×2 output tile is `Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A` of a 4×4 input
-/// tile `d`, so the channel reduction becomes 16 independent GEMMs (one per transform position ξ)
-/// with 2.25× fewer multiplications than direct convolution.
+/// Winograd's minimal filtering F(m×m, 3×3) (Lavin & Gray, "Fast Algorithms for Convolutional
+/// Neural Networks", 2016): each m×m output tile is `Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A` of an α×α input
+/// tile `d` (α = m + 2), so the channel reduction becomes α² independent GEMMs (one per transform
+/// position ξ). F(2×2, 3×3) (16 GEMMs) has 2.25× fewer multiplications than direct convolution,
+/// F(4×4, 3×3) (36 GEMMs) 4× fewer but costlier transforms and more padded outputs at the edges;
+/// `preferredTile` picks one.
 ///
 /// Outer spatial dimensions (3-D and up) need stride 1 and are handled like `LineConvolution`'s
 /// outer taps: the input is transformed once per padded outer slice, and each outer kernel tap
@@ -14,7 +16,7 @@ import FactorConvKernels
 /// transformed input V and the GEMM results M of one block stay in the core's L2 cache.
 ///
 /// Layouts: U (transformed weight) `[ξ][group][C_out][stack · C_in]` (or packed panels, see
-/// `WinogradKernel`); V `[ξ][slice][C_in][tile]`; M `[ξ][outSlice][C_out][tile]`, or
+/// `WinogradKernel`, whose `tile` is m); V `[ξ][slice][C_in][tile]`; M `[ξ][outSlice][C_out][tile]`, or
 /// `[ξ][outSlice][tile][C_out]` with packed U (`PackedGemm` writes its products transposed), for
 /// the tiles of one block.
 struct WinogradConvolution: WinogradPlan {
@@ -39,8 +41,9 @@ struct WinogradConvolution: WinogradPlan {
     /// 0 for 2-D).
     let span0: Int, outRows0: Int, restPadded: Int, restOut: Int
 
-    /// Transform positions ξ of F(2×2, 3×3).
-    static let positions = WinogradKernel.planarPositions
+    /// Outputs per tile side m (2 or 4), and the transform positions ξ, (m + 2)².
+    var m: Int { kernel.tile }
+    var positions: Int { kernel.positionCount }
     /// Target bytes of one block's V and M together (half of a 2 MB per-core L2).
     static let blockBytes = 1 << 20
     /// Fewest tiles per GEMM that the block sizing aims for.
@@ -53,11 +56,15 @@ struct WinogradConvolution: WinogradPlan {
     /// `blockBytes`, `minChannels`, `packed` (`WinogradKernel.packed`), `transformKernels` and
     /// `gemmKernel` are parameters so that tests can force several blocks, exercise the path on
     /// small problems, and run every variant. Nil also when U is packed without a `gemmKernel`.
+    /// `tile` is m (by default `preferredTile`); F(4×4, 3×3) transforms run on AVX2 whenever
+    /// `transformKernels` is non-nil.
     init?(_ problem: ConvProblem, blockBytes: Int = WinogradConvolution.blockBytes,
           minChannels: Int = WinogradConvolution.minChannels, packed: Bool? = nil,
-          transformKernels: KernelSet? = KernelSet.best, gemmKernel: PackedGemm.Kernel? = PackedGemm.kernel) {
+          transformKernels: KernelSet? = KernelSet.best, gemmKernel: PackedGemm.Kernel? = PackedGemm.kernel,
+          tile: Int? = nil) {
         guard let kernel = WinogradKernel(weightShape: problem.weightShape, geometry: problem.geometry,
-                                          minChannels: minChannels, packed: packed), kernel.lineTaps == nil,
+                                          minChannels: minChannels, packed: packed,
+                                          tile: tile ?? Self.preferredTile(problem)), kernel.lineTaps == nil,
               !kernel.packed || gemmKernel != nil else { return nil }
         let n = problem.order, g = problem.geometry
         self.problem = problem
@@ -65,8 +72,9 @@ struct WinogradConvolution: WinogradPlan {
         self.transformKernels = transformKernels
         self.gemmKernel = gemmKernel
         outer = n - 2
-        tilesH = (problem.outputSpatial[n - 2] + 1) / 2
-        tilesW = (problem.outputSpatial[n - 1] + 1) / 2
+        let m = kernel.tile
+        tilesH = (problem.outputSpatial[n - 2] + m - 1) / m
+        tilesW = (problem.outputSpatial[n - 1] + m - 1) / m
         padded = (0..<outer).map { problem.inputSpatial[$0] + 2 * g.padding[$0] }
 
         let cin = problem.inChannels, cout = problem.outChannels
@@ -78,11 +86,11 @@ struct WinogradConvolution: WinogradPlan {
         // Block sizing. Outer slabs recompute span0 halo slices of V, so prefer tall slabs; but
         // keep at least `minGemmColumns` tiles per GEMM (OpenBLAS's small-matrix kernels run
         // 32-column GEMMs at full speed) and the block within `blockBytes`.
-        let outerCount = outer, tw = tilesW, th = tilesH
+        let outerCount = outer, tw = tilesW, th = tilesH, positions = kernel.positionCount
         let bytes = { (rows: Int, tileRows: Int) -> Int in
             let slices = outerCount > 0 ? (rows + span0) * restPadded : 1
             let outSlices = rows * restOut
-            return 4 * Self.positions * tileRows * tw * (slices * cin + outSlices * cout)
+            return 4 * positions * tileRows * tw * (slices * cin + outSlices * cout)
         }
         let fewestTileRows = min(th, (Self.minGemmColumns + tw - 1) / tw)
         var best = (rows: 1, tileRows: 1, redundancy: Double.infinity)
@@ -106,6 +114,26 @@ struct WinogradConvolution: WinogradPlan {
         (slabRows, chunkRows) = (best.rows, best.tileRows)
     }
 
+    /// Fewest 4×4 output tiles per image plane for F(4×4, 3×3): with fewer, its GEMMs have too
+    /// few columns to amortize reading U (2.25× larger than F(2×2)'s) and the transforms
+    /// (on this machine 14×14 planes, 16 tiles, ran slower with F(4×4); 20×20, 25 tiles, faster).
+    static let minTiles4x4 = 25
+
+    /// m for `problem`: 4 when F(4×4, 3×3) measured faster than F(2×2, 3×3) on an AVX2 machine —
+    /// the CPU runs the kernel sets (AVX2 transforms, packed GEMMs), U for F(4×4) is packed
+    /// (`WinogradKernel.packed`), the image plane has at least `minTiles4x4` 4×4 tiles, and
+    /// counting padded tiles F(4×4) does at most 3/4 of F(2×2)'s multiplications — else 2.
+    static func preferredTile(_ problem: ConvProblem) -> Int {
+        let n = problem.order
+        guard n >= 2 else { return 2 }
+        let h = problem.outputSpatial[n - 2], w = problem.outputSpatial[n - 1]
+        let tiles4 = ((h + 3) / 4) * ((w + 3) / 4), tiles2 = ((h + 1) / 2) * ((w + 1) / 2)
+        guard KernelSet.best != nil, tiles4 >= minTiles4x4, 4 * 36 * tiles4 <= 3 * 16 * tiles2,
+              let kernel = WinogradKernel(weightShape: problem.weightShape, geometry: problem.geometry, tile: 4),
+              kernel.lineTaps == nil, kernel.packed else { return 2 }
+        return 4
+    }
+
     private var stack: Int { kernel.stack }
     private var groups: Int { kernel.groups }
     private var depth: Int { kernel.depth }
@@ -114,11 +142,11 @@ struct WinogradConvolution: WinogradPlan {
     private var slabOutSlices: Int { slabRows * restOut }
     private var chunkTiles: Int { chunkRows * tilesW }
     /// Floats of V and of M for one block.
-    var inputBlockCount: Int { Self.positions * slabSlices * problem.inChannels * chunkTiles }
-    var productBlockCount: Int { Self.positions * slabOutSlices * problem.outChannels * chunkTiles }
-    /// Scratch floats per worker for the input transform: the block's input rows split into
-    /// even and odd columns.
-    var scratchCount: Int { (2 * chunkRows + 2) * 2 * (tilesW + 1) }
+    var inputBlockCount: Int { positions * slabSlices * problem.inChannels * chunkTiles }
+    var productBlockCount: Int { positions * slabOutSlices * problem.outChannels * chunkTiles }
+    /// Scratch floats per worker for the input transform: the block's m · (tile rows) + 2 input
+    /// rows, each split into its m column phases of `tilesW + 1` floats.
+    var scratchCount: Int { (m * chunkRows + 2) * m * (tilesW + 1) }
 }
 
 // MARK: - Input transform, GEMMs, output transform
@@ -149,7 +177,7 @@ extension WinogradConvolution {
         return list
     }
 
-    /// Fills V for `block`, input channels `channels`: Bᵀ d B of every 4×4 input tile, zero for
+    /// Fills V for `block`, input channels `channels`: Bᵀ d B of every α×α input tile, zero for
     /// padding slices. `scratch` holds `scratchCount` floats.
     func transformInput(_ input: UnsafePointer<Float>, block: Block, channels: Range<Int>,
                         v: UnsafeMutablePointer<Float>, scratch rowScratch: UnsafeMutablePointer<Float>) {
@@ -163,8 +191,9 @@ extension WinogradConvolution {
         let image = input + block.image * problem.inputImageCount
         let spatialCount = problem.inputSpatial.reduce(1, *)
         let blockSlices = outer > 0 ? (block.rows + span0) * restPadded : 1
-        // Input rows of the block's tile rows, each split into even and odd columns once.
-        let rowCount = 2 * block.tileRows + 2, half = tw + 1
+        // Input rows of the block's tile rows, each split into its m column phases once (for
+        // m = 2: even and odd columns).
+        let m = self.m, rowCount = m * block.tileRows + 2, half = tw + 1
         var coord = [Int](repeating: 0, count: outer)
 
         for slice in 0..<blockSlices {
@@ -188,26 +217,36 @@ extension WinogradConvolution {
             for c in channels {
                 let vBase = v + (slice * cin + c) * ct
                 guard let planeOffset else {
-                    for xi in 0..<Self.positions { (vBase + xi * xiStride).update(repeating: 0, count: block.tileRows * tw) }
+                    for xi in 0..<positions { (vBase + xi * xiStride).update(repeating: 0, count: block.tileRows * tw) }
                     continue
                 }
                 let src = image + c * spatialCount + planeOffset
                 if transformKernels != nil && c + 1 < channels.upperBound {
                     // The next channel's rows are another stretch of memory: start loading them
                     // now (without this the input's first touch stalls the transform).
-                    let first = max(0, 2 * block.tileRow0 - padH), last = min(height, 2 * block.tileRow0 - padH + rowCount)
+                    let first = max(0, m * block.tileRow0 - padH), last = min(height, m * block.tileRow0 - padH + rowCount)
                     if last > first { fck_prefetch(src + spatialCount + first * width, 4 * (last - first) * width) }
                 }
                 for r in 0..<rowCount {
-                    let ih = 2 * block.tileRow0 - padH + r
-                    let even = rowScratch + 2 * r * half
-                    WinogradTiles.deinterleave(ih >= 0 && ih < height ? src + ih * width : nil, width: width, pad: padW,
-                                               count: half, even: even, odd: even + half, kernels: transformKernels)
+                    let ih = m * block.tileRow0 - padH + r
+                    let row = ih >= 0 && ih < height ? src + ih * width : nil, phases = rowScratch + m * r * half
+                    if m == 2 {
+                        WinogradTiles.deinterleave(row, width: width, pad: padW, count: half, even: phases,
+                                                   odd: phases + half, kernels: transformKernels)
+                    } else {
+                        WinogradTiles.deinterleave4(row, width: width, pad: padW, count: half, out: phases, stride: half,
+                                                    kernels: transformKernels)
+                    }
                 }
                 for tr in 0..<block.tileRows {
-                    let even = rowScratch + 2 * (2 * tr) * half
-                    WinogradTiles.inputTiles(even: even, odd: even + half, rowStride: 2 * half, tiles: tw,
-                                             v: vBase + tr * tw, xiStride: xiStride, kernels: transformKernels)
+                    let phases = rowScratch + m * (m * tr) * half
+                    if m == 2 {
+                        WinogradTiles.inputTiles(even: phases, odd: phases + half, rowStride: 2 * half, tiles: tw,
+                                                 v: vBase + tr * tw, xiStride: xiStride, kernels: transformKernels)
+                    } else {
+                        WinogradTiles.inputTiles4(phases: phases, phaseStride: half, rowStride: 4 * half, tiles: tw,
+                                                  v: vBase + tr * tw, xiStride: xiStride, kernels: transformKernels)
+                    }
                 }
             }
         }
@@ -234,7 +273,7 @@ extension WinogradConvolution {
         }
         var q = [Int](repeating: 0, count: outer)
         let c0 = channels.lowerBound
-        for xi in 0..<Self.positions {
+        for xi in 0..<positions {
             for outSlice in 0..<outSlices {
                 var rest = outSlice
                 for d in stride(from: outer - 1, through: 0, by: -1) { q[d] = rest % outSizes[d]; rest /= outSizes[d] }
@@ -258,7 +297,7 @@ extension WinogradConvolution {
     }
 
     /// Writes the outputs of `block` for output channels `channels` from M: Aᵀ m A per tile,
-    /// clipped at odd output sizes, plus the bias.
+    /// clipped at output sizes that are not multiples of m, plus the bias.
     func transformOutput(_ m: UnsafePointer<Float>, block: Block, channels: Range<Int>,
                          bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) {
         let n = problem.order, cout = problem.outChannels
@@ -272,8 +311,15 @@ extension WinogradConvolution {
             let planeIndex = outer > 0 ? block.row0 * restOut + outSlice : 0
             if kernel.packed {
                 // M is tile-major: one call covers the block's tile rows and channels.
-                let c0 = channels.lowerBound, oh = 2 * block.tileRow0
+                let c0 = channels.lowerBound, oh = self.m * block.tileRow0
                 let dst = image + c0 * problem.outputPositions + planeIndex * outH * outW + oh * outW
+                if self.m == 4 {
+                    WinogradTiles.tileMajorOutput4(m + outSlice * ct * cout + c0, xiStride: xiStride, tileStride: cout,
+                                                   tiles: tw, tileRows: block.tileRows, channels: channels.count,
+                                                   bias: bias.map { $0 + c0 }, output: dst,
+                                                   planeStride: problem.outputPositions, width: outW, rows: outH - oh)
+                    continue
+                }
                 WinogradTiles.tileMajorOutput(m + outSlice * ct * cout + c0, xiStride: xiStride, tileStride: cout,
                                               tiles: tw, tileRows: block.tileRows, channels: channels.count,
                                               bias: bias.map { $0 + c0 }, output: dst, planeStride: problem.outputPositions,
@@ -283,7 +329,12 @@ extension WinogradConvolution {
             for o in channels {
                 let mBase = m + (outSlice * cout + o) * ct
                 let dst = image + o * problem.outputPositions + planeIndex * outH * outW
-                for tr in 0..<block.tileRows {
+                for tr in 0..<block.tileRows where self.m == 4 {
+                    let oh = 4 * (block.tileRow0 + tr)
+                    WinogradTiles.outputTiles4(m: mBase + tr * tw, xiStride: xiStride, tiles: tw, bias: bias?[o] ?? 0,
+                                               width: outW, rows: outH - oh, out: dst + oh * outW, kernels: transformKernels)
+                }
+                for tr in 0..<block.tileRows where self.m == 2 {
                     let oh = 2 * (block.tileRow0 + tr)
                     let row0 = dst + oh * outW
                     WinogradTiles.outputTiles(m: mBase + tr * tw, xiStride: xiStride, tiles: tw, bias: bias?[o] ?? 0,

@@ -24,7 +24,7 @@ final class WinogradKernelCache: Sendable {
     private let entries = LibraryMutex<[Entry]>([], kind: .winogradKernelCache)
     private let capacity: Int
     /// Larger weights are transformed per call and never retained (bounds the cache's memory:
-    /// at most capacity × 11 MB).
+    /// at most capacity × 20 MB: U of F(4×4, 3×3) is 4× the weight, plus the weight's copy).
     private let maxWeightCount: Int
 
     init(capacity: Int, maxWeightCount: Int) {
