@@ -246,7 +246,8 @@ def layer_roofline(layer, chain, xshape, cout, k, peaks):
     order = len(xshape) - 2
     positions = xshape[0] * int(np.prod(xshape[2:]))
     state = layer.state_dict()
-    direct = positions * multiply_adds_per_position(state, factorization_of(layer), xshape[1], cout, [k] * order)
+    direct = positions * multiply_adds_per_position(state, factorization_of(layer), xshape[1], cout, [k] * order,
+                                                     xshape[2:])
     flops = 2 * min(direct, chain.macs)
     nbytes = 4 * (int(np.prod(xshape)) + positions * cout + chain.params)
     return roofline(flops, nbytes, peaks)
@@ -325,7 +326,7 @@ def dense(threads, peaks, rows):
         times = interleaved(contenders)
         fc.set_num_threads(threads)
         positions = xshape[0] * int(np.prod(xshape[2:]))
-        flops = 2 * chain.macs * winograd_fraction(xshape[1], cout, [k] * order)
+        flops = 2 * chain.macs * winograd_fraction(xshape[1], cout, [k] * order, xshape[2:])
         bound = roofline(flops, 4 * (x.size + positions * cout + w.size), peaks)
         rows.append((name, threads, times[0], times[1], bound, err, times[2] if threads > 1 else None))
         r = rows[-1]

@@ -60,7 +60,7 @@ def main():
             for rank in LATENCY_RANKS:
                 layer = make_layer(xshape, cout, k, p, factorization, rank)
                 mflop = 2 * positions * multiply_adds_per_position(
-                    layer.state_dict(), factorization, xshape[1], cout, [k] * (len(xshape) - 2)) / 1e6
+                    layer.state_dict(), factorization, xshape[1], cout, [k] * (len(xshape) - 2), xshape[2:]) / 1e6
                 never = copy_with_setting(layer, x, "1e12")
                 always = copy_with_setting(layer, x, "0")
                 default = copy_with_setting(layer, x, None)

@@ -55,10 +55,12 @@ package enum CostModel {
             case .dense(let w, let g, _):
                 let isPointwise = ConvProblem.isPointwise(kernel: w.shape.dropFirst(2), geometry: g)
                 let positions = Double(shapes[i + 1].dropFirst().reduce(1, *))
-                if let winograd = WinogradKernel(weightShape: w.shape, geometry: g) {
-                    // F(2×2, 3×3): 16 multiplies per 4 outputs instead of 36 (F(m, r): m + r − 1
-                    // per m instead of m·r), and the transformed input and products (this many
-                    // floats per output position and channel) pass through the transforms.
+                let problem = try ConvProblem(inputShape: [1] + shapes[i], weightShape: w.shape, geometry: g)
+                if let winograd = DenseConvolution.winogradLayout(problem) {
+                    // The plan the convolution runs: F(2×2, 3×3) does 16 multiplies per 4 outputs
+                    // instead of 36, F(4×4, 3×3) 36 per 16 instead of 144, F(m, r) m + r − 1 per
+                    // m instead of m·r; the transformed input and products (this many floats per
+                    // output position and channel) pass through the transforms.
                     let expansion = Double(winograd.positionCount) / Double(winograd.outputsPerTile)
                     let multiplies = flops * Double(winograd.positionCount) / Double(winograd.directMultipliesPerTile)
                     total += multiplies / (winograd.packed ? rates.gemm : rates.blasGemm)
