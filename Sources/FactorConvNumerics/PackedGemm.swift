@@ -22,11 +22,13 @@ enum PackedGemm {
     /// 16 when at most 16 rows remain).
     static func paddedRows(_ rows: Int) -> Int { Int(fck_packed_rows(Int32(rows))) }
 
-    /// The deepest product the AVX2 kernel takes over from OpenBLAS: up to it a 32-row panel
-    /// stays in L1 over a whole product; deeper ones run in chunks and reload C per chunk, and
-    /// OpenBLAS (which copies B into its own layout) was faster on them (e.g. 256 × 256 × 49,
-    /// depth 256).
-    static let avx2MaxDepth = 128
+    /// The deepest product the AVX2 kernel takes over from OpenBLAS (F(2×2, 3×3) and 1-D Winograd
+    /// GEMMs; F(4×4) has its own bound, `WinogradKernel.avx2MaxDepth4x4`). Beyond 128 the kernel
+    /// runs the depth in chunks and reloads C per chunk, but OpenBLAS re-packs the whole weight
+    /// matrix on every call, which costs more on the few-column GEMMs of small planes (Tucker
+    /// cores of 150–301 channels on 7×7 and 14×14); at depth 512 OpenBLAS was much faster
+    /// (Benchmarks/RESULTS.md, "Measurements behind design choices").
+    static let avx2MaxDepth = 320
 
     /// Whether a matrix of `rows` rows multiplying `depth` rows of B should be packed: on CPUs
     /// that run a kernel, when the padding wastes at most a tenth of the work (with more, e.g.
