@@ -5,9 +5,8 @@
 package enum CostModel {
     /// Per-core rates of the kernels a forward runs.
     struct Rates: Sendable {
-        /// Channel mixings (pointwise stages), the GEMMs of dense convs with a packed kernel
-        /// (`PackedGemm`), and those that BLAS runs (im2col, unpacked Winograd) (FLOP/s).
-        let mixing: Double, gemm: Double, blasGemm: Double
+        /// Channel mixings (pointwise stages) and the GEMMs of dense convs (FLOP/s).
+        let mixing: Double, gemm: Double
         /// Depthwise stages (FLOP/s).
         let depthwise: Double
         /// Streaming memory bandwidth (bytes/s) for stage inputs/outputs and im2col blocks.
@@ -16,11 +15,11 @@ package enum CostModel {
 
     /// With the AVX-512 kernels, or BLAS and the portable loops (calibrated with
     /// Benchmarks/ConvBench on an AVX-512 machine).
-    static let avx512Rates = Rates(mixing: 110e9, gemm: 110e9, blasGemm: 110e9, depthwise: 6e9, bandwidth: 12e9)
-    /// With the AVX2 kernels (fitted to every candidate's time on bench_auto's layers, on an
-    /// AVX2-only machine): depthwise kernels far faster than the portable loops, and dense GEMMs
-    /// slower than the mixing kernel, BLAS's slower still.
-    static let avx2Rates = Rates(mixing: 80e9, gemm: 60e9, blasGemm: 45e9, depthwise: 30e9, bandwidth: 12e9)
+    static let avx512Rates = Rates(mixing: 110e9, gemm: 110e9, depthwise: 6e9, bandwidth: 12e9)
+    /// With the AVX2 kernels (fitted to every candidate's time on bench_auto's layers and on
+    /// compress_model-style layers, on an AVX2-only machine): depthwise kernels far faster than
+    /// the portable loops, and dense GEMMs (packed or BLAS alike) slower than the mixing kernel.
+    static let avx2Rates = Rates(mixing: 80e9, gemm: 60e9, depthwise: 30e9, bandwidth: 12e9)
     /// The rates of this CPU's kernels.
     static let rates = KernelSet.best == .avx2 ? avx2Rates : avx512Rates
 
@@ -63,11 +62,11 @@ package enum CostModel {
                     // output position and channel) pass through the transforms.
                     let expansion = Double(winograd.positionCount) / Double(winograd.outputsPerTile)
                     let multiplies = flops * Double(winograd.positionCount) / Double(winograd.directMultipliesPerTile)
-                    total += multiplies / (winograd.packed ? rates.gemm : rates.blasGemm)
+                    total += multiplies / rates.gemm
                     total += traffic(expansion * Double(w.shape[0] + w.shape[1]) * positions)
                 } else if !isPointwise {
                     // im2col writes (C_in·ΠK) × positions floats once.
-                    total += flops / rates.blasGemm + traffic(Double(w.count / w.shape[0]) * positions)
+                    total += flops / rates.gemm + traffic(Double(w.count / w.shape[0]) * positions)
                 } else {
                     total += flops / rates.mixing      // the channel-mixing kernels run it
                 }
