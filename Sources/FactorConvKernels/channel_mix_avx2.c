@@ -6,7 +6,10 @@
 // vectors of X and one broadcast weight; blocks of at most 8 columns use 8-column tiles. Full
 // blocks load and store plainly; a block narrower than its tile (the head, the last block)
 // masks its loads and stores (_mm256_maskload_ps / _mm256_maskstore_ps), so no byte outside X's
-// and Y's columns is touched.
+// and Y's columns is touched. When a block of X is copied into contiguous scratch (see
+// fck_mix_channels_avx2), its first tile makes the copy as it reads X: the copy's loads, which
+// wait on L2 or memory, then overlap that tile's multiply-adds instead of running as a pass of
+// their own.
 #include "factorconv_kernels.h"
 #include "kernels_common.h"
 
@@ -26,17 +29,26 @@
 #define STORE_MASKED(p, m, v) _mm256_maskstore_ps((p), (m), (v))
 
 /// The arguments every tile takes: W's first row of the tile (row stride ldw), X's block, Y's
-/// block, the tile's bias (or NULL), and the lane masks of the block's two vectors.
+/// block, the tile's bias (or NULL), the lane masks of the block's two vectors, and the scratch
+/// the copying tiles write X's block into (BLOCK floats per row; unused by the others).
 #define TILE_ARGS const float *w, ptrdiff_t ldw, int depth, const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy, \
-                  const float *bias, __m256i m0, __m256i m1
+                  const float *bias, __m256i m0, __m256i m1, float *copy
+
+// What a tile does with each row of X it loads: nothing, or store it to `copy` (both vectors of
+// a wide tile; a narrow one's first, the only one its block has).
+#define KEEP16_NO(k)
+#define KEEP16_YES(k) _mm256_storeu_ps(copy + BLOCK * (k), x0); _mm256_storeu_ps(copy + BLOCK * (k) + 8, x1);
+#define KEEP8_NO(k)
+#define KEEP8_YES(k) _mm256_storeu_ps(copy + BLOCK * (k), x0);
 
 #define INIT16(r) __m256 a0_##r = _mm256_set1_ps(bias ? bias[r] : 0.0f), a1_##r = a0_##r;
 #define FMA16(r) { const __m256 wr = _mm256_broadcast_ss(w + (r) * ldw + k); \
     a0_##r = _mm256_fmadd_ps(wr, x0, a0_##r); a1_##r = _mm256_fmadd_ps(wr, x1, a1_##r); }
-/// Rows [0, NR) × 16 columns, loading X with LOAD and storing Y with STORE.
-#define TILE16(NAME, NR, EACH, LOAD, STORE) \
+/// Rows [0, NR) × 16 columns, loading X with LOAD, storing Y with STORE, keeping X's rows with
+/// KEEP16_##KEEP.
+#define TILE16(NAME, NR, EACH, LOAD, STORE, KEEP) \
     static FCK_AVX2 void NAME(TILE_ARGS) { \
-        (void)m0; (void)m1; /* unused by the full tiles */ \
+        (void)m0; (void)m1; (void)copy; /* unused by the full and the non-copying tiles */ \
         EACH(INIT16) \
         /* Rows of X a multiple of 4 KB apart share their L1 sets: prefetch into L2 only, as \
            channel_mix.c does (prefetched lines would evict the block being read). */ \
@@ -44,6 +56,7 @@
         for (int k = 0; k < depth; k++) { \
             const float *xk = x + k * ldx; \
             const __m256 x0 = LOAD(xk, m0), x1 = LOAD(xk + 8, m1); \
+            KEEP16_##KEEP(k) \
             /* Many far-apart rows of X: ask for the columns 4 blocks ahead. */ \
             if (aliased) _mm_prefetch((const char *)(xk + 4 * BLOCK), _MM_HINT_T1); \
             else _mm_prefetch((const char *)(xk + 4 * BLOCK), _MM_HINT_T0); \
@@ -57,12 +70,13 @@
 #define INIT8(r) __m256 a0_##r = _mm256_set1_ps(bias ? bias[r] : 0.0f);
 #define FMA8(r) a0_##r = _mm256_fmadd_ps(_mm256_broadcast_ss(w + (r) * ldw + k), x0, a0_##r);
 /// Rows [0, NR) × 8 columns (`m1` unused).
-#define TILE8(NAME, NR, EACH, LOAD, STORE) \
+#define TILE8(NAME, NR, EACH, LOAD, STORE, KEEP) \
     static FCK_AVX2 void NAME(TILE_ARGS) { \
-        (void)m0; (void)m1; /* m1 always unused, m0 by the full tiles */ \
+        (void)m0; (void)m1; (void)copy; /* m1 always unused, m0 by the full tiles, copy by most */ \
         EACH(INIT8) \
         for (int k = 0; k < depth; k++) { \
             const __m256 x0 = LOAD(x + k * ldx, m0); \
+            KEEP8_##KEEP(k) \
             EACH(FMA8) \
         } \
         EACH(STORE8_##STORE) \
@@ -70,12 +84,16 @@
 #define STORE8_STORE_FULL(r) STORE_FULL(y + (r) * ldy, m0, a0_##r);
 #define STORE8_STORE_MASKED(r) STORE_MASKED(y + (r) * ldy, m0, a0_##r);
 
-/// The four tiles of height NR: 16 or 8 columns, full or masked.
+/// The eight tiles of height NR: 16 or 8 columns, full or masked, copying X's rows or not.
 #define TILES(NR, EACH) \
-    TILE16(wide_full_##NR, NR, EACH, LOAD_FULL, STORE_FULL) \
-    TILE16(wide_masked_##NR, NR, EACH, LOAD_MASKED, STORE_MASKED) \
-    TILE8(narrow_full_##NR, NR, EACH, LOAD_FULL, STORE_FULL) \
-    TILE8(narrow_masked_##NR, NR, EACH, LOAD_MASKED, STORE_MASKED)
+    TILE16(wide_full_##NR, NR, EACH, LOAD_FULL, STORE_FULL, NO) \
+    TILE16(wide_masked_##NR, NR, EACH, LOAD_MASKED, STORE_MASKED, NO) \
+    TILE8(narrow_full_##NR, NR, EACH, LOAD_FULL, STORE_FULL, NO) \
+    TILE8(narrow_masked_##NR, NR, EACH, LOAD_MASKED, STORE_MASKED, NO) \
+    TILE16(wide_full_copying_##NR, NR, EACH, LOAD_FULL, STORE_FULL, YES) \
+    TILE16(wide_masked_copying_##NR, NR, EACH, LOAD_MASKED, STORE_MASKED, YES) \
+    TILE8(narrow_full_copying_##NR, NR, EACH, LOAD_FULL, STORE_FULL, YES) \
+    TILE8(narrow_masked_copying_##NR, NR, EACH, LOAD_MASKED, STORE_MASKED, YES)
 TILES(1, FCK_EACH_1)
 TILES(2, FCK_EACH_2)
 TILES(3, FCK_EACH_3)
@@ -90,6 +108,17 @@ static const tile_fn tiles_by_kind[4][TILE_ROWS + 1] = {
     {0, wide_masked_1, wide_masked_2, wide_masked_3, wide_masked_4, wide_masked_5, wide_masked_6},
     {0, narrow_full_1, narrow_full_2, narrow_full_3, narrow_full_4, narrow_full_5, narrow_full_6},
     {0, narrow_masked_1, narrow_masked_2, narrow_masked_3, narrow_masked_4, narrow_masked_5, narrow_masked_6},
+};
+/// The copying tiles, by kind and height as `tiles_by_kind`.
+static const tile_fn copying_tiles_by_kind[4][TILE_ROWS + 1] = {
+    {0, wide_full_copying_1, wide_full_copying_2, wide_full_copying_3, wide_full_copying_4, wide_full_copying_5,
+     wide_full_copying_6},
+    {0, wide_masked_copying_1, wide_masked_copying_2, wide_masked_copying_3, wide_masked_copying_4,
+     wide_masked_copying_5, wide_masked_copying_6},
+    {0, narrow_full_copying_1, narrow_full_copying_2, narrow_full_copying_3, narrow_full_copying_4,
+     narrow_full_copying_5, narrow_full_copying_6},
+    {0, narrow_masked_copying_1, narrow_masked_copying_2, narrow_masked_copying_3, narrow_masked_copying_4,
+     narrow_masked_copying_5, narrow_masked_copying_6},
 };
 
 /// True when the block (`depth` rows of the lanes `m0`/`m1` select) holds a NaN or infinity: on
@@ -116,33 +145,25 @@ FCK_AVX2 void fck_mix_channels_avx2(const float *w, ptrdiff_t ldw, int rows, int
         width = columns - j < BLOCK ? columns - j : BLOCK;
         if (j == 0 && head > 0 && head < width) width = head;
         const __m256i m0 = fck_avx2_lanes(0, width), m1 = fck_avx2_lanes(0, width - 8);
-        // With five tiles or more (more than 24 rows), read the block once into contiguous
-        // scratch when the tiles' passes would lose it from L1: when X's rows are a multiple of
-        // 4 KB apart (they share their L1 sets and evict each other), and when the block is deep
-        // (128 rows or more, each over two cache lines where X's rows are not aligned: half of
-        // L1 or more, which W's rows streaming through evict). With fewer tiles, the copy costs
-        // more than the passes lose. The tiles then prefetch from scratch, so the copy asks for
-        // X's columns 4 blocks ahead itself.
-        const float *xb = x + j;
-        ptrdiff_t ldb = ldx;
-        if (scratch && rows > 24 && ((ldx & 1023) == 0 || depth >= 128)) {
-            for (int k = 0; k < depth; k++) {
-                _mm_prefetch((const char *)(x + k * ldx + j + 4 * BLOCK), _MM_HINT_T1);
-                _mm256_storeu_ps(scratch + BLOCK * k, _mm256_maskload_ps(x + k * ldx + j, m0));
-                _mm256_storeu_ps(scratch + BLOCK * k + 8, _mm256_maskload_ps(x + k * ldx + j + 8, m1));
-            }
-            xb = scratch;
-            ldb = BLOCK;
-        }
         // As few tiles as 6-row tiles allow (each reads the whole block of X), of balanced
         // heights: 16 rows as 6 + 5 + 5, not 6 + 6 + 4, whose short tile has too few
         // accumulators to hide the multiply-add latency.
         const int kind = (width > 8 ? 0 : 2) + (width == BLOCK || width == 8 ? 0 : 1);
         const tile_fn *tiles_of_height = tiles_by_kind[kind];
         const int tiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
+        // With five tiles or more (more than 24 rows), the tiles after the first read the block
+        // from contiguous scratch, which the first one fills, when their passes would lose it
+        // from L1: when X's rows are a multiple of 4 KB apart (they share their L1 sets and evict
+        // each other), and when the block is deep (128 rows or more, each over two cache lines
+        // where X's rows are not aligned: half of L1 or more, which W's rows streaming through
+        // evict). With fewer tiles, the copy costs more than the passes lose.
+        const int copied = scratch && rows > 24 && ((ldx & 1023) == 0 || depth >= 128);
         for (int t = 0, r = 0; t < tiles; t++) {
             const int n = (rows - r) / (tiles - t);
-            tiles_of_height[n](w + r * ldw, ldw, depth, xb, ldb, y + r * ldy + j, ldy, bias ? bias + r : 0, m0, m1);
+            const tile_fn tile = copied && t == 0 ? copying_tiles_by_kind[kind][n] : tiles_of_height[n];
+            const int from_copy = copied && t > 0;
+            tile(w + r * ldw, ldw, depth, from_copy ? scratch : x + j, from_copy ? BLOCK : ldx, y + r * ldy + j, ldy,
+                 bias ? bias + r : 0, m0, m1, scratch);
             r += n;
         }
         // As in channel_mix.c: any NaN or infinity in a column of X makes that column of Y's
