@@ -9,7 +9,10 @@
 // and Y's columns is touched. When a block of X is copied into contiguous scratch (see
 // fck_mix_channels_avx2), its first tile makes the copy as it reads X: the copy's loads, which
 // wait on L2 or memory, then overlap that tile's multiply-adds instead of running as a pass of
-// their own.
+// their own. When the caller asks for Y to be checked for NaN and infinities, each tile adds the
+// outputs it stores into a running sum of the block (vaddps, which does not compete with the
+// multiply-adds for their ports); only a block whose sum is not finite is then checked value by
+// value (a sum of finite values may overflow), while it is still in L1.
 #include "factorconv_kernels.h"
 #include "kernels_common.h"
 
@@ -30,9 +33,10 @@
 
 /// The arguments every tile takes: W's first row of the tile (row stride ldw), X's block, Y's
 /// block, the tile's bias (or NULL), the lane masks of the block's two vectors, and the scratch
-/// the copying tiles write X's block into (BLOCK floats per row; unused by the others).
+/// the copying tiles write X's block into (BLOCK floats per row; unused by the others), and the
+/// block's running sum of outputs (NULL: Y is not checked).
 #define TILE_ARGS const float *w, ptrdiff_t ldw, int depth, const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy, \
-                  const float *bias, __m256i m0, __m256i m1, float *copy
+                  const float *bias, __m256i m0, __m256i m1, float *copy, __m256 *sum
 
 // What a tile does with each row of X it loads: nothing, or store it to `copy` (both vectors of
 // a wide tile; a narrow one's first, the only one its block has).
@@ -63,9 +67,13 @@
             EACH(FMA16) \
         } \
         EACH(STORE16_##STORE) \
+        if (sum) { __m256 s = *sum; EACH(SUM16) *sum = s; } \
     }
 #define STORE16_STORE_FULL(r) STORE_FULL(y + (r) * ldy, m0, a0_##r); STORE_FULL(y + (r) * ldy + 8, m1, a1_##r);
 #define STORE16_STORE_MASKED(r) STORE_MASKED(y + (r) * ldy, m0, a0_##r); STORE_MASKED(y + (r) * ldy + 8, m1, a1_##r);
+/// Lanes a mask leaves out hold the bias (X's masked loads are zeros): finite, so the sum may
+/// take the whole vectors.
+#define SUM16(r) s = _mm256_add_ps(s, _mm256_add_ps(a0_##r, a1_##r));
 
 #define INIT8(r) __m256 a0_##r = _mm256_set1_ps(bias ? bias[r] : 0.0f);
 #define FMA8(r) a0_##r = _mm256_fmadd_ps(_mm256_broadcast_ss(w + (r) * ldw + k), x0, a0_##r);
@@ -80,9 +88,11 @@
             EACH(FMA8) \
         } \
         EACH(STORE8_##STORE) \
+        if (sum) { __m256 s = *sum; EACH(SUM8) *sum = s; } \
     }
 #define STORE8_STORE_FULL(r) STORE_FULL(y + (r) * ldy, m0, a0_##r);
 #define STORE8_STORE_MASKED(r) STORE_MASKED(y + (r) * ldy, m0, a0_##r);
+#define SUM8(r) s = _mm256_add_ps(s, a0_##r);
 
 /// The eight tiles of height NR: 16 or 8 columns, full or masked, copying X's rows or not.
 #define TILES(NR, EACH) \
@@ -123,6 +133,7 @@ static const tile_fn copying_tiles_by_kind[4][TILE_ROWS + 1] = {
 
 /// True when the block (`depth` rows of the lanes `m0`/`m1` select) holds a NaN or infinity: on
 /// the bit patterns, an all-ones exponent plus one carries into the sign bit (as FiniteCheck).
+/// (Also used on blocks of Y, `depth` then counting its rows.)
 static FCK_AVX2 int block_has_nonfinite(const float *x, ptrdiff_t ldx, int depth, __m256i m0, __m256i m1) {
     const __m256i exponent = _mm256_set1_epi32(0x7F800000), one = _mm256_set1_epi32(0x00800000);
     __m256i flags = _mm256_setzero_si256();
@@ -137,7 +148,7 @@ static FCK_AVX2 int block_has_nonfinite(const float *x, ptrdiff_t ldx, int depth
 
 FCK_AVX2 void fck_mix_channels_avx2(const float *w, ptrdiff_t ldw, int rows, int depth, const float *x, ptrdiff_t ldx,
                                     int columns, float *y, ptrdiff_t ldy, const float *bias, float *scratch,
-                                    int *nonfinite) {
+                                    int *nonfinite, int *nonfinite_output) {
     // A first, narrower block when Y's first row does not start on a cache line, so that every
     // 16-column block after it stores one whole line (numpy's buffers are only 16-byte aligned).
     const int head = (int)(((64 - ((uintptr_t)y & 63)) & 63) / sizeof(float));
@@ -158,14 +169,18 @@ FCK_AVX2 void fck_mix_channels_avx2(const float *w, ptrdiff_t ldw, int rows, int
         // where X's rows are not aligned: half of L1 or more, which W's rows streaming through
         // evict). With fewer tiles, the copy costs more than the passes lose.
         const int copied = scratch && rows > 24 && ((ldx & 1023) == 0 || depth >= 128);
+        __m256 sum = _mm256_setzero_ps();
         for (int t = 0, r = 0; t < tiles; t++) {
             const int n = (rows - r) / (tiles - t);
             const tile_fn tile = copied && t == 0 ? copying_tiles_by_kind[kind][n] : tiles_of_height[n];
             const int from_copy = copied && t > 0;
             tile(w + r * ldw, ldw, depth, from_copy ? scratch : x + j, from_copy ? BLOCK : ldx, y + r * ldy + j, ldy,
-                 bias ? bias + r : 0, m0, m1, scratch);
+                 bias ? bias + r : 0, m0, m1, scratch, nonfinite_output ? &sum : 0);
             r += n;
         }
+        if (nonfinite_output && _mm256_movemask_ps(_mm256_cmp_ps(_mm256_sub_ps(sum, sum), _mm256_setzero_ps(), _CMP_NEQ_UQ))
+            && block_has_nonfinite(y + j, ldy, rows, m0, m1))
+            *nonfinite_output = 1;
         // As in channel_mix.c: any NaN or infinity in a column of X makes that column of Y's
         // first row non-finite, so that row stands for the block, and X is checked only when it
         // is not finite (finite values may also have overflowed).
@@ -177,8 +192,9 @@ FCK_AVX2 void fck_mix_channels_avx2(const float *w, ptrdiff_t ldw, int rows, int
 #else
 // Not reached: callers check fck_avx2_available(), which is 0 off x86-64.
 void fck_mix_channels_avx2(const float *w, ptrdiff_t ldw, int rows, int depth, const float *x, ptrdiff_t ldx,
-                           int columns, float *y, ptrdiff_t ldy, const float *bias, float *scratch, int *nonfinite) {
+                           int columns, float *y, ptrdiff_t ldy, const float *bias, float *scratch, int *nonfinite,
+                           int *nonfinite_output) {
     (void)w; (void)ldw; (void)rows; (void)depth; (void)x; (void)ldx; (void)columns; (void)y; (void)ldy; (void)bias;
-    (void)scratch; (void)nonfinite;
+    (void)scratch; (void)nonfinite; (void)nonfinite_output;
 }
 #endif

@@ -15,7 +15,9 @@ enum ChannelMixing {
     ///
     /// When `nonFinite` is given, X is also checked for NaN and infinities (by the kernels through
     /// Y's first row, which any of them makes non-finite: no extra pass over X; with BLAS, by a
-    /// pass over X) and `nonFinite.pointee` set to 1 if it has any.
+    /// pass over X) and `nonFinite.pointee` set to 1 if it has any. When `nonFiniteOutput` is
+    /// given, Y is checked the same way and `nonFiniteOutput.pointee` set to 1 if it holds any:
+    /// by the AVX2 kernel as it stores Y (at about no cost), else by a pass over Y's rows.
     /// Floats of workspace one `apply` of inner dimension `depth` borrows: the kernel's block of
     /// X's columns (32 wide for AVX-512, 16 for AVX2; used when X's rows alias in L1), none with BLAS.
     static func scratchFloats(depth: Int, kernels: KernelSet? = KernelSet.best) -> Int {
@@ -28,17 +30,26 @@ enum ChannelMixing {
 
     static func apply(weight: UnsafePointer<Float>, rows: Int, depth: Int, input: UnsafePointer<Float>, ldx: Int,
                       columns: Int, output: UnsafeMutablePointer<Float>, ldy: Int, bias: UnsafePointer<Float>?,
-                      nonFinite: UnsafeMutablePointer<Int32>? = nil, kernels: KernelSet? = KernelSet.best) {
+                      nonFinite: UnsafeMutablePointer<Int32>? = nil, nonFiniteOutput: UnsafeMutablePointer<Int32>? = nil,
+                      kernels: KernelSet? = KernelSet.best) {
         guard rows > 0, columns > 0 else { return }
+        if kernels == .avx2 {
+            Workspace.shared.withBuffer(of: Float.self, count: scratchFloats(depth: depth, kernels: kernels)) { scratch in
+                fck_mix_channels_avx2(weight, depth, Int32(rows), Int32(depth), input, ldx, Int32(columns), output, ldy,
+                                      bias, scratch, nonFinite, nonFiniteOutput)
+            }
+            return
+        }
+        defer {
+            if let nonFiniteOutput,
+               (0..<rows).contains(where: { !FiniteCheck.allFinite(UnsafeBufferPointer(start: output + $0 * ldy, count: columns)) }) {
+                nonFiniteOutput.pointee = 1
+            }
+        }
         if let kernels {
             Workspace.shared.withBuffer(of: Float.self, count: scratchFloats(depth: depth, kernels: kernels)) { scratch in
-                if kernels == .avx512 {
-                    fck_mix_channels(weight, depth, Int32(rows), Int32(depth), input, ldx, Int32(columns), output, ldy,
-                                     bias, scratch, nonFinite)
-                } else {
-                    fck_mix_channels_avx2(weight, depth, Int32(rows), Int32(depth), input, ldx, Int32(columns), output,
-                                          ldy, bias, scratch, nonFinite)
-                }
+                fck_mix_channels(weight, depth, Int32(rows), Int32(depth), input, ldx, Int32(columns), output, ldy,
+                                 bias, scratch, nonFinite)
             }
             return
         }

@@ -6,8 +6,9 @@ import Testing
 /// columns per tile) against a float64 plain loop, on every row count 1–14 (each tile height and
 /// balanced split) and column count 1–40 (every masked tail of the 16- and 8-column tiles, after
 /// an unaligned head block), depths up to 300, row strides a multiple of 4 KB (X read through
-/// scratch beyond 24 rows, as are deep blocks), Y and X at unaligned addresses; and its
-/// NaN/infinity flag in every column. Skipped where the CPU lacks AVX2 or FMA.
+/// scratch beyond 24 rows, as are deep blocks), Y and X at unaligned addresses; its
+/// NaN/infinity flag in every column; and its check of Y against a pass over Y. Skipped where the
+/// CPU lacks AVX2 or FMA.
 @Suite(.enabled(if: AVX2.isAvailable)) struct ChannelMixingAVX2Tests {
     /// Runs the AVX2 mixing of a random problem and compares every output with a float64 loop;
     /// floats around the output (Y's row padding, before and after Y) must stay untouched.
@@ -108,6 +109,46 @@ import Testing
                 var bad = x
                 bad[rng.int(0...(depth - 1)) * ldx + j] = [Float.nan, .infinity, -.infinity][j % 3]
                 #expect(flag(bad) == 1, "column \(j) of \(columns)")
+            }
+        }
+    }
+    /// The output check (`nonFiniteOutput`) flags exactly the outputs a pass over Y finds
+    /// non-finite: for every tile height and the head, full and masked blocks, an output that
+    /// overflows to ±infinity (from finite operands) at a random position, or NaN outputs from a
+    /// NaN in X, are flagged, and outputs near Float's largest value, whose sums overflow
+    /// although each is finite, are not. Each kernel (AVX2, BLAS) is checked the same way.
+    @Test func outputCheckFlagsExactlyNonFiniteOutputs() {
+        var rng = TestRandom(seed: 8817)
+        for kernels in [KernelSet.avx2, nil] {
+            for trial in 0..<300 {
+                let rows = rng.int(1...40), columns = rng.int(1...70), depth = rng.int(1...6)
+                var x = rng.tensor([depth * columns]).scalars
+                var w = rng.tensor([rows * depth]).scalars
+                let bias = (0..<rows).map { _ in Float(rng.int(-2...2)) }
+                switch trial % 3 {
+                case 0:     // one output overflows: a huge weight times a huge input
+                    let r = rng.int(0...(rows - 1)), j = rng.int(0...(columns - 1)), k = rng.int(0...(depth - 1))
+                    w[r * depth + k] = 3e38
+                    x[k * columns + j] = [Float(4), -4][rng.int(0...1)]
+                case 1:     // every output finite but near the largest float: their sums overflow
+                    w = [Float](repeating: 0, count: rows * depth)
+                    x = [Float](repeating: 3e38, count: depth * columns)
+                    for r in 0..<rows { w[r * depth] = 1 }
+                default:    // a NaN in X makes a column of outputs NaN
+                    x[rng.int(0...(depth * columns - 1))] = .nan
+                }
+                var y = [Float](repeating: 0, count: rows * columns + 8)
+                var flag: Int32 = 0
+                let offset = rng.int(0...7)
+                y.withUnsafeMutableBufferPointer { yp in
+                    ChannelMixing.apply(weight: w, rows: rows, depth: depth, input: x, ldx: columns, columns: columns,
+                                        output: yp.baseAddress! + offset, ldy: columns, bias: bias,
+                                        nonFiniteOutput: &flag, kernels: kernels)
+                }
+                let expected: Int32 = y[offset..<(offset + rows * columns)].allSatisfy(\.isFinite) ? 0 : 1
+                #expect(flag == expected, "\(kernels.map { "\($0)" } ?? "BLAS") trial \(trial): rows \(rows) columns \(columns)")
+                if trial % 3 == 0 { #expect(expected == 1, "the trial must overflow") }
+                if trial % 3 == 1 { #expect(expected == 0, "the trial must stay finite") }
             }
         }
     }

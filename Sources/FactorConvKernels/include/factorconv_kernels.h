@@ -73,8 +73,13 @@ void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int depth, const 
 /// fck_mix_channels with AVX2 and FMA only (requires fck_avx2_available() instead): the same
 /// arguments, result and non-finite check; `scratch`, when given, holds 16 · `depth` floats and
 /// is used when `rows` > 24 and X's rows are a multiple of 4 KB apart or `depth` ≥ 128.
+/// When `nonfinite_output` is not NULL, Y is checked as well and *nonfinite_output set to 1 if
+/// it holds NaN or infinities (left unchanged otherwise), at about no cost: each block's outputs
+/// are summed as they are stored, and the block is checked value by value only when its sum is
+/// not finite.
 void fck_mix_channels_avx2(const float *w, ptrdiff_t ldw, int rows, int depth, const float *x, ptrdiff_t ldx,
-                           int columns, float *y, ptrdiff_t ldy, const float *bias, float *scratch, int *nonfinite);
+                           int columns, float *y, ptrdiff_t ldy, const float *bias, float *scratch, int *nonfinite,
+                           int *nonfinite_output);
 
 /// Depthwise 1-D convolution of one channel along one mode: `outer` blocks, each of `size` input
 /// rows of `inner` contiguous floats, become `out_size` output rows; output row o is

@@ -156,8 +156,10 @@ package struct ConvPipeline: Sendable {
     /// (while `FiniteCheck.checksOutputs` is on) does an output that overflowed to inf/NaN
     /// (`FactorConvError.overflow`); the output may then be partly written. When the first stage
     /// is a pointwise one (it reads every input value), its channel mixing checks the input;
-    /// else it is checked in a pass before. Each image's output is checked right after it is
-    /// written, while it is still in cache (a lone dense stage's, after the whole batch).
+    /// else it is checked in a pass before. When the last stage is a pointwise one, its channel
+    /// mixing checks each image's output as it writes it; else each image's output is checked
+    /// right after it is written, while it is still in cache (a lone dense stage's, after the
+    /// whole batch).
     package func forward(input: UnsafePointer<Float>, inputShape: [Int], output: UnsafeMutablePointer<Float>,
                         rejectingNonFinite: Bool = false) throws {
         try forward(input: input, inputShape: inputShape, imageShapes: imageShapes(input: Array(inputShape.dropFirst())),
@@ -223,9 +225,12 @@ package struct ConvPipeline: Sendable {
         let parallelImages = batch >= workers
         let innerWorkers = parallelImages ? 1 : self.innerWorkers(shapes, workers: workers)
         // Per image: one input-check flag per worker of its first stage (the first one also for
-        // the check of the whole image), then its output-check flag; each written by one thread
-        // only.
-        let flagsPerImage = innerWorkers + 1
+        // the check of the whole image), then one output-check flag per worker of its last stage
+        // (the first one also for the check of the whole image); each written by one thread only.
+        let flagsPerImage = 2 * innerWorkers
+        // The output check inside a last pointwise stage (its kernel sees every output value).
+        let checkInLastStage: Bool
+        if checkOutput, case .pointwise = stages.last { checkInLastStage = true } else { checkInLastStage = false }
         let flags = UnsafeMutablePointer<Int32>.allocate(capacity: batch * flagsPerImage)
         flags.initialize(repeating: 0, count: batch * flagsPerImage)
         defer { flags.deallocate() }
@@ -255,15 +260,18 @@ package struct ConvPipeline: Sendable {
                     i += 2
                 } else {
                     let dst = destination(lastStage: i)
+                    let last = i == stages.count - 1
                     apply(stages[i], index: i, input: src, shape: shapes[i], output: dst, outputShape: shapes[i + 1],
-                          workers: innerWorkers, nonFinite: i == 0 && checkInFirstStage ? flags + b * flagsPerImage : nil)
+                          workers: innerWorkers, nonFinite: i == 0 && checkInFirstStage ? flags + b * flagsPerImage : nil,
+                          nonFiniteOutput: last && checkInLastStage ? flags + b * flagsPerImage + innerWorkers : nil)
                     src = UnsafePointer(dst)
                     i += 1
                 }
             }
             if stages.isEmpty { output.advanced(by: b * counts[0]).update(from: src, count: counts[0]) }
             // Checked right after it is written, while much of it is still in cache.
-            if checkOutput && !FiniteCheck.allFinite(UnsafeBufferPointer(start: image, count: counts.last!), workers: innerWorkers) {
+            if checkOutput && !checkInLastStage
+                && !FiniteCheck.allFinite(UnsafeBufferPointer(start: image, count: counts.last!), workers: innerWorkers) {
                 flags[b * flagsPerImage + innerWorkers] = 1
             }
         }
@@ -281,7 +289,9 @@ package struct ConvPipeline: Sendable {
         for b in 0..<batch where (0..<innerWorkers).contains(where: { flags[b * flagsPerImage + $0] != 0 }) {
             throw FactorConvError.nonFinite("input")
         }
-        for b in 0..<batch where flags[b * flagsPerImage + innerWorkers] != 0 { throw FactorConvError.overflow }
+        for b in 0..<batch where (innerWorkers..<flagsPerImage).contains(where: { flags[b * flagsPerImage + $0] != 0 }) {
+            throw FactorConvError.overflow
+        }
     }
 
     /// Floats of one intermediate image buffer: the largest image between stages (not the
@@ -338,7 +348,7 @@ package struct ConvPipeline: Sendable {
         }
         let perImage = try plus(try plus(try Checked.multiply(2, Self.scratchFloats(shapes.map { $0.reduce(1, *) }), "intermediates"), 16),
                                 stageScratch)
-        let flags = try Checked.multiply(batch, inner + 1, "flags")
+        let flags = try Checked.multiply(batch, 2 * inner, "flags")
         let inFlight = parallelImages ? Parallel.simultaneousWorkers(batch, maxWorkers: workers) : 1
         return try plus(try plus(try Checked.multiply(inFlight, perImage, "workspace"), flags), pending)
     }
@@ -354,10 +364,11 @@ package struct ConvPipeline: Sendable {
     }
 
     /// Applies one stage to one image, splitting the work over `workers` threads. A pointwise
-    /// stage given `nonFinite` (one flag per worker) also checks its input for NaN/infinities.
+    /// stage given `nonFinite` (one flag per worker) also checks its input for NaN/infinities,
+    /// and given `nonFiniteOutput` (one flag per worker) its output.
     private func apply(_ stage: ConvStage, index: Int, input: UnsafePointer<Float>, shape: [Int],
                        output: UnsafeMutablePointer<Float>, outputShape: [Int], workers: Int,
-                       nonFinite: UnsafeMutablePointer<Int32>?) {
+                       nonFinite: UnsafeMutablePointer<Int32>?, nonFiniteOutput: UnsafeMutablePointer<Int32>?) {
         let positions = shape.dropFirst().reduce(1, *)
         switch stage {
         case .pointwise(let w, let bias):
@@ -372,7 +383,8 @@ package struct ConvPipeline: Sendable {
                         ChannelMixing.apply(weight: wp.baseAddress! + rows.lowerBound * cin, rows: rows.count, depth: cin,
                                             input: input + columns.lowerBound, ldx: positions, columns: columns.count,
                                             output: output + offset, ldy: positions, bias: bias.map { $0 + rows.lowerBound },
-                                            nonFinite: nonFinite.map { $0 + part })
+                                            nonFinite: nonFinite.map { $0 + part },
+                                            nonFiniteOutput: nonFiniteOutput.map { $0 + part })
                     }
                     if let bias { bias.withUnsafeBufferPointer { mix($0.baseAddress!) } } else { mix(nil) }
                 }
