@@ -86,7 +86,7 @@ extension FactorizedConv {
             plan = cached
         } else {
             let implementation = try choose(s, flat: flat, inputShape: inputShape)
-            let pipeline = try cachedPipeline(s, flat: flat, implementation: implementation)
+            let pipeline = try cheapestPipeline(s, flat: flat, implementation: implementation, inputShape: inputShape).pipeline
             let (images, outShape) = try pipeline.imageAndOutputShapes(input: inputShape)
             plan = ForwardPlan(pipeline: pipeline, imageShapes: images, outputShape: outShape,
                                outputCount: try Checked.product(outShape, "output shape"))
@@ -104,18 +104,36 @@ extension FactorizedConv {
         return plan
     }
 
+    /// Of the pipelines of layer `flat` for a concrete implementation (`ForwardPlans.variants`),
+    /// the one `CostModel` estimates cheapest on `inputShape`, with that estimate.
+    func cheapestPipeline(_ s: State, flat: Int, implementation: Implementation,
+                          inputShape: [Int]) throws -> (pipeline: ConvPipeline, seconds: Double) {
+        var best: (pipeline: ConvPipeline, seconds: Double)?
+        for variant in ForwardPlans.variants(for: try layerTensor(s, flat: flat), implementation: implementation) {
+            let pipeline = try cachedPipeline(s, flat: flat, implementation: implementation, variant: variant)
+            let seconds = try CostModel.seconds(pipeline, input: inputShape)
+            if best == nil || seconds < best!.seconds { best = (pipeline, seconds) }
+        }
+        return best!
+    }
+
+    /// The factorized tensor of layer `flat`.
+    func layerTensor(_ s: State, flat: Int) throws -> FactorizedTensor {
+        layers.isSingle ? s.weight : try s.weight.selectingLayer(layers.indices(ofFlat: flat))
+    }
+
     /// The cached (or newly built) pipeline of layer `flat` for a concrete implementation.
-    func cachedPipeline(_ s: State, flat: Int, implementation: Implementation) throws -> ConvPipeline {
-        try cache.pipeline(layer: flat, implementation: implementation, version: s.version) {
+    func cachedPipeline(_ s: State, flat: Int, implementation: Implementation,
+                        variant: ForwardPlans.Variant = .standard) throws -> ConvPipeline {
+        try cache.pipeline(layer: flat, implementation: implementation, variant: variant, version: s.version) {
             if implementation == .reconstructed {
                 // The kernel and, for Winograd-eligible kernels, its transform (16/9 of it).
                 let kernel = try Checked.product([outChannels, inChannels] + s.kernelSize, "kernel")
                 try MemoryLimit.check(elements: try Checked.multiply(3, kernel, "kernel and its transform"),
                                       "the reconstructed kernel")
             }
-            let tensor = layers.isSingle ? s.weight : try s.weight.selectingLayer(layers.indices(ofFlat: flat))
-            return try ForwardPlans.pipeline(for: tensor, implementation: implementation,
-                                             geometry: s.geometry[flat], bias: biasRow(s, flat: flat))
+            return try ForwardPlans.pipeline(for: try layerTensor(s, flat: flat), implementation: implementation,
+                                             variant: variant, geometry: s.geometry[flat], bias: biasRow(s, flat: flat))
         }
     }
 
@@ -141,7 +159,7 @@ extension FactorizedConv {
         for candidate in candidates {
             let cost: Double
             do {
-                cost = try CostModel.seconds(cachedPipeline(s, flat: flat, implementation: candidate), input: inputShape)
+                cost = try cheapestPipeline(s, flat: flat, implementation: candidate, inputShape: inputShape).seconds
             } catch let error as FactorConvError where error.kind == .invalidArgument || error.kind == .outOfMemory {
                 firstError = firstError ?? error
                 continue

@@ -2,9 +2,35 @@
 /// (behaviour notes §5.3–5.7). The derived weights computed here (reconstructed kernel, Tucker core kernel,
 /// CP λ folded into the output factor, mobilenet kernel) are what the layer caches.
 enum ForwardPlans {
+    /// The ways one implementation can run a layer: pipelines that compute the same convolution
+    /// and differ in speed only. A forward runs, per input shape, the one `CostModel` estimates
+    /// cheapest (`FactorizedConv.cheapestPipeline`).
+    enum Variant: Hashable, Sendable {
+        /// The implementation's pipeline as behaviour notes §5.3–5.7 describe it.
+        case standard
+        /// A Tucker core with small spatial ranks as a bank of shared filters and a channel
+        /// mixing (`tuckerExpanded`): faster on small planes and 1-D lines, slower where the
+        /// core conv runs Winograd F(4×4).
+        case expandedCore
+    }
+
+    /// The variants of `implementation` for a single-layer `tensor`: `.expandedCore` besides
+    /// `.standard` for a factorized 1-D or 2-D Tucker layer whose spatial ranks are not all 1
+    /// and are small enough (`expandsCore`). (3-D is left out: its N-D filters run on the
+    /// portable depthwise loops, measured 1.7× slower than the core conv.)
+    static func variants(for tensor: FactorizedTensor, implementation: Implementation) -> [Variant] {
+        guard implementation == .factorized, case .tucker(let tucker) = tensor else { return [.standard] }
+        let spatialRanks = Array(tucker.core.shape.dropFirst(2))
+        let kernel = tucker.factors.dropFirst(2).map { $0.shape[0] }
+        guard spatialRanks.count <= 2, !spatialRanks.allSatisfy({ $0 == 1 }),
+              expandsCore(spatialRanks: spatialRanks, kernel: kernel) else { return [.standard] }
+        return [.standard, .expandedCore]
+    }
+
     /// The pipeline computing `conv(x, kernel(tensor)) + bias` for a single-layer `tensor`.
-    /// `implementation` must be concrete (not `.auto`) and valid for the factorization.
-    static func pipeline(for tensor: FactorizedTensor, implementation: Implementation,
+    /// `implementation` must be concrete (not `.auto`) and valid for the factorization, and
+    /// `variant` one of its `variants`.
+    static func pipeline(for tensor: FactorizedTensor, implementation: Implementation, variant: Variant = .standard,
                          geometry: ConvGeometry, bias: [Float]?) throws -> ConvPipeline {
         switch (implementation, tensor) {
         case (.reconstructed, _):
@@ -14,7 +40,8 @@ enum ForwardPlans {
         case (.mobilenet, .cp(let cp)):
             return try cpMobilenet(cp, geometry: geometry, bias: bias)
         case (.factorized, .tucker(let tucker)):
-            return try tuckerBottleneck(tucker, geometry: geometry, bias: bias)
+            return variant == .expandedCore ? try tuckerExpanded(tucker, geometry: geometry, bias: bias)
+                                            : try tuckerBottleneck(tucker, geometry: geometry, bias: bias)
         case (.factorized, .tt(let tt)):
             return try ttChain(tt, geometry: geometry, bias: bias)
         default:
@@ -107,6 +134,61 @@ enum ForwardPlans {
             .dense(weight: coreKernel, geometry: geometry, bias: nil),
             .pointwise(weight: tucker.factors[0], bias: bias),
         ])
+    }
+
+    /// Whether a Tucker core with spatial ranks `spatialRanks` over a kernel of size `kernel` may
+    /// run as `tuckerExpanded`: when the spatial ranks' product F is at most half the kernel's taps,
+    /// so that its F multiply-adds per output and channel pair are no more than what the core
+    /// conv's Winograd path does (F(2×2, 3×3): 4 per output; F(2, 5): 3) or a third of what its
+    /// direct paths do (3-D 3×3×3: 27). Winograd F(4×4) does 2.25 on large planes, but has
+    /// transforms and a 4× larger intermediate to pass through.
+    static func expandsCore(spatialRanks: [Int], kernel: [Int]) -> Bool {
+        2 * spatialRanks.reduce(1, *) <= kernel.reduce(1, *)
+    }
+
+    /// Tucker with small spatial ranks (R_s1, …, R_sN), F = Π R_s: the core conv is a sum over the
+    /// F spatial index tuples (a_1, …, a_N) of the core's slice G[:, :, a] (R_0 × R_1) times the
+    /// shared filter ⊗_m U_m[:, a_m] (the factors' columns). It runs as 1×1 (C_in → R_1) → every
+    /// channel convolved with each of the F filters (`.expansion`, R_1 → F·R_1) → 1×1
+    /// (F·R_1 → R_0, the core) → 1×1 (R_0 → C_out) + bias, the last two folded into one when that
+    /// is fewer multiply-adds. Per output and R_0·R_1 pair it does F multiply-adds in one deep
+    /// channel mixing, where the core conv does ΠK directly or 2.25–4 through Winograd's
+    /// transforms and small per-position GEMMs.
+    static func tuckerExpanded(_ tucker: TuckerTensor, geometry: ConvGeometry, bias: [Float]?) throws -> ConvPipeline {
+        let core = tucker.core, r0 = core.shape[0], r1 = core.shape[1]
+        let spatialRanks = Array(core.shape.dropFirst(2)), filters = spatialRanks.reduce(1, *)
+        let spatial = Array(tucker.factors.dropFirst(2))                     // (K_m, R_sm)
+        let kernel = spatial.map { $0.shape[0] }, taps = kernel.reduce(1, *)
+        // Filter f (row-major over the spatial index tuples) at tap t (row-major over K...),
+        // repeated for each of the R_1 channels it convolves.
+        var bank = Tensor<Float>(shape: [filters * r1] + kernel)
+        for f in 0..<filters {
+            for t in 0..<taps {
+                var value: Float = 1, restF = f, restT = t
+                for m in stride(from: spatial.count - 1, through: 0, by: -1) {
+                    value *= spatial[m].scalars[(restT % kernel[m]) * spatialRanks[m] + restF % spatialRanks[m]]
+                    restF /= spatialRanks[m]
+                    restT /= kernel[m]
+                }
+                for q in 0..<r1 { bank.scalars[(f * r1 + q) * taps + t] = value }
+            }
+        }
+        // The core as a mixing of the expanded channels: W[p, f·R_1 + q] = G[p, q, a(f)].
+        var mixing = Tensor<Float>(shape: [r0, filters * r1])
+        for p in 0..<r0 {
+            for q in 0..<r1 {
+                for f in 0..<filters { mixing.scalars[p * filters * r1 + f * r1 + q] = core.scalars[(p * r1 + q) * filters + f] }
+            }
+        }
+        let outFactor = tucker.factors[0], cout = outFactor.shape[0]          // (C_out, R_0)
+        let separate = r0 * filters * r1 + cout * r0, folded = cout * filters * r1
+        let tail: [ConvStage] = folded <= separate
+            ? [.pointwise(weight: try outFactor.matmul(mixing), bias: bias)]
+            : [.pointwise(weight: mixing, bias: nil), .pointwise(weight: outFactor, bias: bias)]
+        return ConvPipeline(stages: [
+            .pointwise(weight: try tucker.factors[1].permuted([1, 0]), bias: nil),
+            .expansion(taps: bank, copies: filters, geometry: geometry),
+        ] + tail)
     }
 
     /// Tucker with spatial ranks all 1: the kernel is (U_0 G U_1ᵀ) ⊗ f_1 ⊗ … ⊗ f_N, so its spatial

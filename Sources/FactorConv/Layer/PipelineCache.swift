@@ -1,21 +1,21 @@
 
-/// Derived weights of a layer: one `ConvPipeline` per (layer, implementation), built on first use
+/// Derived weights of a layer: one `ConvPipeline` per (layer, implementation, variant), built on first use
 /// and kept until the parameters change (the state's version moves on). The forward plans of
 /// each input shape live in the layer's state instead (`ForwardPlanCache`).
 final class PipelineCache: Sendable {
-    private struct Key: Hashable { var layer: Int; var implementation: Implementation }
+    private struct Key: Hashable { var layer: Int; var implementation: Implementation; var variant: ForwardPlans.Variant }
     private struct Entries {
         var version = -1
         var pipelines: [Key: ConvPipeline] = [:]
     }
     private let entries = LibraryMutex(Entries(), kind: .pipelineCache)
 
-    /// The cached pipeline for `layer` and `implementation` at `version`, or `build()`'s result,
+    /// The cached pipeline for `layer`, `implementation` and `variant` at `version`, or `build()`'s result,
     /// which is then cached. Building happens outside the lock; two racing builders produce equal
     /// pipelines, and either may be kept.
-    func pipeline(layer: Int, implementation: Implementation, version: Int,
+    func pipeline(layer: Int, implementation: Implementation, variant: ForwardPlans.Variant, version: Int,
                   build: () throws -> ConvPipeline) throws -> ConvPipeline {
-        let key = Key(layer: layer, implementation: implementation)
+        let key = Key(layer: layer, implementation: implementation, variant: variant)
         if let hit = entries.withLock({ $0.version == version ? $0.pipelines[key] : nil }) { return hit }
         let built = try build()
         entries.withLock { e in

@@ -10,6 +10,11 @@ package enum ConvStage: Sendable {
     case depthwise(taps: Tensor<Float>, geometry: ConvGeometry)
     /// Dense conv: `weight` is (C_out, C_in, K_1..K_N).
     case dense(weight: Tensor<Float>, geometry: ConvGeometry, bias: [Float]?)
+    /// Depthwise conv of `copies` copies of the input (C channels into copies · C): output
+    /// channel f · C + c is input channel c convolved with `taps[f · C + c]`; `taps` is
+    /// (copies · C, K_1..K_N). A Tucker core with small spatial ranks runs as such a bank of
+    /// shared filters followed by a channel mixing (`ForwardPlans.tuckerExpanded`).
+    case expansion(taps: Tensor<Float>, copies: Int, geometry: ConvGeometry)
 
     /// Channels this stage expects.
     var inChannels: Int {
@@ -17,6 +22,7 @@ package enum ConvStage: Sendable {
         case .pointwise(let w, _): return w.shape[1]
         case .depthwise(let t, _): return t.shape[0]
         case .dense(let w, _, _): return w.shape[1]
+        case .expansion(let t, let copies, _): return t.shape[0] / copies
         }
     }
 
@@ -29,7 +35,7 @@ package enum ConvStage: Sendable {
         switch self {
         case .pointwise(let w, _):
             return [w.shape[0]] + spatial
-        case .depthwise(let t, let g):
+        case .depthwise(let t, let g), .expansion(let t, _, let g):
             return [t.shape[0]] + (try g.outputSpatial(input: spatial, kernel: Array(t.shape.dropFirst())))
         case .dense(let w, let g, _):
             // The full validation (sizes, overflow) that `apply` relies on.
@@ -42,7 +48,7 @@ package enum ConvStage: Sendable {
         let positions = Double(output.dropFirst().reduce(1, *))
         switch self {
         case .pointwise(let w, _): return 2 * positions * Double(w.count)
-        case .depthwise(let t, _): return 2 * positions * Double(t.count)
+        case .depthwise(let t, _), .expansion(let t, _, _): return 2 * positions * Double(t.count)
         case .dense(let w, _, _): return 2 * positions * Double(w.count)
         }
     }
@@ -339,7 +345,7 @@ package struct ConvPipeline: Sendable {
                 let running = Parallel.simultaneousWorkers(inner, maxWorkers: inner)
                 stageScratch = max(stageScratch, try Checked.multiply(running, ChannelMixing.scratchFloats(depth: weight.shape[1]),
                                                                       "mixing"))
-            case .depthwise:
+            case .depthwise, .expansion:
                 break
             case .dense(let weight, let geometry, _):
                 let problem = try ConvProblem(inputShape: [1] + shapes[i], weightShape: weight.shape, geometry: geometry)
@@ -398,6 +404,22 @@ package struct ConvPipeline: Sendable {
                         kernel: Array(taps.shape.dropFirst()), geometry: geometry,
                         outputSpatial: Array(outputShape.dropFirst()), output: output,
                         channels: (channels * part / workers)..<(channels * (part + 1) / workers))
+                }
+            }
+        case .expansion(let taps, let copies, let geometry):
+            // Each worker convolves its share of the input channels with every copy's taps, so
+            // that it reads its channels once from cache while it writes their copies.
+            let channels = shape[0], tapCount = taps.count / taps.shape[0]
+            let outputCount = outputShape.dropFirst().reduce(1, *)
+            taps.scalars.withUnsafeBufferPointer { tp in
+                Parallel.forEach(workers, maxWorkers: workers) { part in
+                    for f in 0..<copies {
+                        DepthwiseConvolution.forward(
+                            input: input, spatial: Array(shape.dropFirst()), taps: tp.baseAddress! + f * channels * tapCount,
+                            kernel: Array(taps.shape.dropFirst()), geometry: geometry,
+                            outputSpatial: Array(outputShape.dropFirst()), output: output + f * channels * outputCount,
+                            channels: (channels * part / workers)..<(channels * (part + 1) / workers))
+                    }
                 }
             }
         case .dense(let w, let geometry, let bias):

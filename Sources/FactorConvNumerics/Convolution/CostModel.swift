@@ -49,7 +49,7 @@ package enum CostModel {
             switch stages[i] {
             case .pointwise:
                 total += flops / rates.mixing
-            case .depthwise:
+            case .depthwise, .expansion:
                 total += flops / rates.depthwise
             case .dense(let w, let g, _):
                 let isPointwise = ConvProblem.isPointwise(kernel: w.shape.dropFirst(2), geometry: g)
