@@ -201,6 +201,58 @@ import Testing
         }
     }
 
+    /// An output that overflows is refused as an overflow wherever it is: the last pointwise
+    /// stage checks it as it writes it, each worker of a split image into its own flag. A spot
+    /// of huge input values at the start, middle or end of one image (so in either worker's
+    /// share of rows or columns), at batch 1 and 3, on 1 and 2 threads, split or not; with
+    /// finite outputs the same input scaled down passes.
+    @Test(arguments: [1, 2])
+    func overflowInTheLastMixingIsRefused(threads: Int) throws {
+        try withThreadCount(threads) { try checkOverflowInTheLastMixing() }
+    }
+
+    private func checkOverflowInTheLastMixing() throws {
+        var rng = TestRandom(seed: 5306)
+        // All-positive weights: a large input value adds up, it cannot cancel.
+        func positive(_ shape: [Int]) -> Tensor<Float> {
+            var t = rng.tensor(shape)
+            for i in t.scalars.indices { t.scalars[i] = 0.5 + abs(t.scalars[i]) }
+            return t
+        }
+        let stages: [ConvStage] = [
+            .pointwise(weight: positive([7, 5]), bias: nil),
+            .depthwise(taps: positive([7, 3, 3]), geometry: try ConvGeometry(order: 2, padding: [1, 1])),
+            .pointwise(weight: positive([9, 7]), bias: nil),
+        ]
+        for spatial in [[5, 6], [20, 40]] {            // rows split, columns split
+            for split in [ConvPipeline.defaultMinFlopsPerWorker, 0] {
+                let pipeline = ConvPipeline(stages: stages, minFlopsPerWorker: split)
+                for batch in [1, 3] {
+                    let plane = spatial.reduce(1, *)
+                    for position in [0, plane / 2, plane - 1] {
+                        var x = rng.tensor([batch] + [5] + spatial)
+                        for i in x.scalars.indices { x.scalars[i] = abs(x.scalars[i]) }
+                        for c in 0..<5 { x.scalars[((batch - 1) * 5 + c) * plane + position] = 3e37 }
+                        func run(_ input: Tensor<Float>) throws {
+                            var output = [Float](repeating: 0, count: batch * 9 * plane)
+                            try input.scalars.withUnsafeBufferPointer { xp in
+                                try output.withUnsafeMutableBufferPointer { yp in
+                                    try pipeline.forward(input: xp.baseAddress!, inputShape: input.shape,
+                                                         output: yp.baseAddress!, rejectingNonFinite: true)
+                                }
+                            }
+                        }
+                        let what = "\(spatial) split \(split) batch \(batch) position \(position)"
+                        let error = #expect(throws: FactorConvError.self, "\(what)") { try run(x) }
+                        #expect(error?.message.contains("overflowed") == true, "\(what): \(error?.message ?? "")")
+                        for i in x.scalars.indices { x.scalars[i] *= 1e-20 }
+                        #expect(throws: Never.self, "\(what), scaled down") { try run(x) }
+                    }
+                }
+            }
+        }
+    }
+
     /// Planes beyond the kernels' 32-bit ints are refused from the shapes alone.
     @Test func refusesPlanesBeyond32BitInts() {
         let pipeline = ConvPipeline(stages: [.pointwise(weight: Tensor(shape: [2, 3]), bias: nil)])
