@@ -16,8 +16,9 @@ enum ForwardPlans {
 
     /// The variants of `implementation` for a single-layer `tensor`: `.expandedCore` besides
     /// `.standard` for a factorized 1-D or 2-D Tucker layer whose spatial ranks are not all 1
-    /// and are small enough (`expandsCore`). (3-D is left out: its N-D filters run on the
-    /// portable depthwise loops, measured 1.7× slower than the core conv.)
+    /// and are small enough (`expandsCore`). (3-D is left out: on the benchmark's 3-D layers it
+    /// ran 1.5–1.7× slower than the core conv, with full N-D filters on the portable depthwise
+    /// loops as well as with one expansion per mode, whose intermediates stream through memory.)
     static func variants(for tensor: FactorizedTensor, implementation: Implementation) -> [Variant] {
         guard implementation == .factorized, case .tucker(let tucker) = tensor else { return [.standard] }
         let spatialRanks = Array(tucker.core.shape.dropFirst(2))
