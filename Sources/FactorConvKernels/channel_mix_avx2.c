@@ -112,23 +112,25 @@ TILES(5, FCK_EACH_5)
 TILES(6, FCK_EACH_6)
 
 typedef void (*tile_fn)(TILE_ARGS);
-/// The tiles by kind (wide full, wide masked, narrow full, narrow masked) and height (1–6).
-static const tile_fn tiles_by_kind[4][TILE_ROWS + 1] = {
-    {0, wide_full_1, wide_full_2, wide_full_3, wide_full_4, wide_full_5, wide_full_6},
-    {0, wide_masked_1, wide_masked_2, wide_masked_3, wide_masked_4, wide_masked_5, wide_masked_6},
-    {0, narrow_full_1, narrow_full_2, narrow_full_3, narrow_full_4, narrow_full_5, narrow_full_6},
-    {0, narrow_masked_1, narrow_masked_2, narrow_masked_3, narrow_masked_4, narrow_masked_5, narrow_masked_6},
-};
-/// The copying tiles, by kind and height as `tiles_by_kind`.
-static const tile_fn copying_tiles_by_kind[4][TILE_ROWS + 1] = {
-    {0, wide_full_copying_1, wide_full_copying_2, wide_full_copying_3, wide_full_copying_4, wide_full_copying_5,
-     wide_full_copying_6},
-    {0, wide_masked_copying_1, wide_masked_copying_2, wide_masked_copying_3, wide_masked_copying_4,
-     wide_masked_copying_5, wide_masked_copying_6},
-    {0, narrow_full_copying_1, narrow_full_copying_2, narrow_full_copying_3, narrow_full_copying_4,
-     narrow_full_copying_5, narrow_full_copying_6},
-    {0, narrow_masked_copying_1, narrow_masked_copying_2, narrow_masked_copying_3, narrow_masked_copying_4,
-     narrow_masked_copying_5, narrow_masked_copying_6},
+/// The tiles by whether they copy X's rows (0: no, 1: yes), kind (wide full, wide masked,
+/// narrow full, narrow masked) and height (1–6).
+static const tile_fn tiles_by_kind[2][4][TILE_ROWS + 1] = {
+    {
+        {0, wide_full_1, wide_full_2, wide_full_3, wide_full_4, wide_full_5, wide_full_6},
+        {0, wide_masked_1, wide_masked_2, wide_masked_3, wide_masked_4, wide_masked_5, wide_masked_6},
+        {0, narrow_full_1, narrow_full_2, narrow_full_3, narrow_full_4, narrow_full_5, narrow_full_6},
+        {0, narrow_masked_1, narrow_masked_2, narrow_masked_3, narrow_masked_4, narrow_masked_5, narrow_masked_6},
+    },
+    {
+        {0, wide_full_copying_1, wide_full_copying_2, wide_full_copying_3, wide_full_copying_4, wide_full_copying_5,
+         wide_full_copying_6},
+        {0, wide_masked_copying_1, wide_masked_copying_2, wide_masked_copying_3, wide_masked_copying_4,
+         wide_masked_copying_5, wide_masked_copying_6},
+        {0, narrow_full_copying_1, narrow_full_copying_2, narrow_full_copying_3, narrow_full_copying_4,
+         narrow_full_copying_5, narrow_full_copying_6},
+        {0, narrow_masked_copying_1, narrow_masked_copying_2, narrow_masked_copying_3, narrow_masked_copying_4,
+         narrow_masked_copying_5, narrow_masked_copying_6},
+    },
 };
 
 /// True when the block (`depth` rows of the lanes `m0`/`m1` select) holds a NaN or infinity: on
@@ -160,7 +162,6 @@ FCK_AVX2 void fck_mix_channels_avx2(const float *w, ptrdiff_t ldw, int rows, int
         // heights: 16 rows as 6 + 5 + 5, not 6 + 6 + 4, whose short tile has too few
         // accumulators to hide the multiply-add latency.
         const int kind = (width > 8 ? 0 : 2) + (width == BLOCK || width == 8 ? 0 : 1);
-        const tile_fn *tiles_of_height = tiles_by_kind[kind];
         const int tiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
         // With five tiles or more (more than 24 rows), the tiles after the first read the block
         // from contiguous scratch, which the first one fills, when their passes would lose it
@@ -172,8 +173,8 @@ FCK_AVX2 void fck_mix_channels_avx2(const float *w, ptrdiff_t ldw, int rows, int
         __m256 sum = _mm256_setzero_ps();
         for (int t = 0, r = 0; t < tiles; t++) {
             const int n = (rows - r) / (tiles - t);
-            const tile_fn tile = copied && t == 0 ? copying_tiles_by_kind[kind][n] : tiles_of_height[n];
             const int from_copy = copied && t > 0;
+            const tile_fn tile = tiles_by_kind[copied && t == 0][kind][n];
             tile(w + r * ldw, ldw, depth, from_copy ? scratch : x + j, from_copy ? BLOCK : ldx, y + r * ldy + j, ldy,
                  bias ? bias + r : 0, m0, m1, scratch, nonfinite_output ? &sum : 0);
             r += n;
