@@ -33,36 +33,34 @@ enum ChannelMixing {
                       nonFinite: UnsafeMutablePointer<Int32>? = nil, nonFiniteOutput: UnsafeMutablePointer<Int32>? = nil,
                       kernels: KernelSet? = KernelSet.best) {
         guard rows > 0, columns > 0 else { return }
-        if kernels == .avx2 {
-            Workspace.shared.withBuffer(of: Float.self, count: scratchFloats(depth: depth, kernels: kernels)) { scratch in
-                fck_mix_channels_avx2(weight, depth, Int32(rows), Int32(depth), input, ldx, Int32(columns), output, ldy,
-                                      bias, scratch, nonFinite, nonFiniteOutput)
-            }
-            return
-        }
-        defer {
-            if let nonFiniteOutput,
-               (0..<rows).contains(where: { !FiniteCheck.allFinite(UnsafeBufferPointer(start: output + $0 * ldy, count: columns)) }) {
-                nonFiniteOutput.pointee = 1
-            }
-        }
         if let kernels {
             Workspace.shared.withBuffer(of: Float.self, count: scratchFloats(depth: depth, kernels: kernels)) { scratch in
-                fck_mix_channels(weight, depth, Int32(rows), Int32(depth), input, ldx, Int32(columns), output, ldy,
-                                 bias, scratch, nonFinite)
+                switch kernels {
+                case .avx512:
+                    fck_mix_channels(weight, depth, Int32(rows), Int32(depth), input, ldx, Int32(columns), output, ldy,
+                                     bias, scratch, nonFinite)
+                case .avx2:
+                    fck_mix_channels_avx2(weight, depth, Int32(rows), Int32(depth), input, ldx, Int32(columns), output,
+                                          ldy, bias, scratch, nonFinite, nonFiniteOutput)
+                }
             }
-            return
-        }
-        if let nonFinite, (0..<depth).contains(where: { !FiniteCheck.allFinite(UnsafeBufferPointer(start: input + $0 * ldx, count: columns)) }) {
-            nonFinite.pointee = 1
-        }
-        Float.gemm(transA: false, transB: false, m: rows, n: columns, k: depth, alpha: 1, a: weight, lda: depth,
-                   b: input, ldb: ldx, beta: 0, c: output, ldc: ldy)
-        if let bias {
-            for r in 0..<rows {
-                let row = output + r * ldy, v = bias[r]
-                for j in 0..<columns { row[j] += v }
+        } else {
+            if let nonFinite, (0..<depth).contains(where: { !FiniteCheck.allFinite(UnsafeBufferPointer(start: input + $0 * ldx, count: columns)) }) {
+                nonFinite.pointee = 1
             }
+            Float.gemm(transA: false, transB: false, m: rows, n: columns, k: depth, alpha: 1, a: weight, lda: depth,
+                       b: input, ldb: ldx, beta: 0, c: output, ldc: ldy)
+            if let bias {
+                for r in 0..<rows {
+                    let row = output + r * ldy, v = bias[r]
+                    for j in 0..<columns { row[j] += v }
+                }
+            }
+        }
+        // The AVX2 kernel checks Y as it stores it; after the others, a pass over Y's rows.
+        if kernels != .avx2, let nonFiniteOutput,
+           (0..<rows).contains(where: { !FiniteCheck.allFinite(UnsafeBufferPointer(start: output + $0 * ldy, count: columns)) }) {
+            nonFiniteOutput.pointee = 1
         }
     }
 }
