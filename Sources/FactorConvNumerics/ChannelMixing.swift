@@ -18,6 +18,10 @@ enum ChannelMixing {
     /// pass over X) and `nonFinite.pointee` set to 1 if it has any. When `nonFiniteOutput` is
     /// given, Y is checked the same way and `nonFiniteOutput.pointee` set to 1 if it holds any:
     /// by the AVX2 kernel as it stores Y (at about no cost), else by a pass over Y's rows.
+    ///
+    /// `scratch`, when given, holds `scratchFloats(depth:kernels:)` floats the call uses instead of
+    /// borrowing its own from `Workspace.shared`: callers that mix many small blocks in a loop
+    /// borrow once for all of them.
     /// Floats of workspace one `apply` of inner dimension `depth` borrows: the kernel's block of
     /// X's columns (32 wide for AVX-512, 16 for AVX2; used when X's rows alias in L1), none with BLAS.
     static func scratchFloats(depth: Int, kernels: KernelSet? = KernelSet.best) -> Int {
@@ -31,10 +35,10 @@ enum ChannelMixing {
     static func apply(weight: UnsafePointer<Float>, rows: Int, depth: Int, input: UnsafePointer<Float>, ldx: Int,
                       columns: Int, output: UnsafeMutablePointer<Float>, ldy: Int, bias: UnsafePointer<Float>?,
                       nonFinite: UnsafeMutablePointer<Int32>? = nil, nonFiniteOutput: UnsafeMutablePointer<Int32>? = nil,
-                      kernels: KernelSet? = KernelSet.best) {
+                      kernels: KernelSet? = KernelSet.best, scratch given: UnsafeMutablePointer<Float>? = nil) {
         guard rows > 0, columns > 0 else { return }
         if let kernels {
-            Workspace.shared.withBuffer(of: Float.self, count: scratchFloats(depth: depth, kernels: kernels)) { scratch in
+            func run(_ scratch: UnsafeMutablePointer<Float>) {
                 switch kernels {
                 case .avx512:
                     fck_mix_channels(weight, depth, Int32(rows), Int32(depth), input, ldx, Int32(columns), output, ldy,
@@ -43,6 +47,11 @@ enum ChannelMixing {
                     fck_mix_channels_avx2(weight, depth, Int32(rows), Int32(depth), input, ldx, Int32(columns), output,
                                           ldy, bias, scratch, nonFinite, nonFiniteOutput)
                 }
+            }
+            if let given {
+                run(given)
+            } else {
+                Workspace.shared.withBuffer(of: Float.self, count: scratchFloats(depth: depth, kernels: kernels), run)
             }
         } else {
             if let nonFinite, (0..<depth).contains(where: { !FiniteCheck.allFinite(UnsafeBufferPointer(start: input + $0 * ldx, count: columns)) }) {

@@ -5,12 +5,13 @@ import Testing
 /// The Winograd F(2×2, 3×3) path against the plain-loop reference: orders 2–4, odd and even
 /// output sizes, any padding, outer taps with and without dilation (stacked or accumulated),
 /// blocks small enough that images are cut into several slabs and chunks, both parallel
-/// strategies, with the BLAS GEMMs and the packed-panel GEMMs of every instruction set the CPU
-/// runs (AVX-512, AVX2).
+/// strategies, with the packed-panel GEMMs of every instruction set the CPU runs (AVX-512, AVX2)
+/// and with row-major products (BLAS, or the channel-mixing kernel of the transforms'
+/// instruction set for each first tap group, BLAS accumulating the others).
 @Suite struct WinogradConvolutionTests {
-    /// The (packed GEMM kernel or nil for BLAS, transform kernels or nil for portable)
-    /// combinations this machine can run: each instruction set on its own, and mixed with the
-    /// portable path.
+    /// The (packed GEMM kernel or nil for row-major products, transform kernels or nil for
+    /// portable transforms and BLAS products) combinations this machine can run: each
+    /// instruction set on its own, and mixed with the portable path.
     static let variants: [(KernelSet?, KernelSet?)] = {
         var list: [(KernelSet?, KernelSet?)] = [(nil, nil)]
         for set in KernelSet.available { list += [(set, nil), (nil, set), (set, set)] }

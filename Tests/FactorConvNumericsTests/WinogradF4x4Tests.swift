@@ -4,12 +4,12 @@ import Testing
 
 /// Winograd F(4×4, 3×3) (`WinogradConvolution` with `tile: 4`) against the float64 plain-loop
 /// reference: output sizes 1…13 (multiples of 4 and not), padding 0 and 1, odd channel counts
-/// ≥ 16, several blocks per image, bias and none, packed (tile-major products) and BLAS U,
+/// ≥ 16, several blocks per image, bias and none, packed (tile-major products) and row-major U,
 /// portable and AVX2 transforms; NaN and ±inf spreading only over the tiles they touch; the AVX2
 /// row kernels against the portable ones; the transformed kernels a pipeline caches per tile size.
 @Suite struct WinogradF4x4Tests {
-    /// (packed GEMM kernel or nil for BLAS, transform kernels or nil for portable) pairs this
-    /// machine runs.
+    /// (packed GEMM kernel or nil for row-major products, transform kernels or nil for portable)
+    /// pairs this machine runs (WinogradConvolutionTests.variants).
     static let variants = WinogradConvolutionTests.variants
 
     /// Largest error relative to max |y| allowed. F(4×4, 3×3)'s transforms scale values by up to

@@ -144,9 +144,13 @@ struct WinogradConvolution: WinogradPlan {
     /// Floats of V and of M for one block.
     var inputBlockCount: Int { positions * slabSlices * problem.inChannels * chunkTiles }
     var productBlockCount: Int { positions * slabOutSlices * problem.outChannels * chunkTiles }
-    /// Scratch floats per worker for the input transform: the block's m · (tile rows) + 2 input
-    /// rows, each split into its m column phases of `tilesW + 1` floats.
-    var scratchCount: Int { (m * chunkRows + 2) * m * (tilesW + 1) }
+    /// Scratch floats per worker: for the input transform, the block's m · (tile rows) + 2 input
+    /// rows, each split into its m column phases of `tilesW + 1` floats; then for the channel-mixing
+    /// kernel of the row-major products (`multiply`), when U is not packed.
+    var scratchCount: Int {
+        max((m * chunkRows + 2) * m * (tilesW + 1),
+            kernel.packed ? 0 : ChannelMixing.scratchFloats(depth: kernel.depth, kernels: transformKernels))
+    }
 }
 
 // MARK: - Input transform, GEMMs, output transform
@@ -255,7 +259,7 @@ extension WinogradConvolution {
     /// The GEMMs of `block` for output channels `channels` (rows of M): M[ξ] = U[ξ] · V[ξ] for
     /// every ξ, one per output outer slice, with outer tap groups accumulated.
     func multiply(u: UnsafePointer<Float>, v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
-                  block: Block, channels: Range<Int>) {
+                  block: Block, channels: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
         guard !channels.isEmpty else { return }
         let cin = problem.inChannels, cout = problem.outChannels, g = problem.geometry
         let ct = chunkTiles, n = block.tileRows * tilesW
@@ -286,10 +290,17 @@ extension WinogradConvolution {
                         PackedGemm.multiply(packed: a, rows: channels.count, depth: depth, b: b, ldb: ct, columns: n,
                                             c: m + xi * mXi + outSlice * ct * cout + c0, ldc: cout, accumulate: group > 0,
                                             kernel: gemmKernel)
+                    } else if group == 0 {
+                        // A written (not accumulated) product, row-major like BLAS's: the channel-mixing
+                        // kernel, which reads V in place where OpenBLAS copies U and V into packed
+                        // buffers on every call (most of the time of these small-row products).
+                        ChannelMixing.apply(weight: a, rows: channels.count, depth: depth, input: b, ldx: ct, columns: n,
+                                            output: m + xi * mXi + (outSlice * cout + c0) * ct, ldy: ct, bias: nil,
+                                            kernels: transformKernels, scratch: scratch)
                     } else {
                         Float.gemm(transA: false, transB: false, m: channels.count, n: n, k: depth, alpha: 1,
                                    a: a, lda: depth, b: b, ldb: ct,
-                                   beta: group == 0 ? 0 : 1, c: m + xi * mXi + (outSlice * cout + c0) * ct, ldc: ct)
+                                   beta: 1, c: m + xi * mXi + (outSlice * cout + c0) * ct, ldc: ct)
                     }
                 }
             }

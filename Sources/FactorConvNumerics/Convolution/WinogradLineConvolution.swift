@@ -65,8 +65,11 @@ struct WinogradLineConvolution: WinogradPlan {
     /// Phase entries per array: the tiles' inputs reach index count − 1 + (α − 1) / m.
     private var phaseLength: Int { chunkTiles + (alpha - 1) / outputs + 1 }
 
-    /// Scratch floats per worker: the even and odd input arrays.
-    var scratchCount: Int { 2 * phaseLength }
+    /// Scratch floats per worker: the even and odd input arrays of the input transform; then the
+    /// channel-mixing kernel's, for the row-major products (`multiply`) when U is not packed.
+    var scratchCount: Int {
+        max(2 * phaseLength, kernel.packed ? 0 : ChannelMixing.scratchFloats(depth: kernel.depth, kernels: transformKernels))
+    }
     var inputBlockCount: Int { alpha * problem.inChannels * chunkTiles }
     var productBlockCount: Int { alpha * problem.outChannels * chunkTiles }
 
@@ -90,7 +93,7 @@ struct WinogradLineConvolution: WinogradPlan {
 
     /// M[ξ] = U[ξ] · V[ξ] for every transform position, output channels `channels`.
     func multiply(u: UnsafePointer<Float>, v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
-                  block: Block, channels: Range<Int>) {
+                  block: Block, channels: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
         guard !channels.isEmpty else { return }
         let cin = problem.inChannels, cout = problem.outChannels, ct = chunkTiles, c0 = channels.lowerBound
         for xi in 0..<alpha {
@@ -99,8 +102,10 @@ struct WinogradLineConvolution: WinogradPlan {
                 PackedGemm.multiply(packed: a, rows: channels.count, depth: cin, b: b, ldb: ct, columns: block.count,
                                     c: m + xi * cout * ct + c0, ldc: cout, accumulate: false, kernel: gemmKernel)
             } else {
-                Float.gemm(transA: false, transB: false, m: channels.count, n: block.count, k: cin, alpha: 1,
-                           a: a, lda: cin, b: b, ldb: ct, beta: 0, c: m + (xi * cout + c0) * ct, ldc: ct)
+                // Row-major like BLAS's, by the channel-mixing kernel (as WinogradConvolution.multiply).
+                ChannelMixing.apply(weight: a, rows: channels.count, depth: cin, input: b, ldx: ct, columns: block.count,
+                                    output: m + (xi * cout + c0) * ct, ldy: ct, bias: nil, kernels: transformKernels,
+                                    scratch: scratch)
             }
         }
     }

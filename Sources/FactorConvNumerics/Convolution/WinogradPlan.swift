@@ -10,16 +10,18 @@ protocol WinogradPlan {
     var blocks: [Block] { get }
     /// `blocks.count`, without building them.
     var blockCount: Int { get }
-    /// Floats of one block's V, of its M, and of one worker's transform scratch.
+    /// Floats of one block's V, of its M, and of one worker's scratch (for the input transform,
+    /// and then for the products).
     var inputBlockCount: Int { get }
     var productBlockCount: Int { get }
     var scratchCount: Int { get }
     /// Fills V for `block`, input channels `channels`.
     func transformInput(_ input: UnsafePointer<Float>, block: Block, channels: Range<Int>,
                         v: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>)
-    /// M = U · V for `block`, rows (output channels) `channels`, every transform position.
+    /// M = U · V for `block`, rows (output channels) `channels`, every transform position;
+    /// `scratch` is the worker's `scratchCount` floats.
     func multiply(u: UnsafePointer<Float>, v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
-                  block: Block, channels: Range<Int>)
+                  block: Block, channels: Range<Int>, scratch: UnsafeMutablePointer<Float>)
     /// Writes `block`'s outputs of `channels` from M, plus the bias.
     func transformOutput(_ m: UnsafePointer<Float>, block: Block, channels: Range<Int>,
                          bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>)
@@ -38,7 +40,7 @@ extension WinogradPlan {
         func process(_ block: Block, channels: Range<Int>, buffer: UnsafeMutablePointer<Float>) {
             let v = buffer, m = v + inputBlockCount, scratch = m + productBlockCount
             transformInput(input, block: block, channels: 0..<cin, v: v, scratch: scratch)
-            multiply(u: u, v: v, m: m, block: block, channels: channels)
+            multiply(u: u, v: v, m: m, block: block, channels: channels, scratch: scratch)
             transformOutput(m, block: block, channels: channels, bias: bias, output: output)
         }
 
