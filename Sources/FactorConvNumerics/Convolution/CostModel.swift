@@ -60,9 +60,11 @@ package enum CostModel {
                     // instead of 36, F(4×4, 3×3) 36 per 16 instead of 144, F(m, r) m + r − 1 per
                     // m instead of m·r; the transformed input and products (this many floats per
                     // output position and channel) pass through the transforms.
+                    // Products on packed panels run at the GEMM rate; unpacked ones on the
+                    // channel-mixing kernel (or BLAS, where the rates price both alike).
                     let expansion = Double(winograd.positionCount) / Double(winograd.outputsPerTile)
                     let multiplies = flops * Double(winograd.positionCount) / Double(winograd.directMultipliesPerTile)
-                    total += multiplies / rates.gemm
+                    total += multiplies / (winograd.packed ? rates.gemm : rates.mixing)
                     total += traffic(expansion * Double(w.shape[0] + w.shape[1]) * positions)
                 } else if !isPointwise {
                     // im2col writes (C_in·ΠK) × positions floats once.
