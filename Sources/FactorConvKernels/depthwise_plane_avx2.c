@@ -165,6 +165,30 @@ static __attribute__((noinline)) FCK_AVX2 void plane_any(const float *src, float
 }
 
 
+/// Output plane `o` of the conv along the outer mode (stride 1) into `out` (`size` floats): the
+/// sum over the taps t whose plane o − pad + t · dil lies in [0, planes) of w[t] times that
+/// plane, multiply-adds in tap order starting from zero (as fck_depthwise_mode_avx2 and its
+/// scalar edges, so that the combined plane rounds exactly as that stage's output); zero when
+/// every tap falls in the padding.
+static FCK_AVX2 void combine_planes(const float *src, ptrdiff_t size, int planes, int o, const float *w, int taps,
+                                    int pad, int dil, float *out) {
+    int added = 0;
+    for (int t = 0; t < taps; t++) {
+        const int p = o - pad + t * dil;
+        if (p < 0 || p >= planes) continue;
+        const float *plane = src + (ptrdiff_t)p * size;
+        const __m256 weight = _mm256_set1_ps(w[t]);
+        ptrdiff_t i = 0;
+        for (; i + 8 <= size; i += 8) {
+            const __m256 acc = added ? _mm256_loadu_ps(out + i) : _mm256_setzero_ps();
+            _mm256_storeu_ps(out + i, _mm256_fmadd_ps(weight, _mm256_loadu_ps(plane + i), acc));
+        }
+        for (; i < size; i++) out[i] = __builtin_fmaf(w[t], plane[i], added ? out[i] : 0.0f);
+        added = 1;
+    }
+    if (!added) memset(out, 0, (size_t)size * sizeof(float));
+}
+
 /// Runs `call` after building its mask table and zeroing its buffer; −1 without writing when
 /// the kernel does not take it (fck_depthwise_plane_avx2_handles).
 static FCK_AVX2 int run_planes(const plane_call *call) {
@@ -207,6 +231,8 @@ static FCK_AVX2 int run_planes(const plane_call *call) {
 
     const ptrdiff_t in_plane = sh.size, out_plane = sh.count;
     const int square = taps_rows == taps_cols ? taps_rows : 0;
+    // Output planes per channel: the input's, or the outer-mode conv's (see plane_call).
+    const int planes_out = call->w_outer ? call->outer_out : call->outer;
     plane_weights pw;
     for (ptrdiff_t c = 0; c < call->channels; c++) {
         if (call->kernels) {
@@ -220,8 +246,16 @@ static FCK_AVX2 int run_planes(const plane_call *call) {
             for (int t = 0; t < taps_rows; t++) pw.rows[0][t] = _mm256_set1_ps(wr[t]);
             for (int t = 0; t < taps_cols; t++) pw.columns[t] = _mm256_set1_ps(wc[t]);
         }
-        for (ptrdiff_t o = 0; o < call->outer; o++) {
-            const float *s = call->src + c * call->src_cs + o * in_plane;
+        for (ptrdiff_t o = 0; o < planes_out; o++) {
+            const float *s;
+            if (call->w_outer) {
+                combine_planes(call->src + c * call->src_cs, in_plane, call->outer, (int)o,
+                               call->w_outer + c * call->taps_outer, call->taps_outer, call->pad_outer,
+                               call->dil_outer, call->combined);
+                s = call->combined;
+            } else {
+                s = call->src + c * call->src_cs + o * in_plane;
+            }
             float *d = call->dst + c * call->dst_cs + o * out_plane;
             if (call->kernels) {
                 if (square == 3) full_3(s, d, &sh, &pw);
@@ -250,6 +284,18 @@ FCK_AVX2 int fck_depthwise_plane_avx2(const float *src, float *dst, int channels
     return run_planes(&call);
 }
 
+FCK_AVX2 int fck_depthwise_volume_avx2(const float *src, float *dst, int channels, int depth, int out_depth, int rows,
+                                       int width, int out_rows, const float *w_depth, int taps_depth, int pad_depth,
+                                       int dil_depth, const float *w_rows, int taps_rows, int pad_rows, int dil_rows,
+                                       const float *w_cols, int taps_cols, int pad_cols, int dil_cols, float *plane) {
+    if (taps_depth < 1 || dil_depth < 1 || pad_depth < 0 || depth < 1) return -1;
+    const plane_call call = {src, dst, (ptrdiff_t)depth * rows * width, (ptrdiff_t)out_depth * out_rows * width, 0,
+                             channels, depth, rows, width, out_rows, w_rows, w_cols, 0,
+                             taps_rows, pad_rows, dil_rows, taps_cols, pad_cols, dil_cols, 0,
+                             w_depth, taps_depth, pad_depth, dil_depth, out_depth, plane};
+    return run_planes(&call);
+}
+
 FCK_AVX2 int fck_depthwise_2d_avx2(const float *src, ptrdiff_t src_cs, float *dst, ptrdiff_t dst_cs, int channels,
                                    int rows, int width, int out_rows, const float *kernels, ptrdiff_t kernel_cs,
                                    int taps_rows, int pad_rows, int dil_rows, int taps_cols, int pad_cols,
@@ -271,6 +317,15 @@ int fck_depthwise_plane_avx2(const float *src, float *dst, int channels, int out
                              const float *w_cols, int taps_cols, int pad_cols, int dil_cols) {
     (void)src; (void)dst; (void)channels; (void)outer; (void)rows; (void)width; (void)out_rows; (void)w_rows;
     (void)taps_rows; (void)pad_rows; (void)dil_rows; (void)w_cols; (void)taps_cols; (void)pad_cols; (void)dil_cols;
+    return -1;
+}
+int fck_depthwise_volume_avx2(const float *src, float *dst, int channels, int depth, int out_depth, int rows,
+                              int width, int out_rows, const float *w_depth, int taps_depth, int pad_depth,
+                              int dil_depth, const float *w_rows, int taps_rows, int pad_rows, int dil_rows,
+                              const float *w_cols, int taps_cols, int pad_cols, int dil_cols, float *plane) {
+    (void)src; (void)dst; (void)channels; (void)depth; (void)out_depth; (void)rows; (void)width; (void)out_rows;
+    (void)w_depth; (void)taps_depth; (void)pad_depth; (void)dil_depth; (void)w_rows; (void)taps_rows; (void)pad_rows;
+    (void)dil_rows; (void)w_cols; (void)taps_cols; (void)pad_cols; (void)dil_cols; (void)plane;
     return -1;
 }
 int fck_depthwise_2d_avx2(const float *src, ptrdiff_t src_cs, float *dst, ptrdiff_t dst_cs, int channels, int rows,

@@ -65,6 +65,9 @@ package struct ConvPipeline: Sendable {
     private let winogradKernels: [LazyWinogradKernel?]
     /// Per stage, the pair it forms with the next one when both run as one pass (else nil).
     private let planePairs: [DepthwisePlanePair?]
+    /// Per stage, the triple it forms with the next two when all three run as one pass (else
+    /// nil); tried before the pair.
+    private let volumeTriples: [DepthwiseVolumeTriple?]
 
     /// Fewest multiply-adds × 2 per worker when one image's stages are split over workers
     /// (see `forward`); tests lower it to exercise the split on small images.
@@ -94,6 +97,9 @@ package struct ConvPipeline: Sendable {
             return LazyWinogradKernel(w, geometry: geometry)
         }
         planePairs = stages.indices.map { $0 + 1 < stages.count ? DepthwisePlanePair(stages[$0], stages[$0 + 1]) : nil }
+        volumeTriples = stages.indices.map {
+            $0 + 2 < stages.count ? DepthwiseVolumeTriple(stages[$0], stages[$0 + 1], stages[$0 + 2]) : nil
+        }
     }
 
     /// The per-image shapes (C, S...) before the first stage and after each stage.
@@ -139,6 +145,12 @@ package struct ConvPipeline: Sendable {
     /// of shape `shape` (channels first) before stage `index`.
     func runsAsPair(_ index: Int, imageShape shape: [Int]) -> Bool {
         planePairs[index]?.handles(width: shape.last!) ?? false
+    }
+
+    /// Whether stage `index` and the next two run as one pass (`DepthwiseVolumeTriple`) on an
+    /// image of shape `shape` (channels first) before stage `index`; checked before `runsAsPair`.
+    func runsAsTriple(_ index: Int, imageShape shape: [Int]) -> Bool {
+        volumeTriples[index]?.handles(shape: shape) ?? false
     }
 
     /// Runs the pipeline on a tensor.
@@ -259,7 +271,13 @@ package struct ConvPipeline: Sendable {
             var i = 0
             while i < stages.count {
                 if Interruption.isRequested { return }
-                if let pair = planePairs[i], pair.handles(width: shapes[i].last!) {
+                if let triple = volumeTriples[i], triple.handles(shape: shapes[i]) {
+                    let dst = destination(lastStage: i + 2)
+                    applyTriple(triple, input: src, shape: shapes[i], output: dst, outputShape: shapes[i + 3],
+                                workers: innerWorkers)
+                    src = UnsafePointer(dst)
+                    i += 3
+                } else if let pair = planePairs[i], pair.handles(width: shapes[i].last!) {
                     let dst = destination(lastStage: i + 1)
                     applyPair(pair, input: src, shape: shapes[i], output: dst, outputShape: shapes[i + 2], workers: innerWorkers)
                     src = UnsafePointer(dst)
@@ -345,7 +363,14 @@ package struct ConvPipeline: Sendable {
                 let running = Parallel.simultaneousWorkers(inner, maxWorkers: inner)
                 stageScratch = max(stageScratch, try Checked.multiply(running, ChannelMixing.scratchFloats(depth: weight.shape[1]),
                                                                       "mixing"))
-            case .depthwise, .expansion:
+            case .depthwise:
+                // A triple starting here borrows a plane per running worker.
+                if runsAsTriple(i, imageShape: shapes[i]), let triple = volumeTriples[i] {
+                    let running = Parallel.simultaneousWorkers(inner, maxWorkers: inner)
+                    stageScratch = max(stageScratch, try Checked.multiply(running, triple.planeFloats(shape: shapes[i]),
+                                                                          "depthwise planes"))
+                }
+            case .expansion:
                 break
             case .dense(let weight, let geometry, _):
                 let problem = try ConvProblem(inputShape: [1] + shapes[i], weightShape: weight.shape, geometry: geometry)
@@ -460,6 +485,19 @@ package struct ConvPipeline: Sendable {
         Parallel.forEach(workers, maxWorkers: workers) { part in
             pair.forward(input: input, spatial: spatial, outputRows: outputRows, output: output,
                          channels: (channels * part / workers)..<(channels * (part + 1) / workers))
+        }
+    }
+
+    /// Applies three depthwise stages that form `triple` to one image in one pass, splitting the
+    /// channels over `workers` threads, each with a plane buffer of its own.
+    private func applyTriple(_ triple: DepthwiseVolumeTriple, input: UnsafePointer<Float>, shape: [Int],
+                             output: UnsafeMutablePointer<Float>, outputShape: [Int], workers: Int) {
+        let channels = shape[0], spatial = Array(shape.dropFirst()), outputSpatial = Array(outputShape.dropFirst())
+        Parallel.forEach(workers, maxWorkers: workers) { part in
+            Workspace.shared.withBuffer(of: Float.self, count: triple.planeFloats(shape: shape)) { plane in
+                triple.forward(input: input, spatial: spatial, outputSpatial: outputSpatial, output: output,
+                               channels: (channels * part / workers)..<(channels * (part + 1) / workers), plane: plane)
+            }
         }
     }
 

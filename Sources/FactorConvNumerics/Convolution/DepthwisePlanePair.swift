@@ -39,7 +39,7 @@ struct DepthwisePlanePair: Sendable {
 
     /// True when the depthwise stage with `taps` (C, K_1..K_N) and `geometry` acts along `mode`
     /// only: one tap and trivial geometry in every other mode.
-    private static func isLine(_ taps: Tensor<Float>, _ geometry: ConvGeometry, mode: Int) -> Bool {
+    static func isLine(_ taps: Tensor<Float>, _ geometry: ConvGeometry, mode: Int) -> Bool {
         DepthwiseConvolution.activeModes(kernel: Array(taps.shape.dropFirst()), geometry: geometry).allSatisfy { $0 == mode }
     }
 
