@@ -90,9 +90,6 @@ import Testing
     /// with each stage run as a pipeline of its own (the fused pass adds in the same order).
     @Test(arguments: [1, 2])
     func pipelineEqualsStagesOneAtATime(threads: Int) throws {
-        let saved = Parallel.threadCount
-        defer { Parallel.threadCount = saved }
-        Parallel.threadCount = threads
         var rng = TestRandom(seed: 6502 + UInt64(threads))
         for width in [32, 14, 9] {
             let middle = try Self.stages(channels: 5, rng: &rng)
@@ -102,7 +99,7 @@ import Testing
             let x = rng.tensor([2, 4, 6, 9, width])
             let pipeline = ConvPipeline(stages: all, minFlopsPerWorker: 0)
             #expect(pipeline.runsAsTriple(1, imageShape: [5, 6, 9, width]))
-            let fused = try pipeline.forward(x)
+            let fused = try withThreadCount(threads) { try pipeline.forward(x) }
             var stepwise = x
             for stage in all { stepwise = try ConvPipeline(stages: [stage]).forward(stepwise) }
             #expect(fused.shape == stepwise.shape)
