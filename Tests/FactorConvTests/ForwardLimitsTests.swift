@@ -63,7 +63,7 @@ private func onesLayer(_ f: Factorization, _ implementation: Implementation, str
                     var out = [Float](repeating: 0, count: outShape.reduce(1, *))
                     let rawError = thrownError("\(what): raw buffers") {
                         try spot.scalars.withUnsafeBufferPointer { xp in
-                            try out.withUnsafeMutableBufferPointer { op in
+                            _ = try out.withUnsafeMutableBufferPointer { op in
                                 try conv.forward(input: xp.baseAddress!, inputShape: spot.shape, output: op)
                             }
                         }

@@ -726,7 +726,7 @@ struct LayerMiscAPITests {
         let outShape = try conv.outputShape(inputShape: x.shape, layer: [1])
         #expect(outShape == expected.shape)
         var out = [Float](repeating: .nan, count: outShape.reduce(1, *))
-        try x.scalars.withUnsafeBufferPointer { xp in
+        _ = try x.scalars.withUnsafeBufferPointer { xp in
             try out.withUnsafeMutableBufferPointer { op in
                 try conv.forward(input: xp.baseAddress!, inputShape: x.shape, output: op, layer: [1])
             }

@@ -71,7 +71,7 @@ private func makeSingleLayer(_ c: GoldenCase) throws -> FactorizedConv {
     try FactorizedConv(
         inChannels: c.inChannels, outChannels: c.outChannels, kernelSize: try #require(c.kernelSize),
         stride: try #require(c.stride), padding: try #require(c.padding), dilation: try #require(c.dilation),
-        bias: try #require(c.bias), factorization: try Factorization(parsing: c.factorization),
+        bias: try #require(c.bias as Bool?), factorization: try Factorization(parsing: c.factorization),
         rank: try goldenRankSpec(c), implementation: try Implementation(parsing: c.implementation),
         fixedRankModes: c.fixedRankModes == "spatial" ? .spatial : nil, seed: 1)
 }

@@ -19,7 +19,7 @@ import Testing
             var y = [Float](repeating: 0, count: 1)
             let x = [Float](repeating: 0, count: 1)
             // Never reads x: the bound check comes first.
-            try x.withUnsafeBufferPointer { xp in
+            _ = try x.withUnsafeBufferPointer { xp in
                 try y.withUnsafeMutableBufferPointer { yp in
                     try conv.forward(input: xp.baseAddress!, inputShape: [1 << 20, 2, 1 << 30], output: yp)
                 }

@@ -11,7 +11,7 @@ struct Info: ParsableCommand {
 
     func run() throws {
         if try SafeTensors.readMetadata(from: file)[LayerBundle.metadataKey] != nil {
-            return try describeBundle(try LayerBundle.load(from: file))
+            return describeBundle(try LayerBundle.load(from: file))
         }
         let conv = try FactorizedConv.load(from: file)
         let raw = try SafeTensors.read(from: file)
