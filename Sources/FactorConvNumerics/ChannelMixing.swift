@@ -22,16 +22,6 @@ enum ChannelMixing {
     /// `scratch`, when given, holds `scratchFloats(depth:kernels:)` floats the call uses instead of
     /// borrowing its own from `Workspace.shared`: callers that mix many small blocks in a loop
     /// borrow once for all of them.
-    /// Floats of workspace one `apply` of inner dimension `depth` borrows: the kernel's block of
-    /// X's columns (32 wide for AVX-512, 16 for AVX2; used when X's rows alias in L1), none with BLAS.
-    static func scratchFloats(depth: Int, kernels: KernelSet? = KernelSet.best) -> Int {
-        switch kernels {
-        case .avx512: 32 * depth
-        case .avx2: 16 * depth
-        case nil: 0
-        }
-    }
-
     static func apply(weight: UnsafePointer<Float>, rows: Int, depth: Int, input: UnsafePointer<Float>, ldx: Int,
                       columns: Int, output: UnsafeMutablePointer<Float>, ldy: Int, bias: UnsafePointer<Float>?,
                       nonFinite: UnsafeMutablePointer<Int32>? = nil, nonFiniteOutput: UnsafeMutablePointer<Int32>? = nil,
@@ -70,6 +60,16 @@ enum ChannelMixing {
         if kernels != .avx2, let nonFiniteOutput,
            (0..<rows).contains(where: { !FiniteCheck.allFinite(UnsafeBufferPointer(start: output + $0 * ldy, count: columns)) }) {
             nonFiniteOutput.pointee = 1
+        }
+    }
+
+    /// Floats of workspace one `apply` of inner dimension `depth` borrows: the kernel's block of
+    /// X's columns (32 wide for AVX-512, 16 for AVX2; used when X's rows alias in L1), none with BLAS.
+    static func scratchFloats(depth: Int, kernels: KernelSet? = KernelSet.best) -> Int {
+        switch kernels {
+        case .avx512: 32 * depth
+        case .avx2: 16 * depth
+        case nil: 0
         }
     }
 }
