@@ -153,6 +153,12 @@ package struct ConvPipeline: Sendable {
         volumeTriples[index]?.handles(shape: shape) ?? false
     }
 
+    /// How many stages from `index` on run as one depthwise pass on an image of shape `shape`
+    /// before stage `index`: 3 (`runsAsTriple`), 2 (`runsAsPair`), or 1 (the stage alone).
+    func stagesInOnePass(from index: Int, imageShape shape: [Int]) -> Int {
+        runsAsTriple(index, imageShape: shape) ? 3 : runsAsPair(index, imageShape: shape) ? 2 : 1
+    }
+
     /// Runs the pipeline on a tensor.
     package func forward(_ x: Tensor<Float>) throws -> Tensor<Float> {
         try BLAS.require()
@@ -365,7 +371,7 @@ package struct ConvPipeline: Sendable {
                                                                       "mixing"))
             case .depthwise:
                 // A triple starting here borrows a plane per running worker.
-                if runsAsTriple(i, imageShape: shapes[i]), let triple = volumeTriples[i] {
+                if let triple = volumeTriples[i], triple.handles(shape: shapes[i]) {
                     let running = Parallel.simultaneousWorkers(inner, maxWorkers: inner)
                     stageScratch = max(stageScratch, try Checked.multiply(running, triple.planeFloats(shape: shapes[i]),
                                                                           "depthwise planes"))

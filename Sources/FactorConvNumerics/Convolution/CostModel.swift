@@ -37,18 +37,12 @@ package enum CostModel {
         func count(_ i: Int) -> Double { Double(shapes[i].reduce(1, *)) }
         var total = 0.0, i = 0
         while i < stages.count {
-            if pipeline.runsAsTriple(i, imageShape: shapes[i]) {
-                // Three depthwise stages in one pass: neither intermediate reaches memory.
-                let flops = (i..<(i + 3)).reduce(0.0) { $0 + stages[$1].flops(shapes[$1], shapes[$1 + 1]) }
-                total += traffic(count(i) + count(i + 3)) + flops / rates.depthwise
-                i += 3
-                continue
-            }
-            if pipeline.runsAsPair(i, imageShape: shapes[i]) {
-                // Two depthwise stages in one pass: the intermediate never reaches memory.
-                let flops = stages[i].flops(shapes[i], shapes[i + 1]) + stages[i + 1].flops(shapes[i + 1], shapes[i + 2])
-                total += traffic(count(i) + count(i + 2)) + flops / rates.depthwise
-                i += 2
+            let span = pipeline.stagesInOnePass(from: i, imageShape: shapes[i])
+            if span > 1 {
+                // Two or three depthwise stages in one pass: their intermediates never reach memory.
+                let flops = (i..<(i + span)).reduce(0.0) { $0 + stages[$1].flops(shapes[$1], shapes[$1 + 1]) }
+                total += traffic(count(i) + count(i + span)) + flops / rates.depthwise
+                i += span
                 continue
             }
             let flops = stages[i].flops(shapes[i], shapes[i + 1])
