@@ -15,12 +15,15 @@ struct DepthwiseVolumeTriple: Sendable {
 
     /// The triple that `first`, `second` and `third` form, or nil unless the image is 3-D, `first`
     /// is a depthwise stage along mode 0 only at stride 1 over as many channels as the pair of
-    /// `second` and `third` (`DepthwisePlanePair`), and `kernel` is the AVX2 set (default: the one
-    /// this CPU runs, `KernelSet.best`).
+    /// `second` and `third` (`DepthwisePlanePair`) with taps, padding and dilation that fit the
+    /// kernel's 32-bit arguments, and `kernel` is the AVX2 set (default: the one this CPU runs,
+    /// `KernelSet.best`).
     init?(_ first: ConvStage, _ second: ConvStage, _ third: ConvStage, kernel: PlaneKernel? = KernelSet.best) {
         guard kernel == .avx2, case .depthwise(let taps, let geometry) = first, geometry.order == 3,
               let pair = DepthwisePlanePair(second, third, kernel: kernel), taps.shape[0] == pair.rowTaps.shape[0],
-              DepthwisePlanePair.isLine(taps, geometry, mode: 0), geometry.stride[0] == 1 else { return nil }
+              DepthwisePlanePair.isLine(taps, geometry, mode: 0), geometry.stride[0] == 1,
+              [taps.shape[1], geometry.padding[0], geometry.dilation[0]].allSatisfy({ $0 <= Int(Int32.max) })
+        else { return nil }
         depthTaps = taps
         depthKernel = taps.shape[1]
         depthPadding = geometry.padding[0]
@@ -28,11 +31,10 @@ struct DepthwiseVolumeTriple: Sendable {
         self.pair = pair
     }
 
-    /// True when the pair's kernel takes images of shape `shape` (C, D, H, W) and a plane and the
-    /// depth geometry fit the kernel's 32-bit arguments.
+    /// True when the pair's kernel takes images of shape `shape` (C, D, H, W) and a plane fits the
+    /// kernel's 32-bit arguments.
     func handles(shape: [Int]) -> Bool {
-        guard shape.count == 4, pair.handles(width: shape[3]) else { return false }
-        return [depthKernel, depthPadding, depthDilation, shape[2] * shape[3]].allSatisfy { $0 <= Int(Int32.max) }
+        shape.count == 4 && pair.handles(width: shape[3]) && shape[2] * shape[3] <= Int(Int32.max)
     }
 
     /// Floats of the buffer each worker passes to `forward`: one input plane (H · W).
