@@ -6,7 +6,10 @@
 // vectors of X and one broadcast weight; blocks of at most 8 columns use 8-column tiles. Full
 // blocks load and store plainly; a block narrower than its tile (the head, the last block)
 // masks its loads and stores (_mm256_maskload_ps / _mm256_maskstore_ps), so no byte outside X's
-// and Y's columns is touched. When a block of X is copied into contiguous scratch (see
+// and Y's columns is touched. Masked loads are slow on some CPUs (on Zen 1 a tile that masks its
+// loads runs at about a third of a full one's speed), so a narrow block read by more than one
+// tile is first copied, zero-padded to the tile's width, into scratch, and its tiles load the copy
+// whole and mask only their stores. When a block of X is copied into contiguous scratch (see
 // fck_mix_channels_avx2), its first tile makes the copy as it reads X: the copy's loads, which
 // wait on L2 or memory, then overlap that tile's multiply-adds instead of running as a pass of
 // their own. When the caller asks for Y to be checked for NaN and infinities, each tile adds the
@@ -94,7 +97,8 @@
 #define STORE8_STORE_MASKED(r) STORE_MASKED(y + (r) * ldy, m0, a0_##r);
 #define SUM8(r) s = _mm256_add_ps(s, a0_##r);
 
-/// The eight tiles of height NR: 16 or 8 columns, full or masked, copying X's rows or not.
+/// The ten tiles of height NR: 16 or 8 columns, full or masked, copying X's rows or not; and the
+/// two that read a zero-padded copy of a narrow block whole and mask only their stores.
 #define TILES(NR, EACH) \
     TILE16(wide_full_##NR, NR, EACH, LOAD_FULL, STORE_FULL, NO) \
     TILE16(wide_masked_##NR, NR, EACH, LOAD_MASKED, STORE_MASKED, NO) \
@@ -103,7 +107,9 @@
     TILE16(wide_full_copying_##NR, NR, EACH, LOAD_FULL, STORE_FULL, YES) \
     TILE16(wide_masked_copying_##NR, NR, EACH, LOAD_MASKED, STORE_MASKED, YES) \
     TILE8(narrow_full_copying_##NR, NR, EACH, LOAD_FULL, STORE_FULL, YES) \
-    TILE8(narrow_masked_copying_##NR, NR, EACH, LOAD_MASKED, STORE_MASKED, YES)
+    TILE8(narrow_masked_copying_##NR, NR, EACH, LOAD_MASKED, STORE_MASKED, YES) \
+    TILE16(wide_padded_##NR, NR, EACH, LOAD_FULL, STORE_MASKED, NO) \
+    TILE8(narrow_padded_##NR, NR, EACH, LOAD_FULL, STORE_MASKED, NO)
 TILES(1, FCK_EACH_1)
 TILES(2, FCK_EACH_2)
 TILES(3, FCK_EACH_3)
@@ -132,6 +138,21 @@ static const tile_fn tiles_by_kind[2][4][TILE_ROWS + 1] = {
          narrow_masked_copying_5, narrow_masked_copying_6},
     },
 };
+/// The tiles of a narrow block read from its zero-padded copy, by width (0: 16 columns, 1: 8) and
+/// height (1–6).
+static const tile_fn padded_tiles[2][TILE_ROWS + 1] = {
+    {0, wide_padded_1, wide_padded_2, wide_padded_3, wide_padded_4, wide_padded_5, wide_padded_6},
+    {0, narrow_padded_1, narrow_padded_2, narrow_padded_3, narrow_padded_4, narrow_padded_5, narrow_padded_6},
+};
+
+/// Copies `depth` rows of a narrow block of X (the lanes `m0`/`m1` select) into `copy`, BLOCK
+/// floats per row, the lanes outside the block zero.
+static FCK_AVX2 void copy_padded(const float *x, ptrdiff_t ldx, int depth, __m256i m0, __m256i m1, float *copy) {
+    for (int k = 0; k < depth; k++) {
+        _mm256_storeu_ps(copy + BLOCK * k, _mm256_maskload_ps(x + k * ldx, m0));
+        _mm256_storeu_ps(copy + BLOCK * k + 8, _mm256_maskload_ps(x + k * ldx + 8, m1));
+    }
+}
 
 /// True when the block (`depth` rows of the lanes `m0`/`m1` select) holds a NaN or infinity: on
 /// the bit patterns, an all-ones exponent plus one carries into the sign bit (as FiniteCheck).
@@ -169,12 +190,15 @@ FCK_AVX2 void fck_mix_channels_avx2(const float *w, ptrdiff_t ldw, int rows, int
         // each other), and when the block is deep (128 rows or more, each over two cache lines
         // where X's rows are not aligned: half of L1 or more, which W's rows streaming through
         // evict). With fewer tiles, the copy costs more than the passes lose.
-        const int copied = scratch && rows > 24 && ((ldx & 1023) == 0 || depth >= 128);
+        // A narrow block read by two tiles or more is padded into scratch first (file comment).
+        const int padded = scratch && (kind & 1) && tiles > 1;
+        if (padded) copy_padded(x + j, ldx, depth, m0, m1, scratch);
+        const int copied = !padded && scratch && rows > 24 && ((ldx & 1023) == 0 || depth >= 128);
         __m256 sum = _mm256_setzero_ps();
         for (int t = 0, r = 0; t < tiles; t++) {
             const int n = (rows - r) / (tiles - t);
-            const int from_copy = copied && t > 0;
-            const tile_fn tile = tiles_by_kind[copied && t == 0][kind][n];
+            const int from_copy = padded || (copied && t > 0);
+            const tile_fn tile = padded ? padded_tiles[kind >> 1][n] : tiles_by_kind[copied && t == 0][kind][n];
             tile(w + r * ldw, ldw, depth, from_copy ? scratch : x + j, from_copy ? BLOCK : ldx, y + r * ldy + j, ldy,
                  bias ? bias + r : 0, m0, m1, scratch, nonfinite_output ? &sum : 0);
             r += n;

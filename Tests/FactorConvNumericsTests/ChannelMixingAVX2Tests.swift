@@ -5,8 +5,9 @@ import Testing
 /// `ChannelMixing.apply` with the AVX2 + FMA kernel (`fck_mix_channels_avx2`, up to 6 rows × 16
 /// columns per tile) against a float64 plain loop, on every row count 1–14 (each tile height and
 /// balanced split) and column count 1–40 (every masked tail of the 16- and 8-column tiles, after
-/// an unaligned head block), depths up to 300, row strides a multiple of 4 KB (X read through
-/// scratch beyond 24 rows, as are deep blocks), Y and X at unaligned addresses; its
+/// an unaligned head block; beyond 6 rows those narrow blocks are read from a zero-padded copy
+/// in scratch), depths up to 300, row strides a multiple of 4 KB (X read through scratch beyond
+/// 24 rows, as are deep blocks), Y and X at unaligned addresses; its
 /// NaN/infinity flag in every column; and its check of Y against a pass over Y. Skipped where the
 /// CPU lacks AVX2 or FMA.
 @Suite(.enabled(if: AVX2.isAvailable)) struct ChannelMixingAVX2Tests {
