@@ -111,8 +111,11 @@ def machine_line():
 
 
 def machine_description():
-    """The machine as `lscpu` and `nproc` describe it: CPU model, the CPUs this process may use,
-    L2 cache and hypervisor, e.g. "AMD EPYC; nproc 2 (of 2 CPUs); L2 1 MiB (2 instances); KVM"."""
+    """The machine as `lscpu` and `nproc` describe it: CPU model with its family and model numbers
+    (a virtual machine's model name may not tell one CPU generation from another: AMD family 23
+    model 1 is Zen 1, family 25 Zen 3), the CPUs this process may use, L2 and L3 caches and
+    hypervisor, e.g. "AMD EPYC (family 23, model 1); nproc 2 (of 2 CPUs); L2 1 MiB (2 instances);
+    L3 8 MiB (1 instance); KVM"."""
     fields = {}
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=30).stdout
@@ -126,9 +129,12 @@ def machine_description():
         usable = int(subprocess.run(["nproc"], capture_output=True, text=True, timeout=30).stdout)
     except (OSError, subprocess.SubprocessError, ValueError):
         usable = len(os.sched_getaffinity(0))
+    if "CPU family" in fields and "Model" in fields:
+        model += " (family %s, model %s)" % (fields["CPU family"], fields["Model"])
     parts = [model, "nproc %d (of %s CPUs)" % (usable, fields.get("CPU(s)", os.cpu_count()))]
-    if "L2 cache" in fields:
-        parts.append("L2 " + fields["L2 cache"])
+    for cache in ("L2", "L3"):
+        if cache + " cache" in fields:
+            parts.append(cache + " " + fields[cache + " cache"])
     if "avx512f" in fields.get("Flags", "").split():
         parts.append("AVX-512")
     if "Hypervisor vendor" in fields:
