@@ -27,6 +27,13 @@
 #define BLOCK 16
 /// Most rows per tile.
 #define TILE_ROWS 6
+/// How many blocks ahead of the one it multiplies a tile prefetches X's rows. Odd, so that the
+/// prefetched line (this many lines on) never falls into the L1 sets the block's own rows fill
+/// when X's row stride in lines is even but not a multiple of 64: those rows then share the sets
+/// of one residue class modulo 2, 4, ..., 32, which an even distance such as 4 hits (a 56×56 image's rows
+/// are 196 lines apart, so 4 lines on from row k is the set of row k + 1). An odd stride spreads
+/// the rows over all 64 sets; a multiple of 64 is prefetched into L2 only (below).
+#define PREFETCH_BLOCKS 5
 
 // Loads and stores of a full vector (the mask ignored) and of a masked one.
 #define LOAD_FULL(p, m) _mm256_loadu_ps(p)
@@ -64,9 +71,9 @@
             const float *xk = x + k * ldx; \
             const __m256 x0 = LOAD(xk, m0), x1 = LOAD(xk + 8, m1); \
             KEEP16_##KEEP(k) \
-            /* Many far-apart rows of X: ask for the columns 4 blocks ahead. */ \
-            if (aliased) _mm_prefetch((const char *)(xk + 4 * BLOCK), _MM_HINT_T1); \
-            else _mm_prefetch((const char *)(xk + 4 * BLOCK), _MM_HINT_T0); \
+            /* Many far-apart rows of X: ask for the columns PREFETCH_BLOCKS blocks ahead. */ \
+            if (aliased) _mm_prefetch((const char *)(xk + PREFETCH_BLOCKS * BLOCK), _MM_HINT_T1); \
+            else _mm_prefetch((const char *)(xk + PREFETCH_BLOCKS * BLOCK), _MM_HINT_T0); \
             EACH(FMA16) \
         } \
         EACH(STORE16_##STORE) \
