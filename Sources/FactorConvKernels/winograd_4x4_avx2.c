@@ -111,21 +111,19 @@ FCK_AVX2 void fck_deinterleave4_avx2(const float *x, int width, int pad, int cou
 FCK_AVX2 void fck_winograd_input_4x4_avx2(const float *phases, ptrdiff_t phase_stride, ptrdiff_t row_stride,
                                           int tiles, float *v, ptrdiff_t xi_stride) {
     for (int k = 0; k < tiles; k += 8) {
-        // The last vector's lanes past `tiles` are neither read nor written.
+        // The last vector's lanes past `tiles` are read (the phases are padded for it, see
+        // factorconv_kernels.h: a masked load is slow on some CPUs) but not written.
         const int lanes = tiles - k < 8 ? tiles - k : 8;
-        const __m256i mask = fck_avx2_lanes(0, lanes);
         __m256 t[6][6];  // t[a][j]: row a of the tiles after Bᵀ along the columns
         for (int a = 0; a < 6; a++) {
             const float *p = phases + a * row_stride + k;
-#define FCK_L(q) (lanes == 8 ? _mm256_loadu_ps(q) : _mm256_maskload_ps(q, mask))
             // Columns 4k + c: phase c at k for c < 4, phases 0 and 1 at k + 1 for c = 4, 5.
-            t[a][0] = FCK_L(p);
-            t[a][1] = FCK_L(p + phase_stride);
-            t[a][2] = FCK_L(p + 2 * phase_stride);
-            t[a][3] = FCK_L(p + 3 * phase_stride);
-            t[a][4] = FCK_L(p + 1);
-            t[a][5] = FCK_L(p + phase_stride + 1);
-#undef FCK_L
+            t[a][0] = _mm256_loadu_ps(p);
+            t[a][1] = _mm256_loadu_ps(p + phase_stride);
+            t[a][2] = _mm256_loadu_ps(p + 2 * phase_stride);
+            t[a][3] = _mm256_loadu_ps(p + 3 * phase_stride);
+            t[a][4] = _mm256_loadu_ps(p + 1);
+            t[a][5] = _mm256_loadu_ps(p + phase_stride + 1);
             input6(t[a]);
         }
         for (int j = 0; j < 6; j++) {

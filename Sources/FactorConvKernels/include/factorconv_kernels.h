@@ -246,6 +246,8 @@ void fck_deinterleave4_avx2(const float *x, int width, int pad, int count, float
 /// Bᵀ d B of `tiles` consecutive 6×6 tiles whose 6 rows a are given as 4 column phases
 /// (fck_deinterleave4_avx2) at phases + a · row_stride + r · phase_stride, each `tiles` + 1 long
 /// (tile k covers columns 4k … 4k + 5). Writes position ξ = 6i + j of tile k to v[ξ · xi_stride + k].
+/// Reads whole vectors of 8 tiles: each phase must have 8 · ⌈`tiles` / 8⌉ + 1 readable floats
+/// (what lies past its first `tiles` + 1 only reaches lanes that are not written).
 void fck_winograd_input_4x4_avx2(const float *phases, ptrdiff_t phase_stride, ptrdiff_t row_stride, int tiles,
                                  float *v, ptrdiff_t xi_stride);
 

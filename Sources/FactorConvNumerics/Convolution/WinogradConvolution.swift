@@ -145,12 +145,15 @@ struct WinogradConvolution: WinogradPlan {
     var inputBlockCount: Int { positions * slabSlices * problem.inChannels * chunkTiles }
     var productBlockCount: Int { positions * slabOutSlices * problem.outChannels * chunkTiles }
     /// Scratch floats per worker: for the input transform, the block's m · (tile rows) + 2 input
-    /// rows, each split into its m column phases of `tilesW + 1` floats; then for the channel-mixing
-    /// kernel of the row-major products (`multiply`), when U is not packed.
+    /// rows, each split into its m column phases of `phaseFloats` floats; then for the
+    /// channel-mixing kernel of the row-major products (`multiply`), when U is not packed.
     var scratchCount: Int {
-        max((m * chunkRows + 2) * m * (tilesW + 1),
+        max((m * chunkRows + 2) * m * phaseFloats,
             kernel.packed ? 0 : ChannelMixing.scratchFloats(depth: kernel.depth, kernels: transformKernels))
     }
+    /// Floats of one column phase of an input row: the `tilesW + 1` the tiles use, for F(4×4)
+    /// padded to whole vectors of the AVX2 input transform (`WinogradTiles.phaseFloats`).
+    private var phaseFloats: Int { m == 4 ? WinogradTiles.phaseFloats(tiles: tilesW) : tilesW + 1 }
 }
 
 // MARK: - Input transform, GEMMs, output transform
@@ -197,7 +200,7 @@ extension WinogradConvolution {
         let blockSlices = outer > 0 ? (block.rows + span0) * restPadded : 1
         // Input rows of the block's tile rows, each split into its m column phases once (for
         // m = 2: even and odd columns).
-        let m = self.m, rowCount = m * block.tileRows + 2, half = tw + 1
+        let m = self.m, rowCount = m * block.tileRows + 2, phaseLength = phaseFloats
         var coord = [Int](repeating: 0, count: outer)
 
         for slice in 0..<blockSlices {
@@ -233,22 +236,22 @@ extension WinogradConvolution {
                 }
                 for r in 0..<rowCount {
                     let ih = m * block.tileRow0 - padH + r
-                    let row = ih >= 0 && ih < height ? src + ih * width : nil, phases = rowScratch + m * r * half
+                    let row = ih >= 0 && ih < height ? src + ih * width : nil, phases = rowScratch + m * r * phaseLength
                     if m == 2 {
-                        WinogradTiles.deinterleave(row, width: width, pad: padW, count: half, even: phases,
-                                                   odd: phases + half, kernels: transformKernels)
+                        WinogradTiles.deinterleave(row, width: width, pad: padW, count: phaseLength, even: phases,
+                                                   odd: phases + phaseLength, kernels: transformKernels)
                     } else {
-                        WinogradTiles.deinterleave4(row, width: width, pad: padW, count: half, out: phases, stride: half,
+                        WinogradTiles.deinterleave4(row, width: width, pad: padW, count: phaseLength, out: phases, stride: phaseLength,
                                                     kernels: transformKernels)
                     }
                 }
                 for tr in 0..<block.tileRows {
-                    let phases = rowScratch + m * (m * tr) * half
+                    let phases = rowScratch + m * (m * tr) * phaseLength
                     if m == 2 {
-                        WinogradTiles.inputTiles(even: phases, odd: phases + half, rowStride: 2 * half, tiles: tw,
+                        WinogradTiles.inputTiles(even: phases, odd: phases + phaseLength, rowStride: 2 * phaseLength, tiles: tw,
                                                  v: vBase + tr * tw, xiStride: xiStride, kernels: transformKernels)
                     } else {
-                        WinogradTiles.inputTiles4(phases: phases, phaseStride: half, rowStride: 4 * half, tiles: tw,
+                        WinogradTiles.inputTiles4(phases: phases, phaseStride: phaseLength, rowStride: 4 * phaseLength, tiles: tw,
                                                   v: vBase + tr * tw, xiStride: xiStride, kernels: transformKernels)
                     }
                 }

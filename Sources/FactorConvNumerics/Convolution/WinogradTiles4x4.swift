@@ -34,9 +34,15 @@ extension WinogradTiles {
         return (m[0] + p12 + p34, n12 + 2 * n34, p12 + 4 * p34, n12 + 8 * n34 + m[5])
     }
 
+    /// Floats of each column phase `inputTiles4` may read for `tiles` tiles: the `tiles + 1` it
+    /// uses, rounded up so that the AVX2 kernel loads whole vectors of 8 tiles (a masked load is
+    /// slow on some CPUs; the lanes past `tiles` are not written).
+    static func phaseFloats(tiles: Int) -> Int { 8 * ((tiles + 7) / 8) + 1 }
+
     /// Bᵀ d B of `tiles` consecutive 6×6 tiles whose 6 rows a are given as 4 column phases
-    /// (`deinterleave4`) at `phases + a · rowStride + r · phaseStride`, each `tiles + 1` long
-    /// (tile k covers columns 4k … 4k + 5). Writes ξ = 6i + j at `v + ξ · xiStride`, tiles contiguous.
+    /// (`deinterleave4`) at `phases + a · rowStride + r · phaseStride`, each `tiles + 1` long and
+    /// `phaseFloats(tiles:)` readable (tile k covers columns 4k … 4k + 5). Writes ξ = 6i + j at
+    /// `v + ξ · xiStride`, tiles contiguous.
     static func inputTiles4(phases: UnsafePointer<Float>, phaseStride: Int, rowStride: Int, tiles: Int,
                             v: UnsafeMutablePointer<Float>, xiStride: Int, kernels: KernelSet?) {
         if kernels != nil { return fck_winograd_input_4x4_avx2(phases, phaseStride, rowStride, Int32(tiles), v, xiStride) }
