@@ -27,12 +27,13 @@
 #define BLOCK 16
 /// Most rows per tile.
 #define TILE_ROWS 6
-/// How many blocks ahead of the one it multiplies a tile prefetches X's rows. Odd, so that the
-/// prefetched line (this many lines on) never falls into the L1 sets the block's own rows fill
-/// when X's row stride in lines is even but not a multiple of 64: those rows then share the sets
-/// of one residue class modulo 2, 4, ..., 32, which an even distance such as 4 hits (a 56×56 image's rows
-/// are 196 lines apart, so 4 lines on from row k is the set of row k + 1). An odd stride spreads
-/// the rows over all 64 sets; a multiple of 64 is prefetched into L2 only (below).
+/// How many blocks ahead of the one it multiplies a tile prefetches X's rows (a block is one
+/// cache line). Odd, so that the prefetched line stays out of the L1 sets the block's own rows
+/// fill: with X's row stride s lines and g = gcd(s, 64), the rows fill only the sets of one
+/// residue class modulo g, and a distance that is a multiple of g lands in them. 4 does for
+/// g = 2 and 4 (a 56×56 image's rows are 196 lines apart, g = 4: 4 lines on from row k is the
+/// set of row k + 1); an odd distance only for g = 1, where the rows spread over all 64 sets.
+/// For g = 64 (rows a multiple of 4 KB apart) the tiles prefetch into L2 only (below).
 #define PREFETCH_BLOCKS 5
 
 // Loads and stores of a full vector (the mask ignored) and of a masked one.

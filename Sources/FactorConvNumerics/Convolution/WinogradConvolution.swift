@@ -241,18 +241,20 @@ extension WinogradConvolution {
                         WinogradTiles.deinterleave(row, width: width, pad: padW, count: phaseLength, even: phases,
                                                    odd: phases + phaseLength, kernels: transformKernels)
                     } else {
-                        WinogradTiles.deinterleave4(row, width: width, pad: padW, count: phaseLength, out: phases, stride: phaseLength,
-                                                    kernels: transformKernels)
+                        WinogradTiles.deinterleave4(row, width: width, pad: padW, count: phaseLength, out: phases,
+                                                    stride: phaseLength, kernels: transformKernels)
                     }
                 }
                 for tr in 0..<block.tileRows {
                     let phases = rowScratch + m * (m * tr) * phaseLength
                     if m == 2 {
-                        WinogradTiles.inputTiles(even: phases, odd: phases + phaseLength, rowStride: 2 * phaseLength, tiles: tw,
-                                                 v: vBase + tr * tw, xiStride: xiStride, kernels: transformKernels)
+                        WinogradTiles.inputTiles(even: phases, odd: phases + phaseLength, rowStride: 2 * phaseLength,
+                                                 tiles: tw, v: vBase + tr * tw, xiStride: xiStride,
+                                                 kernels: transformKernels)
                     } else {
-                        WinogradTiles.inputTiles4(phases: phases, phaseStride: phaseLength, rowStride: 4 * phaseLength, tiles: tw,
-                                                  v: vBase + tr * tw, xiStride: xiStride, kernels: transformKernels)
+                        WinogradTiles.inputTiles4(phases: phases, phaseStride: phaseLength, rowStride: 4 * phaseLength,
+                                                  tiles: tw, v: vBase + tr * tw, xiStride: xiStride,
+                                                  kernels: transformKernels)
                     }
                 }
             }
