@@ -105,17 +105,16 @@
 #define STORE8_STORE_MASKED(r) STORE_MASKED(y + (r) * ldy, m0, a0_##r);
 #define SUM8(r) s = _mm256_add_ps(s, a0_##r);
 
-/// The ten tiles of height NR: 16 or 8 columns, full or masked, copying X's rows or not; and the
-/// two that read a zero-padded copy of a narrow block whole and mask only their stores.
+/// The eight tiles of height NR: 16 or 8 columns; full or masked; full and copying X's rows (a
+/// narrow block is never copied so: it is padded instead); and reading a zero-padded copy of a
+/// narrow block whole, masking only the stores.
 #define TILES(NR, EACH) \
     TILE16(wide_full_##NR, NR, EACH, LOAD_FULL, STORE_FULL, NO) \
     TILE16(wide_masked_##NR, NR, EACH, LOAD_MASKED, STORE_MASKED, NO) \
     TILE8(narrow_full_##NR, NR, EACH, LOAD_FULL, STORE_FULL, NO) \
     TILE8(narrow_masked_##NR, NR, EACH, LOAD_MASKED, STORE_MASKED, NO) \
     TILE16(wide_full_copying_##NR, NR, EACH, LOAD_FULL, STORE_FULL, YES) \
-    TILE16(wide_masked_copying_##NR, NR, EACH, LOAD_MASKED, STORE_MASKED, YES) \
     TILE8(narrow_full_copying_##NR, NR, EACH, LOAD_FULL, STORE_FULL, YES) \
-    TILE8(narrow_masked_copying_##NR, NR, EACH, LOAD_MASKED, STORE_MASKED, YES) \
     TILE16(wide_padded_##NR, NR, EACH, LOAD_FULL, STORE_MASKED, NO) \
     TILE8(narrow_padded_##NR, NR, EACH, LOAD_FULL, STORE_MASKED, NO)
 TILES(1, FCK_EACH_1)
@@ -126,25 +125,20 @@ TILES(5, FCK_EACH_5)
 TILES(6, FCK_EACH_6)
 
 typedef void (*tile_fn)(TILE_ARGS);
-/// The tiles by whether they copy X's rows (0: no, 1: yes), kind (wide full, wide masked,
-/// narrow full, narrow masked) and height (1–6).
-static const tile_fn tiles_by_kind[2][4][TILE_ROWS + 1] = {
-    {
-        {0, wide_full_1, wide_full_2, wide_full_3, wide_full_4, wide_full_5, wide_full_6},
-        {0, wide_masked_1, wide_masked_2, wide_masked_3, wide_masked_4, wide_masked_5, wide_masked_6},
-        {0, narrow_full_1, narrow_full_2, narrow_full_3, narrow_full_4, narrow_full_5, narrow_full_6},
-        {0, narrow_masked_1, narrow_masked_2, narrow_masked_3, narrow_masked_4, narrow_masked_5, narrow_masked_6},
-    },
-    {
-        {0, wide_full_copying_1, wide_full_copying_2, wide_full_copying_3, wide_full_copying_4, wide_full_copying_5,
-         wide_full_copying_6},
-        {0, wide_masked_copying_1, wide_masked_copying_2, wide_masked_copying_3, wide_masked_copying_4,
-         wide_masked_copying_5, wide_masked_copying_6},
-        {0, narrow_full_copying_1, narrow_full_copying_2, narrow_full_copying_3, narrow_full_copying_4,
-         narrow_full_copying_5, narrow_full_copying_6},
-        {0, narrow_masked_copying_1, narrow_masked_copying_2, narrow_masked_copying_3, narrow_masked_copying_4,
-         narrow_masked_copying_5, narrow_masked_copying_6},
-    },
+/// The tiles that read X in place, by kind (wide full, wide masked, narrow full, narrow masked)
+/// and height (1–6).
+static const tile_fn tiles_by_kind[4][TILE_ROWS + 1] = {
+    {0, wide_full_1, wide_full_2, wide_full_3, wide_full_4, wide_full_5, wide_full_6},
+    {0, wide_masked_1, wide_masked_2, wide_masked_3, wide_masked_4, wide_masked_5, wide_masked_6},
+    {0, narrow_full_1, narrow_full_2, narrow_full_3, narrow_full_4, narrow_full_5, narrow_full_6},
+    {0, narrow_masked_1, narrow_masked_2, narrow_masked_3, narrow_masked_4, narrow_masked_5, narrow_masked_6},
+};
+/// The first tiles of a full block copied into scratch, by width (0: 16 columns, 1: 8) and height.
+static const tile_fn copying_tiles[2][TILE_ROWS + 1] = {
+    {0, wide_full_copying_1, wide_full_copying_2, wide_full_copying_3, wide_full_copying_4, wide_full_copying_5,
+     wide_full_copying_6},
+    {0, narrow_full_copying_1, narrow_full_copying_2, narrow_full_copying_3, narrow_full_copying_4,
+     narrow_full_copying_5, narrow_full_copying_6},
 };
 /// The tiles of a narrow block read from its zero-padded copy, by width (0: 16 columns, 1: 8) and
 /// height (1–6).
@@ -190,23 +184,24 @@ FCK_AVX2 void fck_mix_channels_avx2(const float *w, ptrdiff_t ldw, int rows, int
         // As few tiles as 6-row tiles allow (each reads the whole block of X), of balanced
         // heights: 16 rows as 6 + 5 + 5, not 6 + 6 + 4, whose short tile has too few
         // accumulators to hide the multiply-add latency.
-        const int kind = (width > 8 ? 0 : 2) + (width == BLOCK || width == 8 ? 0 : 1);
+        const int narrow = width <= 8, masked = width != BLOCK && width != 8, kind = 2 * narrow + masked;
         const int tiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
-        // With five tiles or more (more than 24 rows), the tiles after the first read the block
-        // from contiguous scratch, which the first one fills, when their passes would lose it
+        // With five tiles or more (more than 24 rows), the tiles after the first read a full
+        // block from contiguous scratch, which the first one fills, when their passes would lose it
         // from L1: when X's rows are a multiple of 4 KB apart (they share their L1 sets and evict
         // each other), and when the block is deep (128 rows or more, each over two cache lines
         // where X's rows are not aligned: half of L1 or more, which W's rows streaming through
         // evict). With fewer tiles, the copy costs more than the passes lose.
         // A narrow block read by two tiles or more is padded into scratch first (file comment).
-        const int padded = scratch && (kind & 1) && tiles > 1;
+        const int padded = masked && scratch && tiles > 1;
         if (padded) copy_padded(x + j, ldx, depth, m0, m1, scratch);
-        const int copied = !padded && scratch && rows > 24 && ((ldx & 1023) == 0 || depth >= 128);
+        const int copied = !masked && scratch && rows > 24 && ((ldx & 1023) == 0 || depth >= 128);
         __m256 sum = _mm256_setzero_ps();
         for (int t = 0, r = 0; t < tiles; t++) {
             const int n = (rows - r) / (tiles - t);
             const int from_copy = padded || (copied && t > 0);
-            const tile_fn tile = padded ? padded_tiles[kind >> 1][n] : tiles_by_kind[copied && t == 0][kind][n];
+            const tile_fn tile = padded ? padded_tiles[narrow][n]
+                                 : copied && t == 0 ? copying_tiles[narrow][n] : tiles_by_kind[kind][n];
             tile(w + r * ldw, ldw, depth, from_copy ? scratch : x + j, from_copy ? BLOCK : ldx, y + r * ldy + j, ldy,
                  bias ? bias + r : 0, m0, m1, scratch, nonfinite_output ? &sum : 0);
             r += n;
