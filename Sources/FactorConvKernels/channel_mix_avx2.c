@@ -7,9 +7,9 @@
 // blocks load and store plainly; a block narrower than its tile (the head, the last block)
 // masks its loads and stores (_mm256_maskload_ps / _mm256_maskstore_ps), so no byte outside X's
 // and Y's columns is touched. Masked loads are slow on some CPUs (on Zen 1 a tile that masks its
-// loads runs at about a third of a full one's speed), so a narrow block read by more than one
+// loads runs at about a third of a full one's speed), so such a block read by more than one
 // tile is first copied, zero-padded to the tile's width, into scratch, and its tiles load the copy
-// whole and mask only their stores. When a block of X is copied into contiguous scratch (see
+// whole and mask only their stores. When a full block of X is copied into contiguous scratch (see
 // fck_mix_channels_avx2), its first tile makes the copy as it reads X: the copy's loads, which
 // wait on L2 or memory, then overlap that tile's multiply-adds instead of running as a pass of
 // their own. When the caller asks for Y to be checked for NaN and infinities, each tile adds the

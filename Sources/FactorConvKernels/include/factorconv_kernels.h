@@ -72,8 +72,9 @@ void fck_mix_channels(const float *w, ptrdiff_t ldw, int rows, int depth, const 
 
 /// fck_mix_channels with AVX2 and FMA only (requires fck_avx2_available() instead): the same
 /// arguments, result and non-finite check; `scratch`, when given, holds 16 · `depth` floats and
-/// is used when `rows` > 24 and X's rows are a multiple of 4 KB apart or `depth` ≥ 128, and for
-/// blocks narrower than 16 columns (the head and the last) when `rows` > 6.
+/// is used for full blocks when `rows` > 24 and X's rows are a multiple of 4 KB apart or
+/// `depth` ≥ 128, and for blocks narrower than their tile (the head and the last block, when
+/// neither 16 nor 8 columns wide) when `rows` > 6.
 /// When `nonfinite_output` is not NULL, Y is checked as well and *nonfinite_output set to 1 if
 /// it holds NaN or infinities (left unchanged otherwise), at about no cost: each block's outputs
 /// are summed as they are stored, and the block is checked value by value only when its sum is
