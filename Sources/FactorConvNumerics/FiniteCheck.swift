@@ -37,8 +37,8 @@ public enum FiniteCheck {
         let bad = UnsafeMutablePointer<Bool>.allocate(capacity: parts)
         defer { bad.deallocate() }
         Parallel.forEach(parts, maxWorkers: parts) { part in
-            let lo = values.count * part / parts, hi = values.count * (part + 1) / parts
-            bad[part] = !allFinite(UnsafeBufferPointer(rebasing: values[lo..<hi]))
+            let share = Parallel.share(of: values.count, part: part, parts: parts)
+            bad[part] = !allFinite(UnsafeBufferPointer(rebasing: values[share]))
         }
         return !(0..<parts).contains { bad[$0] }
     }

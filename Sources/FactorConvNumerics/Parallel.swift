@@ -27,6 +27,13 @@ public enum Parallel {
         set { configured.store(max(0, newValue), ordering: .relaxed) }
     }
 
+    /// Part `part`'s share of `count` items split as evenly as whole items allow over `parts`
+    /// parts: count·part/parts ..< count·(part+1)/parts (shares differ by at most one item, and
+    /// together cover 0..<count once).
+    package static func share(of count: Int, part: Int, parts: Int) -> Range<Int> {
+        (count * part / parts)..<(count * (part + 1) / parts)
+    }
+
     /// The online processors (`sysconf(_SC_NPROCESSORS_ONLN)`), read once.
     package static let processorCount = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
@@ -83,7 +90,6 @@ private struct PoolJob {
     let body: (Int) -> Void
 
     func run(part: Int) {
-        let lo = count * part / parts, hi = count * (part + 1) / parts
-        Interruption.working(for: scope) { for i in lo..<hi { body(i) } }
+        Interruption.working(for: scope) { for i in Parallel.share(of: count, part: part, parts: parts) { body(i) } }
     }
 }

@@ -61,8 +61,7 @@ extension Tensor {
                 let columnBlocks = (cols + block - 1) / block
                 let parts = values.count >= (1 << 18) ? min(Parallel.threadCount, columnBlocks) : 1
                 Parallel.forEach(parts) { part in
-                    let first = columnBlocks * part / parts, end = columnBlocks * (part + 1) / parts
-                    for cb in first..<end {
+                    for cb in Parallel.share(of: columnBlocks, part: part, parts: parts) {
                         let c0 = cb * block, c1 = min(c0 + block, cols)
                         for r0 in stride(from: 0, to: rows, by: block) {
                             let r1 = min(r0 + block, rows)

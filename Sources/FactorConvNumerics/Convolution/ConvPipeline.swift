@@ -434,7 +434,7 @@ package struct ConvPipeline: Sendable {
                         input: input, spatial: Array(shape.dropFirst()), taps: tp.baseAddress!,
                         kernel: Array(taps.shape.dropFirst()), geometry: geometry,
                         outputSpatial: Array(outputShape.dropFirst()), output: output,
-                        channels: (channels * part / workers)..<(channels * (part + 1) / workers))
+                        channels: Parallel.share(of: channels, part: part, parts: workers))
                 }
             }
         case .expansion(let taps, let copies, let geometry):
@@ -449,7 +449,7 @@ package struct ConvPipeline: Sendable {
                             input: input, spatial: Array(shape.dropFirst()), taps: tp.baseAddress! + f * channels * tapCount,
                             kernel: Array(taps.shape.dropFirst()), geometry: geometry,
                             outputSpatial: Array(outputShape.dropFirst()), output: output + f * channels * outputCount,
-                            channels: (channels * part / workers)..<(channels * (part + 1) / workers))
+                            channels: Parallel.share(of: channels, part: part, parts: workers))
                     }
                 }
             }
@@ -471,7 +471,7 @@ package struct ConvPipeline: Sendable {
         -> (Int) -> (rows: Range<Int>, columns: Range<Int>) {
         let line = 64 / MemoryLayout<Float>.stride
         guard columns >= 2 * line * workers else {
-            return { part in (rows * part / workers..<rows * (part + 1) / workers, 0..<columns) }
+            return { part in (Parallel.share(of: rows, part: part, parts: workers), 0..<columns) }
         }
         let head = (line - (Int(bitPattern: output) / MemoryLayout<Float>.stride) % line) % line
         func cut(_ part: Int) -> Int {
@@ -490,7 +490,7 @@ package struct ConvPipeline: Sendable {
         let channels = shape[0], spatial = Array(shape.dropFirst()), outputRows = outputShape[outputShape.count - 2]
         Parallel.forEach(workers, maxWorkers: workers) { part in
             pair.forward(input: input, spatial: spatial, outputRows: outputRows, output: output,
-                         channels: (channels * part / workers)..<(channels * (part + 1) / workers))
+                         channels: Parallel.share(of: channels, part: part, parts: workers))
         }
     }
 
@@ -502,7 +502,7 @@ package struct ConvPipeline: Sendable {
         Parallel.forEach(workers, maxWorkers: workers) { part in
             Workspace.shared.withBuffer(of: Float.self, count: triple.planeFloats(shape: shape)) { plane in
                 triple.forward(input: input, spatial: spatial, outputSpatial: outputSpatial, output: output,
-                               channels: (channels * part / workers)..<(channels * (part + 1) / workers), plane: plane)
+                               channels: Parallel.share(of: channels, part: part, parts: workers), plane: plane)
             }
         }
     }

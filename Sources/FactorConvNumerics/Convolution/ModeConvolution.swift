@@ -76,7 +76,7 @@ struct ModeConvolution {
         let parts = problem.batch >= workers ? 1 : workers
         Parallel.forEach(problem.batch * parts, maxWorkers: workers) { item in
             let image = item / parts, part = item % parts
-            let channels = (cout * part / parts)..<(cout * (part + 1) / parts)
+            let channels = Parallel.share(of: cout, part: part, parts: parts)
             guard !channels.isEmpty, !Interruption.isRequested else { return }
             let o0 = channels.lowerBound
             let convolve = kernel == .avx512 ? fck_mode_conv : fck_mode_conv_avx2

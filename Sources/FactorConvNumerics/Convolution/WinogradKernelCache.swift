@@ -69,8 +69,10 @@ final class WinogradKernelCache: Sendable {
         let parts = count >= 1 << 16 ? workers : 1
         let differs = Atomic<Bool>(false)
         Parallel.forEach(parts, maxWorkers: parts) { part in
-            let lo = count * part / parts, hi = count * (part + 1) / parts
-            if memcmp(a + lo, b + lo, (hi - lo) * 4) != 0 { differs.store(true, ordering: .relaxed) }
+            let range = Parallel.share(of: count, part: part, parts: parts)
+            if memcmp(a + range.lowerBound, b + range.lowerBound, range.count * 4) != 0 {
+                differs.store(true, ordering: .relaxed)
+            }
         }
         return !differs.load(ordering: .relaxed)
     }

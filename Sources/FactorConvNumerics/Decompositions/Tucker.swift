@@ -85,7 +85,7 @@ extension DecompositionKit {
                 // Large copies are split over the workers by outer index.
                 let parts = t.count >= (1 << 17) ? min(Parallel.threadCount, outer) : 1
                 Parallel.forEach(parts) { part in
-                    for o in (outer * part / parts)..<(outer * (part + 1) / parts) {
+                    for o in Parallel.share(of: outer, part: part, parts: parts) {
                         for j in 0..<size {
                             let to = dst + (j * outer + o) * inner, from = s + (o * size + j) * inner
                             for e in 0..<inner { to[e] = from[e] }
