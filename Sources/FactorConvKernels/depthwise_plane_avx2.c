@@ -284,12 +284,13 @@ FCK_AVX2 int fck_depthwise_plane_avx2(const float *src, float *dst, int channels
     return run_planes(&call);
 }
 
-FCK_AVX2 int fck_depthwise_volume_avx2(const float *src, float *dst, int channels, int depth, int out_depth, int rows,
-                                       int width, int out_rows, const float *w_depth, int taps_depth, int pad_depth,
-                                       int dil_depth, const float *w_rows, int taps_rows, int pad_rows, int dil_rows,
+FCK_AVX2 int fck_depthwise_volume_avx2(const float *src, ptrdiff_t src_cs, float *dst, ptrdiff_t dst_cs, int channels,
+                                       int depth, int out_depth, int rows, int width, int out_rows,
+                                       const float *w_depth, int taps_depth, int pad_depth, int dil_depth,
+                                       const float *w_rows, int taps_rows, int pad_rows, int dil_rows,
                                        const float *w_cols, int taps_cols, int pad_cols, int dil_cols, float *plane) {
     if (taps_depth < 1 || dil_depth < 1 || pad_depth < 0 || depth < 1) return -1;
-    const plane_call call = {src, dst, (ptrdiff_t)depth * rows * width, (ptrdiff_t)out_depth * out_rows * width, 0,
+    const plane_call call = {src, dst, src_cs, dst_cs, 0,
                              channels, depth, rows, width, out_rows, w_rows, w_cols, 0,
                              taps_rows, pad_rows, dil_rows, taps_cols, pad_cols, dil_cols, 0,
                              w_depth, taps_depth, pad_depth, dil_depth, out_depth, plane};
@@ -319,11 +320,12 @@ int fck_depthwise_plane_avx2(const float *src, float *dst, int channels, int out
     (void)taps_rows; (void)pad_rows; (void)dil_rows; (void)w_cols; (void)taps_cols; (void)pad_cols; (void)dil_cols;
     return -1;
 }
-int fck_depthwise_volume_avx2(const float *src, float *dst, int channels, int depth, int out_depth, int rows,
-                              int width, int out_rows, const float *w_depth, int taps_depth, int pad_depth,
-                              int dil_depth, const float *w_rows, int taps_rows, int pad_rows, int dil_rows,
-                              const float *w_cols, int taps_cols, int pad_cols, int dil_cols, float *plane) {
-    (void)src; (void)dst; (void)channels; (void)depth; (void)out_depth; (void)rows; (void)width; (void)out_rows;
+int fck_depthwise_volume_avx2(const float *src, ptrdiff_t src_cs, float *dst, ptrdiff_t dst_cs, int channels,
+                              int depth, int out_depth, int rows, int width, int out_rows, const float *w_depth,
+                              int taps_depth, int pad_depth, int dil_depth, const float *w_rows, int taps_rows,
+                              int pad_rows, int dil_rows, const float *w_cols, int taps_cols, int pad_cols,
+                              int dil_cols, float *plane) {
+    (void)src; (void)src_cs; (void)dst; (void)dst_cs; (void)channels; (void)depth; (void)out_depth; (void)rows; (void)width; (void)out_rows;
     (void)w_depth; (void)taps_depth; (void)pad_depth; (void)dil_depth; (void)w_rows; (void)taps_rows; (void)pad_rows;
     (void)dil_rows; (void)w_cols; (void)taps_cols; (void)pad_cols; (void)dil_cols; (void)plane;
     return -1;

@@ -9,7 +9,7 @@ import Testing
 /// run one at a time, split over 1 and 2 workers; and formed only from the right stages.
 @Suite(.enabled(if: KernelSet.available.contains(.avx2))) struct DepthwiseVolumeTripleTests {
     /// A depthwise stage along `mode` of a 3-D image: `k` taps, stride `s`, padding `p`, dilation `d`.
-    private static func line(_ mode: Int, channels: Int, k: Int, s: Int = 1, p: Int, d: Int,
+    static func line(_ mode: Int, channels: Int, k: Int, s: Int = 1, p: Int, d: Int,
                              rng: inout TestRandom) throws -> ConvStage {
         func along(_ v: Int, other: Int) -> [Int] { (0..<3).map { $0 == mode ? v : other } }
         return .depthwise(taps: rng.tensor([channels] + along(k, other: 1)),

@@ -136,16 +136,19 @@ int fck_depthwise_plane_avx2(const float *src, float *dst, int channels, int out
 /// Three depthwise convs of 3-D images in one pass, AVX2 and FMA only: along the depth (mode 0, stride
 /// 1: `taps_depth` taps, zero padding `pad_depth`, dilation `dil_depth`, channel c's taps at
 /// w_depth + c · taps_depth), then the pair of fck_depthwise_plane_avx2 over the last two modes.
-/// Channel c's input is `depth` planes of rows × width at src + c · depth · rows · width, its output
-/// `out_depth` planes of out_rows × width at dst + c · out_depth · out_rows · width; each output plane's
-/// depth sum is made in `plane` (rows · width floats, the caller's) and handed to the pair, so
-/// that it never goes to memory. The result equals the depth stage by fck_depthwise_mode_avx2
+/// Channel c's input is `depth` planes of rows × width at src + c · src_cs, its output `out_depth`
+/// planes of out_rows × width at dst + c · dst_cs, each channel's planes contiguous. Strides
+/// larger than depth · rows · width let a caller run a slab of a larger volume's planes: planes
+/// outside the slab count as padding, so the slab must hold every plane its outputs reach that
+/// the volume has. Each output plane's depth sum is made in `plane` (rows · width floats, the
+/// caller's) and handed to the pair, so that it never goes to memory. The result equals the depth stage by fck_depthwise_mode_avx2
 /// followed by fck_depthwise_plane_avx2, bit for bit. Returns 0, or −1 without writing when
 /// fck_depthwise_plane_avx2_handles says no or the depth geometry is invalid.
-int fck_depthwise_volume_avx2(const float *src, float *dst, int channels, int depth, int out_depth, int rows,
-                              int width, int out_rows, const float *w_depth, int taps_depth, int pad_depth,
-                              int dil_depth, const float *w_rows, int taps_rows, int pad_rows, int dil_rows,
-                              const float *w_cols, int taps_cols, int pad_cols, int dil_cols, float *plane);
+int fck_depthwise_volume_avx2(const float *src, ptrdiff_t src_cs, float *dst, ptrdiff_t dst_cs, int channels,
+                              int depth, int out_depth, int rows, int width, int out_rows, const float *w_depth,
+                              int taps_depth, int pad_depth, int dil_depth, const float *w_rows, int taps_rows,
+                              int pad_rows, int dil_rows, const float *w_cols, int taps_cols, int pad_cols,
+                              int dil_cols, float *plane);
 
 /// fck_depthwise_2d with AVX2 and FMA only, for CPUs without AVX-512: the same arguments and result; −1
 /// without writing when fck_depthwise_plane_avx2_handles says no.

@@ -67,11 +67,15 @@ package struct ConvPipeline: Sendable {
     private let planePairs: [DepthwisePlanePair?]
     /// Per stage, the triple it forms with the next two when all three run as one pass (else
     /// nil); tried before the pair.
-    private let volumeTriples: [DepthwiseVolumeTriple?]
+    let volumeTriples: [DepthwiseVolumeTriple?]
 
     /// Fewest multiply-adds × 2 per worker when one image's stages are split over workers
     /// (see `forward`); tests lower it to exercise the split on small images.
     let minFlopsPerWorker: Double
+    /// Fewest bytes of a first intermediate image for which an image streams through its stages
+    /// in slabs of planes, and the bytes of intermediate planes a slab aims at (`slabPlanes`);
+    /// tests lower them to stream small images in many slabs.
+    let minStreamedBytes: Int, slabBytes: Int
     /// 2 MFLOP, or `FACTORCONV_MIN_SPLIT_MFLOP` (in millions, ≥ 0; 0 splits every image). Read
     /// when a pipeline is built (a layer builds its pipelines on first use and keeps them), so
     /// that a benchmark can build layers with different settings in one process and alternate
@@ -89,9 +93,12 @@ package struct ConvPipeline: Sendable {
         self.init(stages: stages, minFlopsPerWorker: Self.defaultMinFlopsPerWorker)
     }
 
-    init(stages: [ConvStage], minFlopsPerWorker: Double) {
+    init(stages: [ConvStage], minFlopsPerWorker: Double, minStreamedBytes: Int = Self.defaultMinStreamedBytes,
+         slabBytes: Int = Self.defaultSlabBytes) {
         self.stages = stages
         self.minFlopsPerWorker = minFlopsPerWorker
+        self.minStreamedBytes = minStreamedBytes
+        self.slabBytes = slabBytes
         winogradKernels = stages.map { stage in
             guard case .dense(let w, let geometry, _) = stage else { return nil }
             return LazyWinogradKernel(w, geometry: geometry)
@@ -213,7 +220,7 @@ package struct ConvPipeline: Sendable {
         guard batch > 0 else { return }
         let counts = shapes.map { $0.reduce(1, *) }
         // Two intermediate images, with 16 floats to spare for `alignedLike`.
-        let scratch = Self.scratchFloats(counts)
+        let scratch = intermediateFloats(shapes)
         let bufferCount = 2 * scratch + 16
         let workers = Parallel.threadCount
         let checkOutput = rejectingNonFinite && FiniteCheck.checksOutputs
@@ -275,6 +282,13 @@ package struct ConvPipeline: Sendable {
                 return lastStage == stages.count - 1 ? image : buffers + slot * scratch
             }
             var i = 0
+            if let slab = slabPlanes(shapes) {
+                // The whole chain, slab by slab (ConvPipeline+Slabs.swift).
+                runSlabs(slab, input: src, shapes: shapes, first: buffers, second: buffers + scratch, output: image,
+                         workers: innerWorkers, nonFinite: checkInFirstStage ? flags + b * flagsPerImage : nil,
+                         nonFiniteOutput: checkInLastStage ? flags + b * flagsPerImage + innerWorkers : nil)
+                i = stages.count
+            }
             while i < stages.count {
                 if Interruption.isRequested { return }
                 if let triple = volumeTriples[i], triple.handles(shape: shapes[i]) {
@@ -324,11 +338,14 @@ package struct ConvPipeline: Sendable {
         }
     }
 
-    /// Floats of one intermediate image buffer: the largest image between stages (not the
-    /// input or output), rounded up to whole cache lines so that both buffers share an
-    /// alignment, given the element counts of the image before and after each stage.
-    private static func scratchFloats(_ counts: [Int]) -> Int {
-        ((counts.dropFirst().dropLast().max() ?? 0) + 15) / 16 * 16
+    /// Floats of one intermediate image buffer for an image of shapes `shapes` (before and after
+    /// each stage): the largest image between stages (not the input or output), or of a streamed
+    /// image's padded intermediates (`streamedIntermediateFloats`), rounded up to whole cache
+    /// lines so that both buffers share an alignment.
+    private func intermediateFloats(_ shapes: [[Int]]) -> Int {
+        var floats = shapes.dropFirst().dropLast().map { $0.reduce(1, *) }.max() ?? 0
+        if slabPlanes(shapes) != nil { floats = max(floats, streamedIntermediateFloats(shapes)) }
+        return (floats + 15) / 16 * 16
     }
 
     /// The workers each stage of an image is split over when images run one after another: one
@@ -383,7 +400,7 @@ package struct ConvPipeline: Sendable {
                 stageScratch = max(stageScratch, try DenseConvolution.workspaceFloats(problem, workers: inner, transformedWeight: true))
             }
         }
-        let perImage = try plus(try plus(try Checked.multiply(2, Self.scratchFloats(shapes.map { $0.reduce(1, *) }), "intermediates"), 16),
+        let perImage = try plus(try plus(try Checked.multiply(2, intermediateFloats(shapes), "intermediates"), 16),
                                 stageScratch)
         let flags = try Checked.multiply(batch, 2 * inner, "flags")
         let inFlight = parallelImages ? Parallel.simultaneousWorkers(batch, maxWorkers: workers) : 1
@@ -409,23 +426,8 @@ package struct ConvPipeline: Sendable {
         let positions = shape.dropFirst().reduce(1, *)
         switch stage {
         case .pointwise(let w, let bias):
-            let cout = w.shape[0], cin = w.shape[1]
-            w.scalars.withUnsafeBufferPointer { wp in
-                let share = Self.mixingShares(rows: cout, columns: positions, workers: workers, output: output)
-                Parallel.forEach(workers, maxWorkers: workers) { part in
-                    let (rows, columns) = share(part)
-                    guard !rows.isEmpty, !columns.isEmpty else { return }
-                    let offset = rows.lowerBound * positions + columns.lowerBound
-                    func mix(_ bias: UnsafePointer<Float>?) {
-                        ChannelMixing.apply(weight: wp.baseAddress! + rows.lowerBound * cin, rows: rows.count, depth: cin,
-                                            input: input + columns.lowerBound, ldx: positions, columns: columns.count,
-                                            output: output + offset, ldy: positions, bias: bias.map { $0 + rows.lowerBound },
-                                            nonFinite: nonFinite.map { $0 + part },
-                                            nonFiniteOutput: nonFiniteOutput.map { $0 + part })
-                    }
-                    if let bias { bias.withUnsafeBufferPointer { mix($0.baseAddress!) } } else { mix(nil) }
-                }
-            }
+            mix(weight: w, bias: bias, input: input, ldx: positions, output: output, ldy: positions, columns: positions,
+                workers: workers, nonFinite: nonFinite, nonFiniteOutput: nonFiniteOutput)
         case .depthwise(let taps, let geometry):
             let channels = shape[0]
             taps.scalars.withUnsafeBufferPointer { tp in
@@ -457,6 +459,31 @@ package struct ConvPipeline: Sendable {
             // Validated by imageShapes (outputShape builds the same problem), so this cannot throw.
             let problem = try! ConvProblem(inputShape: [1] + shape, weightShape: w.shape, geometry: geometry)
             runDense(problem, stage: index, weight: w, bias: bias, input: input, output: output, workers: workers)
+        }
+    }
+
+    /// The channel mixing of a pointwise stage with weight `w` (C_out, C_in) and `bias` over
+    /// `columns` positions of an image whose channels are `ldx` floats apart in `input` and `ldy`
+    /// apart in `output`, split over `workers` threads (`mixingShares`); with `nonFinite` or
+    /// `nonFiniteOutput` (one flag per worker), checking its input or output as `apply` says.
+    func mix(weight w: Tensor<Float>, bias: [Float]?, input: UnsafePointer<Float>, ldx: Int,
+             output: UnsafeMutablePointer<Float>, ldy: Int, columns count: Int, workers: Int,
+             nonFinite: UnsafeMutablePointer<Int32>?, nonFiniteOutput: UnsafeMutablePointer<Int32>?) {
+        let cout = w.shape[0], cin = w.shape[1]
+        w.scalars.withUnsafeBufferPointer { wp in
+            let share = Self.mixingShares(rows: cout, columns: count, workers: workers, output: output)
+            Parallel.forEach(workers, maxWorkers: workers) { part in
+                let (rows, columns) = share(part)
+                guard !rows.isEmpty, !columns.isEmpty else { return }
+                func run(_ bias: UnsafePointer<Float>?) {
+                    ChannelMixing.apply(weight: wp.baseAddress! + rows.lowerBound * cin, rows: rows.count, depth: cin,
+                                        input: input + columns.lowerBound, ldx: ldx, columns: columns.count,
+                                        output: output + rows.lowerBound * ldy + columns.lowerBound, ldy: ldy,
+                                        bias: bias.map { $0 + rows.lowerBound }, nonFinite: nonFinite.map { $0 + part },
+                                        nonFiniteOutput: nonFiniteOutput.map { $0 + part })
+                }
+                if let bias { bias.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
+            }
         }
     }
 
@@ -495,14 +522,18 @@ package struct ConvPipeline: Sendable {
     }
 
     /// Applies three depthwise stages that form `triple` to one image in one pass, splitting the
-    /// channels over `workers` threads, each with a plane buffer of its own.
-    private func applyTriple(_ triple: DepthwiseVolumeTriple, input: UnsafePointer<Float>, shape: [Int],
-                             output: UnsafeMutablePointer<Float>, outputShape: [Int], workers: Int) {
+    /// channels over `workers` threads, each with a plane buffer of its own: the output planes
+    /// `outputPlanes` (default: all) of channels `channelStrides` apart (default: contiguous; see
+    /// `DepthwiseVolumeTriple.forward`).
+    func applyTriple(_ triple: DepthwiseVolumeTriple, input: UnsafePointer<Float>, shape: [Int],
+                     output: UnsafeMutablePointer<Float>, outputShape: [Int], outputPlanes: Range<Int>? = nil,
+                     channelStrides: (input: Int, output: Int)? = nil, workers: Int) {
         let channels = shape[0], spatial = Array(shape.dropFirst()), outputSpatial = Array(outputShape.dropFirst())
         Parallel.forEach(workers, maxWorkers: workers) { part in
             Workspace.shared.withBuffer(of: Float.self, count: triple.planeFloats(shape: shape)) { plane in
                 triple.forward(input: input, spatial: spatial, outputSpatial: outputSpatial, output: output,
-                               channels: Parallel.share(of: channels, part: part, parts: workers), plane: plane)
+                               channels: Parallel.share(of: channels, part: part, parts: workers),
+                               outputPlanes: outputPlanes, channelStrides: channelStrides, plane: plane)
             }
         }
     }
