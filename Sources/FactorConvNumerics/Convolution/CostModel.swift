@@ -34,19 +34,25 @@ package enum CostModel {
         let stages = pipeline.stages
         /// Seconds to read `count` floats and write them back once.
         func traffic(_ floats: Double) -> Double { 4 * floats / rates.bandwidth }
-        func count(_ i: Int) -> Double { Double(shapes[i].reduce(1, *)) }
+        // A streamed image's intermediates stay in cache (ConvPipeline+Slabs.swift): only the
+        // input and the output pass through memory.
+        let streamed = pipeline.slabPlanes(shapes) != nil
+        /// Floats of the image before stage `i` that go through memory.
+        func memoryFloats(_ i: Int) -> Double {
+            streamed && i != 0 && i != stages.count ? 0 : Double(shapes[i].reduce(1, *))
+        }
         var total = 0.0, i = 0
         while i < stages.count {
             let span = pipeline.stagesInOnePass(from: i, imageShape: shapes[i])
             if span > 1 {
                 // Two or three depthwise stages in one pass: their intermediates never reach memory.
                 let flops = (i..<(i + span)).reduce(0.0) { $0 + stages[$1].flops(shapes[$1], shapes[$1 + 1]) }
-                total += traffic(count(i) + count(i + span)) + flops / rates.depthwise
+                total += traffic(memoryFloats(i) + memoryFloats(i + span)) + flops / rates.depthwise
                 i += span
                 continue
             }
             let flops = stages[i].flops(shapes[i], shapes[i + 1])
-            total += traffic(count(i) + count(i + 1))
+            total += traffic(memoryFloats(i) + memoryFloats(i + 1))
             switch stages[i] {
             case .pointwise:
                 total += flops / rates.mixing
