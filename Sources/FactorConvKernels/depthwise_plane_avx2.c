@@ -275,11 +275,10 @@ static FCK_AVX2 int run_planes(const plane_call *call) {
     return 0;
 }
 
-FCK_AVX2 int fck_depthwise_plane_avx2(const float *src, ptrdiff_t src_cs, float *dst, ptrdiff_t dst_cs, int channels,
-                                      int outer, int rows, int width, int out_rows, const float *w_rows,
-                                      int taps_rows, int pad_rows, int dil_rows, const float *w_cols, int taps_cols,
-                                      int pad_cols, int dil_cols) {
-    const plane_call call = {src, dst, src_cs, dst_cs, 0,
+FCK_AVX2 int fck_depthwise_plane_avx2(const float *src, float *dst, int channels, int outer, int rows, int width,
+                                      int out_rows, const float *w_rows, int taps_rows, int pad_rows, int dil_rows,
+                                      const float *w_cols, int taps_cols, int pad_cols, int dil_cols) {
+    const plane_call call = {src, dst, (ptrdiff_t)outer * rows * width, (ptrdiff_t)outer * out_rows * width, 0,
                              channels, outer, rows, width, out_rows, w_rows, w_cols, 0,
                              taps_rows, pad_rows, dil_rows, taps_cols, pad_cols, dil_cols, 0};
     return run_planes(&call);
@@ -314,11 +313,10 @@ int fck_depthwise_plane_avx2_handles(int width, int taps_rows, int dil_rows, int
     (void)width; (void)taps_rows; (void)dil_rows; (void)taps_cols; (void)pad_cols; (void)dil_cols;
     return 0;
 }
-int fck_depthwise_plane_avx2(const float *src, ptrdiff_t src_cs, float *dst, ptrdiff_t dst_cs, int channels,
-                             int outer, int rows, int width, int out_rows, const float *w_rows, int taps_rows,
-                             int pad_rows, int dil_rows, const float *w_cols, int taps_cols, int pad_cols,
-                             int dil_cols) {
-    (void)src; (void)src_cs; (void)dst; (void)dst_cs; (void)channels; (void)outer; (void)rows; (void)width; (void)out_rows; (void)w_rows;
+int fck_depthwise_plane_avx2(const float *src, float *dst, int channels, int outer, int rows, int width,
+                             int out_rows, const float *w_rows, int taps_rows, int pad_rows, int dil_rows,
+                             const float *w_cols, int taps_cols, int pad_cols, int dil_cols) {
+    (void)src; (void)dst; (void)channels; (void)outer; (void)rows; (void)width; (void)out_rows; (void)w_rows;
     (void)taps_rows; (void)pad_rows; (void)dil_rows; (void)w_cols; (void)taps_cols; (void)pad_cols; (void)dil_cols;
     return -1;
 }

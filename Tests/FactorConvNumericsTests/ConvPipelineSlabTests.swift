@@ -2,52 +2,38 @@
 import FactorConvTestSupport
 import Testing
 
-/// CP chains streamed slab by slab along their first spatial mode (ConvPipeline+Slabs.swift):
-/// 3-D (pointwise → depth, rows, columns → pointwise) in slabs of depth planes, 2-D (pointwise →
-/// rows, columns → pointwise) in slabs of rows. The same floats, bit for bit, as the chain run
-/// step by step, for slabs of 1–3 planes, first-mode taps 1–3 with padding up to their reach and
-/// dilation 1–2, images whose channels make the intermediates padded (a multiple of 256 floats)
-/// or not, at batch 1 and 2 on 1 and 2 threads, split inside an image or not; never streamed
-/// when the first-mode padding exceeds the taps' reach; and a non-finite input or an
-/// overflowing output refused as when run step by step.
+/// A 3-D CP chain (pointwise → depth, rows, columns → pointwise) streamed slab by slab of planes
+/// (ConvPipeline+Slabs.swift): the same floats, bit for bit, as the chain run step by step, for
+/// slabs of 1–3 planes, depth taps 1–3 with padding up to their reach and dilation 1–2, planes
+/// whose size makes the intermediates' channels padded (a multiple of 256 floats) or not, at
+/// batch 1 and 2 on 1 and 2 threads, split inside an image or not; never streamed when the
+/// depth padding exceeds the taps' reach; and a non-finite input or an overflowing output
+/// refused as when run step by step.
 @Suite(.enabled(if: KernelSet.available.contains(.avx2))) struct ConvPipelineSlabTests {
-    /// pointwise (4 → `rank`) → along the first mode (k taps, padding p, dilation d) → in 3-D,
-    /// the rows (3, 'same') → the last mode (`kc` taps, 'same') → pointwise (`rank` → 3, with
-    /// bias).
-    private static func chain(order: Int, rank: Int, k: Int, p: Int, d: Int, kc: Int,
-                              rng: inout TestRandom) throws -> [ConvStage] {
-        let middle: [ConvStage]
-        if order == 3 {
-            middle = [try DepthwiseVolumeTripleTests.line(0, channels: rank, k: k, p: p, d: d, rng: &rng),
-                      try DepthwiseVolumeTripleTests.line(1, channels: rank, k: 3, p: 1, d: 1, rng: &rng),
-                      try DepthwiseVolumeTripleTests.line(2, channels: rank, k: kc, p: (kc - 1) / 2, d: 1, rng: &rng)]
-        } else {
-            let (rows, columns) = try DepthwisePlanePairTests.stages(order: 2, channels: rank, kr: k, pr: p, dr: d, kc: kc,
-                                                                     pc: (kc - 1) / 2, dc: 1, rng: &rng)
-            middle = [rows, columns]
-        }
-        return [.pointwise(weight: rng.tensor([rank, 4]), bias: nil)] + middle
-            + [.pointwise(weight: rng.tensor([3, rank]), bias: [0.25, -1, 2])]
+    /// pointwise (4 → `rank`) → depth (k, padding p, dilation d) → rows (3, 'same') → columns
+    /// (`kc` taps, 'same') → pointwise (`rank` → 3, with bias).
+    private static func chain(rank: Int, k: Int, p: Int, d: Int, kc: Int, rng: inout TestRandom) throws -> [ConvStage] {
+        [.pointwise(weight: rng.tensor([rank, 4]), bias: nil),
+         try DepthwiseVolumeTripleTests.line(0, channels: rank, k: k, p: p, d: d, rng: &rng),
+         try DepthwiseVolumeTripleTests.line(1, channels: rank, k: 3, p: 1, d: 1, rng: &rng),
+         try DepthwiseVolumeTripleTests.line(2, channels: rank, k: kc, p: (kc - 1) / 2, d: 1, rng: &rng),
+         .pointwise(weight: rng.tensor([3, rank]), bias: [0.25, -1, 2])]
     }
 
-    /// Bytes of one plane of the first intermediate (all its channels, one index of the first
-    /// spatial mode) of input `x` (B, C, S...).
-    private static func planeBytes(rank: Int, _ x: Tensor<Float>) -> Int { rank * x.shape[3...].reduce(1, *) * 4 }
+    /// Bytes of one plane of the first intermediate (all its channels) of input `x` (B, C, D, H, W).
+    private static func planeBytes(rank: Int, _ x: Tensor<Float>) -> Int { rank * x.shape[3] * x.shape[4] * 4 }
 
-    @Test(arguments: [(3, 1), (3, 2), (2, 1), (2, 2)])
-    func streamedEqualsStepByStep(order: Int, threads: Int) throws {
-        var rng = TestRandom(seed: 7101 + UInt64(10 * order + threads))
-        // The sizes after the first mode: a channel of 8 × 32 planes, or of 16 rows of 32, is a
-        // multiple of 256 floats, which pads the intermediates' channels.
-        let rests = order == 3 ? [[8, 32], [5, 14], [6, 9]] : [[32], [14], [9]]
-        for rest in rests {
+    @Test(arguments: [1, 2])
+    func streamedEqualsStepByStep(threads: Int) throws {
+        var rng = TestRandom(seed: 7101 + UInt64(threads))
+        // (rows, width): 8 × 32 = 256 floats per plane pads the intermediates' channels.
+        for (rows, width) in [(8, 32), (5, 14), (6, 9)] {
             for _ in 0..<3 {
                 let k = rng.int(1...3), d = rng.int(1...2), p = rng.int(0...((k - 1) * d))
                 let rank = rng.int(2...7), kc = [1, 3, 5][rng.int(0...2)]
-                let stages = try Self.chain(order: order, rank: rank, k: k, p: p, d: d, kc: kc, rng: &rng)
-                // At least the planes the first-mode taps span beyond the padding; 16 rows of 2-D.
-                let first = order == 3 ? rng.int(max(1, (k - 1) * d + 1 - 2 * p)...7) : [16, 11][rng.int(0...1)]
-                let x = rng.tensor([rng.int(1...2), 4, first] + rest)
+                let stages = try Self.chain(rank: rank, k: k, p: p, d: d, kc: kc, rng: &rng)
+                // At least the planes the depth taps span beyond the padding.
+                let x = rng.tensor([rng.int(1...2), 4, rng.int(max(1, (k - 1) * d + 1 - 2 * p)...7), rows, width])
                 let stepwise = try ConvPipeline(stages: stages, minFlopsPerWorker: 0, minStreamedBytes: .max).forward(x)
                 for planes in 1...3 {
                     for split in [0, Double.infinity] {
@@ -56,7 +42,7 @@ import Testing
                         let shapes = try pipeline.imageShapes(input: Array(x.shape.dropFirst()))
                         #expect(pipeline.slabPlanes(shapes) == planes)
                         let streamed = try withThreadCount(threads) { try pipeline.forward(x) }
-                        let what = "x \(x.shape) rank \(rank) first-mode k \(k) p \(p) d \(d), \(planes) planes, split \(split)"
+                        let what = "x \(x.shape) rank \(rank) depth k \(k) p \(p) d \(d), \(planes) planes, split \(split)"
                         #expect(streamed.shape == stepwise.shape, "\(what)")
                         let differing = zip(streamed.scalars, stepwise.scalars).filter { $0 != $1 }.count
                         #expect(differing == 0, "\(what): \(differing) of \(streamed.count) differ")
@@ -68,19 +54,16 @@ import Testing
 
     @Test func notStreamedWhenThePaddingExceedsTheTapsReach() throws {
         var rng = TestRandom(seed: 7103)
-        // First-mode padding 3 > (3 − 1) · 1: the first and last outputs read no input plane.
-        for order in [3, 2] {
-            let stages = try Self.chain(order: order, rank: 3, k: 3, p: 3, d: 1, kc: 3, rng: &rng)
-            let pipeline = ConvPipeline(stages: stages, minFlopsPerWorker: 0, minStreamedBytes: 0, slabBytes: 1)
-            let image = order == 3 ? [4, 5, 6, 7] : [4, 6, 7]
-            let shapes = try pipeline.imageShapes(input: image)
-            #expect(pipeline.stagesInOnePass(from: 1, imageShape: shapes[1]) == order)
-            #expect(pipeline.slabPlanes(shapes) == nil)
-            let x = rng.tensor([1] + image)
-            var stepwise = x
-            for stage in stages { stepwise = try ConvPipeline(stages: [stage]).forward(stepwise) }
-            #expect(try pipeline.forward(x).scalars == stepwise.scalars)
-        }
+        // Depth padding 3 > (3 − 1) · 1: the first and last output planes read no input plane.
+        let stages = try Self.chain(rank: 3, k: 3, p: 3, d: 1, kc: 3, rng: &rng)
+        let pipeline = ConvPipeline(stages: stages, minFlopsPerWorker: 0, minStreamedBytes: 0, slabBytes: 1)
+        let shapes = try pipeline.imageShapes(input: [4, 5, 6, 7])
+        #expect(pipeline.runsAsTriple(1, imageShape: shapes[1]))
+        #expect(pipeline.slabPlanes(shapes) == nil)
+        let x = rng.tensor([1, 4, 5, 6, 7])
+        var stepwise = x
+        for stage in stages { stepwise = try ConvPipeline(stages: [stage]).forward(stepwise) }
+        #expect(try pipeline.forward(x).scalars == stepwise.scalars)
     }
 
     /// A NaN in any plane of any image is refused as the input's, and huge input values that
@@ -88,7 +71,7 @@ import Testing
     @Test(arguments: [1, 2])
     func nonFiniteInputAndOverflowAreRefused(threads: Int) throws {
         var rng = TestRandom(seed: 7104 + UInt64(threads))
-        var stages = try Self.chain(order: 3, rank: 5, k: 3, p: 1, d: 1, kc: 3, rng: &rng)
+        var stages = try Self.chain(rank: 5, k: 3, p: 1, d: 1, kc: 3, rng: &rng)
         // Weights of at least 1: large input values add up, they cannot cancel.
         stages = stages.map { stage in
             switch stage {

@@ -10,8 +10,8 @@ import Testing
 @Suite(.enabled(if: KernelSet.best != nil)) struct DepthwisePlanePairTests {
     /// The pair of a row stage (`kr` taps, padding `pr`, dilation `dr`, stride `sr`) and a column
     /// stage (`kc` taps, padding `pc`, dilation `dc`) over `channels` channels of order `order`.
-    static func stages(order: Int, channels: Int, kr: Int, pr: Int, dr: Int, sr: Int = 1, kc: Int, pc: Int,
-                       dc: Int, rng: inout TestRandom) throws -> (ConvStage, ConvStage) {
+    private static func stages(order: Int, channels: Int, kr: Int, pr: Int, dr: Int, sr: Int = 1, kc: Int, pc: Int,
+                               dc: Int, rng: inout TestRandom) throws -> (ConvStage, ConvStage) {
         func line(_ mode: Int, _ v: Int, other: Int) -> [Int] { (0..<order).map { $0 == mode ? v : other } }
         let rows = ConvStage.depthwise(
             taps: rng.tensor([channels] + line(order - 2, kr, other: 1)),

@@ -99,19 +99,15 @@ void fck_depthwise_mode_avx2(const float *src, float *dst, int outer, int size, 
 
 /// The two depthwise 1-D convolutions along the last two modes in one pass, the first one's
 /// output never stored: `channels` channels, each of `outer` planes of `rows` rows of `width`
-/// floats, contiguous from src + c · src_cs (its `outer` planes of `out_rows` rows from
-/// dst + c · dst_cs; channel c's weights at w_rows + c · taps_rows and w_cols + c · taps_cols).
-/// Rows outside a plane count as padding, so a caller may run a slab of a taller plane's rows
-/// (src and dst at the slab, pad_rows counting the rows before it that its first output row
-/// reaches) as long as the slab holds every row its outputs reach that the plane has. First along
+/// floats (channel c's weights at w_rows + c · taps_rows and w_cols + c · taps_cols). First along
 /// the rows, at stride 1: output row o (of `out_rows`) is Σ_t w_rows[t] · row(o − pad_rows + t ·
 /// dil_rows) over the `taps_rows` taps whose row exists; then along each of those rows, 'same'
 /// (stride 1, `width` columns out): column x is Σ_t w_cols[t] · v(x − pad_cols + t · dil_cols)
 /// over the columns that exist. Equal to fck_depthwise_mode along the rows into a buffer, then
 /// along the columns. Returns 0, or −1 without writing when fck_depthwise_plane_handles says no.
-int fck_depthwise_plane(const float *src, ptrdiff_t src_cs, float *dst, ptrdiff_t dst_cs, int channels, int outer,
-                        int rows, int width, int out_rows, const float *w_rows, int taps_rows, int pad_rows,
-                        int dil_rows, const float *w_cols, int taps_cols, int pad_cols, int dil_cols);
+int fck_depthwise_plane(const float *src, float *dst, int channels, int outer, int rows, int width, int out_rows,
+                        const float *w_rows, int taps_rows, int pad_rows, int dil_rows, const float *w_cols,
+                        int taps_cols, int pad_cols, int dil_cols);
 
 /// A depthwise 2-D convolution of one plane per channel in one pass, with a full kernel per
 /// channel (CP's mobilenet path): `channels` planes of `rows` rows of `width` floats, channel c's
@@ -133,10 +129,9 @@ int fck_depthwise_plane_handles(int width, int taps_rows, int dil_rows, int taps
 
 /// fck_depthwise_plane with AVX2 and FMA only, for CPUs without AVX-512: the same arguments and result; −1
 /// without writing when fck_depthwise_plane_avx2_handles says no.
-int fck_depthwise_plane_avx2(const float *src, ptrdiff_t src_cs, float *dst, ptrdiff_t dst_cs, int channels,
-                             int outer, int rows, int width, int out_rows, const float *w_rows, int taps_rows,
-                             int pad_rows, int dil_rows, const float *w_cols, int taps_cols, int pad_cols,
-                             int dil_cols);
+int fck_depthwise_plane_avx2(const float *src, float *dst, int channels, int outer, int rows, int width,
+                             int out_rows, const float *w_rows, int taps_rows, int pad_rows, int dil_rows,
+                             const float *w_cols, int taps_cols, int pad_cols, int dil_cols);
 
 /// Three depthwise convs of 3-D images in one pass, AVX2 and FMA only: along the depth (mode 0, stride
 /// 1: `taps_depth` taps, zero padding `pad_depth`, dilation `dil_depth`, channel c's taps at

@@ -64,7 +64,7 @@ package struct ConvPipeline: Sendable {
     /// computed on the stage's first run rather than on every forward call.
     private let winogradKernels: [LazyWinogradKernel?]
     /// Per stage, the pair it forms with the next one when both run as one pass (else nil).
-    let planePairs: [DepthwisePlanePair?]
+    private let planePairs: [DepthwisePlanePair?]
     /// Per stage, the triple it forms with the next two when all three run as one pass (else
     /// nil); tried before the pair.
     let volumeTriples: [DepthwiseVolumeTriple?]
@@ -511,17 +511,13 @@ package struct ConvPipeline: Sendable {
     }
 
     /// Applies two depthwise stages that form `pair` to one image in one pass, splitting the
-    /// channels over `workers` threads (as `apply` splits a depthwise stage): of a 2-D image, the
-    /// output rows `rowSlab` (default: all) of channels `channelStrides` apart (default:
-    /// contiguous; see `DepthwisePlanePair.forward`).
-    func applyPair(_ pair: DepthwisePlanePair, input: UnsafePointer<Float>, shape: [Int],
-                   output: UnsafeMutablePointer<Float>, outputShape: [Int], rowSlab: Range<Int>? = nil,
-                   channelStrides: (input: Int, output: Int)? = nil, workers: Int) {
+    /// channels over `workers` threads (as `apply` splits a depthwise stage).
+    private func applyPair(_ pair: DepthwisePlanePair, input: UnsafePointer<Float>, shape: [Int],
+                           output: UnsafeMutablePointer<Float>, outputShape: [Int], workers: Int) {
         let channels = shape[0], spatial = Array(shape.dropFirst()), outputRows = outputShape[outputShape.count - 2]
         Parallel.forEach(workers, maxWorkers: workers) { part in
             pair.forward(input: input, spatial: spatial, outputRows: outputRows, output: output,
-                         channels: Parallel.share(of: channels, part: part, parts: workers), rowSlab: rowSlab,
-                         channelStrides: channelStrides)
+                         channels: Parallel.share(of: channels, part: part, parts: workers))
         }
     }
 

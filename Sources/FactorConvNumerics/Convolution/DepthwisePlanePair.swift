@@ -49,37 +49,23 @@ struct DepthwisePlanePair: Sendable {
                      columnPadding: columnPadding, columnDilation: columnDilation)
     }
 
-    /// The rows the row stage's outputs read.
-    var rowReach: LineReach { LineReach(taps: rowKernel, padding: rowPadding, dilation: rowDilation) }
-
     /// Runs both stages on `channels` of one image (C, S_1..S_N) → (C, S_1..S'_{N−1}, S_N), sizes
-    /// validated by the caller (the pipeline's image shapes) and `handles(width: S_N)` true. Of a
-    /// 2-D image (C, H, W) it may make only the output rows `rowSlab` (default: all
-    /// `outputRows`), which read only the input rows `rowReach.inputs(for:count:)`, not empty
-    /// (`rowReach.slabsReadInput`), with channels `channelStrides` floats apart in the input and
-    /// the output (default: contiguous).
+    /// validated by the caller (the pipeline's image shapes) and `handles(width: S_N)` true.
     func forward(input: UnsafePointer<Float>, spatial: [Int], outputRows: Int, output: UnsafeMutablePointer<Float>,
-                 channels: Range<Int>, rowSlab: Range<Int>? = nil, channelStrides: (input: Int, output: Int)? = nil) {
+                 channels: Range<Int>) {
         let n = spatial.count
         let outer = spatial[..<(n - 2)].reduce(1, *), rows = spatial[n - 2], width = spatial[n - 1]
-        precondition(rowSlab == nil || n == 2, "a slab of rows of a plane of a larger image")
-        let outputs = rowSlab ?? 0..<outputRows
-        guard !channels.isEmpty, !outputs.isEmpty else { return }
-        // The slab of input rows, whose first row is then row 0 of the kernel's plane.
-        let inputs = rowReach.inputs(for: outputs, count: rows)
-        let strides = channelStrides ?? (outer * rows * width, outer * outputRows * width)
+        guard !channels.isEmpty else { return }
         let status = rowTaps.scalars.withUnsafeBufferPointer { rowWeights in
             columnTaps.scalars.withUnsafeBufferPointer { columnWeights in
-                kernel.plane(input + channels.lowerBound * strides.input + inputs.lowerBound * width,
-                             output + channels.lowerBound * strides.output + outputs.lowerBound * width,
-                             channels: Int32(channels.count), outer: Int32(outer), rows: Int32(inputs.count),
-                             width: Int32(width), outRows: Int32(outputs.count),
+                kernel.plane(input + channels.lowerBound * outer * rows * width,
+                             output + channels.lowerBound * outer * outputRows * width, channels: Int32(channels.count),
+                             outer: Int32(outer), rows: Int32(rows), width: Int32(width), outRows: Int32(outputRows),
                              rowWeights: rowWeights.baseAddress! + channels.lowerBound * rowKernel,
-                             rowTaps: Int32(rowKernel), rowPadding: Int32(rowReach.slabPadding(for: outputs, count: rows)),
-                             rowDilation: Int32(rowDilation),
+                             rowTaps: Int32(rowKernel), rowPadding: Int32(rowPadding), rowDilation: Int32(rowDilation),
                              columnWeights: columnWeights.baseAddress! + channels.lowerBound * columnKernel,
                              columnTaps: Int32(columnKernel), columnPadding: Int32(columnPadding),
-                             columnDilation: Int32(columnDilation), strides: (strides.input, strides.output))
+                             columnDilation: Int32(columnDilation))
             }
         }
         precondition(status == 0, "the \(kernel) plane kernel refused a case handles(width:) accepted")

@@ -40,15 +40,25 @@ struct DepthwiseVolumeTriple: Sendable {
     /// Floats of the buffer each worker passes to `forward`: one input plane (H · W).
     func planeFloats(shape: [Int]) -> Int { shape[2] * shape[3] }
 
-    /// The depth planes the depth stage's outputs read.
-    var depthReach: LineReach { LineReach(taps: depthKernel, padding: depthPadding, dilation: depthDilation) }
+    /// True when every slab of output planes reads at least one input plane of a `depth`-plane
+    /// image (`inputPlanes(for:depth:)` not empty): the padding does not exceed the taps' reach.
+    var slabsReadInput: Bool { depthPadding <= (depthKernel - 1) * depthDilation }
+
+    /// The input planes that output planes `outputPlanes` of an image of `depth` planes read: from
+    /// the first one the first output's first tap reaches to the last one the last output's last
+    /// tap reaches, clipped to the image.
+    func inputPlanes(for outputPlanes: Range<Int>, depth: Int) -> Range<Int> {
+        let first = max(0, outputPlanes.lowerBound - depthPadding)
+        let end = min(depth, outputPlanes.upperBound - depthPadding + (depthKernel - 1) * depthDilation)
+        return first..<max(first, end)
+    }
 
     /// Runs the three stages on `channels` of one image (C, D, H, W) → (C, D', H', W), sizes
     /// validated by the caller (the pipeline's image shapes) and `handles(shape:)` true, with
     /// `plane` holding `planeFloats(shape:)` floats: the output planes `outputPlanes` (default:
-    /// all D'), which read only the input planes `depthReach.inputs(for:count:)`; when not all,
-    /// those must not be empty (`depthReach.slabsReadInput`). Channels are `channelStrides`
-    /// floats apart in the input and the output (default: D · H · W and D' · H' · W, contiguous).
+    /// all D'), which read only the input planes `inputPlanes(for:depth:)`; when not all, those
+    /// must not be empty (`slabsReadInput`). Channels are `channelStrides` floats apart in the
+    /// input and the output (default: D · H · W and D' · H' · W, contiguous).
     func forward(input: UnsafePointer<Float>, spatial: [Int], outputSpatial: [Int], output: UnsafeMutablePointer<Float>,
                  channels: Range<Int>, outputPlanes: Range<Int>? = nil, channelStrides: (input: Int, output: Int)? = nil,
                  plane: UnsafeMutablePointer<Float>) {
@@ -56,9 +66,10 @@ struct DepthwiseVolumeTriple: Sendable {
         let outDepth = outputSpatial[0], outRows = outputSpatial[1]
         let outputs = outputPlanes ?? 0..<outDepth
         guard !channels.isEmpty, !outputs.isEmpty else { return }
-        // The slab of input planes, whose first plane is then plane 0 of the kernel's volume.
-        let inputs = depthReach.inputs(for: outputs, count: depth)
-        let padding = depthReach.slabPadding(for: outputs, count: depth)
+        // The slab of input planes, whose first plane is then plane 0 of the kernel's volume: the
+        // padding before it shrinks by the planes skipped.
+        let inputs = outputPlanes == nil ? 0..<depth : inputPlanes(for: outputs, depth: depth)
+        let padding = depthPadding - (outputs.lowerBound - inputs.lowerBound)
         let inputPlane = rows * width, outputPlane = outRows * width
         let (inputStride, outputStride) = channelStrides ?? (depth * inputPlane, outDepth * outputPlane)
         let status = depthTaps.scalars.withUnsafeBufferPointer { depthWeights in

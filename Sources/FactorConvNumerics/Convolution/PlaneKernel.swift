@@ -21,17 +21,13 @@ extension KernelSet {
     }
 
     /// `fck_depthwise_plane` or `fck_depthwise_plane_avx2`: 0, or −1 without writing when `takes` says no.
-    /// Channels are `strides` floats apart in `src` and `dst` (default: contiguous, outer · rows ·
-    /// width and outer · outRows · width).
     func plane(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, channels: Int32, outer: Int32,
                rows: Int32, width: Int32, outRows: Int32, rowWeights: UnsafePointer<Float>, rowTaps: Int32,
                rowPadding: Int32, rowDilation: Int32, columnWeights: UnsafePointer<Float>, columnTaps: Int32,
-               columnPadding: Int32, columnDilation: Int32, strides: (source: Int, destination: Int)? = nil) -> Int32 {
+               columnPadding: Int32, columnDilation: Int32) -> Int32 {
         let run = self == .avx512 ? fck_depthwise_plane : fck_depthwise_plane_avx2
-        let (sourceStride, destinationStride) = strides
-            ?? (Int(outer) * Int(rows) * Int(width), Int(outer) * Int(outRows) * Int(width))
-        return run(src, sourceStride, dst, destinationStride, channels, outer, rows, width, outRows, rowWeights, rowTaps,
-                   rowPadding, rowDilation, columnWeights, columnTaps, columnPadding, columnDilation)
+        return run(src, dst, channels, outer, rows, width, outRows, rowWeights, rowTaps, rowPadding, rowDilation,
+                   columnWeights, columnTaps, columnPadding, columnDilation)
     }
 
     /// `fck_depthwise_2d` or `fck_depthwise_2d_avx2`: 0, or −1 without writing when `takes` says no.
