@@ -16,7 +16,9 @@
 /// for bit. The intermediates keep their whole-image layout in the pipeline's two buffers, but
 /// with a cache line between channels whose planes are a multiple of 1 KB
 /// (`streamedChannelStride`): the volumes of power-of-two sides would otherwise put a block's
-/// rows, one per channel, in a few sets of L1 and L2, which hold 8 lines each.
+/// rows, one per channel, in a few sets of L1 and L2, which hold 8 lines each. That padding
+/// does most of the good; the slabs add a little (Benchmarks/RESULTS.md). 2-D layers run step
+/// by step: streamed, they were no faster.
 extension ConvPipeline {
     /// 2 MB: the smallest first intermediate (R · D · H · W floats) that streams. Smaller ones
     /// stay in the caches between steps, and the slabs' extra calls would only add overhead.
