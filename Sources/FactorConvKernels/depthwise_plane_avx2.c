@@ -325,7 +325,8 @@ int fck_depthwise_volume_avx2(const float *src, ptrdiff_t src_cs, float *dst, pt
                               int taps_depth, int pad_depth, int dil_depth, const float *w_rows, int taps_rows,
                               int pad_rows, int dil_rows, const float *w_cols, int taps_cols, int pad_cols,
                               int dil_cols, float *plane) {
-    (void)src; (void)src_cs; (void)dst; (void)dst_cs; (void)channels; (void)depth; (void)out_depth; (void)rows; (void)width; (void)out_rows;
+    (void)src; (void)src_cs; (void)dst; (void)dst_cs; (void)channels; (void)depth; (void)out_depth; (void)rows;
+    (void)width; (void)out_rows;
     (void)w_depth; (void)taps_depth; (void)pad_depth; (void)dil_depth; (void)w_rows; (void)taps_rows; (void)pad_rows;
     (void)dil_rows; (void)w_cols; (void)taps_cols; (void)pad_cols; (void)dil_cols; (void)plane;
     return -1;

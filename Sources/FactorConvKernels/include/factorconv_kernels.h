@@ -141,9 +141,10 @@ int fck_depthwise_plane_avx2(const float *src, float *dst, int channels, int out
 /// larger than depth · rows · width let a caller run a slab of a larger volume's planes: planes
 /// outside the slab count as padding, so the slab must hold every plane its outputs reach that
 /// the volume has. Each output plane's depth sum is made in `plane` (rows · width floats, the
-/// caller's) and handed to the pair, so that it never goes to memory. The result equals the depth stage by fck_depthwise_mode_avx2
-/// followed by fck_depthwise_plane_avx2, bit for bit. Returns 0, or −1 without writing when
-/// fck_depthwise_plane_avx2_handles says no or the depth geometry is invalid.
+/// caller's) and handed to the pair, so that it never goes to memory. The result equals the
+/// depth stage by fck_depthwise_mode_avx2 followed by fck_depthwise_plane_avx2, bit for bit.
+/// Returns 0, or −1 without writing when fck_depthwise_plane_avx2_handles says no or the depth
+/// geometry is invalid.
 int fck_depthwise_volume_avx2(const float *src, ptrdiff_t src_cs, float *dst, ptrdiff_t dst_cs, int channels,
                               int depth, int out_depth, int rows, int width, int out_rows, const float *w_depth,
                               int taps_depth, int pad_depth, int dil_depth, const float *w_rows, int taps_rows,

@@ -34,8 +34,9 @@ package enum CostModel {
         let stages = pipeline.stages
         /// Seconds to read `count` floats and write them back once.
         func traffic(_ floats: Double) -> Double { 4 * floats / rates.bandwidth }
-        // A streamed image's intermediates stay in cache (ConvPipeline+Slabs.swift): only the
-        // input and the output pass through memory.
+        // A streamed image's intermediates are charged no memory traffic, only its input and
+        // output (ConvPipeline+Slabs.swift: the slabs read them back from cache, and their
+        // padded channels keep power-of-two volumes from crowding a few cache sets).
         let streamed = pipeline.slabPlanes(shapes) != nil
         /// Floats of the image before stage `i` that go through memory.
         func memoryFloats(_ i: Int) -> Double {
