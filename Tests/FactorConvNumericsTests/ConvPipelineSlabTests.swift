@@ -40,7 +40,7 @@ import Testing
                         let pipeline = ConvPipeline(stages: stages, minFlopsPerWorker: split, minStreamedBytes: 0,
                                                     slabBytes: planes * Self.planeBytes(rank: rank, x))
                         let shapes = try pipeline.imageShapes(input: Array(x.shape.dropFirst()))
-                        #expect(pipeline.slabPlanes(shapes) == planes)
+                        #expect(pipeline.slabPlan(shapes)?.planesPerSlab == planes)
                         let streamed = try withThreadCount(threads) { try pipeline.forward(x) }
                         let what = "x \(x.shape) rank \(rank) depth k \(k) p \(p) d \(d), \(planes) planes, split \(split)"
                         #expect(streamed.shape == stepwise.shape, "\(what)")
@@ -59,7 +59,7 @@ import Testing
         let pipeline = ConvPipeline(stages: stages, minFlopsPerWorker: 0, minStreamedBytes: 0, slabBytes: 1)
         let shapes = try pipeline.imageShapes(input: [4, 5, 6, 7])
         #expect(pipeline.runsAsTriple(1, imageShape: shapes[1]))
-        #expect(pipeline.slabPlanes(shapes) == nil)
+        #expect(pipeline.slabPlan(shapes) == nil)
         let x = rng.tensor([1, 4, 5, 6, 7])
         var stepwise = x
         for stage in stages { stepwise = try ConvPipeline(stages: [stage]).forward(stepwise) }
@@ -89,7 +89,8 @@ import Testing
             for i in x.scalars.indices { x.scalars[i] = abs(x.scalars[i]) }
             let pipeline = ConvPipeline(stages: stages, minFlopsPerWorker: 0, minStreamedBytes: 0,
                                         slabBytes: Self.planeBytes(rank: 5, x))
-            #expect(pipeline.slabPlanes(try pipeline.imageShapes(input: Array(x.shape.dropFirst()))) == 1)
+            let shapes = try pipeline.imageShapes(input: Array(x.shape.dropFirst()))
+            #expect(pipeline.slabPlan(shapes)?.planesPerSlab == 1)
             func run(_ input: Tensor<Float>) throws {
                 var output = [Float](repeating: 0, count: try pipeline.outputShape(input: input.shape).reduce(1, *))
                 try input.scalars.withUnsafeBufferPointer { xp in

@@ -28,18 +28,30 @@ extension ConvPipeline {
     /// slab's planes and the few before it that its depth taps reach stay in L2 or L3.
     static let defaultSlabBytes = 1 << 20
 
-    /// Output planes per slab when an image of shapes `shapes` (`imageShapes`) streams, or nil
-    /// when it runs step by step: it streams when the pipeline is [pointwise, a depthwise triple
-    /// that takes the image and whose slabs read input (`DepthwiseVolumeTriple.slabsReadInput`),
-    /// pointwise] and its first intermediate holds at least `minStreamedBytes`; a slab has as
-    /// many planes as `slabBytes` holds of that intermediate, at least one.
-    func slabPlanes(_ shapes: [[Int]]) -> Int? {
-        guard stages.count == 5, case .pointwise = stages[0], case .pointwise = stages[4],
+    /// How an image streams: the steps of the chain and the output planes of a slab.
+    struct SlabPlan {
+        /// The first mixing (C_in → R), the triple, and the last mixing (R → C_out).
+        let into: Tensor<Float>, intoBias: [Float]?
+        let triple: DepthwiseVolumeTriple
+        let outOf: Tensor<Float>, outOfBias: [Float]?
+        /// Output planes per slab, at least one.
+        let planesPerSlab: Int
+    }
+
+    /// The plan of an image of shapes `shapes` (`imageShapes`) that streams, or nil when it runs
+    /// step by step: it streams when the pipeline is [pointwise, a depthwise triple that takes
+    /// the image and whose slabs read input (`DepthwiseVolumeTriple.slabsReadInput`), pointwise]
+    /// and its first intermediate holds at least `minStreamedBytes`; a slab has as many planes
+    /// as `slabBytes` holds of that intermediate, at least one.
+    func slabPlan(_ shapes: [[Int]]) -> SlabPlan? {
+        guard stages.count == 5, case .pointwise(let into, let intoBias) = stages[0],
+              case .pointwise(let outOf, let outOfBias) = stages[4],
               let triple = volumeTriples[1], triple.handles(shape: shapes[1]), triple.slabsReadInput
         else { return nil }
         let middle = shapes[1], planeBytes = middle[0] * middle[2] * middle[3] * MemoryLayout<Float>.stride
         guard planeBytes * middle[1] >= minStreamedBytes else { return nil }
-        return max(1, slabBytes / planeBytes)
+        return SlabPlan(into: into, intoBias: intoBias, triple: triple, outOf: outOf, outOfBias: outOfBias,
+                        planesPerSlab: max(1, slabBytes / planeBytes))
     }
 
     /// The floats from one channel to the next in a streamed image's intermediate of `count`
@@ -53,18 +65,15 @@ extension ConvPipeline {
         [shapes[1], shapes[4]].map { $0[0] * Self.streamedChannelStride($0.dropFirst().reduce(1, *)) }.max()!
     }
 
-    /// Runs the image `input` (shapes `shapes`, for which `slabPlanes` gave `planesPerSlab`) into
-    /// `output`, slab by slab, with the first intermediate in `first` and the second in `second`
+    /// Runs the image `input` (shapes `shapes`, for which `slabPlan` gave `plan`) into `output`,
+    /// slab by slab, with the first intermediate in `first` and the second in `second`
     /// (each with room for its whole image), every step split over `workers` threads. The
     /// mixings check their input and output as `apply` does when given `nonFinite` and
     /// `nonFiniteOutput` (one flag per worker). Inside an interrupted call, slabs not started are
     /// skipped.
-    func runSlabs(_ planesPerSlab: Int, input: UnsafePointer<Float>, shapes: [[Int]], first: UnsafeMutablePointer<Float>,
+    func runSlabs(_ plan: SlabPlan, input: UnsafePointer<Float>, shapes: [[Int]], first: UnsafeMutablePointer<Float>,
                   second: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, workers: Int,
                   nonFinite: UnsafeMutablePointer<Int32>?, nonFiniteOutput: UnsafeMutablePointer<Int32>?) {
-        guard case .pointwise(let into, let intoBias) = stages[0], case .pointwise(let outOf, let outOfBias) = stages[4],
-              let triple = volumeTriples[1]
-        else { preconditionFailure("runSlabs on a pipeline slabPlanes did not accept") }
         let depth = shapes[1][1], plane = shapes[1][2] * shapes[1][3]
         let outDepth = shapes[4][1], outPlane = shapes[4][2] * shapes[4][3]
         let firstStride = Self.streamedChannelStride(depth * plane)
@@ -73,18 +82,18 @@ extension ConvPipeline {
         var start = 0
         while start < outDepth {
             if Interruption.isRequested { return }
-            let planes = start..<min(outDepth, start + planesPerSlab)
-            let reached = triple.inputPlanes(for: planes, depth: depth).upperBound
+            let planes = start..<min(outDepth, start + plan.planesPerSlab)
+            let reached = plan.triple.inputPlanes(for: planes, depth: depth).upperBound
             if reached > made {
-                mix(weight: into, bias: intoBias, input: input + made * plane, ldx: depth * plane,
+                mix(weight: plan.into, bias: plan.intoBias, input: input + made * plane, ldx: depth * plane,
                     output: first + made * plane, ldy: firstStride, columns: (reached - made) * plane,
                     workers: workers, nonFinite: nonFinite, nonFiniteOutput: nil)
                 made = reached
             }
-            applyTriple(triple, input: first, shape: shapes[1], output: second, outputShape: shapes[4],
+            applyTriple(plan.triple, input: first, shape: shapes[1], output: second, outputShape: shapes[4],
                         outputPlanes: planes, channelStrides: (firstStride, secondStride), workers: workers)
-            mix(weight: outOf, bias: outOfBias, input: second + planes.lowerBound * outPlane, ldx: secondStride,
-                output: output + planes.lowerBound * outPlane, ldy: outDepth * outPlane,
+            mix(weight: plan.outOf, bias: plan.outOfBias, input: second + planes.lowerBound * outPlane,
+                ldx: secondStride, output: output + planes.lowerBound * outPlane, ldy: outDepth * outPlane,
                 columns: planes.count * outPlane, workers: workers, nonFinite: nil, nonFiniteOutput: nonFiniteOutput)
             start = planes.upperBound
         }

@@ -73,7 +73,7 @@ package struct ConvPipeline: Sendable {
     /// (see `forward`); tests lower it to exercise the split on small images.
     let minFlopsPerWorker: Double
     /// Fewest bytes of a first intermediate image for which an image streams through its stages
-    /// in slabs of planes, and the bytes of intermediate planes a slab aims at (`slabPlanes`);
+    /// in slabs of planes, and the bytes of intermediate planes a slab aims at (`slabPlan`);
     /// tests lower them to stream small images in many slabs.
     let minStreamedBytes: Int, slabBytes: Int
     /// 2 MFLOP, or `FACTORCONV_MIN_SPLIT_MFLOP` (in millions, ≥ 0; 0 splits every image). Read
@@ -220,7 +220,9 @@ package struct ConvPipeline: Sendable {
         guard batch > 0 else { return }
         let counts = shapes.map { $0.reduce(1, *) }
         // Two intermediate images, with 16 floats to spare for `alignedLike`.
-        let scratch = intermediateFloats(shapes)
+        // Whether (and how) each image streams slab by slab (ConvPipeline+Slabs.swift).
+        let slabPlan = self.slabPlan(shapes)
+        let scratch = intermediateFloats(shapes, streamed: slabPlan != nil)
         let bufferCount = 2 * scratch + 16
         let workers = Parallel.threadCount
         let checkOutput = rejectingNonFinite && FiniteCheck.checksOutputs
@@ -282,9 +284,9 @@ package struct ConvPipeline: Sendable {
                 return lastStage == stages.count - 1 ? image : buffers + slot * scratch
             }
             var i = 0
-            if let slab = slabPlanes(shapes) {
-                // The whole chain, slab by slab (ConvPipeline+Slabs.swift).
-                runSlabs(slab, input: src, shapes: shapes, first: buffers, second: buffers + scratch, output: image,
+            if let slabPlan {
+                // The whole chain, slab by slab.
+                runSlabs(slabPlan, input: src, shapes: shapes, first: buffers, second: buffers + scratch, output: image,
                          workers: innerWorkers, nonFinite: checkInFirstStage ? flags + b * flagsPerImage : nil,
                          nonFiniteOutput: checkInLastStage ? flags + b * flagsPerImage + innerWorkers : nil)
                 i = stages.count
@@ -339,12 +341,12 @@ package struct ConvPipeline: Sendable {
     }
 
     /// Floats of one intermediate image buffer for an image of shapes `shapes` (before and after
-    /// each stage): the largest image between stages (not the input or output), or of a streamed
-    /// image's padded intermediates (`streamedIntermediateFloats`), rounded up to whole cache
-    /// lines so that both buffers share an alignment.
-    private func intermediateFloats(_ shapes: [[Int]]) -> Int {
+    /// each stage): the largest image between stages (not the input or output), or when it is
+    /// `streamed` (`slabPlan`), of its padded intermediates (`streamedIntermediateFloats`),
+    /// rounded up to whole cache lines so that both buffers share an alignment.
+    private func intermediateFloats(_ shapes: [[Int]], streamed: Bool) -> Int {
         var floats = shapes.dropFirst().dropLast().map { $0.reduce(1, *) }.max() ?? 0
-        if slabPlanes(shapes) != nil { floats = max(floats, streamedIntermediateFloats(shapes)) }
+        if streamed { floats = max(floats, streamedIntermediateFloats(shapes)) }
         return (floats + 15) / 16 * 16
     }
 
@@ -400,7 +402,8 @@ package struct ConvPipeline: Sendable {
                 stageScratch = max(stageScratch, try DenseConvolution.workspaceFloats(problem, workers: inner, transformedWeight: true))
             }
         }
-        let perImage = try plus(try plus(try Checked.multiply(2, intermediateFloats(shapes), "intermediates"), 16),
+        let intermediates = intermediateFloats(shapes, streamed: slabPlan(shapes) != nil)
+        let perImage = try plus(try plus(try Checked.multiply(2, intermediates, "intermediates"), 16),
                                 stageScratch)
         let flags = try Checked.multiply(batch, 2 * inner, "flags")
         let inFlight = parallelImages ? Parallel.simultaneousWorkers(batch, maxWorkers: workers) : 1

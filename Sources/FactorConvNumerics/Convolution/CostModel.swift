@@ -37,7 +37,7 @@ package enum CostModel {
         // A streamed image's intermediates are charged no memory traffic, only its input and
         // output (ConvPipeline+Slabs.swift: the slabs read them back from cache, and their
         // padded channels keep power-of-two volumes from crowding a few cache sets).
-        let streamed = pipeline.slabPlanes(shapes) != nil
+        let streamed = pipeline.slabPlan(shapes) != nil
         /// Floats of the image before stage `i` that go through memory.
         func memoryFloats(_ i: Int) -> Double {
             streamed && i != 0 && i != stages.count ? 0 : Double(shapes[i].reduce(1, *))
