@@ -63,6 +63,29 @@ enum ChannelMixing {
         }
     }
 
+    /// Worker `part`'s share of a channel mixing with `rows` output channels over `columns`
+    /// positions, split over `workers`: output rows and columns. Wide images split the columns
+    /// (each worker multiplies the whole, small, weight by its slice), cut where the output row
+    /// is 64-byte aligned so that every share but the last runs the mixing kernel's full
+    /// 16-column blocks and stores whole cache lines (an even cut would leave each worker a
+    /// narrow, masked head and tail block). Images narrower than two such blocks per worker
+    /// split the output rows instead, every worker reading the whole (small) image.
+    static func shares(rows: Int, columns: Int, workers: Int, output: UnsafeMutablePointer<Float>)
+        -> (Int) -> (rows: Range<Int>, columns: Range<Int>) {
+        let line = 64 / MemoryLayout<Float>.stride
+        guard columns >= 2 * line * workers else {
+            return { part in (Parallel.share(of: rows, part: part, parts: workers), 0..<columns) }
+        }
+        let head = (line - (Int(bitPattern: output) / MemoryLayout<Float>.stride) % line) % line
+        func cut(_ part: Int) -> Int {
+            if part == 0 { return 0 }
+            if part == workers { return columns }
+            let even = columns * part / workers
+            return min(columns, head + (even - head + line / 2) / line * line)
+        }
+        return { part in (0..<rows, cut(part)..<cut(part + 1)) }
+    }
+
     /// Floats of workspace one `apply` of inner dimension `depth` borrows: the kernel's block of
     /// X's columns (32 wide for AVX-512, 16 for AVX2; used when X's rows alias in L1), none with BLAS.
     static func scratchFloats(depth: Int, kernels: KernelSet? = KernelSet.best) -> Int {

@@ -18,6 +18,34 @@ enum MixingKernel: Int, CustomStringConvertible {
 /// around the 32-column vectors, padded row strides and 4 KB ones, with and without bias;
 /// outputs outside the matrix are left alone.
 @Suite struct ChannelMixingTests {
+    /// A channel mixing's shares cover every (row, column) of the output exactly once; wide
+    /// images split columns at 64-byte-aligned output addresses, narrow ones split rows.
+    @Test func mixingSharesCoverTheOutputOnce() {
+        let base = UnsafeMutablePointer<Float>.allocate(capacity: 16)
+        defer { base.deallocate() }
+        for workers in 1...5 {
+            for rows in [1, 5, 7, 64] {
+                for columns in [1, 15, 49, 63, 64, 100, 196, 785] {
+                    for offset in 0..<16 {
+                        let output = base + offset
+                        let share = ChannelMixing.shares(rows: rows, columns: columns, workers: workers, output: output)
+                        var covered = [Int](repeating: 0, count: rows * columns)
+                        for part in 0..<workers {
+                            let (r, c) = share(part)
+                            for i in r { for j in c { covered[i * columns + j] += 1 } }
+                            let splitsColumns = c.count < columns
+                            if splitsColumns && c.lowerBound > 0 {
+                                #expect((Int(bitPattern: output + c.lowerBound)) % 64 == 0)
+                            }
+                            if splitsColumns { #expect(c.count >= 16 || c.upperBound == columns) }
+                        }
+                        #expect(covered.allSatisfy { $0 == 1 }, "rows \(rows) columns \(columns) workers \(workers)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test(arguments: MixingKernel.available)
     func matchesTripleLoop(kernel: MixingKernel) {
         var rng = TestRandom(seed: 5100 + UInt64(kernel.rawValue))

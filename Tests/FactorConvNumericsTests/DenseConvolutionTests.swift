@@ -40,6 +40,39 @@ import Testing
         }
     }
 
+    /// Pointwise convs of fewer images than workers split each image over the workers (output
+    /// channels of a narrow image, aligned columns of a wide one, at any alignment of the
+    /// output): the same output bit for bit as one worker, and that equals the float64 loop.
+    @Test func pointwiseSmallBatchSplitMatchesOneWorker() throws {
+        var rng = TestRandom(seed: 31)
+        let geometry = try ConvGeometry(order: 2)
+        for (xShape, cout) in [([1, 64, 40, 40], 96), ([1, 256, 7, 7], 256), ([2, 96, 13, 37], 80)] {
+            let x = rng.tensor(xShape), w = rng.tensor([cout, xShape[1], 1, 1]), bias = rng.tensor([cout])
+            let problem = try ConvProblem(inputShape: xShape, weightShape: w.shape, geometry: geometry)
+            let ref = referenceConv(x, weight: w, bias: bias.scalars, stride: [1, 1], padding: [0, 0], dilation: [1, 1])
+            for offset in [0, 3, 12] {
+                var outputs: [[Float]] = []
+                for workers in 1...3 {
+                    var y = [Float](repeating: .nan, count: problem.outputCount + offset)
+                    x.scalars.withUnsafeBufferPointer { xp in
+                        w.scalars.withUnsafeBufferPointer { wp in
+                            bias.scalars.withUnsafeBufferPointer { bp in
+                                y.withUnsafeMutableBufferPointer { yp in
+                                    DenseConvolution.forward(problem, input: xp.baseAddress!, weight: wp.baseAddress!,
+                                                             bias: bp.baseAddress!, output: yp.baseAddress! + offset,
+                                                             workers: workers)
+                                }
+                            }
+                        }
+                    }
+                    outputs.append(Array(y[offset...]))
+                }
+                #expect(outputs[1] == outputs[0] && outputs[2] == outputs[0], "\(xShape) → \(cout), offset \(offset)")
+                #expect(relativeMaxError(try Tensor(shape: ref.shape, scalars: outputs[0]), ref) <= 1e-5)
+            }
+        }
+    }
+
     /// Large enough to use several column blocks and both parallel strategies.
     @Test(arguments: [1, 2])
     func blockedAndParallelPathsAgree(threads: Int) throws {

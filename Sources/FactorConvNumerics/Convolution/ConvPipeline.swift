@@ -467,14 +467,14 @@ package struct ConvPipeline: Sendable {
 
     /// The channel mixing of a pointwise stage with weight `w` (C_out, C_in) and `bias` over
     /// `columns` positions of an image whose channels are `ldx` floats apart in `input` and `ldy`
-    /// apart in `output`, split over `workers` threads (`mixingShares`); with `nonFinite` or
+    /// apart in `output`, split over `workers` threads (`ChannelMixing.shares`); with `nonFinite` or
     /// `nonFiniteOutput` (one flag per worker), checking its input or output as `apply` says.
     func mix(weight w: Tensor<Float>, bias: [Float]?, input: UnsafePointer<Float>, ldx: Int,
              output: UnsafeMutablePointer<Float>, ldy: Int, columns count: Int, workers: Int,
              nonFinite: UnsafeMutablePointer<Int32>?, nonFiniteOutput: UnsafeMutablePointer<Int32>?) {
         let cout = w.shape[0], cin = w.shape[1]
         w.scalars.withUnsafeBufferPointer { wp in
-            let share = Self.mixingShares(rows: cout, columns: count, workers: workers, output: output)
+            let share = ChannelMixing.shares(rows: cout, columns: count, workers: workers, output: output)
             Parallel.forEach(workers, maxWorkers: workers) { part in
                 let (rows, columns) = share(part)
                 guard !rows.isEmpty, !columns.isEmpty else { return }
@@ -488,29 +488,6 @@ package struct ConvPipeline: Sendable {
                 if let bias { bias.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
             }
         }
-    }
-
-    /// Worker `part`'s share of a channel mixing with `rows` output channels over `columns`
-    /// positions, split over `workers`: output rows and columns. Wide images split the columns
-    /// (each worker multiplies the whole, small, weight by its slice), cut where the output row
-    /// is 64-byte aligned so that every share but the last runs the mixing kernel's full
-    /// 16-column blocks and stores whole cache lines (an even cut would leave each worker a
-    /// narrow, masked head and tail block). Images narrower than two such blocks per worker
-    /// split the output rows instead, every worker reading the whole (small) image.
-    static func mixingShares(rows: Int, columns: Int, workers: Int, output: UnsafeMutablePointer<Float>)
-        -> (Int) -> (rows: Range<Int>, columns: Range<Int>) {
-        let line = 64 / MemoryLayout<Float>.stride
-        guard columns >= 2 * line * workers else {
-            return { part in (Parallel.share(of: rows, part: part, parts: workers), 0..<columns) }
-        }
-        let head = (line - (Int(bitPattern: output) / MemoryLayout<Float>.stride) % line) % line
-        func cut(_ part: Int) -> Int {
-            if part == 0 { return 0 }
-            if part == workers { return columns }
-            let even = columns * part / workers
-            return min(columns, head + (even - head + line / 2) / line * line)
-        }
-        return { part in (0..<rows, cut(part)..<cut(part + 1)) }
     }
 
     /// Applies two depthwise stages that form `pair` to one image in one pass, splitting the

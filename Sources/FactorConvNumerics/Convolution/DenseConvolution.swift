@@ -100,6 +100,23 @@ public enum DenseConvolution {
 
         if problem.isPointwise {
             // The input image already is the (C_in × positions) column matrix.
+            let parts = pointwiseWorkersPerImage(problem, items: items, workers: workers)
+            if parts > 1 {
+                // Fewer blocks than workers (a small batch): each image's mixing is split over
+                // the workers, by output channels or aligned columns (`ChannelMixing.shares`).
+                for b in 0..<problem.batch where !Interruption.isRequested {
+                    let share = ChannelMixing.shares(rows: problem.outChannels, columns: positions, workers: parts,
+                                                     output: output + b * problem.outChannels * positions)
+                    Parallel.forEach(parts, maxWorkers: parts) { part in
+                        let (channels, columns) = share(part)
+                        guard !channels.isEmpty, !columns.isEmpty else { return }
+                        multiply(b: b, p0: columns.lowerBound, n: columns.count,
+                                 columns: input + b * problem.inputImageCount + columns.lowerBound,
+                                 ldColumns: positions, channels: channels)
+                    }
+                }
+                return
+            }
             Parallel.forEach(items, maxWorkers: workers) { item in
                 if Interruption.isRequested { return }
                 let b = item / blocksPerImage, p0 = (item % blocksPerImage) * blockColumns
@@ -162,6 +179,17 @@ public enum DenseConvolution {
         }
     }
 
+    /// The workers one image of a pointwise `problem` is split over: 1 when its `items` column
+    /// blocks keep `workers` busy, else as many as get at least the pipelines' minimum work per
+    /// worker (`ConvPipeline.defaultMinFlopsPerWorker`: waking a worker for less costs more than
+    /// it saves).
+    private static func pointwiseWorkersPerImage(_ problem: ConvProblem, items: Int, workers: Int) -> Int {
+        guard items < workers else { return 1 }
+        let flops = problem.flops / Double(problem.batch)     // one image's
+        let minimum = ConvPipeline.defaultMinFlopsPerWorker
+        return minimum > 0 ? Int(max(1, min(Double(workers), flops / minimum))) : workers
+    }
+
     /// The Winograd plan `forward` runs for `problem`, if any.
     private static func winogradPlan(_ problem: ConvProblem) -> (any WinogradPlan)? {
         if problem.isPointwise { return nil }
@@ -207,7 +235,10 @@ public enum DenseConvolution {
 
         if problem.isPointwise {
             // ChannelMixing's kernels borrow a block of columns per call; BLAS borrows nothing of ours.
-            return try times(Parallel.simultaneousWorkers(items, maxWorkers: workers), ChannelMixing.scratchFloats(depth: depth))
+            let running = max(Parallel.simultaneousWorkers(items, maxWorkers: workers),
+                              Parallel.simultaneousWorkers(pointwiseWorkersPerImage(problem, items: items, workers: workers),
+                                                           maxWorkers: workers))
+            return try times(running, ChannelMixing.scratchFloats(depth: depth))
         }
         if let winograd = WinogradConvolution(problem) {
             return try plus(winograd.workspaceFloats(workers: workers), transformedWeight ? 0 : cacheEntryFloats(winograd.kernel))
