@@ -64,18 +64,25 @@ enum ChannelMixing {
     }
 
     /// Worker `part`'s share of a channel mixing with `rows` output channels over `columns`
-    /// positions, split over `workers`: output rows and columns. Wide images split the columns
-    /// (each worker multiplies the whole, small, weight by its slice), cut where the output row
-    /// is 64-byte aligned so that every share but the last runs the mixing kernel's full
-    /// 16-column blocks and stores whole cache lines (an even cut would leave each worker a
-    /// narrow, masked head and tail block). Images narrower than two such blocks per worker
-    /// split the output rows instead, every worker reading the whole (small) image.
+    /// positions, split over `workers`: output rows or columns, whichever leaves the busiest
+    /// worker the least work (ties go to columns).
+    ///
+    /// The kernel runs whole blocks of 16 columns (one cache line of output), each block a pass
+    /// of every row's weights over it; a narrow block (the head before Y's first aligned column,
+    /// the tail) costs a full pass. A column split gives each worker the whole, small, weight
+    /// and a slice of the image, cut where the output row is 64-byte aligned, so that every share
+    /// but the first and last runs full blocks and stores whole cache lines. A row split gives
+    /// each worker a share of the weight's rows over the whole image: better when the columns
+    /// make few blocks, which divide unevenly (a 14×14 image's 196 columns are 12 full blocks and
+    /// a narrow one: 6 and 7 passes per worker, against 6.5 each for halves of the rows), and
+    /// the only split for images narrower than two blocks per worker.
     static func shares(rows: Int, columns: Int, workers: Int, output: UnsafeMutablePointer<Float>)
         -> (Int) -> (rows: Range<Int>, columns: Range<Int>) {
         let line = 64 / MemoryLayout<Float>.stride
-        guard columns >= 2 * line * workers else {
-            return { part in (Parallel.share(of: rows, part: part, parts: workers), 0..<columns) }
+        let byRows: (Int) -> (rows: Range<Int>, columns: Range<Int>) = { part in
+            (Parallel.share(of: rows, part: part, parts: workers), 0..<columns)
         }
+        guard columns >= 2 * line * workers else { return byRows }
         let head = (line - (Int(bitPattern: output) / MemoryLayout<Float>.stride) % line) % line
         func cut(_ part: Int) -> Int {
             if part == 0 { return 0 }
@@ -83,6 +90,13 @@ enum ChannelMixing {
             let even = columns * part / workers
             return min(columns, head + (even - head + line / 2) / line * line)
         }
+        /// The kernel's blocks over `count` columns, the first `lead` of them before an aligned one.
+        func blocks(_ count: Int, lead: Int) -> Int {
+            lead > 0 && lead < count ? 1 + (count - lead + line - 1) / line : (count + line - 1) / line
+        }
+        let busiestByColumns = (0..<workers).map { blocks(cut($0 + 1) - cut($0), lead: $0 == 0 ? head : 0) }.max()!
+        let busiestByRows = (rows + workers - 1) / workers * blocks(columns, lead: head)
+        if busiestByRows < rows * busiestByColumns { return byRows }
         return { part in (0..<rows, cut(part)..<cut(part + 1)) }
     }
 

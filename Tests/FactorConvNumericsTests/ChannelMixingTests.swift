@@ -46,6 +46,22 @@ enum MixingKernel: Int, CustomStringConvertible {
         }
     }
 
+    /// The split leaves the busiest worker the fewest (row × 16-column block) passes: a 14×14
+    /// image (12 full blocks and a narrow one) splits its rows over 2 workers, a 56×56 one (196
+    /// full blocks) its columns, and a 7×7 one (narrower than two blocks per worker) its rows.
+    @Test func mixingSharesPickTheBalancedSplit() {
+        let output = UnsafeMutablePointer<Float>.allocate(capacity: 16)
+        defer { output.deallocate() }
+        let aligned = output + (16 - (Int(bitPattern: output) / 4) % 16) % 16
+        func splitsRows(rows: Int, columns: Int, workers: Int) -> Bool {
+            ChannelMixing.shares(rows: rows, columns: columns, workers: workers, output: aligned)(0).columns.count == columns
+        }
+        #expect(splitsRows(rows: 114, columns: 196, workers: 2))
+        #expect(!splitsRows(rows: 64, columns: 3136, workers: 2))
+        #expect(splitsRows(rows: 229, columns: 49, workers: 2))
+        #expect(!splitsRows(rows: 7, columns: 196, workers: 2))      // 4 rows × 13 blocks > 7 × 7
+    }
+
     @Test(arguments: MixingKernel.available)
     func matchesTripleLoop(kernel: MixingKernel) {
         var rng = TestRandom(seed: 5100 + UInt64(kernel.rawValue))
