@@ -170,6 +170,9 @@ extension WinogradConvolution {
         problem.batch * ((outRows0 + slabRows - 1) / slabRows) * ((tilesH + chunkRows - 1) / chunkRows)
     }
 
+    /// Output tiles of `block`: its outer rows' slices times its tile rows' tiles.
+    func tileCount(_ block: Block) -> Int { block.rows * restOut * block.tileRows * tilesW }
+
     /// The blocks of the whole problem, in order.
     var blocks: [Block] {
         var list: [Block] = []
@@ -264,7 +267,7 @@ extension WinogradConvolution {
     /// The GEMMs of `block` for output channels `channels` (rows of M): M[ξ] = U[ξ] · V[ξ] for
     /// every ξ, one per output outer slice, with outer tap groups accumulated.
     func multiply(u: UnsafePointer<Float>, v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
-                  block: Block, channels: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
+                  block: Block, channels: Range<Int>, positions xis: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
         guard !channels.isEmpty else { return }
         let cin = problem.inChannels, cout = problem.outChannels, g = problem.geometry
         let ct = chunkTiles, n = block.tileRows * tilesW
@@ -282,7 +285,7 @@ extension WinogradConvolution {
         }
         var q = [Int](repeating: 0, count: outer)
         let c0 = channels.lowerBound
-        for xi in 0..<positions {
+        for xi in xis {
             for outSlice in 0..<outSlices {
                 var rest = outSlice
                 for d in stride(from: outer - 1, through: 0, by: -1) { q[d] = rest % outSizes[d]; rest /= outSizes[d] }

@@ -51,6 +51,9 @@ struct WinogradLineConvolution: WinogradPlan {
     /// One chunk: tiles [tile0, tile0 + count) of image `image`.
     struct Block { let image: Int, tile0: Int, count: Int }
 
+    /// Tiles of `block`.
+    func tileCount(_ block: Block) -> Int { block.count }
+
     /// The number of blocks: images × chunks.
     var blockCount: Int { problem.batch * ((tiles + chunkTiles - 1) / chunkTiles) }
 
@@ -93,10 +96,10 @@ struct WinogradLineConvolution: WinogradPlan {
 
     /// M[ξ] = U[ξ] · V[ξ] for every transform position, output channels `channels`.
     func multiply(u: UnsafePointer<Float>, v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
-                  block: Block, channels: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
+                  block: Block, channels: Range<Int>, positions xis: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
         guard !channels.isEmpty else { return }
         let cin = problem.inChannels, cout = problem.outChannels, ct = chunkTiles, c0 = channels.lowerBound
-        for xi in 0..<alpha {
+        for xi in xis {
             let a = u + (xi * kernel.storedRows + c0) * cin, b = v + xi * cin * ct
             if kernel.packed {
                 PackedGemm.multiply(packed: a, rows: channels.count, depth: cin, b: b, ldb: ct, columns: block.count,
