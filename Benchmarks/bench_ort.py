@@ -22,10 +22,11 @@ Tables printed (markdown, after progress lines) and recorded in Benchmarks/RESUL
 Contenders alternate within one process (`interleaved`: per round, each contender's fastest of
 a few calls; per contender, the median of ROUNDS >= 5 rounds), so load from other processes
 spreads over every side; the fastest call of a round is the one the other processes' bursts
-left alone. The roofline is max(FLOPs / compute peak, bytes / copy bandwidth) (`machine_peaks`,
-measured once per thread count in the run as the fastest of many GEMMs and copies), with the FLOPs of the cheapest of ORT's chain and the direct
-algorithms of bench_layers.multiply_adds_per_position, and the bytes of input, output and
-parameters. The goal column (`goal_status`): "met" at <= 0.5x ORT's decomposed time (0.7x its
+left alone. The roofline is max(FLOPs / compute peak, bytes / copy bandwidth) (`machine_peaks`:
+the fastest of many GEMMs, FMA chains and copies, measured per thread count before its rows and
+again after all rows, the higher of the two used), with the FLOPs of the cheapest of ORT's chain
+and the direct algorithms of bench_layers.multiply_adds_per_position, and the bytes of input,
+output and parameters. The goal column (`goal_status`): "met" at <= 0.5x ORT's decomposed time (0.7x its
 dense conv); where the roofline itself exceeds that, "at bound" within 1.3x of the roofline;
 else "missed". Rows at 2 threads also show their time over the same row's at 1 thread.
 
@@ -176,6 +177,14 @@ def machine_peaks(threads):
     return compute, bandwidth
 
 
+def measured_peaks(threads):
+    """`machine_peaks(threads)`, or the stated assumptions PEAK_GFLOPS and BANDWIDTH_GBS (per
+    thread) when both are set."""
+    if "PEAK_GFLOPS" in os.environ and "BANDWIDTH_GBS" in os.environ:
+        return float(os.environ["PEAK_GFLOPS"]) * 1e9 * threads, float(os.environ["BANDWIDTH_GBS"]) * 1e9 * threads
+    return machine_peaks(threads)
+
+
 def along(order, mode, value, rest):
     """A per-mode list: `value` at `mode`, `rest` elsewhere."""
     return [value if m == mode else rest for m in range(order)]
@@ -241,8 +250,9 @@ def assert_close(y, y_ref, what):
     return err
 
 
-def layer_roofline(layer, chain, xshape, cout, k, peaks):
-    """The roofline of the layer: the cheaper of ORT's chain and bench_layers' direct algorithm."""
+def layer_work(layer, chain, xshape, cout, k):
+    """(FLOPs, bytes) of the layer's roofline: the FLOPs of the cheaper of ORT's chain and
+    bench_layers' direct algorithm; the bytes of input, output and parameters."""
     order = len(xshape) - 2
     positions = xshape[0] * int(np.prod(xshape[2:]))
     state = layer.state_dict()
@@ -250,14 +260,14 @@ def layer_roofline(layer, chain, xshape, cout, k, peaks):
                                                      xshape[2:])
     flops = 2 * min(direct, chain.macs)
     nbytes = 4 * (int(np.prod(xshape)) + positions * cout + chain.params)
-    return roofline(flops, nbytes, peaks)
+    return flops, nbytes
 
 
 def factorization_of(layer):
     return {fc.CPTensor: "cp", fc.TuckerTensor: "tucker", fc.TTTensor: "tt"}[type(layer.weight)]
 
 
-def bench_factorized(xshape, cout, k, p, factorization, rank, threads, peaks, dense_session):
+def bench_factorized(xshape, cout, k, p, factorization, rank, threads, dense_session):
     """One row: ours vs ORT's decomposed chain vs ORT's dense conv, alternating."""
     layer = make_layer(xshape, cout, k, p, factorization, rank)
     x = np.random.default_rng(3).standard_normal(xshape).astype(np.float32)
@@ -282,32 +292,32 @@ def bench_factorized(xshape, cout, k, p, factorization, rank, threads, peaks, de
         "rank": layer.rank, "choice": layer.chosen_implementation(xshape), "ours": times[0],
         "ort": times[1], "ort_dense": times[2] if dense_session is not None else None,
         "ours_1_thread": times[-1] if threads > 1 else None,
-        "roofline": layer_roofline(layer, chain, xshape, cout, k, peaks), "err": err,
+        "work": layer_work(layer, chain, xshape, cout, k), "err": err,
     }
 
 
-def anchors(threads, peaks, rows):
+def anchors(threads, rows):
     for name, xshape, cout, k, p in ANCHORS:
         for factorization in FACTORIZATIONS:
             for rank in ANCHOR_RANKS:
                 # ORT's dense conv of this layer's reconstructed kernel, timed alongside.
                 layer = make_layer(xshape, cout, k, p, factorization, rank)
                 dense = dense_chain(layer.reconstruct_kernel(), layer.bias, xshape, p).session(threads)
-                r = bench_factorized(xshape, cout, k, p, factorization, rank, threads, peaks, (dense, layer.bias))
+                r = bench_factorized(xshape, cout, k, p, factorization, rank, threads, (dense, layer.bias))
                 rows.append((name, threads, factorization, rank, r))
                 print(progress(rows[-1]), file=sys.stderr, flush=True)
 
 
-def latency(threads, peaks, rows):
+def latency(threads, rows):
     for name, xshape, cout, k, p in LATENCY:
         for factorization in FACTORIZATIONS:
             for rank in LATENCY_RANKS:
-                r = bench_factorized(xshape, cout, k, p, factorization, rank, threads, peaks, None)
+                r = bench_factorized(xshape, cout, k, p, factorization, rank, threads, None)
                 rows.append((name, threads, factorization, rank, r))
                 print(progress(rows[-1]), file=sys.stderr, flush=True)
 
 
-def dense(threads, peaks, rows):
+def dense(threads, rows):
     """fc.conv vs ORT's dense conv of one random kernel per anchor layer."""
     rng = np.random.default_rng(4)
     for name, xshape, cout, k, p in ANCHORS:
@@ -327,8 +337,8 @@ def dense(threads, peaks, rows):
         fc.set_num_threads(threads)
         positions = xshape[0] * int(np.prod(xshape[2:]))
         flops = 2 * chain.macs * winograd_fraction(xshape[1], cout, [k] * order, xshape[2:])
-        bound = roofline(flops, 4 * (x.size + positions * cout + w.size), peaks)
-        rows.append((name, threads, times[0], times[1], bound, err, times[2] if threads > 1 else None))
+        work = (flops, 4 * (x.size + positions * cout + w.size))
+        rows.append((name, threads, times[0], times[1], work, err, times[2] if threads > 1 else None))
         r = rows[-1]
         print("dense %-22s t%d ours %8.3f ms  ORT %8.3f ms  ratio %.2f" % (name, threads, r[2] * 1e3, r[3] * 1e3,
                                                                         r[2] / r[3]), file=sys.stderr, flush=True)
@@ -376,7 +386,7 @@ def goal_status(ours, ort_time, bound, goal):
     return "missed"
 
 
-def factorized_table(rows, with_dense, out):
+def factorized_table(rows, with_dense, peaks, out):
     head = "| layer | thr | fact. | rank | ours ms (choice) | ORT decomposed ms |"
     head += " ORT dense ms |" if with_dense else ""
     head += " ours / ORT-dec. |" + (" ours / ORT dense |" if with_dense else "")
@@ -385,7 +395,8 @@ def factorized_table(rows, with_dense, out):
     out.append("|" + "---|" * (head.count("|") - 1))
     counts, slower = {}, 0
     for name, threads, factorization, rank, r in rows:
-        status = goal_status(r["ours"], r["ort"], r["roofline"], GOAL)
+        bound = roofline(*r["work"], peaks[threads])
+        status = goal_status(r["ours"], r["ort"], bound, GOAL)
         counts[status.split(" (")[0]] = counts.get(status.split(" (")[0], 0) + 1
         line = "| %s | %d | %s | %s (%s) | %.3f (%s) | %.3f |" % (
             name, threads, factorization, rank, r["rank"], r["ours"] * 1e3, r["choice"], r["ort"] * 1e3)
@@ -396,7 +407,7 @@ def factorized_table(rows, with_dense, out):
             line += " %.2f |" % (r["ours"] / r["ort_dense"])
         base = r["ours_1_thread"]
         slower += base is not None and r["ours"] > base
-        line += " %.3f | %s | %s |" % (r["roofline"] * 1e3, status, "-" if base is None else "%.2f" % (r["ours"] / base))
+        line += " %.3f | %s | %s |" % (bound * 1e3, status, "-" if base is None else "%.2f" % (r["ours"] / base))
         out.append(line)
     out.append("\nGoal (ours <= %.1fx ORT's decomposed chain, or within %.1fx of the roofline where the roofline "
                "exceeds %.1fx ORT's time): met on %d, at bound on %d, missed on %d of %d rows; with more threads "
@@ -410,46 +421,52 @@ def main():
     print("onnxruntime", ort.__version__, "onnx", onnx.__version__, "factorconv", fc.__version__,
           "| rounds", ROUNDS)
     factorized_rows, latency_rows, dense_rows, overhead_rows = [], [], [], []
-    floor = (0.0, 0.0)
-    peak_notes = []
+    # The peaks of each thread count, measured before its rows and again after all of them:
+    # rooflines use the higher of the two (a peak is a ceiling, and other processes or a lower
+    # clock at one moment only pull a measurement down).
+    first, last = {}, {}
     for threads in sorted(THREADS):
-        # More threads never lower the machine's peaks: a lower measurement means other
-        # processes took the cores, so the peaks of fewer threads stand in. PEAK_GFLOPS and
-        # BANDWIDTH_GBS (per thread) replace the measurement with stated assumptions.
-        peaks = machine_peaks(threads)
-        if "PEAK_GFLOPS" in os.environ and "BANDWIDTH_GBS" in os.environ:
-            peaks = (float(os.environ["PEAK_GFLOPS"]) * 1e9 * threads, float(os.environ["BANDWIDTH_GBS"]) * 1e9 * threads)
-        peaks = (max(peaks[0], floor[0]), max(peaks[1], floor[1]))
-        floor = peaks
-        peak_notes.append("%d thread(s): %.0f GFLOP/s, %.1f GB/s" % (threads, peaks[0] / 1e9, peaks[1] / 1e9))
+        first[threads] = measured_peaks(threads)
         print("threads %d: compute peak %.0f GFLOP/s, copy bandwidth %.1f GB/s" % (
-            threads, peaks[0] / 1e9, peaks[1] / 1e9), flush=True)
+            threads, first[threads][0] / 1e9, first[threads][1] / 1e9), flush=True)
         torch.set_num_threads(1)
         fc.set_num_threads(threads)
         if "anchors" in SECTIONS:
-            anchors(threads, peaks, factorized_rows)
+            anchors(threads, factorized_rows)
         if "dense" in SECTIONS:
-            dense(threads, peaks, dense_rows)
+            dense(threads, dense_rows)
         if "latency" in SECTIONS:
-            latency(threads, peaks, latency_rows)
+            latency(threads, latency_rows)
         if "overhead" in SECTIONS:
             overhead_rows.append(overhead(threads))
+    for threads in sorted(THREADS):
+        last[threads] = measured_peaks(threads)
+    peaks, floor, peak_notes = {}, (0.0, 0.0), []
+    for threads in sorted(THREADS):
+        # More threads never lower the machine's peaks: a lower measurement means other
+        # processes took the cores, so the peaks of fewer threads stand in.
+        peaks[threads] = tuple(max(a, b, c) for a, b, c in zip(first[threads], last[threads], floor))
+        floor = peaks[threads]
+        peak_notes.append("%d thread(s): %.0f GFLOP/s, %.1f GB/s (before its rows %.0f / %.1f, after all rows %.0f / %.1f)"
+                          % (threads, peaks[threads][0] / 1e9, peaks[threads][1] / 1e9, first[threads][0] / 1e9,
+                             first[threads][1] / 1e9, last[threads][0] / 1e9, last[threads][1] / 1e9))
     out = []
     if factorized_rows:
         out.append("### Anchor layers: ours ('auto') vs ORT running the same decomposition\n")
-        factorized_table(factorized_rows, True, out)
+        factorized_table(factorized_rows, True, peaks, out)
     if dense_rows:
         out.append("### Dense conv: fc.conv vs ORT's Conv (goal <= %.1f)\n" % DENSE_GOAL)
         out.append("| layer | thr | ours ms | ORT ms | ours / ORT | roofline ms | goal | ours / ours at 1 thr (same rounds) |")
         out.append("|---|---|---|---|---|---|---|---|")
-        for name, threads, ours, theirs, bound, _, base in dense_rows:
+        for name, threads, ours, theirs, work, _, base in dense_rows:
+            bound = roofline(*work, peaks[threads])
             out.append("| %s | %d | %.3f | %.3f | %.2f | %.3f | %s | %s |" % (
                 name, threads, ours * 1e3, theirs * 1e3, ours / theirs, bound * 1e3,
                 goal_status(ours, theirs, bound, DENSE_GOAL), "-" if base is None else "%.2f" % (ours / base)))
         out.append("")
     if latency_rows:
         out.append("### Batch-1 latency, late-CNN-stage shapes\n")
-        factorized_table(latency_rows, False, out)
+        factorized_table(latency_rows, False, peaks, out)
     if overhead_rows:
         out.append("### Per-call overhead, tiny layer (1x4x8x8 CP 3x3)\n")
         out.append("| thr | ours from Python us | ORT from Python us | ours from C us |")
