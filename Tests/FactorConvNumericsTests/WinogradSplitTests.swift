@@ -25,7 +25,8 @@ import Testing
             ([1, 40, 14, 14], 37, [3, 3], 1 << 20),       // F(2×2), one block
             ([3, 16, 12, 12], 50, [3, 3], 1 << 20),       // three images, one block each
             ([1, 12, 6, 10, 10], 19, [3, 3, 3], 1 << 20), // 3-D
-            ([1, 33, 301], 29, [5], 1 << 14),              // 1-D line plan
+            ([1, 33, 301], 29, [5], 1 << 14),              // 1-D line plan, several blocks
+            ([1, 33, 301], 29, [5], 1 << 20),              // 1-D line plan, one block
         ]
         for c in cases {
             let order = c.kernel.count

@@ -111,7 +111,14 @@ struct WinogradConvolution: WinogradPlan {
             while tileRows < th && bytes(1, tileRows + 1) <= blockBytes { tileRows += 1 }
             best = (1, tileRows, 0)
         }
-        (slabRows, chunkRows) = (best.rows, best.tileRows)
+        // As many slabs and chunks as the sizes found make, of equal sizes (7 tile rows as 4 + 3,
+        // not 6 + 1): the blocks then share out evenly among workers, and no block's GEMMs read
+        // all of U for a few columns.
+        func evened(_ total: Int, _ size: Int) -> Int {
+            let parts = (total + size - 1) / size
+            return (total + parts - 1) / parts
+        }
+        (slabRows, chunkRows) = (evened(outRows0, best.rows), evened(th, best.tileRows))
     }
 
     /// Fewest 4×4 output tiles per image plane for F(4×4, 3×3): with fewer, its GEMMs have too
