@@ -9,7 +9,7 @@ import Testing
     @Test func blocksBalanceOnlyWhenContiguousSharesAreEven() {
         #expect(WinogradConvolution.blocksBalance([4, 4], workers: 2))
         #expect(WinogradConvolution.blocksBalance([6, 6, 6, 5], workers: 2))          // 12 and 11 tiles
-        #expect(!WinogradConvolution.blocksBalance([42, 7], workers: 2))              // 28×28, 75 channels
+        #expect(!WinogradConvolution.blocksBalance([28, 21], workers: 2))             // 28×28, 75 channels
         #expect(!WinogradConvolution.blocksBalance([4, 4, 4], workers: 2))            // 8 and 4
         #expect(!WinogradConvolution.blocksBalance([9], workers: 2))                   // fewer blocks than workers
         #expect(WinogradConvolution.blocksBalance([9], workers: 1))

@@ -54,7 +54,7 @@ extension WinogradPlan {
 
     /// Whether whole blocks of `tiles` tiles each, in the contiguous shares `Parallel.forEach`
     /// gives `workers` workers, leave the busiest worker at most 10% over an even share. (A
-    /// 28×28 plane of 75 channels is 7 rows of 4×4 tiles, blocked as 6 rows and 1.)
+    /// 28×28 plane of 75 channels is 7 rows of 4×4 tiles, blocked as 4 rows and 3: 28 and 21 tiles.)
     static func blocksBalance(_ tiles: [Int], workers: Int) -> Bool {
         guard tiles.count >= workers else { return false }
         let busiest = (0..<workers).map { part in
