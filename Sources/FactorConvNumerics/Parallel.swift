@@ -34,6 +34,13 @@ public enum Parallel {
         (count * part / parts)..<(count * (part + 1) / parts)
     }
 
+    /// The workers, 1 through `workers`, that one piece of work of `flops` FLOPs splits over
+    /// when each must get at least `minimumPerWorker` FLOPs (0: always `workers`).
+    package static func workers(forFlops flops: Double, minimumPerWorker: Double, upTo workers: Int) -> Int {
+        guard minimumPerWorker > 0 else { return workers }
+        return Int(max(1, min(Double(workers), flops / minimumPerWorker)))
+    }
+
     /// The online processors (`sysconf(_SC_NPROCESSORS_ONLN)`), read once.
     package static let processorCount = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 

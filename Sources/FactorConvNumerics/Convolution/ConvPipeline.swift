@@ -357,8 +357,7 @@ package struct ConvPipeline: Sendable {
     /// schedules late delays the whole stage, and a split small image can run slower than one
     /// thread would).
     private func innerWorkers(_ shapes: [[Int]], workers: Int) -> Int {
-        guard minFlopsPerWorker > 0 else { return workers }
-        return Int(max(1, min(Double(workers), imageFlops(shapes) / minFlopsPerWorker)))
+        Parallel.workers(forFlops: imageFlops(shapes), minimumPerWorker: minFlopsPerWorker, upTo: workers)
     }
 
     /// An upper bound on the floats `forward` over an input of shape `input` (B, C, S...) with

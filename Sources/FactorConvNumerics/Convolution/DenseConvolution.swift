@@ -185,9 +185,8 @@ public enum DenseConvolution {
     /// it saves).
     private static func pointwiseWorkersPerImage(_ problem: ConvProblem, items: Int, workers: Int) -> Int {
         guard items < workers else { return 1 }
-        let flops = problem.flops / Double(problem.batch)     // one image's
-        let minimum = ConvPipeline.defaultMinFlopsPerWorker
-        return minimum > 0 ? Int(max(1, min(Double(workers), flops / minimum))) : workers
+        return Parallel.workers(forFlops: problem.flops / Double(problem.batch),      // one image's
+                                minimumPerWorker: ConvPipeline.defaultMinFlopsPerWorker, upTo: workers)
     }
 
     /// The Winograd plan `forward` runs for `problem`, if any.
