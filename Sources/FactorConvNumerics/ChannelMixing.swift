@@ -63,6 +63,24 @@ enum ChannelMixing {
         }
     }
 
+    /// `apply` split over `workers` threads (`shares`: output rows or aligned columns), with
+    /// `nonFinite` and `nonFiniteOutput`, when given, holding one flag per worker (each written
+    /// by its worker only).
+    static func applySplit(weight: UnsafePointer<Float>, rows: Int, depth: Int, input: UnsafePointer<Float>, ldx: Int,
+                           columns: Int, output: UnsafeMutablePointer<Float>, ldy: Int, bias: UnsafePointer<Float>?,
+                           workers: Int, nonFinite: UnsafeMutablePointer<Int32>? = nil,
+                           nonFiniteOutput: UnsafeMutablePointer<Int32>? = nil) {
+        let share = shares(rows: rows, columns: columns, workers: workers, output: output)
+        Parallel.forEach(workers, maxWorkers: workers) { part in
+            let (r, c) = share(part)
+            guard !r.isEmpty, !c.isEmpty else { return }
+            apply(weight: weight + r.lowerBound * depth, rows: r.count, depth: depth, input: input + c.lowerBound,
+                  ldx: ldx, columns: c.count, output: output + r.lowerBound * ldy + c.lowerBound, ldy: ldy,
+                  bias: bias.map { $0 + r.lowerBound }, nonFinite: nonFinite.map { $0 + part },
+                  nonFiniteOutput: nonFiniteOutput.map { $0 + part })
+        }
+    }
+
     /// Worker `part`'s share of a channel mixing with `rows` output channels over `columns`
     /// positions, split over `workers`: output rows or columns, whichever leaves the busiest
     /// worker the least work (ties go to columns).

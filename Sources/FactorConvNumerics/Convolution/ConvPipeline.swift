@@ -466,26 +466,19 @@ package struct ConvPipeline: Sendable {
 
     /// The channel mixing of a pointwise stage with weight `w` (C_out, C_in) and `bias` over
     /// `columns` positions of an image whose channels are `ldx` floats apart in `input` and `ldy`
-    /// apart in `output`, split over `workers` threads (`ChannelMixing.shares`); with `nonFinite` or
-    /// `nonFiniteOutput` (one flag per worker), checking its input or output as `apply` says.
+    /// apart in `output`, split over `workers` threads (`ChannelMixing.applySplit`); with
+    /// `nonFinite` or `nonFiniteOutput` (one flag per worker), checking its input or output as
+    /// `apply` says.
     func mix(weight w: Tensor<Float>, bias: [Float]?, input: UnsafePointer<Float>, ldx: Int,
              output: UnsafeMutablePointer<Float>, ldy: Int, columns count: Int, workers: Int,
              nonFinite: UnsafeMutablePointer<Int32>?, nonFiniteOutput: UnsafeMutablePointer<Int32>?) {
-        let cout = w.shape[0], cin = w.shape[1]
         w.scalars.withUnsafeBufferPointer { wp in
-            let share = ChannelMixing.shares(rows: cout, columns: count, workers: workers, output: output)
-            Parallel.forEach(workers, maxWorkers: workers) { part in
-                let (rows, columns) = share(part)
-                guard !rows.isEmpty, !columns.isEmpty else { return }
-                func run(_ bias: UnsafePointer<Float>?) {
-                    ChannelMixing.apply(weight: wp.baseAddress! + rows.lowerBound * cin, rows: rows.count, depth: cin,
-                                        input: input + columns.lowerBound, ldx: ldx, columns: columns.count,
-                                        output: output + rows.lowerBound * ldy + columns.lowerBound, ldy: ldy,
-                                        bias: bias.map { $0 + rows.lowerBound }, nonFinite: nonFinite.map { $0 + part },
-                                        nonFiniteOutput: nonFiniteOutput.map { $0 + part })
-                }
-                if let bias { bias.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
+            func run(_ bias: UnsafePointer<Float>?) {
+                ChannelMixing.applySplit(weight: wp.baseAddress!, rows: w.shape[0], depth: w.shape[1], input: input,
+                                         ldx: ldx, columns: count, output: output, ldy: ldy, bias: bias,
+                                         workers: workers, nonFinite: nonFinite, nonFiniteOutput: nonFiniteOutput)
             }
+            if let bias { bias.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
         }
     }
 

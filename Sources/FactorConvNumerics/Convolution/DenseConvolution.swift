@@ -103,17 +103,12 @@ public enum DenseConvolution {
             let parts = pointwiseWorkersPerImage(problem, items: items, workers: workers)
             if parts > 1 {
                 // Fewer blocks than workers (a small batch): each image's mixing is split over
-                // the workers, by output channels or aligned columns (`ChannelMixing.shares`).
+                // the workers, by output channels or aligned columns.
                 for b in 0..<problem.batch where !Interruption.isRequested {
-                    let share = ChannelMixing.shares(rows: problem.outChannels, columns: positions, workers: parts,
-                                                     output: output + b * problem.outChannels * positions)
-                    Parallel.forEach(parts, maxWorkers: parts) { part in
-                        let (channels, columns) = share(part)
-                        guard !channels.isEmpty, !columns.isEmpty else { return }
-                        multiply(b: b, p0: columns.lowerBound, n: columns.count,
-                                 columns: input + b * problem.inputImageCount + columns.lowerBound,
-                                 ldColumns: positions, channels: channels)
-                    }
+                    ChannelMixing.applySplit(weight: weight, rows: problem.outChannels, depth: depth,
+                                             input: input + b * problem.inputImageCount, ldx: positions,
+                                             columns: positions, output: output + b * problem.outChannels * positions,
+                                             ldy: positions, bias: bias, workers: parts)
                 }
                 return
             }
